@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import fp from 'fastify-plugin'
+import helmet from '@fastify/helmet'
+import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { loggerOptions } from './logger.js'
+import { problemPlugin } from './plugins/problem.js'
+import { healthPlugin, type HealthCheck } from './plugins/health.js'
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Takes the gateway's X-Request-Id when it is sane, else makes one. */
+export function requestIdFrom (req: IncomingMessage): string {
+  const given = req.headers['x-request-id']
+  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID()
+}
+
+export interface ServiceOptions {
+  service: string
+  logLevel: string
+  /** Optional pino destination (tests capture log lines through it). */
+  logStream?: NodeJS.WritableStream
+  bodyLimit?: number
+}
+
+/** Fastify options every Holo service shares. */
+export function serviceFastifyOptions (o: ServiceOptions): FastifyServerOptions {
+  const logger = loggerOptions({ level: o.logLevel, service: o.service })
+  return {
+    logger: o.logStream !== undefined ? { ...logger, stream: o.logStream } : logger,
+    genReqId: requestIdFrom,
+    requestIdHeader: false,
+    // Our own onResponse hook writes the one line per request.
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
+    trustProxy: true,
+    return503OnClosing: true,
+    bodyLimit: o.bodyLimit ?? 1024 * 1024,
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
+  }
+}
+
+export interface CoreOptions {
+  checks: Record<string, HealthCheck>
+}
+
+/**
+ * Cross-cutting behaviour of every service: problem+json errors, request id
+ * echo, one log line per response, security headers, health routes.
+ */
+export const corePlugin = fp(async function corePlugin (app: FastifyInstance, opts: CoreOptions) {
+  await app.register(problemPlugin)
+  await app.register(helmet, { contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } })
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    const status = reply.statusCode
+    const line = {
+      method: request.method,
+      url: request.url,
+      route: request.routeOptions.url,
+      status,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      userId: (request as { user?: { id?: string } }).user?.id
+    }
+    if (status >= 500) request.log.error(line, 'request completed')
+    else request.log.info(line, 'request completed')
+  })
+
+  await app.register(healthPlugin, { checks: opts.checks })
+}, { name: 'holo-core' })

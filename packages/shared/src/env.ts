@@ -1,0 +1,15 @@
+import { Type } from 'typebox'
+
+/** Variables every service reads; each service spreads these into its own schema. */
+export function baseEnv (defaults: { port: number, schema: string, role: string }) {
+  return {
+    NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('test'), Type.Literal('production')], { default: 'development' }),
+    HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+    PORT: Type.Integer({ default: defaults.port, minimum: 0, maximum: 65535 }),
+    LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    DATABASE_URL: Type.String({ default: `postgresql://${defaults.role}@127.0.0.1:5432/holo`, pattern: '^postgres(ql)?://' }),
+    DATABASE_SCHEMA: Type.String({ default: defaults.schema, pattern: '^[a-z_][a-z0-9_]*$' }),
+    DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
+    REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' })
+  }
+}

@@ -1,0 +1,106 @@
+import fp from 'fastify-plugin'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AppError, problemType } from '../errors.js'
+import type { Problem } from '../schemas.js'
+
+interface FieldError { field: string, in: string, message: string }
+
+/** Classifies errors of an unavailable dependency (database, Redis, storage) so they become 503. */
+export function dependencyOf (error: unknown): string | undefined {
+  const e = error as { code?: string, name?: string, message?: string, cause?: unknown, dependency?: string } | undefined
+  if (e == null || typeof e !== 'object') return undefined
+  if (typeof e.dependency === 'string') return e.dependency
+  const code = e.code ?? ''
+  const name = e.name ?? ''
+  const message = e.message ?? ''
+  if (['P1001', 'P1002', 'P1008', 'P1017', 'P2024', '57P01', '57P03', '53300'].includes(code)) return 'postgres'
+  if (name === 'DriverAdapterError' || /Can't reach database|Connection terminated|connect ECONNREFUSED .*:5432|timeout exceeded when trying to connect/i.test(message)) return 'postgres'
+  if (name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|enableOfflineQueue/i.test(message)) return 'redis'
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return 'upstream'
+  return e.cause !== undefined && e.cause !== error ? dependencyOf(e.cause) : undefined
+}
+
+function validationErrors (error: FastifyError): FieldError[] {
+  const where = error.validationContext ?? 'body'
+  return (error.validation ?? []).map((v) => {
+    const params = v.params as Record<string, unknown>
+    let path = v.instancePath.replace(/^\//, '').replace(/\//g, '.')
+    if (typeof params.missingProperty === 'string') path = path ? `${path}.${params.missingProperty}` : params.missingProperty
+    if (typeof params.additionalProperty === 'string') {
+      const field = path ? `${path}.${params.additionalProperty}` : params.additionalProperty
+      return { field, in: where, message: 'is not an allowed field' }
+    }
+    return { field: path || where, in: where, message: v.message ?? 'is invalid' }
+  })
+}
+
+function render (request: FastifyRequest, reply: FastifyReply, p: Omit<Problem, 'instance' | 'requestId' | 'type'> & Record<string, unknown>): FastifyReply {
+  const body: Problem = {
+    type: problemType(p.code),
+    instance: request.url.split('?')[0] ?? request.url,
+    requestId: request.id,
+    ...p
+  }
+  return reply.code(p.status).type('application/problem+json').send(body)
+}
+
+/**
+ * Root error handler: every error becomes RFC 9457 problem+json. Known errors
+ * keep their detail; unknown ones become a generic 500 whose cause is logged.
+ */
+export const problemPlugin = fp(async function problemPlugin (app: FastifyInstance) {
+  app.setErrorHandler(function (error: FastifyError, request, reply) {
+    if (error instanceof AppError) {
+      const level = error.statusCode >= 500 ? 'error' : 'warn'
+      request.log[level]({ code: error.code, detail: error.detail }, 'request failed')
+      reply.headers(error.headers)
+      return render(request, reply, { status: error.statusCode, title: error.title, code: error.code, detail: error.detail, ...error.extra })
+    }
+    if (error.validation != null) {
+      const errors = validationErrors(error)
+      request.log.warn({ errors }, 'validation failed')
+      const detail = errors.map((e) => `${e.field} ${e.message}`).join('; ')
+      return render(request, reply, { status: 400, title: 'Bad Request', code: 'VALIDATION_FAILED', detail, errors })
+    }
+    const dependency = dependencyOf(error)
+    if (dependency !== undefined) {
+      request.log.error({ err: error, dependency }, 'dependency unavailable')
+      reply.header('retry-after', '5')
+      return render(request, reply, { status: 503, title: 'Service Unavailable', code: 'DEPENDENCY_UNAVAILABLE', detail: `${dependency} is unavailable, try again shortly`, dependency })
+    }
+    const status = error.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      // Fastify's and its plugins' own client errors carry safe messages.
+      request.log.warn({ code: error.code, message: error.message }, 'request failed')
+      if (status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '60')
+      return render(request, reply, { status, title: titleOf(status), code: codeOf(error, status), detail: error.message })
+    }
+    request.log.error({ err: error }, 'unhandled error')
+    return render(request, reply, { status: 500, title: 'Internal Server Error', code: 'INTERNAL', detail: 'An unexpected error occurred; quote the requestId when reporting it' })
+  })
+
+  app.setNotFoundHandler(function (request, reply) {
+    request.log.warn('route not found')
+    return render(request, reply, { status: 404, title: 'Not Found', code: 'ROUTE_NOT_FOUND', detail: `No route for ${request.method} ${request.url.split('?')[0] ?? ''}` })
+  })
+}, { name: 'holo-problem' })
+
+const titles: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 409: 'Conflict', 412: 'Precondition Failed', 413: 'Payload Too Large',
+  415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests'
+}
+function titleOf (status: number): string { return titles[status] ?? 'Client Error' }
+
+function codeOf (error: FastifyError, status: number): string {
+  const byCode: Record<string, string> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+    FST_ERR_CTP_EMPTY_JSON_BODY: 'EMPTY_BODY',
+    FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON'
+  }
+  if (error.code !== undefined && byCode[error.code] !== undefined) return byCode[error.code] as string
+  if (status === 400 && /JSON/i.test(error.message)) return 'MALFORMED_JSON'
+  if (status === 429) return 'RATE_LIMITED'
+  return titleOf(status).toUpperCase().replace(/ /g, '_')
+}

@@ -1,0 +1,12 @@
+import { Type, type Static } from 'typebox'
+import { baseEnv, parseEnv } from '@holo/shared'
+
+export const EnvSchema = Type.Object({
+  ...baseEnv({ port: 3001, schema: 'auth', role: 'holo_auth' })
+})
+
+export type Config = Static<typeof EnvSchema>
+
+export function loadConfig (env: Record<string, string | undefined>): Config {
+  return parseEnv(EnvSchema, env)
+}

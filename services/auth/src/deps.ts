@@ -1,0 +1,20 @@
+import type { Redis } from 'ioredis'
+import { closeRedis, createRedis, pgAdapter } from '@holo/shared'
+import { PrismaClient } from './generated/prisma/client.js'
+import type { Config } from './config.js'
+
+export interface Deps {
+  prisma: PrismaClient
+  redis: Redis
+}
+
+export function createDeps (config: Config): Deps {
+  return {
+    prisma: new PrismaClient({ adapter: pgAdapter(config) }),
+    redis: createRedis(config.REDIS_URL, 'holo-auth')
+  }
+}
+
+export async function closeDeps (deps: Deps): Promise<void> {
+  await Promise.allSettled([deps.prisma.$disconnect(), closeRedis(deps.redis)])
+}

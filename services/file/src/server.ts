@@ -1,0 +1,19 @@
+import { runService } from '@holo/shared'
+import { buildApp } from './app.js'
+import { loadConfig } from './config.js'
+import { closeDeps, createDeps } from './deps.js'
+import { ensureBucket } from './storage.js'
+
+await runService({
+  loadConfig,
+  host: (c) => c.HOST,
+  port: (c) => c.PORT,
+  start: async (config) => {
+    const deps = createDeps(config)
+    const app = await buildApp(config, deps)
+    // Storage may be down at start: the service still starts, readiness tells.
+    await ensureBucket(deps.s3, config.S3_BUCKET, config.S3_REGION)
+      .catch((err: unknown) => app.log.warn({ err }, 'could not ensure the bucket; will serve without storage'))
+    return { app, close: () => closeDeps(deps) }
+  }
+})
