@@ -1,0 +1,91 @@
+// `npm start`: the whole stack in the foreground. Creates the database, roles
+// and schemas, migrates, starts an S3 server and an SMTP catcher when none is
+// configured, the three services and nginx; Ctrl-C stops all it started.
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import { setupDatabase } from './db.js'
+import { startGateway, waitForHttp, type RunningGateway } from './gateway.js'
+import { startMail, startS3 } from './local-services.js'
+import { repoRoot, services, urlForRole, type ServiceInfo } from './services.js'
+import { localServiceEnv } from './stack-env.js'
+
+const env = process.env
+const stackDir = path.resolve(env.STACK_DIR ?? path.join(repoRoot, '.stack'))
+const gatewayPort = Number(env.GATEWAY_PORT ?? 8080)
+const adminUrl = env.DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/holo'
+
+const log = (msg: string): void => { process.stdout.write(`[stack] ${msg}\n`) }
+const stops: Array<() => Promise<void>> = []
+let stopping = false
+
+async function stopAll (code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true
+    log('stopping')
+    for (const stop of stops.reverse()) await stop().catch((err: unknown) => log(`stop failed: ${String(err)}`))
+  }
+  process.exit(code)
+}
+process.on('SIGINT', () => { void stopAll(0) })
+process.on('SIGTERM', () => { void stopAll(0) })
+
+function startService (s: ServiceInfo, extra: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/server.ts'], {
+    cwd: s.dir,
+    env: { ...env, NODE_ENV: env.NODE_ENV ?? 'development', PORT: String(s.port), ...extra },
+    stdio: ['ignore', 'inherit', 'inherit']
+  })
+  child.on('exit', (code, signal) => {
+    if (!stopping) { log(`${s.name} exited (${signal ?? code}); stopping the stack`); void stopAll(1) }
+  })
+  stops.push(async () => {
+    if (child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  })
+  return child
+}
+
+try {
+  log(`database: ${new URL(adminUrl).pathname.slice(1)} on ${new URL(adminUrl).host}`)
+  for (const r of await setupDatabase(adminUrl)) log(`  ${r.service}: ${r.applied.length} migration(s) applied, ${r.skipped.length} already there`)
+
+  let s3Endpoint = env.S3_ENDPOINT
+  if (s3Endpoint === undefined) {
+    const s3 = await startS3(path.join(stackDir, 's3'), Number(env.S3_PORT ?? 9000))
+    stops.push(s3.stop)
+    s3Endpoint = s3.endpoint
+    log(`S3 server (s3rver): ${s3Endpoint}, data in ${path.relative(repoRoot, path.join(stackDir, 's3'))}`)
+  }
+  let smtpUrl = env.SMTP_URL
+  if (smtpUrl === undefined) {
+    const mail = await startMail(1025, 1080)
+    stops.push(mail.stop)
+    smtpUrl = `smtp://127.0.0.1:${mail.smtpPort}`
+    log(`SMTP catcher (MailDev): ${smtpUrl}, inbox at ${mail.apiUrl}`)
+  }
+
+  const shared = await localServiceEnv({ stackDir, s3Endpoint, smtpUrl, gatewayPort, env })
+  for (const s of services) {
+    const child = startService(s, { DATABASE_URL: urlForRole(adminUrl, s.role), ...shared.common, ...shared.perService[s.name] })
+    await waitForHttp(`http://127.0.0.1:${s.port}/health/live`, child, 60_000)
+  }
+
+  const gateway: RunningGateway = await startGateway({
+    port: gatewayPort,
+    upstreams: { auth: '127.0.0.1:3001', card: '127.0.0.1:3002', file: '127.0.0.1:3003' },
+    runDir: path.join(stackDir, 'nginx')
+  })
+  stops.push(gateway.stop)
+  gateway.process.on('exit', () => { if (!stopping) { log('nginx exited; stopping the stack'); void stopAll(1) } })
+
+  log('ready:')
+  log(`  gateway   ${gateway.url}   (health: ${gateway.url}/health)`)
+  for (const s of services) log(`  ${s.name.padEnd(9)} http://127.0.0.1:${s.port}   (ready: /health/ready)`)
+  for (const line of shared.notes) log(line)
+  log('Ctrl-C stops everything')
+} catch (err) {
+  log(`failed to start: ${(err as Error).message}`)
+  await stopAll(1)
+}

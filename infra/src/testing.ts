@@ -1,0 +1,75 @@
+// Test harness: every test file gets its own database, S3 server, SMTP
+// catcher and gateway, all real, all torn down with the test.
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { dropDatabase, setupDatabase } from './db.js'
+import { startGateway, type GatewaySettings, type RunningGateway } from './gateway.js'
+import { freePort, startMail, startS3 } from './local-services.js'
+import { urlForRole, withDatabase, serviceInfo, type ServiceInfo } from './services.js'
+
+/** The subset of a tap Test the harness needs. */
+export interface Teardown { teardown: (fn: () => unknown) => void }
+
+export const adminBaseUrl = (): string => process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
+export const testRedisUrl = (): string => process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+export interface TestDatabase {
+  name: string
+  adminUrl: string
+  /** The URL of a service's own role on this database. */
+  urlFor: (service: ServiceInfo['name']) => string
+}
+
+/** A freshly created and migrated database, dropped when the test ends. */
+export async function testDatabase (t: Teardown): Promise<TestDatabase> {
+  const name = `holo_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  const adminUrl = withDatabase(adminBaseUrl(), name)
+  await setupDatabase(adminUrl)
+  t.teardown(() => dropDatabase(adminUrl))
+  return { name, adminUrl, urlFor: (s) => urlForRole(adminUrl, serviceInfo(s).role) }
+}
+
+export async function tempDir (t: Teardown, prefix = 'holo-'): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+export async function testS3 (t: Teardown): Promise<{ endpoint: string, stop: () => Promise<void> }> {
+  const s3 = await startS3(await tempDir(t, 'holo-s3-'), 0)
+  t.teardown(() => s3.stop().catch(() => {}))
+  return s3
+}
+
+export interface TestMail {
+  smtpPort: number
+  apiUrl: string
+  /** Messages to an address, newest first. */
+  messagesTo: (address: string) => Promise<Array<{ subject: string, text: string }>>
+}
+
+export async function testMail (t: Teardown): Promise<TestMail> {
+  const mail = await startMail(await freePort(), await freePort())
+  t.teardown(() => mail.stop())
+  return {
+    ...mail,
+    messagesTo: async (address) => {
+      const res = await fetch(`${mail.apiUrl}/email`)
+      const all = await res.json() as Array<{ subject: string, text: string, to: Array<{ address: string }>, date: string }>
+      return all
+        .filter((m) => m.to.some((r) => r.address.toLowerCase() === address.toLowerCase()))
+        .sort((a, b) => Date.parse(b.date) - Date.parse(a.date))
+    }
+  }
+}
+
+export async function testGateway (t: Teardown, upstreams: GatewaySettings['upstreams'], extra: Partial<GatewaySettings> = {}): Promise<RunningGateway> {
+  const runDir = await tempDir(t, 'holo-nginx-')
+  const gw = await startGateway({ port: await freePort(), upstreams, runDir, ...extra })
+  t.teardown(() => gw.stop())
+  return gw
+}
+
+export { freePort }
