@@ -30,7 +30,7 @@ process.on('SIGINT', () => { void stopAll(0) })
 process.on('SIGTERM', () => { void stopAll(0) })
 
 function startService (s: ServiceInfo, extra: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--conditions=holo-source', '--import', 'tsx', 'src/server.ts'], {
     cwd: s.dir,
     env: { ...env, NODE_ENV: env.NODE_ENV ?? 'development', PORT: String(s.port), ...extra },
     stdio: ['ignore', 'inherit', 'inherit']

@@ -73,3 +73,4 @@ export async function testGateway (t: Teardown, upstreams: GatewaySettings['upst
 }
 
 export { freePort }
+export { testIssuer, type TestIssuer } from './test-issuer.js'

@@ -6,6 +6,8 @@ import { LogController, type FastifyInstance, type FastifyServerOptions } from '
 import { loggerOptions } from './logger.js'
 import { problemPlugin } from './plugins/problem.js'
 import { healthPlugin, type HealthCheck } from './plugins/health.js'
+import { metricsPlugin } from './plugins/metrics.js'
+import { openapiPlugin, type OpenApiOptions } from './plugins/openapi.js'
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -40,15 +42,20 @@ export function serviceFastifyOptions (o: ServiceOptions): FastifyServerOptions 
 }
 
 export interface CoreOptions {
+  service: string
   checks: Record<string, HealthCheck>
+  openapi: Omit<OpenApiOptions, 'service'>
 }
 
 /**
  * Cross-cutting behaviour of every service: problem+json errors, request id
- * echo, one log line per response, security headers, health routes.
+ * echo, one log line per response, security headers, health routes,
+ * /metrics and /openapi.json. Register it first: routes come after.
  */
 export const corePlugin = fp(async function corePlugin (app: FastifyInstance, opts: CoreOptions) {
   await app.register(problemPlugin)
+  await app.register(openapiPlugin, { service: opts.service, ...opts.openapi })
+  await app.register(metricsPlugin, { service: opts.service })
   await app.register(helmet, { contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } })
 
   app.addHook('onRequest', async (request, reply) => {
@@ -62,7 +69,7 @@ export const corePlugin = fp(async function corePlugin (app: FastifyInstance, op
       route: request.routeOptions.url,
       status,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
-      userId: (request as { user?: { id?: string } }).user?.id
+      userId: (request as { user?: { id?: string } | null }).user?.id
     }
     if (status >= 500) request.log.error(line, 'request completed')
     else request.log.info(line, 'request completed')

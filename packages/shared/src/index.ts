@@ -9,3 +9,8 @@ export { healthPlugin, type HealthCheck, type HealthOptions } from './plugins/he
 export * from './env.js'
 export * from './redis.js'
 export * from './db.js'
+export * from './auth/tokens.js'
+export * from './auth/key-store.js'
+export { authPlugin, hasRole, type AuthPluginOptions } from './auth/auth-plugin.js'
+export { metricsPlugin } from './plugins/metrics.js'
+export { openapiPlugin, type OpenApiOptions } from './plugins/openapi.js'

@@ -5,16 +5,21 @@ import { Redis } from 'ioredis'
  * retry) and keeps reconnecting in the background, so readiness and callers
  * see the outage at once and recover by themselves.
  */
-export function createRedis (url: string, name: string): Redis {
-  return new Redis(url, {
+export async function createRedis (url: string, name: string): Promise<Redis> {
+  const redis = new Redis(url, {
     connectionName: name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     commandTimeout: 1000,
-    lazyConnect: false,
+    lazyConnect: true,
     retryStrategy: (times) => Math.min(times * 100, 1000)
   })
+  // Redis may be down at start: the service starts anyway, readiness says so,
+  // and the client keeps reconnecting.
+  redis.on('error', () => {})
+  await redis.connect().catch(() => {})
+  return redis
 }
 
 export async function closeRedis (redis: Redis): Promise<void> {

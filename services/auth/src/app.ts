@@ -14,6 +14,8 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     .withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(corePlugin, {
+    service: 'auth',
+    openapi: { title: 'Holo Cards auth service', description: 'Accounts, sessions, tokens, roles and password flows' },
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },
       redis: { check: () => deps.redis.ping() }

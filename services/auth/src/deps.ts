@@ -8,10 +8,10 @@ export interface Deps {
   redis: Redis
 }
 
-export function createDeps (config: Config): Deps {
+export async function createDeps (config: Config): Promise<Deps> {
   return {
     prisma: new PrismaClient({ adapter: pgAdapter(config) }),
-    redis: createRedis(config.REDIS_URL, 'holo-auth')
+    redis: await createRedis(config.REDIS_URL, 'holo-auth')
   }
 }
 

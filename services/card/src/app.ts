@@ -14,6 +14,8 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     .withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(corePlugin, {
+    service: 'card',
+    openapi: { title: 'Holo Cards card service', description: 'Cards, templates, collections, likes and search' },
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },
       redis: { check: () => deps.redis.ping() }

@@ -8,7 +8,7 @@ await runService({
   host: (c) => c.HOST,
   port: (c) => c.PORT,
   start: async (config) => {
-    const deps = createDeps(config)
+    const deps = await createDeps(config)
     const app = await buildApp(config, deps)
     return { app, close: () => closeDeps(deps) }
   }

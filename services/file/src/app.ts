@@ -14,6 +14,8 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     .withTypeProvider<TypeBoxTypeProvider>()
 
   await app.register(corePlugin, {
+    service: 'file',
+    openapi: { title: 'Holo Cards file service', description: 'Uploads, images, thumbnails and signed access' },
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },
       redis: { check: () => deps.redis.ping() },

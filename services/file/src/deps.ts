@@ -11,10 +11,10 @@ export interface Deps {
   s3: S3Client
 }
 
-export function createDeps (config: Config): Deps {
+export async function createDeps (config: Config): Promise<Deps> {
   return {
     prisma: new PrismaClient({ adapter: pgAdapter(config) }),
-    redis: createRedis(config.REDIS_URL, 'holo-file'),
+    redis: await createRedis(config.REDIS_URL, 'holo-file'),
     s3: createS3(config)
   }
 }

@@ -9,7 +9,7 @@ await runService({
   host: (c) => c.HOST,
   port: (c) => c.PORT,
   start: async (config) => {
-    const deps = createDeps(config)
+    const deps = await createDeps(config)
     const app = await buildApp(config, deps)
     // Storage may be down at start: the service still starts, readiness tells.
     await ensureBucket(deps.s3, config.S3_BUCKET, config.S3_REGION)
