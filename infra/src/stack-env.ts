@@ -20,6 +20,7 @@ export async function localServiceEnv (i: StackEnvInput): Promise<StackEnv> {
   return {
     common: {
       REDIS_URL: i.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      AUTH_JWKS_URL: 'http://127.0.0.1:3001/api/v1/auth/.well-known/jwks.json',
       PUBLIC_URL: `http://127.0.0.1:${i.gatewayPort}`
     },
     perService: {

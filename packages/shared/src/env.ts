@@ -13,3 +13,11 @@ export function baseEnv (defaults: { port: number, schema: string, role: string 
     REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' })
   }
 }
+
+/** Variables of a service that verifies access tokens issued by the auth service. */
+export function authVerifierEnv () {
+  return {
+    AUTH_JWKS_URL: Type.String({ default: 'http://127.0.0.1:3001/api/v1/auth/.well-known/jwks.json', pattern: '^https?://' }),
+    AUTH_ISSUER: Type.String({ default: 'holo-auth', minLength: 1 })
+  }
+}
