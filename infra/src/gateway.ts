@@ -34,6 +34,8 @@ export async function renderNginxConf (s: GatewaySettings): Promise<string> {
   replace(/pid \/tmp\/nginx.pid;/, `pid ${path.join(s.runDir, 'nginx.pid')};`)
   replace(/error_log \/dev\/stderr warn;/, `error_log ${path.join(s.runDir, 'error.log')} warn;`)
   replace(/access_log \/dev\/stdout holo_json;/, `access_log ${s.accessLog ?? path.join(s.runDir, 'access.log')} holo_json;`)
+  replace(/\/usr\/share\/holo\/docs\//, `${path.join(repoRoot, 'gateway/docs')}/`)
+  replace(/\/usr\/share\/holo\/swagger-ui\//, `${path.join(repoRoot, 'gateway/node_modules/swagger-ui-dist')}/`)
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map((k) => `  ${k}_temp_path ${path.join(s.runDir, 'tmp', k)};`).join('\n')
   replace(/ {2}# @local-paths.*\n/, `${temp}\n`)
