@@ -9,8 +9,12 @@ export interface GatewaySettings {
   upstreams: { auth: string, card: string, file: string }
   /** Folder for the rendered config, pid, logs and temp files. */
   runDir: string
-  /** Access log file; defaults to the run folder. */
+  /** Access log file (or `off`); defaults to the run folder. */
   accessLog?: string
+  /** Extra nginx `location` blocks, inserted before the catch-all (benchmarks' baselines). */
+  extraLocations?: string
+  /** Extra `upstream` blocks for those locations. */
+  extraUpstreams?: string
 }
 
 export const nginxBinary = (): string =>
@@ -33,9 +37,11 @@ export async function renderNginxConf (s: GatewaySettings): Promise<string> {
   replace(/listen 8080 reuseport;/, `listen 127.0.0.1:${s.port};`)
   replace(/pid \/tmp\/nginx.pid;/, `pid ${path.join(s.runDir, 'nginx.pid')};`)
   replace(/error_log \/dev\/stderr warn;/, `error_log ${path.join(s.runDir, 'error.log')} warn;`)
-  replace(/access_log \/dev\/stdout holo_json;/, `access_log ${s.accessLog ?? path.join(s.runDir, 'access.log')} holo_json;`)
+  replace(/access_log \/dev\/stdout holo_json;/, s.accessLog === 'off' ? 'access_log off;' : `access_log ${s.accessLog ?? path.join(s.runDir, 'access.log')} holo_json;`)
   replace(/\/usr\/share\/holo\/docs\//, `${path.join(repoRoot, 'gateway/docs')}/`)
   replace(/\/usr\/share\/holo\/swagger-ui\//, `${path.join(repoRoot, 'gateway/node_modules/swagger-ui-dist')}/`)
+  if (s.extraUpstreams !== undefined) replace(/ {2}upstream auth_service \{\n/, `${s.extraUpstreams}\n  upstream auth_service {\n`)
+  if (s.extraLocations !== undefined) replace(/ {4}location \/ \{\n/, `${s.extraLocations}\n    location / {\n`)
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map((k) => `  ${k}_temp_path ${path.join(s.runDir, 'tmp', k)};`).join('\n')
   replace(/ {2}# @local-paths.*\n/, `${temp}\n`)

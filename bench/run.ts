@@ -1,0 +1,122 @@
+// `pnpm bench`: the load-test suite. Starts an isolated stack, seeds its own
+// data, runs each scenario directly against its service and through the
+// gateway, measures two baselines in the same run, and writes
+// bench/results/latest.{json,md}. Not part of `npm test`.
+//
+//   pnpm bench [--quick] [--duration S] [--connections N] [--cards N]
+//              [--scenarios a,b,...] [--targets direct,gateway]
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import autocannon from 'autocannon'
+import { startBenchStack } from './lib/bench-stack.js'
+import { login, makeImages, registerUsers, seedCards, uploadFiles } from './lib/seed.js'
+import { scenarios, type BenchData, type Target } from './lib/scenarios.js'
+import { renderMarkdown, type Row } from './lib/report.js'
+
+const { values: flags } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+    cards: { type: 'string' },
+    scenarios: { type: 'string' },
+    targets: { type: 'string', default: 'direct,gateway' }
+  }
+})
+const quick = flags.quick === true
+const duration = Number(flags.duration ?? (quick ? 3 : 10))
+const connections = Number(flags.connections ?? 50)
+const cardCount = Number(flags.cards ?? (quick ? 5_000 : 100_000))
+const selected = flags.scenarios?.split(',') ?? scenarios.map((s) => s.name)
+const targets = (flags.targets ?? 'direct,gateway').split(',') as Target[]
+const log = (msg: string): void => { process.stdout.write(`[bench] ${msg}\n`) }
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const started = new Date()
+const big = 1_000_000_000
+const stack = await startBenchStack({
+  adminBaseUrl: process.env.DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+  database: process.env.BENCH_DATABASE ?? 'holo_bench',
+  log,
+  env: {
+    // Load from one IP and a few accounts: the abuse limits would stop it, so
+    // the bench raises them; everything else runs as configured.
+    auth: { RATE_LIMIT_LOGIN_PER_IP: String(big), RATE_LIMIT_LOGIN_PER_ACCOUNT: String(big), RATE_LIMIT_REGISTER_PER_IP: String(big), RATE_LIMIT_NAMESPACE: `bench:${Date.now()}:` },
+    card: {},
+    file: { FILE_QUOTA_BYTES: String(1024 ** 4) }
+  }
+})
+
+const rows: Row[] = []
+try {
+  const runId = Date.now().toString(36)
+  const needs = new Set(scenarios.filter((x) => selected.includes(x.name)).map((x) => x.service))
+  const needsUsers = needs.has('auth') || needs.has('card') || needs.has('file')
+  log('seeding: users')
+  const users = needsUsers ? await registerUsers(stack.direct.auth, quick ? 20 : 50, runId) : []
+  log(`seeding: ${needs.has('card') ? cardCount : 0} cards`)
+  const cardIds = needs.has('card') ? await seedCards(stack.adminUrl, users.map((u) => u.id), cardCount) : []
+  log('seeding: files')
+  const fileIds = needs.has('file') ? await uploadFiles(stack.direct.file, (users[0] as { accessToken: string }).accessToken, await makeImages(quick ? 20 : 100, 100 * 1024)) : []
+  const uploads = selected.includes('file-upload-100k') ? await makeImages(quick ? 400 : 2000, 100 * 1024) : []
+  const data: BenchData = { users, refreshTokens: [], cardIds, hotCardId: cardIds[0] ?? '', fileIds, uploads }
+
+  for (const s of scenarios.filter((x) => selected.includes(x.name))) {
+    for (const target of targets) {
+      if (target === 'direct' && s.service === undefined) continue
+      if (target === 'gateway' && s.name === 'baseline-fastify-redis' && !targets.includes('gateway')) continue
+      const base = target === 'gateway' ? stack.gatewayUrl : s.service === 'baseline' ? stack.baselineDirectUrl : stack.direct[s.service as 'auth']
+      if (s.name === 'refresh') {
+        // One fresh chain per connection (plus spares), made by real logins.
+        data.refreshTokens = []
+        for (let i = 0; i < connections * 2; i++) data.refreshTokens.push((await login(stack.direct.auth, users[i % users.length] as never)).refreshToken)
+      }
+      const cpuBefore = process.cpuUsage()
+      const t0 = performance.now()
+      const result = await autocannon({ url: base, connections, duration, ...s.requests(data) })
+      const wallMs = performance.now() - t0
+      const cpu = process.cpuUsage(cpuBefore)
+      const row: Row = {
+        scenario: s.name,
+        target,
+        baseline: s.baseline,
+        requestsPerSec: Math.round(result.requests.average),
+        latencyAvgMs: result.latency.average,
+        p50Ms: result.latency.p50,
+        p975Ms: result.latency.p97_5,
+        p99Ms: result.latency.p99,
+        requests: result.requests.total,
+        errors: result.errors,
+        timeouts: result.timeouts,
+        non2xx: result.non2xx,
+        loadGeneratorCpuPct: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100)
+      }
+      rows.push(row)
+      log(`${s.name.padEnd(24)} ${target.padEnd(8)} ${String(row.requestsPerSec).padStart(7)} req/s  p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  errors ${row.errors}  non2xx ${row.non2xx}`)
+    }
+  }
+} finally {
+  await stack.stop()
+}
+
+// Ratios: every scenario against the matching baseline of the same target, same run.
+for (const r of rows) {
+  const baseName = r.baseline === 'nginx-static' ? 'baseline-nginx-static' : 'baseline-fastify-redis'
+  const b = rows.find((x) => x.scenario === baseName && (x.target === r.target || baseName === 'baseline-nginx-static'))
+  r.ratioToBaseline = b !== undefined && b.requestsPerSec > 0 ? Math.round((r.requestsPerSec / b.requestsPerSec) * 100) / 100 : undefined
+}
+
+const report = {
+  date: started.toISOString(),
+  machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 1024 ** 3), node: process.version, platform: `${os.platform()} ${os.release()}` },
+  settings: { quick, duration, connections, cards: cardCount, targets },
+  rows
+}
+const out = path.join(here, 'results')
+await mkdir(out, { recursive: true })
+await writeFile(path.join(out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
+await writeFile(path.join(out, 'latest.md'), renderMarkdown(report))
+log(`report: ${path.relative(process.cwd(), path.join(out, 'latest.md'))}`)
