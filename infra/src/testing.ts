@@ -56,11 +56,15 @@ export async function testMail (t: Teardown): Promise<TestMail> {
   return {
     ...mail,
     messagesTo: async (address) => {
-      const res = await fetch(`${mail.apiUrl}/email`)
-      const all = await res.json() as Array<{ subject: string, text: string, to: Array<{ address: string }>, date: string }>
-      return all
+      // MailDev 3 serves its REST API under /api (2.x had it at the root).
+      const res = await fetch(`${mail.apiUrl}/api/email`)
+      if (!res.ok) throw new Error(`MailDev answered ${res.status}`)
+      const all = await res.json() as Array<{ subject: string, text: string, to: Array<{ address: string }>, time?: string, date?: string }>
+      const when = (m: { time?: string, date?: string }): number => Date.parse(m.time ?? m.date ?? '') || 0
+      // The list is oldest first and times have second precision: reverse, then a stable sort.
+      return [...all].reverse()
         .filter((m) => m.to.some((r) => r.address.toLowerCase() === address.toLowerCase()))
-        .sort((a, b) => Date.parse(b.date) - Date.parse(a.date))
+        .sort((a, b) => when(b) - when(a))
     }
   }
 }

@@ -1,12 +1,54 @@
 import { Type, type Static } from 'typebox'
-import { baseEnv, parseEnv } from '@holo/shared'
+import { assertProductionSafe, baseEnv, ConfigError, DEFAULT_ISSUER, parseEnv } from '@holo/shared'
+
+/** The development admin password the local stack uses; refused in production. */
+export const DEV_ADMIN_PASSWORD = 'holo-dev-admin-password'
+
+const seconds = (fallback: number, minimum = 1) => Type.Integer({ default: fallback, minimum })
 
 export const EnvSchema = Type.Object({
-  ...baseEnv({ port: 3001, schema: 'auth', role: 'holo_auth' })
+  ...baseEnv({ port: 3001, schema: 'auth', role: 'holo_auth' }),
+  PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080', pattern: '^https?://' }),
+  AUTH_ISSUER: Type.String({ default: DEFAULT_ISSUER, minLength: 1 }),
+  // Signing keys: a directory of <kid>.pem files and/or `kid:base64(PKCS#8 DER)` entries, comma-separated.
+  AUTH_KEYS_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  AUTH_SIGNING_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  AUTH_ACTIVE_KID: Type.Optional(Type.String({ minLength: 1 })),
+  ACCESS_TOKEN_TTL_SECONDS: seconds(900, 30),
+  REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 24 * 3600, 60),
+  REFRESH_REUSE_GRACE_SECONDS: seconds(10, 0),
+  PASSWORD_RESET_TTL_SECONDS: seconds(1800, 60),
+  EMAIL_VERIFICATION_TTL_SECONDS: seconds(48 * 3600, 60),
+  // OWASP's argon2id minimum: 19 MiB, 2 iterations, 1 lane. Tests lower them.
+  ARGON2_MEMORY_KIB: Type.Integer({ default: 19456, minimum: 8 }),
+  ARGON2_TIME_COST: Type.Integer({ default: 2, minimum: 1 }),
+  ARGON2_PARALLELISM: Type.Integer({ default: 1, minimum: 1 }),
+  SMTP_URL: Type.String({ default: 'smtp://127.0.0.1:1025', pattern: '^smtps?://' }),
+  MAIL_FROM: Type.String({ default: 'Holo Cards <no-reply@holo.cards>', minLength: 3 }),
+  BOOTSTRAP_ADMIN_EMAIL: Type.Optional(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$' })),
+  BOOTSTRAP_ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 10, maxLength: 128 })),
+  RATE_LIMIT_WINDOW_SECONDS: seconds(900),
+  RATE_LIMIT_LOGIN_PER_IP: Type.Integer({ default: 50, minimum: 1 }),
+  RATE_LIMIT_LOGIN_PER_ACCOUNT: Type.Integer({ default: 10, minimum: 1 }),
+  RATE_LIMIT_REGISTER_PER_IP: Type.Integer({ default: 20, minimum: 1 }),
+  RATE_LIMIT_RESET_PER_IP: Type.Integer({ default: 20, minimum: 1 }),
+  RATE_LIMIT_RESET_PER_ACCOUNT: Type.Integer({ default: 3, minimum: 1 }),
+  // Prefix of the rate-limit counters in Redis (tests give each app its own).
+  RATE_LIMIT_NAMESPACE: Type.String({ default: 'auth:rl:', minLength: 1 })
 })
 
 export type Config = Static<typeof EnvSchema>
 
 export function loadConfig (env: Record<string, string | undefined>): Config {
-  return parseEnv(EnvSchema, env)
+  const config = parseEnv(EnvSchema, env)
+  assertProductionSafe(config.NODE_ENV, [
+    [config.AUTH_KEYS_DIR === undefined && config.AUTH_SIGNING_KEYS === undefined, 'no signing key configured (AUTH_KEYS_DIR or AUTH_SIGNING_KEYS)'],
+    [config.BOOTSTRAP_ADMIN_PASSWORD === DEV_ADMIN_PASSWORD, 'BOOTSTRAP_ADMIN_PASSWORD is the development default'],
+    [config.ARGON2_MEMORY_KIB < 19456 || config.ARGON2_TIME_COST < 2, 'argon2 parameters below OWASP\'s minimum'],
+    [!config.PUBLIC_URL.startsWith('https://'), 'PUBLIC_URL must be https']
+  ])
+  if ((config.BOOTSTRAP_ADMIN_EMAIL === undefined) !== (config.BOOTSTRAP_ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('config: BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD must be set together')
+  }
+  return config
 }

@@ -2,19 +2,31 @@ import type { Redis } from 'ioredis'
 import { closeRedis, createRedis, pgAdapter } from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
+import { loadSigningKeys, type SigningKeys } from './keys.js'
+import { createMailer, type Mailer } from './mailer.js'
+import { PasswordHasher } from './passwords.js'
 
 export interface Deps {
   prisma: PrismaClient
   redis: Redis
+  keys: SigningKeys
+  hasher: PasswordHasher
+  mailer: Mailer
 }
 
 export async function createDeps (config: Config): Promise<Deps> {
+  const keys = await loadSigningKeys(config)
   return {
     prisma: new PrismaClient({ adapter: pgAdapter(config) }),
-    redis: await createRedis(config.REDIS_URL, 'holo-auth')
+    redis: await createRedis(config.REDIS_URL, 'holo-auth'),
+    keys,
+    hasher: new PasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM }),
+    mailer: createMailer(config.SMTP_URL, config.MAIL_FROM)
   }
 }
 
 export async function closeDeps (deps: Deps): Promise<void> {
+  await deps.mailer.drain()
+  deps.mailer.close()
   await Promise.allSettled([deps.prisma.$disconnect(), closeRedis(deps.redis)])
 }

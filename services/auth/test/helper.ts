@@ -1,17 +1,66 @@
-import type { FastifyInstance } from 'fastify'
-import { testDatabase, testRedisUrl, type Teardown } from '@holo/infra/testing'
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { testDatabase, testMail, testRedisUrl, type Teardown, type TestMail } from '@holo/infra/testing'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { closeDeps, createDeps, type Deps } from '../src/deps.js'
 
-export interface TestApp { app: FastifyInstance, deps: Deps, config: Config }
+export interface TestApp { app: FastifyInstance, deps: Deps, config: Config, mail?: TestMail }
 
-/** The real auth app on its own fresh database and the real Redis. */
-export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp> {
+/** Cheap argon2 parameters for tests only (production refuses anything below OWASP's). */
+export const FAST_ARGON2 = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' }
+
+/**
+ * The real auth app on its own fresh database and the real Redis, with its
+ * own rate-limit counters. `withMail` starts a real MailDev for it.
+ */
+export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, options: AppOptions & { withMail?: boolean } = {}): Promise<TestApp> {
   const db = await testDatabase(t)
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', DATABASE_URL: db.urlFor('auth'), REDIS_URL: testRedisUrl(), ...env })
+  const mail = options.withMail === true ? await testMail(t) : undefined
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: db.urlFor('auth'),
+    REDIS_URL: testRedisUrl(),
+    RATE_LIMIT_NAMESPACE: `test:auth-rl:${randomBytes(6).toString('hex')}:`,
+    // Nothing listens there unless the test asked for mail: sends fail in the background and are logged.
+    SMTP_URL: mail !== undefined ? `smtp://127.0.0.1:${mail.smtpPort}` : 'smtp://127.0.0.1:9',
+    PUBLIC_URL: 'http://holo.test',
+    ...FAST_ARGON2,
+    ...env
+  })
   const deps = await createDeps(config)
   const app = await buildApp(config, deps, options)
   t.teardown(async () => { await app.close(); await closeDeps(deps) })
-  return { app, deps, config }
+  return { app, deps, config, mail }
+}
+
+let counter = 0
+/** A unique, valid registration body. */
+export function newAccount (prefix = 'u'): { email: string, username: string, password: string } {
+  const id = `${prefix}${process.pid}${(counter++).toString(36)}${randomBytes(2).toString('hex')}`.toLowerCase().slice(0, 32)
+  return { email: `${id}@example.test`, username: id, password: `Correct horse ${id} battery` }
+}
+
+export async function register (app: FastifyInstance, body = newAccount(), headers: Record<string, string> = {}): Promise<{ res: LightMyRequestResponse, body: typeof body, tokens: AuthTokens }> {
+  const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: body, headers })
+  return { res, body, tokens: res.json() as AuthTokens }
+}
+
+export interface AuthTokens { accessToken: string, refreshToken: string, expiresIn: number, user: { id: string, email: string, username: string, roles: string[], emailVerified: boolean } }
+
+export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
+
+/** Polls MailDev until a message to `address` matching `subject` arrives (bounded by attempts, not asserted on time). */
+export async function waitForMail (mail: TestMail, address: string, subject: RegExp): Promise<{ subject: string, text: string, token: string }> {
+  for (let i = 0; i < 100; i++) {
+    const found = (await mail.messagesTo(address)).find((m) => subject.test(m.subject))
+    if (found !== undefined) {
+      const token = /^Token: (\S+)$/m.exec(found.text)?.[1]
+      if (token === undefined) throw new Error(`no Token line in mail "${found.subject}"`)
+      return { ...found, token }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`no mail "${String(subject)}" to ${address}`)
 }

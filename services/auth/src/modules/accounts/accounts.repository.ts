@@ -1,0 +1,200 @@
+// The only file that talks to Prisma: persistence without rules.
+import type { PrismaClient } from '../../generated/prisma/client.js'
+import type { AuditEventModel, SessionModel, UserModel } from '../../generated/prisma/models.js'
+
+export type UserRow = UserModel
+export type SessionRow = SessionModel
+export type AuditRow = AuditEventModel
+
+export interface AuditInput {
+  event: string
+  actorId?: string | null
+  targetId?: string | null
+  ip?: string | null
+  userAgent?: string | null
+  requestId?: string | null
+  details?: Record<string, unknown>
+}
+
+/** What the refresh rules see of a presented refresh token, read under the session's row lock. */
+export interface RefreshState {
+  tokenId: string
+  sessionId: string
+  rotatedAt: Date | null
+  expiresAt: Date
+  session: { revokedAt: Date | null, expiresAt: Date }
+  user: UserRow
+}
+
+export type RefreshDecision =
+  | { kind: 'rotate', newHash: string, expiresAt: Date }
+  | { kind: 'revoke-session', reason: string }
+  | { kind: 'reject' }
+
+export type OneTimePurpose = 'password_reset' | 'email_verification'
+
+export class UniqueViolation extends Error {
+  constructor (readonly field: 'email' | 'username') { super(`${field} is taken`) }
+}
+
+function uniqueViolation (err: unknown): UniqueViolation | undefined {
+  const e = err as { code?: string, meta?: unknown, message?: string }
+  if (e?.code !== 'P2002') return undefined
+  const text = `${JSON.stringify(e.meta ?? {})} ${e.message ?? ''}`
+  return new UniqueViolation(/email/.test(text) ? 'email' : 'username')
+}
+
+export class AccountsRepository {
+  constructor (private readonly prisma: PrismaClient) {}
+
+  async createUser (data: { email: string, username: string, passwordHash: string, roles?: string[], emailVerifiedAt?: Date }): Promise<UserRow> {
+    try {
+      return await this.prisma.user.create({ data })
+    } catch (err) {
+      throw uniqueViolation(err) ?? err
+    }
+  }
+
+  async updateUser (id: string, data: Partial<Pick<UserRow, 'username' | 'displayName' | 'bio' | 'avatarFileId' | 'roles' | 'passwordHash' | 'emailVerifiedAt' | 'disabledAt'>>): Promise<UserRow | undefined> {
+    try {
+      const { count } = await this.prisma.user.updateMany({ where: { id }, data })
+      return count === 0 ? undefined : await this.findUserById(id)
+    } catch (err) {
+      throw uniqueViolation(err) ?? err
+    }
+  }
+
+  async findUserById (id: string): Promise<UserRow | undefined> {
+    return await this.prisma.user.findUnique({ where: { id } }) ?? undefined
+  }
+
+  async findUserByEmail (email: string): Promise<UserRow | undefined> {
+    return await this.prisma.user.findUnique({ where: { email } }) ?? undefined
+  }
+
+  async findActiveUsers (ids: string[]): Promise<UserRow[]> {
+    return await this.prisma.user.findMany({ where: { id: { in: ids }, disabledAt: null } })
+  }
+
+  /** Keyset page by id (UUIDv7, so roughly by creation time). */
+  async listUsers (o: { q?: string, role?: string, limit: number, afterId?: string }): Promise<UserRow[]> {
+    return await this.prisma.user.findMany({
+      where: {
+        ...(o.q !== undefined ? { OR: [{ email: { contains: o.q, mode: 'insensitive' } }, { username: { contains: o.q, mode: 'insensitive' } }] } : {}),
+        ...(o.role !== undefined ? { roles: { has: o.role } } : {}),
+        ...(o.afterId !== undefined ? { id: { gt: o.afterId } } : {})
+      },
+      orderBy: { id: 'asc' },
+      take: o.limit
+    })
+  }
+
+  async createSession (data: { userId: string, ip: string | null, userAgent: string | null, expiresAt: Date, refreshHash: string }): Promise<SessionRow> {
+    return await this.prisma.session.create({
+      data: {
+        userId: data.userId,
+        ip: data.ip,
+        userAgent: data.userAgent,
+        expiresAt: data.expiresAt,
+        refreshTokens: { create: { tokenHash: data.refreshHash, expiresAt: data.expiresAt } }
+      }
+    })
+  }
+
+  /**
+   * Runs the refresh rules on a presented token with its session row locked
+   * (SELECT ... FOR UPDATE), so parallel refreshes of one session are applied
+   * one after the other and never leave two live refresh tokens.
+   */
+  async refresh (tokenHash: string, decide: (s: RefreshState) => RefreshDecision, now: Date): Promise<{ state: RefreshState, decision: RefreshDecision } | undefined> {
+    return await this.prisma.$transaction(async (tx) => {
+      const found = await tx.refreshToken.findUnique({ where: { tokenHash }, select: { sessionId: true } })
+      if (found === null) return undefined
+      await tx.$queryRaw`SELECT id FROM sessions WHERE id = ${found.sessionId}::uuid FOR UPDATE`
+      const token = await tx.refreshToken.findUnique({ where: { tokenHash }, include: { session: { include: { user: true } } } })
+      if (token === null) return undefined
+      const state: RefreshState = {
+        tokenId: token.id,
+        sessionId: token.sessionId,
+        rotatedAt: token.rotatedAt,
+        expiresAt: token.expiresAt,
+        session: { revokedAt: token.session.revokedAt, expiresAt: token.session.expiresAt },
+        user: token.session.user
+      }
+      const decision = decide(state)
+      if (decision.kind === 'rotate') {
+        await tx.refreshToken.updateMany({ where: { sessionId: token.sessionId, rotatedAt: null }, data: { rotatedAt: now } })
+        await tx.refreshToken.create({ data: { sessionId: token.sessionId, tokenHash: decision.newHash, parentId: token.id, expiresAt: decision.expiresAt } })
+        await tx.session.update({ where: { id: token.sessionId }, data: { lastUsedAt: now, expiresAt: decision.expiresAt } })
+      } else if (decision.kind === 'revoke-session') {
+        await tx.refreshToken.updateMany({ where: { sessionId: token.sessionId, rotatedAt: null }, data: { rotatedAt: now } })
+        await tx.session.updateMany({ where: { id: token.sessionId, revokedAt: null }, data: { revokedAt: now, revokedReason: decision.reason } })
+      }
+      return { state, decision }
+    })
+  }
+
+  async findSessionByRefreshHash (tokenHash: string): Promise<SessionRow | undefined> {
+    const token = await this.prisma.refreshToken.findUnique({ where: { tokenHash }, include: { session: true } })
+    return token?.session ?? undefined
+  }
+
+  async findSession (id: string): Promise<SessionRow | undefined> {
+    return await this.prisma.session.findUnique({ where: { id } }) ?? undefined
+  }
+
+  async liveSessions (userId: string, now: Date): Promise<SessionRow[]> {
+    return await this.prisma.session.findMany({
+      where: { userId, revokedAt: null, expiresAt: { gt: now } },
+      orderBy: { lastUsedAt: 'desc' }
+    })
+  }
+
+  /** Ends sessions (all of a user's, or one) and kills their refresh tokens; returns the ids ended now. */
+  async revokeSessions (where: { userId: string, id?: string, exceptId?: string }, reason: string, now: Date): Promise<string[]> {
+    return await this.prisma.$transaction(async (tx) => {
+      const sessions = await tx.session.findMany({
+        where: { userId: where.userId, revokedAt: null, ...(where.id !== undefined ? { id: where.id } : {}), ...(where.exceptId !== undefined ? { NOT: { id: where.exceptId } } : {}) },
+        select: { id: true }
+      })
+      const ids = sessions.map((s) => s.id)
+      if (ids.length === 0) return ids
+      await tx.session.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } })
+      await tx.refreshToken.updateMany({ where: { sessionId: { in: ids }, rotatedAt: null }, data: { rotatedAt: now } })
+      return ids
+    })
+  }
+
+  async createOneTimeToken (data: { userId: string, purpose: OneTimePurpose, tokenHash: string, expiresAt: Date }): Promise<void> {
+    await this.prisma.oneTimeToken.create({ data })
+  }
+
+  /** Marks a live token used (at most once, even under races) and returns its user id. */
+  async consumeOneTimeToken (tokenHash: string, purpose: OneTimePurpose, now: Date): Promise<string | undefined> {
+    const { count } = await this.prisma.oneTimeToken.updateMany({
+      where: { tokenHash, purpose, usedAt: null, expiresAt: { gt: now } },
+      data: { usedAt: now }
+    })
+    if (count === 0) return undefined
+    const token = await this.prisma.oneTimeToken.findUnique({ where: { tokenHash }, select: { userId: true } })
+    return token?.userId
+  }
+
+  async audit (e: AuditInput): Promise<void> {
+    await this.prisma.auditEvent.create({
+      data: {
+        event: e.event,
+        actorId: e.actorId ?? null,
+        targetId: e.targetId ?? null,
+        ip: e.ip ?? null,
+        userAgent: e.userAgent ?? null,
+        requestId: e.requestId ?? null,
+        ...(e.details !== undefined ? { details: e.details as object } : {})
+      }
+    })
+  }
+
+  async auditEvents (targetId: string): Promise<AuditRow[]> {
+    return await this.prisma.auditEvent.findMany({ where: { targetId }, orderBy: { createdAt: 'asc' } })
+  }
+}

@@ -1,0 +1,136 @@
+import { Type, type Static } from 'typebox'
+import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
+
+export const RoleSchema = Type.Union([Type.Literal('user'), Type.Literal('creator'), Type.Literal('moderator'), Type.Literal('admin')], { description: 'One of the roles (see ROLES in @holo/shared)' })
+
+const Email = Type.String({ format: 'email', maxLength: 254, examples: ['ada@example.com'] })
+const Username = Type.String({ pattern: '^[A-Za-z0-9_]{3,32}$', description: '3–32 of a-z, 0-9 and _; stored lower-case', examples: ['ada_l'] })
+const NewPassword = Type.String({ minLength: 10, maxLength: 128, description: '10–128 characters, not a common password', examples: ['correct horse battery'] })
+const AnyPassword = Type.String({ minLength: 1, maxLength: 128, examples: ['correct horse battery'] })
+const OpaqueToken = Type.String({ minLength: 16, maxLength: 128, description: 'An opaque token' })
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T) => Type.Union([s, Type.Null()])
+
+export const UserSchema = Type.Object({
+  id: UuidSchema,
+  email: Type.String(),
+  username: Type.String(),
+  displayName: Nullable(Type.String()),
+  bio: Nullable(Type.String()),
+  avatarFileId: Nullable(UuidSchema),
+  roles: Type.Array(RoleSchema),
+  emailVerified: Type.Boolean(),
+  disabled: Type.Boolean(),
+  createdAt: Type.String({ format: 'date-time' })
+}, { $id: 'User', description: 'An account, as its owner or an admin sees it' })
+export type User = Static<typeof UserSchema>
+
+export const ProfileSchema = Type.Object({
+  id: UuidSchema,
+  username: Type.String(),
+  displayName: Nullable(Type.String()),
+  bio: Nullable(Type.String()),
+  avatarFileId: Nullable(UuidSchema)
+}, { $id: 'Profile', description: 'What anyone may see of an account' })
+export type Profile = Static<typeof ProfileSchema>
+
+export const AuthResultSchema = Type.Object({
+  user: UserSchema,
+  accessToken: Type.String({ description: 'EdDSA-signed JWT, send as "Authorization: Bearer ..."' }),
+  refreshToken: Type.String({ description: 'Opaque; single use: every refresh returns a new one' }),
+  expiresIn: Type.Integer({ description: 'Seconds until the access token expires' })
+}, { $id: 'AuthResult' })
+export type AuthResult = Static<typeof AuthResultSchema>
+
+export const SessionSchema = Type.Object({
+  id: UuidSchema,
+  createdAt: Type.String({ format: 'date-time' }),
+  lastUsedAt: Type.String({ format: 'date-time' }),
+  userAgent: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  current: Type.Boolean({ description: 'True for the session of the calling access token' })
+}, { $id: 'Session' })
+export type Session = Static<typeof SessionSchema>
+
+export const RegisterBodySchema = Type.Object({
+  email: Email,
+  password: NewPassword,
+  username: Username
+}, { additionalProperties: false, examples: [{ email: 'ada@example.com', password: 'correct horse battery', username: 'ada_l' }] })
+export type RegisterBody = Static<typeof RegisterBodySchema>
+
+export const LoginBodySchema = Type.Object({
+  email: Type.String({ minLength: 3, maxLength: 254, examples: ['ada@example.com'] }),
+  password: AnyPassword
+}, { additionalProperties: false, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] })
+export type LoginBody = Static<typeof LoginBodySchema>
+
+export const RefreshBodySchema = Type.Object({
+  refreshToken: OpaqueToken
+}, { additionalProperties: false, examples: [{ refreshToken: 'pQ7v0mXo8d3W1nJ2cF5kE9aT4yH6uB0rL3sG8zV1xM' }] })
+
+export const ChangePasswordBodySchema = Type.Object({
+  currentPassword: AnyPassword,
+  newPassword: NewPassword
+}, { additionalProperties: false, examples: [{ currentPassword: 'correct horse battery', newPassword: 'another long passphrase' }] })
+
+export const ResetRequestBodySchema = Type.Object({
+  email: Type.String({ minLength: 3, maxLength: 254 })
+}, { additionalProperties: false, examples: [{ email: 'ada@example.com' }] })
+
+export const ResetConfirmBodySchema = Type.Object({
+  token: OpaqueToken,
+  password: NewPassword
+}, { additionalProperties: false, examples: [{ token: 'the token from the email', password: 'another long passphrase' }] })
+
+export const VerifyEmailBodySchema = Type.Object({
+  token: OpaqueToken
+}, { additionalProperties: false, examples: [{ token: 'the token from the email' }] })
+
+export const UpdateMeBodySchema = Type.Object({
+  username: Type.Optional(Username),
+  displayName: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 64 }))),
+  bio: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
+  avatarFileId: Type.Optional(Nullable(UuidSchema))
+}, { additionalProperties: false, minProperties: 1, examples: [{ displayName: 'Ada', bio: 'I collect holo cards' }] })
+export type UpdateMeBody = Static<typeof UpdateMeBodySchema>
+
+export const AdminUpdateBodySchema = Type.Object({
+  roles: Type.Optional(Type.Array(RoleSchema, { maxItems: 4, uniqueItems: true })),
+  disabled: Type.Optional(Type.Boolean())
+}, { additionalProperties: false, minProperties: 1, examples: [{ roles: ['user', 'creator'] }, { disabled: true }] })
+export type AdminUpdateBody = Static<typeof AdminUpdateBodySchema>
+
+export const UserListQuerySchema = Type.Object({
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'Part of an email or username' })),
+  role: Type.Optional(RoleSchema),
+  limit: LimitSchema,
+  cursor: Type.Optional(CursorSchema)
+}, { additionalProperties: false })
+export type UserListQuery = Static<typeof UserListQuerySchema>
+
+export const UserPageSchema = Type.Object({
+  items: Type.Array(UserSchema),
+  nextCursor: Nullable(Type.String())
+})
+
+export const ProfilesQuerySchema = Type.Object({
+  ids: Type.String({
+    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}){0,99}$',
+    description: 'Up to 100 user ids, comma-separated'
+  })
+}, { additionalProperties: false })
+
+export const ProfileListSchema = Type.Object({ items: Type.Array(ProfileSchema) })
+export const SessionListSchema = Type.Object({ items: Type.Array(SessionSchema) })
+
+export const JwksSchema = Type.Object({
+  keys: Type.Array(Type.Object({
+    kid: Type.String(),
+    kty: Type.String(),
+    crv: Type.Optional(Type.String()),
+    x: Type.Optional(Type.String()),
+    y: Type.Optional(Type.String()),
+    alg: Type.String(),
+    use: Type.String()
+  }))
+})
