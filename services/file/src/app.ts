@@ -1,12 +1,24 @@
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { corePlugin, serviceFastifyOptions } from '@holo/shared'
-import type { Config } from './config.js'
+import { authPlugin, corePlugin, serviceFastifyOptions } from '@holo/shared'
+import { signingKeys, type Config } from './config.js'
 import type { Deps } from './deps.js'
+import { fileMetrics } from './metrics.js'
+import { FilesRepository } from './modules/files/files.repository.js'
+import { filesRoutes } from './modules/files/files.routes.js'
+import { FilesService } from './modules/files/files.service.js'
+import { UrlSigner } from './modules/files/signing.js'
+import { observedStore } from './storage/object-store.js'
 
 export interface AppOptions {
   logStream?: NodeJS.WritableStream
 }
+
+/** Where uploads are spooled while they are checked. */
+export const uploadTempDir = (config: Pick<Config, 'FILE_TEMP_DIR'>): string =>
+  config.FILE_TEMP_DIR !== '' ? config.FILE_TEMP_DIR : path.join(tmpdir(), 'holo-file-uploads')
 
 /** Builds the file service from its config and clients; never reads env, never listens. */
 export async function buildApp (config: Config, deps: Deps, options: AppOptions = {}): Promise<FastifyInstance> {
@@ -19,9 +31,27 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },
       redis: { check: () => deps.redis.ping() },
-      storage: { check: () => deps.s3.bucketExists(config.S3_BUCKET) }
+      storage: { check: () => deps.store.ping() }
     }
   })
+  await app.register(authPlugin, { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis })
+
+  const metrics = fileMetrics(app.metrics)
+  const service = new FilesService(
+    new FilesRepository(deps.prisma),
+    observedStore(deps.store, metrics.storage),
+    new UrlSigner(signingKeys(config)),
+    {
+      maxBytes: config.FILE_MAX_BYTES,
+      quotaBytes: config.FILE_QUOTA_BYTES,
+      tempDir: uploadTempDir(config),
+      publicBaseUrl: config.FILE_PUBLIC_BASE_URL,
+      signedUrlMaxSeconds: config.FILE_SIGNED_URL_MAX_SECONDS
+    },
+    metrics.files,
+    app.log
+  )
+  await app.register(filesRoutes, { service, maxBytes: config.FILE_MAX_BYTES })
 
   return app
 }

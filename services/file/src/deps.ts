@@ -1,24 +1,27 @@
 import type { Redis } from 'ioredis'
-import type { Client as S3Client } from 'minio'
-import { closeRedis, createRedis, pgAdapter } from '@holo/shared'
+import { JwksKeyStore, closeRedis, createRedis, pgAdapter, type KeyResolver } from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
-import { createS3 } from './storage.js'
+import type { ObjectStore } from './storage/object-store.js'
+import { S3ObjectStore, createS3 } from './storage/s3-object-store.js'
 
 export interface Deps {
   prisma: PrismaClient
   redis: Redis
-  s3: S3Client
+  store: ObjectStore
+  keys: KeyResolver & { stop?: () => void }
 }
 
 export async function createDeps (config: Config): Promise<Deps> {
   return {
     prisma: new PrismaClient({ adapter: pgAdapter(config) }),
     redis: await createRedis(config.REDIS_URL, 'holo-file'),
-    s3: createS3(config)
+    store: new S3ObjectStore(createS3(config), config.S3_BUCKET, config.S3_REGION),
+    keys: new JwksKeyStore({ url: config.AUTH_JWKS_URL }).start()
   }
 }
 
 export async function closeDeps (deps: Deps): Promise<void> {
+  deps.keys.stop?.()
   await Promise.allSettled([deps.prisma.$disconnect(), closeRedis(deps.redis)])
 }

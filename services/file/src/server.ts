@@ -2,7 +2,6 @@ import { runService } from '@holo/shared'
 import { buildApp } from './app.js'
 import { loadConfig } from './config.js'
 import { closeDeps, createDeps } from './deps.js'
-import { ensureBucket } from './storage.js'
 
 await runService({
   loadConfig,
@@ -12,7 +11,7 @@ await runService({
     const deps = await createDeps(config)
     const app = await buildApp(config, deps)
     // Storage may be down at start: the service still starts, readiness tells.
-    await ensureBucket(deps.s3, config.S3_BUCKET, config.S3_REGION)
+    await deps.store.ensureReady()
       .catch((err: unknown) => app.log.warn({ err }, 'could not ensure the bucket; will serve without storage'))
     return { app, close: () => closeDeps(deps) }
   }
