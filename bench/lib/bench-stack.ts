@@ -1,13 +1,12 @@
 // An isolated stack for the load tests: its own database (holo_bench), S3
 // server, SMTP catcher, the three services on free ports, the baseline
 // server, and nginx running gateway/nginx.conf with two baseline locations.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
-  freePort, services, setupDatabase, startGateway, startMail, startS3, urlForRole, waitForHttp, withDatabase, type ServiceInfo
+  freePort, services, setupDatabase, spawnTs, type NodeProcess, startGateway, startMail, startS3, urlForRole, waitForHttp, withDatabase, type ServiceInfo
 } from '@holo/infra'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -29,21 +28,13 @@ export interface BenchStackOptions {
   log: (msg: string) => void
 }
 
-function startNode (script: string, cwd: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, ['--conditions=holo-source', '--import', 'tsx', script], {
-    cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit']
-  })
+function startNode (script: string, cwd: string, env: Record<string, string>): NodeProcess {
+  return spawnTs(script, cwd, { ...process.env, ...env }, ['ignore', 'ignore', 'inherit'])
 }
 
 export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack> {
   const stops: Array<() => Promise<void>> = []
   const stop = async (): Promise<void> => { for (const s of stops.reverse()) await s().catch(() => {}) }
-  const stopChild = (child: ChildProcess) => async () => {
-    if (child.exitCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  }
   try {
     const adminUrl = withDatabase(o.adminBaseUrl, o.database)
     await setupDatabase(adminUrl)
@@ -59,7 +50,7 @@ export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack
     const direct = {} as BenchStack['direct']
     const pids: Record<string, number> = {}
     for (const s of services) {
-      const child = startNode('src/server.ts', s.dir, {
+      const { child, stop: stopService } = startNode('src/server.ts', s.dir, {
         NODE_ENV: 'development',
         LOG_LEVEL: 'warn',
         PORT: String(ports[s.name]),
@@ -70,7 +61,7 @@ export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack
         SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
         ...o.env[s.name]
       })
-      stops.push(stopChild(child))
+      stops.push(stopService)
       direct[s.name] = `http://127.0.0.1:${ports[s.name]}`
       await waitForHttp(`${direct[s.name]}/health/live`, child, 60_000)
       pids[s.name] = child.pid ?? 0
@@ -79,9 +70,9 @@ export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack
 
     const baselinePort = await freePort()
     const baseline = startNode(path.join(here, 'baseline-server.ts'), here, { PORT: String(baselinePort) })
-    stops.push(stopChild(baseline))
-    await waitForHttp(`http://127.0.0.1:${baselinePort}/bench/baseline/redis`, baseline)
-    pids.baseline = baseline.pid ?? 0
+    stops.push(baseline.stop)
+    await waitForHttp(`http://127.0.0.1:${baselinePort}/bench/baseline/redis`, baseline.child)
+    pids.baseline = baseline.child.pid ?? 0
 
     const gateway = await startGateway({
       port: await freePort(),

@@ -1,4 +1,5 @@
 /// <reference path="./s3rver.d.ts" />
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import S3rver from 's3rver'
@@ -28,4 +29,20 @@ export async function freePort (): Promise<number> {
       srv.close(() => resolve(port))
     })
   })
+}
+
+export interface NodeProcess { child: ChildProcess, stop: () => Promise<void> }
+
+/** Runs a TypeScript entry point of the workspace (from source, through tsx) as a child process. */
+export function spawnTs (script: string, cwd: string, env: NodeJS.ProcessEnv, stdio: StdioOptions = ['ignore', 'inherit', 'inherit']): NodeProcess {
+  const child = spawn(process.execPath, ['--conditions=holo-source', '--import', 'tsx', script], { cwd, env, stdio })
+  return {
+    child,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
+  }
 }

@@ -1,11 +1,11 @@
 // `npm start`: the whole stack in the foreground. Creates the database, roles
 // and schemas, migrates, starts an S3 server and an SMTP catcher when none is
 // configured, the three services and nginx; Ctrl-C stops all it started.
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { setupDatabase } from './db.js'
 import { startGateway, waitForHttp, type RunningGateway } from './gateway.js'
-import { startMail, startS3 } from './local-services.js'
+import { spawnTs, startMail, startS3 } from './local-services.js'
 import { repoRoot, services, urlForRole, type ServiceInfo } from './services.js'
 import { localServiceEnv } from './stack-env.js'
 
@@ -30,20 +30,11 @@ process.on('SIGINT', () => { void stopAll(0) })
 process.on('SIGTERM', () => { void stopAll(0) })
 
 function startService (s: ServiceInfo, extra: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--conditions=holo-source', '--import', 'tsx', 'src/server.ts'], {
-    cwd: s.dir,
-    env: { ...env, NODE_ENV: env.NODE_ENV ?? 'development', PORT: String(s.port), ...extra },
-    stdio: ['ignore', 'inherit', 'inherit']
-  })
+  const { child, stop } = spawnTs('src/server.ts', s.dir, { ...env, NODE_ENV: env.NODE_ENV ?? 'development', PORT: String(s.port), ...extra })
   child.on('exit', (code, signal) => {
     if (!stopping) { log(`${s.name} exited (${signal ?? code}); stopping the stack`); void stopAll(1) }
   })
-  stops.push(async () => {
-    if (child.exitCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGTERM')
-    await exited
-  })
+  stops.push(stop)
   return child
 }
 
