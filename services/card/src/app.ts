@@ -1,8 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { corePlugin, serviceFastifyOptions } from '@holo/shared'
+import { authPlugin, corePlugin, serviceFastifyOptions } from '@holo/shared'
 import type { Config } from './config.js'
 import type { Deps } from './deps.js'
+import { CardCache } from './modules/cards/cards.cache.js'
+import { CardRepository } from './modules/cards/cards.repository.js'
+import { cardRoutes } from './modules/cards/cards.routes.js'
+import { CardService } from './modules/cards/cards.service.js'
+import { TemplateRepository } from './modules/templates/templates.repository.js'
 
 export interface AppOptions {
   logStream?: NodeJS.WritableStream
@@ -18,9 +23,24 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     openapi: { title: 'Holo Cards card service', description: 'Cards, templates, collections, likes and search' },
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },
-      redis: { check: () => deps.redis.ping() }
+      // Without Redis the service answers from PostgreSQL: degraded, not down.
+      redis: { check: () => deps.redis.ping(), critical: false }
     }
   })
+  await app.register(authPlugin, { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis })
+
+  const cards = new CardRepository(deps.prisma)
+  const templates = new TemplateRepository(deps.prisma)
+  const cache = new CardCache({
+    redis: deps.redis,
+    prefix: config.CACHE_PREFIX,
+    cardTtlSeconds: config.CARD_CACHE_TTL_SECONDS,
+    listTtlSeconds: config.LIST_CACHE_TTL_SECONDS,
+    metrics: app.metrics,
+    log: app.log
+  })
+  const cardService = new CardService({ cards, templates, cache, metrics: app.metrics })
+  await app.register(cardRoutes, { service: cardService })
 
   return app
 }

@@ -1,8 +1,15 @@
 import { Type, type Static } from 'typebox'
-import { baseEnv, parseEnv } from '@holo/shared'
+import { authVerifierEnv, baseEnv, parseEnv } from '@holo/shared'
 
 export const EnvSchema = Type.Object({
-  ...baseEnv({ port: 3002, schema: 'card', role: 'holo_card' })
+  ...baseEnv({ port: 3002, schema: 'card', role: 'holo_card' }),
+  ...authVerifierEnv(),
+  /** Prefix of every Redis key this service writes (tests give each app its own). */
+  CACHE_PREFIX: Type.String({ default: 'card:', pattern: '^[A-Za-z0-9:_-]{1,64}$' }),
+  /** Lifetime of a cached single-card body; invalidation is explicit, this only bounds memory. */
+  CARD_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 86_400 }),
+  /** Lifetime of a cached first page of a public listing. */
+  LIST_CACHE_TTL_SECONDS: Type.Integer({ default: 30, minimum: 1, maximum: 3600 })
 })
 
 export type Config = Static<typeof EnvSchema>

@@ -1,20 +1,23 @@
 import type { Redis } from 'ioredis'
-import { closeRedis, createRedis, pgAdapter } from '@holo/shared'
+import { closeRedis, createRedis, JwksKeyStore, pgAdapter } from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
 
 export interface Deps {
   prisma: PrismaClient
   redis: Redis
+  keys: JwksKeyStore
 }
 
 export async function createDeps (config: Config): Promise<Deps> {
   return {
     prisma: new PrismaClient({ adapter: pgAdapter(config) }),
-    redis: await createRedis(config.REDIS_URL, 'holo-card')
+    redis: await createRedis(config.REDIS_URL, 'holo-card'),
+    keys: new JwksKeyStore({ url: config.AUTH_JWKS_URL }).start()
   }
 }
 
 export async function closeDeps (deps: Deps): Promise<void> {
+  deps.keys.stop()
   await Promise.allSettled([deps.prisma.$disconnect(), closeRedis(deps.redis)])
 }

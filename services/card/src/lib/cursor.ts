@@ -1,0 +1,27 @@
+import { invalidField } from '../errors.js'
+
+/**
+ * Opaque keyset cursors: the sort they belong to and the last row's sort key,
+ * base64url-encoded JSON. A cursor names a position, not an offset, so rows
+ * added or removed before it never shift the next page.
+ */
+export function encodeCursor (kind: string, values: Array<string | number>): string {
+  return Buffer.from(JSON.stringify([kind, ...values])).toString('base64url')
+}
+
+/** The values of a cursor of `kind`, whose types match `shape` ('s' string, 'n' number); 400 otherwise. */
+export function decodeCursor (cursor: string, kind: string, shape: Array<'s' | 'n'>): Array<string | number> {
+  let parsed: unknown
+  try { parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) } catch { parsed = undefined }
+  const ok = Array.isArray(parsed) && parsed.length === shape.length + 1 && parsed[0] === kind &&
+    shape.every((t, i) => typeof parsed[i + 1] === (t === 's' ? 'string' : 'number'))
+  if (!ok) throw invalidField('cursor', 'querystring', 'is not a cursor of this listing (cursors belong to one sort order)', 'INVALID_CURSOR')
+  return (parsed as Array<string | number>).slice(1)
+}
+
+/** Keeps `limit` rows and makes the next cursor from the last one when there were more. */
+export function page<R, T> (rows: R[], limit: number, toItem: (r: R) => T, cursorOf: (r: R) => string): { items: T[], nextCursor: string | null, rows: R[] } {
+  const kept = rows.slice(0, limit)
+  const last = kept[kept.length - 1]
+  return { items: kept.map(toItem), nextCursor: rows.length > limit && last !== undefined ? cursorOf(last) : null, rows: kept }
+}

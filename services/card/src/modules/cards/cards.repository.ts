@@ -1,0 +1,179 @@
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
+import type { Holo } from './cards.schemas.js'
+
+/** A card row as the service sees it (the `search` column is never read). */
+export interface CardRow {
+  id: string
+  ownerId: string
+  title: string
+  description: string
+  templateId: string | null
+  artworkFileId: string | null
+  holo: unknown
+  rarity: string
+  tags: string[]
+  visibility: string
+  likeCount: number
+  version: number
+  hiddenAt: Date | null
+  deletedAt: Date | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface NewCard {
+  ownerId: string
+  title: string
+  description: string
+  templateId: string | null
+  artworkFileId: string | null
+  holo: Holo
+  rarity: string
+  tags: string[]
+  visibility: string
+}
+
+export type CardChanges = Partial<Pick<NewCard, 'title' | 'description' | 'artworkFileId' | 'holo' | 'rarity' | 'tags' | 'visibility'>>
+
+export type SortKey =
+  | { sort: 'new', createdAt: string, id: string }
+  | { sort: 'popular', likeCount: number, id: string }
+  | { sort: 'relevance', rank: number, id: string }
+
+export interface CardListFilter {
+  /** listed: public, not hidden; own: every card of `ownerId` that is not deleted. */
+  scope: 'listed' | 'own'
+  ownerId?: string
+  tag?: string
+  rarity?: string
+  effect?: string
+  templateId?: string
+  /** Prefix tsquery built from sanitised words, plus the raw text for trigram matching. */
+  text?: { tsquery: string, raw: string }
+  sort: 'new' | 'popular' | 'relevance'
+  after?: SortKey
+  limit: number
+}
+
+export type CardListRow = CardRow & { rank?: number }
+
+const COLUMNS = Prisma.sql`id, owner_id AS "ownerId", title, description, template_id AS "templateId",
+  artwork_file_id AS "artworkFileId", holo, rarity, tags, visibility, like_count AS "likeCount", version,
+  hidden_at AS "hiddenAt", deleted_at AS "deletedAt", created_at AS "createdAt", updated_at AS "updatedAt"`
+
+/** The predicate of the partial `cards_listed_*` indexes: keep it textually identical. */
+const LISTED = Prisma.sql`visibility = 'public' AND hidden_at IS NULL AND deleted_at IS NULL`
+
+const cardSelect = {
+  id: true, ownerId: true, title: true, description: true, templateId: true, artworkFileId: true, holo: true, rarity: true, tags: true,
+  visibility: true, likeCount: true, version: true, hiddenAt: true, deletedAt: true, createdAt: true, updatedAt: true
+} as const
+
+export class CardRepository {
+  constructor (private readonly prisma: PrismaClient) {}
+
+  async create (card: NewCard): Promise<CardRow> {
+    return await this.prisma.card.create({ data: { ...card, holo: card.holo as Prisma.InputJsonObject }, select: cardSelect })
+  }
+
+  /** A card that is not deleted, or null. */
+  async find (id: string): Promise<CardRow | null> {
+    return await this.prisma.card.findFirst({ where: { id, deletedAt: null }, select: cardSelect })
+  }
+
+  /**
+   * Applies changes when the card exists and, if given, still has `expectedVersion`.
+   * Returns the new row, 'missing' or 'stale'.
+   */
+  async update (id: string, changes: CardChanges, expectedVersion?: number): Promise<CardRow | 'missing' | 'stale'> {
+    const data = { ...changes, holo: changes.holo as Prisma.InputJsonObject | undefined, version: { increment: 1 } }
+    const { count } = await this.prisma.card.updateMany({
+      where: { id, deletedAt: null, ...(expectedVersion !== undefined ? { version: expectedVersion } : {}) },
+      data
+    })
+    const row = await this.find(id)
+    if (row === null) return 'missing'
+    return count === 0 ? 'stale' : row
+  }
+
+  async softDelete (id: string): Promise<boolean> {
+    const { count } = await this.prisma.card.updateMany({ where: { id, deletedAt: null }, data: { deletedAt: new Date(), version: { increment: 1 } } })
+    return count === 1
+  }
+
+  async setHidden (id: string, hidden: boolean): Promise<CardRow | null> {
+    const { count } = await this.prisma.card.updateMany({
+      where: { id, deletedAt: null },
+      data: { hiddenAt: hidden ? new Date() : null, version: { increment: 1 } }
+    })
+    return count === 1 ? await this.find(id) : null
+  }
+
+  /** Adds a like; the insert and the count change are one statement, so likeCount stays exact. True when it was new. */
+  async like (userId: string, cardId: string): Promise<boolean> {
+    const rows = await this.prisma.$queryRaw<Array<{ version: number }>>`
+      WITH ins AS (
+        INSERT INTO likes (user_id, card_id) VALUES (${userId}::uuid, ${cardId}::uuid)
+        ON CONFLICT DO NOTHING RETURNING card_id
+      )
+      UPDATE cards SET like_count = like_count + 1, version = version + 1
+      FROM ins WHERE cards.id = ins.card_id RETURNING cards.version`
+    return rows.length === 1
+  }
+
+  async unlike (userId: string, cardId: string): Promise<boolean> {
+    const rows = await this.prisma.$queryRaw<Array<{ version: number }>>`
+      WITH del AS (
+        DELETE FROM likes WHERE user_id = ${userId}::uuid AND card_id = ${cardId}::uuid RETURNING card_id
+      )
+      UPDATE cards SET like_count = like_count - 1, version = version + 1
+      FROM del WHERE cards.id = del.card_id RETURNING cards.version`
+    return rows.length === 1
+  }
+
+  /** Which of `cardIds` the user likes. */
+  async likedAmong (userId: string, cardIds: string[]): Promise<Set<string>> {
+    if (cardIds.length === 0) return new Set()
+    const rows = await this.prisma.like.findMany({ where: { userId, cardId: { in: cardIds } }, select: { cardId: true } })
+    return new Set(rows.map((r) => r.cardId))
+  }
+
+  async list (f: CardListFilter): Promise<CardListRow[]> {
+    const where: Prisma.Sql[] = [f.scope === 'listed' ? LISTED : Prisma.sql`deleted_at IS NULL`]
+    if (f.ownerId !== undefined) where.push(Prisma.sql`owner_id = ${f.ownerId}::uuid`)
+    if (f.tag !== undefined) where.push(Prisma.sql`tags @> ARRAY[${f.tag}]::text[]`)
+    if (f.rarity !== undefined) where.push(Prisma.sql`rarity = ${f.rarity}`)
+    if (f.effect !== undefined) where.push(Prisma.sql`(holo ->> 'effect') = ${f.effect}`)
+    if (f.templateId !== undefined) where.push(Prisma.sql`template_id = ${f.templateId}::uuid`)
+    if (f.text !== undefined) {
+      where.push(Prisma.sql`(search @@ to_tsquery('simple', ${f.text.tsquery}) OR title OPERATOR(public.%>) ${f.text.raw})`)
+    }
+    const filtered = Prisma.join(where, ' AND ')
+    const a = f.after
+    const take = f.limit + 1
+
+    if (f.sort === 'relevance' && f.text !== undefined) {
+      const rank = Prisma.sql`(ts_rank(search, to_tsquery('simple', ${f.text.tsquery})) + public.word_similarity(${f.text.raw}, title))::real`
+      const after = a?.sort === 'relevance' ? Prisma.sql`WHERE (rank, id) < (${a.rank}::real, ${a.id}::uuid)` : Prisma.empty
+      return await this.prisma.$queryRaw<CardListRow[]>`
+        SELECT * FROM (SELECT ${COLUMNS}, ${rank} AS rank FROM cards WHERE ${filtered}) ranked
+        ${after} ORDER BY rank DESC, id DESC LIMIT ${take}`
+    }
+    if (f.sort === 'popular') {
+      const after = a?.sort === 'popular' ? Prisma.sql`AND (like_count, id) < (${a.likeCount}::int, ${a.id}::uuid)` : Prisma.empty
+      return await this.prisma.$queryRaw<CardListRow[]>`
+        SELECT ${COLUMNS} FROM cards WHERE ${filtered} ${after} ORDER BY like_count DESC, id DESC LIMIT ${take}`
+    }
+    const after = a?.sort === 'new' ? Prisma.sql`AND (created_at, id) < (${a.createdAt}::timestamptz, ${a.id}::uuid)` : Prisma.empty
+    return await this.prisma.$queryRaw<CardListRow[]>`
+      SELECT ${COLUMNS} FROM cards WHERE ${filtered} ${after} ORDER BY created_at DESC, id DESC LIMIT ${take}`
+  }
+
+  /** Cards by id in the given order, deleted ones left out (collections filter visibility on top). */
+  async findMany (ids: string[]): Promise<CardRow[]> {
+    if (ids.length === 0) return []
+    const rows = await this.prisma.card.findMany({ where: { id: { in: ids }, deletedAt: null }, select: cardSelect })
+    const byId = new Map(rows.map((r) => [r.id, r]))
+    return ids.flatMap((id) => byId.get(id) ?? [])
+  }
+}

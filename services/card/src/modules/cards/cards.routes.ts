@@ -1,0 +1,89 @@
+import { Type } from 'typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { problemResponses } from '@holo/shared'
+import { caller, sendRendered } from '../../lib/http.js'
+import type { CardService } from './cards.service.js'
+import {
+  CardPageSchema, CardParamsSchema, CardSchema, CreateCardSchema, IfMatchHeadersSchema, IfNoneMatchHeadersSchema,
+  ListCardsQuerySchema, UpdateCardSchema
+} from './cards.schemas.js'
+
+const tags = ['cards']
+const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }]
+/** Works without a token; with one, the answer is personal (likedByMe, your own cards). */
+const optionalSecurity: Array<Record<string, string[]>> = [{}, { bearerAuth: [] }]
+const NotModified = Type.Null({ description: 'Not modified: your copy (If-None-Match) is current' })
+const NoContent = Type.Null({ description: 'Done' })
+
+export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = async (app, { service }) => {
+  app.post('/api/v1/cards', {
+    preValidation: app.authenticate,
+    schema: {
+      tags, summary: 'Create a card', security, body: CreateCardSchema,
+      response: { 201: CardSchema, ...problemResponses(400, 401, 503) }
+    }
+  }, async (request, reply) => {
+    const { card, etag } = await service.create(caller(request), request.body)
+    return reply.code(201).header('etag', etag).header('location', `/api/v1/cards/${card.id}`).send(card)
+  })
+
+  app.get('/api/v1/cards', {
+    schema: {
+      tags, summary: 'List and search cards (public ones; with ownerId=me also your own)', security: optionalSecurity, querystring: ListCardsQuerySchema,
+      headers: IfNoneMatchHeadersSchema,
+      response: { 200: CardPageSchema, 304: NotModified, ...problemResponses(400, 401, 503) }
+    }
+  }, async (request, reply) => sendRendered(request, reply, await service.list(request.query, request.user)))
+
+  app.get('/api/v1/cards/:id', {
+    schema: {
+      tags, summary: 'Read a card', security: optionalSecurity, params: CardParamsSchema, headers: IfNoneMatchHeadersSchema,
+      response: { 200: CardSchema, 304: NotModified, ...problemResponses(400, 401, 404, 503) }
+    }
+  }, async (request, reply) => sendRendered(request, reply, await service.get(request.params.id, request.user)))
+
+  app.patch('/api/v1/cards/:id', {
+    preValidation: app.authenticate,
+    schema: {
+      tags, summary: 'Change your card (If-Match honoured)', security, params: CardParamsSchema, headers: IfMatchHeadersSchema, body: UpdateCardSchema,
+      response: { 200: CardSchema, ...problemResponses(400, 401, 403, 404, 412, 503) }
+    }
+  }, async (request, reply) => {
+    const { card, etag } = await service.update(request.params.id, caller(request), request.body, request.headers['if-match'])
+    return reply.header('etag', etag).send(card)
+  })
+
+  app.delete('/api/v1/cards/:id', {
+    preValidation: app.authenticate,
+    schema: {
+      tags, summary: 'Delete a card (owner, moderator, admin)', security, params: CardParamsSchema,
+      response: { 204: NoContent, ...problemResponses(400, 401, 403, 404, 503) }
+    }
+  }, async (request, reply) => {
+    await service.remove(request.params.id, caller(request))
+    return reply.code(204).send(null)
+  })
+
+  for (const [method, on] of [['put', true], ['delete', false]] as const) {
+    app[method]('/api/v1/cards/:id/like', {
+      preValidation: app.authenticate,
+      schema: {
+        tags, summary: on ? 'Like a card (idempotent)' : 'Take back a like (idempotent)', security, params: CardParamsSchema,
+        response: { 204: NoContent, ...problemResponses(400, 401, 404, 503) }
+      }
+    }, async (request, reply) => {
+      await service.like(request.params.id, caller(request), on)
+      return reply.code(204).send(null)
+    })
+  }
+
+  for (const [action, hidden] of [['hide', true], ['unhide', false]] as const) {
+    app.post(`/api/v1/cards/:id/${action}`, {
+      preValidation: app.requireRole('moderator'),
+      schema: {
+        tags: ['moderation'], summary: hidden ? 'Hide a card from everyone but its owner and staff' : 'Show a hidden card again', security, params: CardParamsSchema,
+        response: { 200: CardSchema, ...problemResponses(400, 401, 403, 404, 503) }
+      }
+    }, async (request) => await service.setHidden(request.params.id, caller(request), hidden))
+  }
+}

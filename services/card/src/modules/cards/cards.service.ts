@@ -1,0 +1,230 @@
+import { hasRole, unauthorized, type AuthUser } from '@holo/shared'
+import { Counter, type Registry } from 'prom-client'
+import { cardNotFound, changedSinceRead, invalidField, notOwner } from '../../errors.js'
+import { decodeCursor, encodeCursor, page } from '../../lib/cursor.js'
+import { hashEtag } from '../../lib/etag.js'
+import type { Rendered } from '../../lib/http.js'
+import type { TemplateRepository } from '../templates/templates.repository.js'
+import type { CardCache, CachedCard } from './cards.cache.js'
+import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
+import type { CardChanges, CardListFilter, CardListRow, CardRepository, CardRow, SortKey } from './cards.repository.js'
+import type { Card, CreateCard, ListCardsQuery, UpdateCard } from './cards.schemas.js'
+
+export type Viewer = AuthUser | null
+
+/** Who may read a card: the rule every read, list and collection applies. */
+export function canReadCard (card: { ownerId: string, visibility: string, hidden: boolean }, viewer: Viewer): boolean {
+  if (viewer !== null && viewer.id === card.ownerId) return true
+  if (card.visibility === 'private' && !hasRole(viewer)) return false
+  if (card.hidden && !hasRole(viewer, 'moderator')) return false
+  return true
+}
+
+const isListed = (c: { visibility: string, hiddenAt: Date | null }): boolean => c.visibility === 'public' && c.hiddenAt === null
+const metaOf = (row: CardRow): { ownerId: string, visibility: string, hidden: boolean } =>
+  ({ ownerId: row.ownerId, visibility: row.visibility, hidden: row.hiddenAt !== null })
+
+
+const cardEtag = (version: number, liked?: boolean): string => `"v${version}${liked === undefined ? '' : `.l${liked ? 1 : 0}`}"`
+
+/** The card version an If-Match names; undefined for `*`; null when it names none of ours. */
+function ifMatchVersion (header: string): number | undefined | null {
+  if (header.trim() === '*') return undefined
+  const m = /^(?:W\/)?"v(\d+)(?:\.l[01])?"$/.exec(header.trim())
+  return m === null ? null : Number(m[1])
+}
+
+/** Words of a search as a prefix tsquery (`fox:* & star:*`); only letters and digits reach it. */
+export function toPrefixQuery (q: string): string | undefined {
+  const words = (q.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, 8).map((w) => w.slice(0, 64))
+  return words.length === 0 ? undefined : words.map((w) => `${w}:*`).join(' & ')
+}
+
+export interface CardServiceDeps {
+  cards: CardRepository
+  templates: TemplateRepository
+  cache: CardCache
+  metrics: Registry
+}
+
+export class CardService {
+  private readonly created: Counter
+  private readonly likes: Counter<'action'>
+
+  constructor (private readonly d: CardServiceDeps) {
+    this.created = new Counter({ name: 'cards_created_total', help: 'Cards created', registers: [d.metrics] })
+    this.likes = new Counter({ name: 'card_likes_total', help: 'Likes added and removed (no-ops not counted)', labelNames: ['action'], registers: [d.metrics] })
+  }
+
+  async create (user: AuthUser, input: CreateCard): Promise<{ card: Card, etag: string }> {
+    let holo = { ...DEFAULT_HOLO }
+    if (input.templateId !== undefined) {
+      const template = await this.d.templates.find(input.templateId)
+      const usable = template !== null && (template.status === 'published' || (template.status === 'draft' && (template.authorId === user.id || hasRole(user))))
+      if (!usable) throw invalidField('templateId', 'body', 'names no template you can use (it must exist and be published)', 'TEMPLATE_NOT_USABLE')
+      holo = toHolo({ ...holo, ...(template.holoDefaults as object) })
+    }
+    const row = await this.d.cards.create({
+      ownerId: user.id,
+      title: input.title,
+      description: input.description ?? '',
+      templateId: input.templateId ?? null,
+      artworkFileId: input.artworkFileId ?? null,
+      holo: { ...holo, ...input.holo },
+      rarity: input.rarity ?? 'common',
+      tags: normaliseTags(input.tags ?? []),
+      visibility: input.visibility ?? 'public'
+    })
+    this.created.inc()
+    if (isListed(row)) await this.d.cache.invalidateLists()
+    return { card: { ...toCard(row), likedByMe: false }, etag: cardEtag(row.version, false) }
+  }
+
+  /** One card as `viewer` may see it: from the cache when it can be, with likedByMe for a signed-in viewer. */
+  async get (id: string, viewer: Viewer): Promise<Rendered> {
+    const cached = await this.d.cache.getCard(id)
+    let card: CachedCard
+    if (cached.hit !== undefined) {
+      card = cached.hit
+    } else {
+      const row = await this.d.cards.find(id)
+      if (row === null) throw cardNotFound()
+      card = { version: row.version, ...metaOf(row), body: JSON.stringify(toCard(row)) }
+      await this.d.cache.fillCard(id, cached.generation, card)
+    }
+    if (!canReadCard(card, viewer)) throw cardNotFound()
+    if (viewer === null) return { body: card.body, etag: cardEtag(card.version), cacheControl: 'public, no-cache' }
+    const liked = (await this.d.cards.likedAmong(viewer.id, [id])).has(id)
+    return { body: `${card.body.slice(0, -1)},"likedByMe":${String(liked)}}`, etag: cardEtag(card.version, liked), cacheControl: 'private, no-cache' }
+  }
+
+  /** A card the viewer may see, or 404 exactly as for a card that does not exist. */
+  private async visible (id: string, viewer: Viewer): Promise<CardRow> {
+    const row = await this.d.cards.find(id)
+    if (row === null || !canReadCard(metaOf(row), viewer)) throw cardNotFound()
+    return row
+  }
+
+  private async changed (before: CardRow, after: CardRow | null): Promise<void> {
+    await this.d.cache.invalidateCard(before.id)
+    if (isListed(before) || (after !== null && isListed(after))) await this.d.cache.invalidateLists()
+  }
+
+  async update (id: string, user: AuthUser, input: UpdateCard, ifMatch: string | undefined): Promise<{ card: Card, etag: string }> {
+    const row = await this.visible(id, user)
+    if (row.ownerId !== user.id) throw notOwner('card')
+    const expected = ifMatch === undefined ? undefined : ifMatchVersion(ifMatch)
+    if (expected === null || (expected !== undefined && expected !== row.version)) throw changedSinceRead('card')
+    const changes: CardChanges = { ...input, holo: undefined, tags: undefined }
+    if (input.holo !== undefined) changes.holo = { ...toHolo(row.holo), ...input.holo }
+    if (input.tags !== undefined) changes.tags = normaliseTags(input.tags)
+    // Without If-Match the holo merge above still must not overwrite a concurrent edit.
+    const result = await this.d.cards.update(id, changes, expected ?? (input.holo !== undefined ? row.version : undefined))
+    if (result === 'missing') throw cardNotFound()
+    if (result === 'stale') throw changedSinceRead('card')
+    await this.changed(row, result)
+    const liked = (await this.d.cards.likedAmong(user.id, [id])).has(id)
+    return { card: { ...toCard(result), likedByMe: liked }, etag: cardEtag(result.version, liked) }
+  }
+
+  async remove (id: string, user: AuthUser): Promise<void> {
+    const row = await this.visible(id, user)
+    if (row.ownerId !== user.id && !hasRole(user, 'moderator')) throw notOwner('card')
+    if (!await this.d.cards.softDelete(id)) throw cardNotFound()
+    await this.changed(row, null)
+  }
+
+  /** Moderation: the route admits moderators and admins only. */
+  async setHidden (id: string, user: AuthUser, hidden: boolean): Promise<Card> {
+    const before = await this.d.cards.find(id)
+    if (before === null) throw cardNotFound()
+    const row = await this.d.cards.setHidden(id, hidden)
+    if (row === null) throw cardNotFound()
+    await this.changed(before, row)
+    const liked = (await this.d.cards.likedAmong(user.id, [id])).has(id)
+    return { ...toCard(row), likedByMe: liked }
+  }
+
+  async like (id: string, user: AuthUser, on: boolean): Promise<void> {
+    const row = await this.visible(id, user)
+    const changed = on ? await this.d.cards.like(user.id, id) : await this.d.cards.unlike(user.id, id)
+    if (!changed) return
+    this.likes.inc({ action: on ? 'like' : 'unlike' })
+    await this.changed(row, row)
+  }
+
+  async list (query: ListCardsQuery, viewer: Viewer): Promise<Rendered> {
+    const limit = query.limit ?? 20
+    let ownerId = query.ownerId
+    if (ownerId === 'me') {
+      if (viewer === null) throw unauthorized('ownerId=me needs an access token')
+      ownerId = viewer.id
+    }
+    const scope = viewer !== null && ownerId === viewer.id ? 'own' : 'listed'
+    const sort = query.sort ?? (query.q !== undefined ? 'relevance' : 'new')
+    if (sort === 'relevance' && query.q === undefined) throw invalidField('sort', 'querystring', 'relevance needs q')
+    const tsquery = query.q === undefined ? undefined : toPrefixQuery(query.q)
+    if (query.q !== undefined && tsquery === undefined) return this.render({ items: [], nextCursor: null }, viewer === null)
+
+    const cacheable = viewer === null && query.cursor === undefined && scope === 'listed'
+    const key = JSON.stringify([query.q, query.tag, query.rarity, query.effect, query.templateId, ownerId, sort, limit])
+    const cached = cacheable ? await this.d.cache.getList(key) : undefined
+    if (cached?.hit !== undefined) {
+      const nl = cached.hit.indexOf('\n')
+      return { etag: cached.hit.slice(0, nl), body: cached.hit.slice(nl + 1), cacheControl: 'public, no-cache' }
+    }
+
+    const filter: CardListFilter = {
+      scope,
+      ownerId,
+      tag: query.tag?.toLowerCase(),
+      rarity: query.rarity,
+      effect: query.effect,
+      templateId: query.templateId,
+      text: tsquery === undefined || query.q === undefined ? undefined : { tsquery, raw: query.q },
+      sort,
+      after: query.cursor === undefined ? undefined : afterOf(sort, query.cursor),
+      limit
+    }
+    const rows = await this.d.cards.list(filter)
+    const p = page(rows, limit, toCard, (r) => cursorOf(sort, r))
+    let items: Card[] = p.items
+    if (viewer !== null) {
+      const liked = await this.d.cards.likedAmong(viewer.id, items.map((c) => c.id))
+      items = items.map((c) => ({ ...c, likedByMe: liked.has(c.id) }))
+    }
+    const rendered = this.render({ items, nextCursor: p.nextCursor }, viewer === null)
+    if (cached !== undefined) await this.d.cache.fillList(key, cached.generation, `${rendered.etag}\n${rendered.body}`)
+    return rendered
+  }
+
+  private render (pageBody: { items: Card[], nextCursor: string | null }, anonymous: boolean): Rendered {
+    const body = JSON.stringify(pageBody)
+    return { body, etag: hashEtag(body), cacheControl: anonymous ? 'public, no-cache' : 'private, no-cache' }
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function afterOf (sort: CardListFilter['sort'], cursor: string): SortKey {
+  const malformed = (): never => { throw invalidField('cursor', 'querystring', 'is malformed', 'INVALID_CURSOR') }
+  if (sort === 'popular') {
+    const [likeCount, id] = decodeCursor(cursor, 'p', ['n', 's']) as [number, string]
+    if (!UUID.test(id) || !Number.isInteger(likeCount)) malformed()
+    return { sort, likeCount, id }
+  }
+  if (sort === 'relevance') {
+    const [rank, id] = decodeCursor(cursor, 'r', ['n', 's']) as [number, string]
+    if (!UUID.test(id) || !Number.isFinite(rank)) malformed()
+    return { sort, rank, id }
+  }
+  const [createdAt, id] = decodeCursor(cursor, 'n', ['s', 's']) as [string, string]
+  if (Number.isNaN(Date.parse(createdAt)) || !UUID.test(id)) malformed()
+  return { sort, createdAt, id }
+}
+
+function cursorOf (sort: CardListFilter['sort'], r: CardListRow): string {
+  if (sort === 'popular') return encodeCursor('p', [r.likeCount, r.id])
+  if (sort === 'relevance') return encodeCursor('r', [r.rank ?? 0, r.id])
+  return encodeCursor('n', [r.createdAt.toISOString(), r.id])
+}

@@ -1,0 +1,84 @@
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
+
+export interface TemplateRow {
+  id: string
+  authorId: string
+  name: string
+  description: string
+  layout: unknown
+  holoDefaults: unknown
+  status: string
+  premium: boolean
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface NewTemplate {
+  authorId: string
+  name: string
+  description: string
+  layout: object
+  holoDefaults: object
+  status: string
+  premium: boolean
+}
+
+export type TemplateChanges = Partial<Omit<NewTemplate, 'authorId'>>
+
+export interface TemplateListFilter {
+  status: string
+  authorId?: string
+  q?: string
+  after?: { createdAt: string, id: string }
+  limit: number
+}
+
+const templateSelect = {
+  id: true, authorId: true, name: true, description: true, layout: true, holoDefaults: true, status: true, premium: true, createdAt: true, updatedAt: true
+} as const
+
+const json = (v: object | undefined): Prisma.InputJsonObject | undefined => v as Prisma.InputJsonObject | undefined
+
+export class TemplateRepository {
+  constructor (private readonly prisma: PrismaClient) {}
+
+  async create (t: NewTemplate): Promise<TemplateRow> {
+    return await this.prisma.template.create({ data: { ...t, layout: json(t.layout) as Prisma.InputJsonObject, holoDefaults: json(t.holoDefaults) }, select: templateSelect })
+  }
+
+  async find (id: string): Promise<TemplateRow | null> {
+    return await this.prisma.template.findUnique({ where: { id }, select: templateSelect })
+  }
+
+  async update (id: string, changes: TemplateChanges): Promise<TemplateRow> {
+    return await this.prisma.template.update({
+      where: { id },
+      data: { ...changes, layout: json(changes.layout), holoDefaults: json(changes.holoDefaults) },
+      select: templateSelect
+    })
+  }
+
+  /** Deletes the template unless a card uses it, in which case it is archived. */
+  async deleteOrArchive (id: string): Promise<'deleted' | 'archived'> {
+    return await this.prisma.$transaction(async (tx) => {
+      const used = await tx.card.findFirst({ where: { templateId: id }, select: { id: true } })
+      if (used !== null) {
+        await tx.template.update({ where: { id }, data: { status: 'archived' } })
+        return 'archived' as const
+      }
+      await tx.template.delete({ where: { id } })
+      return 'deleted' as const
+    })
+  }
+
+  async list (f: TemplateListFilter): Promise<TemplateRow[]> {
+    const where: Prisma.TemplateWhereInput = { status: f.status }
+    if (f.authorId !== undefined) where.authorId = f.authorId
+    if (f.q !== undefined) where.name = { contains: f.q, mode: 'insensitive' }
+    if (f.after !== undefined) {
+      const at = new Date(f.after.createdAt)
+      where.OR = [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: f.after.id } }]
+    }
+    return await this.prisma.template.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: f.limit + 1, select: templateSelect })
+  }
+}
