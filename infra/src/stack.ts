@@ -58,10 +58,10 @@ try {
   }
 
   const shared = await localServiceEnv({ stackDir, s3Endpoint, smtpUrl, gatewayPort, env })
-  for (const s of services) {
+  await Promise.all(services.map(async (s) => {
     const child = startService(s, { DATABASE_URL: urlForRole(adminUrl, s.role), ...shared.common, ...shared.perService[s.name] })
-    await waitForHttp(`http://127.0.0.1:${s.port}/health/live`, child, 60_000)
-  }
+    await waitForHttp(`http://127.0.0.1:${s.port}/health/live`, child, 90_000)
+  }))
 
   const gateway: RunningGateway = await startGateway({
     port: gatewayPort,

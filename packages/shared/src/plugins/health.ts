@@ -30,6 +30,12 @@ export const healthPlugin = fp(async function healthPlugin (app: FastifyInstance
   const timeoutMs = opts.timeoutMs ?? 1000
   const schema = { hide: true, response: { 200: HealthSchema, 503: HealthSchema } }
 
+  // Warm every dependency once before listening (first Prisma query, pool and
+  // TLS set-up), so the first readiness probe measures the steady state.
+  app.addHook('onReady', async () => {
+    await Promise.allSettled(Object.values(opts.checks).map((c) => withTimeout(c.check(), 5000)))
+  })
+
   app.get('/health/live', { schema, logLevel: 'warn' }, async () => ({ status: 'ok' as const }))
 
   app.get('/health/ready', { schema, logLevel: 'warn' }, async (request, reply) => {
