@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http'
 import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
 import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { loggerOptions } from './logger.js'
+import { destination } from 'pino'
+import { loggerOptions, redactUrl, SECRET_PARAM } from './logger.js'
 import { problemPlugin } from './plugins/problem.js'
 import { healthPlugin, type HealthCheck } from './plugins/health.js'
 import { metricsPlugin } from './plugins/metrics.js'
@@ -23,13 +24,42 @@ export interface ServiceOptions {
   /** Optional pino destination (tests capture log lines through it). */
   logStream?: NodeJS.WritableStream
   bodyLimit?: number
+  /**
+   * Without a logStream, lines go to stdout through an asynchronous pino
+   * destination (default true) so logging does not cap throughput; the core
+   * plugin flushes it when the app closes and pino flushes it on exit.
+   */
+  asyncLogging?: boolean
+}
+
+/** Where log lines go: the given stream, else stdout, asynchronously unless told otherwise. */
+function logDestination (o: ServiceOptions): NodeJS.WritableStream | undefined {
+  if (o.logStream !== undefined) return o.logStream
+  if (o.asyncLogging === false) return undefined
+  return destination({ dest: 1, sync: false, minLength: 0 }) as unknown as NodeJS.WritableStream
+}
+
+/**
+ * The URL as logged: secret query values redacted, and path segments that
+ * fill a secret-looking route parameter (e.g. /verify/:token) too.
+ */
+export function loggableUrl (url: string, params: unknown): string {
+  let out = redactUrl(url)
+  if (params !== null && typeof params === 'object') {
+    for (const [name, value] of Object.entries(params as Record<string, unknown>)) {
+      if (typeof value !== 'string' || value.length < 8 || !SECRET_PARAM.test(name)) continue
+      out = out.split(value).join('[redacted]').split(encodeURIComponent(value)).join('[redacted]')
+    }
+  }
+  return out
 }
 
 /** Fastify options every Holo service shares. */
 export function serviceFastifyOptions (o: ServiceOptions): FastifyServerOptions {
   const logger = loggerOptions({ level: o.logLevel, service: o.service })
+  const stream = logDestination(o)
   return {
-    logger: o.logStream !== undefined ? { ...logger, stream: o.logStream } : logger,
+    logger: stream !== undefined ? { ...logger, stream } : logger,
     genReqId: requestIdFrom,
     requestIdHeader: false,
     // Our own onResponse hook writes the one line per request.
@@ -65,7 +95,7 @@ export const corePlugin = fp(async function corePlugin (app: FastifyInstance, op
     const status = reply.statusCode
     const line = {
       method: request.method,
-      url: request.url,
+      url: loggableUrl(request.url, request.params),
       route: request.routeOptions.url,
       status,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
@@ -73,6 +103,12 @@ export const corePlugin = fp(async function corePlugin (app: FastifyInstance, op
     }
     if (status >= 500) request.log.error(line, 'request completed')
     else request.log.info(line, 'request completed')
+  })
+
+  // Asynchronous destinations keep a buffer: write it out before the process goes.
+  app.addHook('onClose', async () => {
+    const log = app.log as { flush?: (cb: () => void) => void }
+    if (typeof log.flush === 'function') await new Promise<void>((resolve) => { log.flush?.(() => resolve()) })
   })
 
   await app.register(healthPlugin, { checks: opts.checks })
