@@ -1,4 +1,6 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { readdir } from 'node:fs/promises'
+import { crc32, deflateSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
 import sharp from 'sharp'
 import type { Role } from '@holo/shared'
@@ -70,13 +72,13 @@ export function imageForm (data: Buffer, o: { filename?: string, contentType?: s
   return multipart([...fields, { name: 'file', filename: o.filename ?? 'art.png', contentType: o.contentType ?? 'image/png', data }])
 }
 
-/** A real image made by sharp; `seed` varies the pixels so hashes differ. */
+/** A real image made by sharp; `seed` varies the colour so hashes differ, `noise` makes it incompressible (and unique). */
 export async function makeImage (o: { width?: number, height?: number, format?: 'png' | 'jpeg' | 'webp' | 'gif' | 'avif', seed?: number, noise?: boolean } = {}): Promise<Buffer> {
   const width = o.width ?? 64
   const height = o.height ?? 48
   const seed = o.seed ?? 1
   const image = o.noise === true
-    ? sharp(Buffer.from(Array.from({ length: width * height * 3 }, (_, i) => (i * 2654435761 + seed * 97) >>> 24 & 255)), { raw: { width, height, channels: 3 } })
+    ? sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
     : sharp({ create: { width, height, channels: 3, background: { r: seed % 256, g: (seed * 7) % 256, b: (seed * 13) % 256 } } })
   return await image.toFormat(o.format ?? 'png').toBuffer()
 }
@@ -84,4 +86,33 @@ export async function makeImage (o: { width?: number, height?: number, format?: 
 export async function upload (ta: TestApp, who: TestUser, data: Buffer, o: Parameters<typeof imageForm>[1] = {}) {
   const form = imageForm(data, o)
   return await ta.app.inject({ method: 'POST', url: '/api/v1/files', headers: { ...who.headers, ...form.headers }, payload: form.payload })
+}
+
+/** A PNG chunk with its CRC. */
+export function pngChunk (type: string, data: Buffer): Buffer {
+  const len = Buffer.alloc(4)
+  len.writeUInt32BE(data.length)
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+  const crc = Buffer.alloc(4)
+  crc.writeUInt32BE(crc32(body))
+  return Buffer.concat([len, body, crc])
+}
+
+export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
+
+/** A well-formed PNG header claiming a size, with a few bytes of pixels: a decompression bomb's shape. */
+export function bombPng (width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13)
+  ihdr.writeUInt32BE(width, 0)
+  ihdr.writeUInt32BE(height, 4)
+  ihdr.writeUInt8(8, 8) // bit depth
+  ihdr.writeUInt8(2, 9) // RGB
+  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.alloc(1024))), pngChunk('IEND', Buffer.alloc(0))])
+}
+
+/** Rows, objects and spooled temp files: what a rejected upload must not leave behind. */
+export async function leftovers (ta: TestApp): Promise<{ rows: number, objects: string[], temp: string[] }> {
+  const objects: string[] = []
+  for await (const o of ta.deps.store.list('')) objects.push(o.key)
+  return { rows: await ta.deps.prisma.file.count(), objects, temp: await readdir(ta.tempDir) }
 }

@@ -138,19 +138,25 @@ export class FilesService {
   private async receiveAndStore (user: AuthUser, parts: AsyncIterable<UploadPart>, input: string, output: string): Promise<{ file: FileView, created: boolean }> {
     const fields: Record<string, unknown> = {}
     let received: { size: number, sha256: string, filename: string } | undefined
-    for await (const part of parts) {
-      if (part.type === 'field') {
-        fields[part.fieldname] = part.value
-        continue
+    try {
+      for await (const part of parts) {
+        if (part.type === 'field') {
+          fields[part.fieldname] = part.value
+          continue
+        }
+        if (part.fieldname !== 'file' || received !== undefined) {
+          part.file.resume()
+          throw badField('The body must have exactly one file part, named "file"')
+        }
+        // Fields sent before the file are checked before its bytes are read.
+        oneOf(fields.purpose, PURPOSES, 'purpose', 'artwork')
+        oneOf(fields.visibility, VISIBILITIES, 'visibility', 'public')
+        received = { ...await this.spool(part.file, input), filename: sanitizeFilename(part.filename) }
       }
-      if (part.fieldname !== 'file' || received !== undefined) {
-        part.file.resume()
-        throw badField('The body must have exactly one file part, named "file"')
-      }
-      // Fields sent before the file are checked before its bytes are read.
-      oneOf(fields.purpose, PURPOSES, 'purpose', 'artwork')
-      oneOf(fields.visibility, VISIBILITIES, 'visibility', 'public')
-      received = { ...await this.spool(part.file, input), filename: sanitizeFilename(part.filename) }
+    } catch (err) {
+      // The multipart parser stops a file at the limit and throws on the next part.
+      if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw fileTooLarge(this.settings.maxBytes)
+      throw err
     }
     if (received === undefined) throw fileMissing()
     const purpose = oneOf(fields.purpose, PURPOSES, 'purpose', 'artwork')
@@ -206,12 +212,7 @@ export class FilesService {
         done(null, chunk)
       }
     })
-    try {
-      await pipeline(file, meter, createWriteStream(target, { flags: 'wx', mode: 0o600 }))
-    } catch (err) {
-      if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw fileTooLarge(limit)
-      throw err
-    }
+    await pipeline(file, meter, createWriteStream(target, { flags: 'wx', mode: 0o600 }))
     return { size, sha256: hash.digest('hex') }
   }
 
