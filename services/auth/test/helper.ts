@@ -14,13 +14,13 @@ export const FAST_ARGON2 = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' }
  * The real auth app on its own fresh database and the real Redis, with its
  * own rate-limit counters. `withMail` starts a real MailDev for it.
  */
-export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, options: AppOptions & { withMail?: boolean } = {}): Promise<TestApp> {
-  const db = await testDatabase(t)
+export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, options: AppOptions & { withMail?: boolean, databaseUrl?: string } = {}): Promise<TestApp> {
+  const databaseUrl = options.databaseUrl ?? (await testDatabase(t)).urlFor('auth')
   const mail = options.withMail === true ? await testMail(t) : undefined
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
-    DATABASE_URL: db.urlFor('auth'),
+    DATABASE_URL: databaseUrl,
     REDIS_URL: testRedisUrl(),
     RATE_LIMIT_NAMESPACE: `test:auth-rl:${randomBytes(6).toString('hex')}:`,
     // Nothing listens there unless the test asked for mail: sends fail in the background and are logged.

@@ -40,8 +40,8 @@ export class UniqueViolation extends Error {
 function uniqueViolation (err: unknown): UniqueViolation | undefined {
   const e = err as { code?: string, meta?: unknown, message?: string }
   if (e?.code !== 'P2002') return undefined
-  const text = `${JSON.stringify(e.meta ?? {})} ${e.message ?? ''}`
-  return new UniqueViolation(/email/.test(text) ? 'email' : 'username')
+  // The constraint name is in the adapter's error meta (users_email_key, users_username_key).
+  return new UniqueViolation(/users_email_key/.test(JSON.stringify(e.meta ?? {})) ? 'email' : 'username')
 }
 
 export class AccountsRepository {

@@ -3,7 +3,8 @@ import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
 
 export const RoleSchema = Type.Union([Type.Literal('user'), Type.Literal('creator'), Type.Literal('moderator'), Type.Literal('admin')], { description: 'One of the roles (see ROLES in @holo/shared)' })
 
-const Email = Type.String({ format: 'email', maxLength: 254, examples: ['ada@example.com'] })
+// Surrounding blanks are allowed: the service trims and lower-cases emails.
+const Email = Type.String({ pattern: '^\\s*[^\\s@]+@[^\\s@]+\\.[^\\s@]+\\s*$', maxLength: 254, description: 'An email address', examples: ['ada@example.com'] })
 const Username = Type.String({ pattern: '^[A-Za-z0-9_]{3,32}$', description: '3–32 of a-z, 0-9 and _; stored lower-case', examples: ['ada_l'] })
 const NewPassword = Type.String({ minLength: 10, maxLength: 128, description: '10–128 characters, not a common password', examples: ['correct horse battery'] })
 const AnyPassword = Type.String({ minLength: 1, maxLength: 128, examples: ['correct horse battery'] })

@@ -254,11 +254,11 @@ export class AccountsService {
   }
 
   async confirmPasswordReset (body: { token: string, password: string }, ctx: RequestContext): Promise<void> {
+    // The policy is checked before the token is spent, so a refused password does not burn it.
+    this.checkPassword('password', body.password, {})
     const userId = await this.repo.consumeOneTimeToken(sha256(body.token), 'password_reset', new Date())
     if (userId === undefined) throw tokenInvalid()
     const user = await this.activeUser(userId)
-    // Checked after consuming so a guessable token cannot be probed for validity; the user asks for a new mail.
-    this.checkPassword('password', body.password, user)
     await this.repo.updateUser(user.id, { passwordHash: await this.d.hasher.hash(body.password), emailVerifiedAt: user.emailVerifiedAt ?? new Date() })
     await this.endSessions({ userId: user.id }, 'password_reset', ctx)
     await this.audit(ctx, { event: 'password.reset', actorId: user.id, targetId: user.id })
