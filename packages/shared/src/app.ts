@@ -4,7 +4,7 @@ import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
 import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { destination } from 'pino'
-import { loggerOptions, redactUrl, SECRET_PARAM } from './logger.js'
+import { loggableUrl, loggerOptions } from './logger.js'
 import { problemPlugin } from './plugins/problem.js'
 import { healthPlugin, type HealthCheck } from './plugins/health.js'
 import { metricsPlugin } from './plugins/metrics.js'
@@ -39,20 +39,6 @@ function logDestination (o: ServiceOptions): NodeJS.WritableStream | undefined {
   return destination({ dest: 1, sync: false, minLength: 0 }) as unknown as NodeJS.WritableStream
 }
 
-/**
- * The URL as logged: secret query values redacted, and path segments that
- * fill a secret-looking route parameter (e.g. /verify/:token) too.
- */
-export function loggableUrl (url: string, params: unknown): string {
-  let out = redactUrl(url)
-  if (params !== null && typeof params === 'object') {
-    for (const [name, value] of Object.entries(params as Record<string, unknown>)) {
-      if (typeof value !== 'string' || value.length < 8 || !SECRET_PARAM.test(name)) continue
-      out = out.split(value).join('[redacted]').split(encodeURIComponent(value)).join('[redacted]')
-    }
-  }
-  return out
-}
 
 /** Fastify options every Holo service shares. */
 export function serviceFastifyOptions (o: ServiceOptions): FastifyServerOptions {

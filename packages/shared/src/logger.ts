@@ -32,6 +32,21 @@ export function redactUrl (url: string): string {
   })
 }
 
+/**
+ * The URL as logged: secret query values redacted, and path segments that
+ * fill a secret-looking route parameter (e.g. /verify/:token) too.
+ */
+export function loggableUrl (url: string, params: unknown): string {
+  let out = redactUrl(url)
+  if (params !== null && typeof params === 'object') {
+    for (const [name, value] of Object.entries(params as Record<string, unknown>)) {
+      if (typeof value !== 'string' || value.length < 8 || !SECRET_PARAM.test(name)) continue
+      out = out.split(value).join('[redacted]').split(encodeURIComponent(value)).join('[redacted]')
+    }
+  }
+  return out
+}
+
 export interface LogSettings {
   level: string
   service: string
@@ -47,9 +62,9 @@ export function loggerOptions ({ level, service }: LogSettings): LoggerOptions {
     formatters: { level: (label) => ({ level: label }) },
     serializers: {
       // Safe headers only: no auth material in request logs.
-      req: (req: { method: string, url: string, headers: Record<string, unknown> }) => ({
+      req: (req: { method: string, url: string, headers: Record<string, unknown>, params?: unknown }) => ({
         method: req.method,
-        url: redactUrl(req.url),
+        url: loggableUrl(req.url, req.params),
         userAgent: req.headers['user-agent']
       })
     }

@@ -87,7 +87,7 @@ export function instrumentRedis<R extends object> (registry: Registry, redis: R,
   const target = redis as unknown as RedisLike
   const original = target.sendCommand.bind(target)
   target.sendCommand = (command, ...rest) => {
-    const end = histogram.startTimer({ client, command: command.name })
+    const end = histogram.startTimer({ client, command: command.name.toLowerCase() })
     const result = original(command, ...rest)
     command.promise.then(() => end({ outcome: 'ok' }), () => end({ outcome: 'error' }))
     return result
