@@ -9,7 +9,8 @@ const Username = Type.String({ pattern: '^[A-Za-z0-9_]{3,32}$', description: '3â
 const NewPassword = Type.String({ minLength: 10, maxLength: 128, description: '10â€“128 characters, not a common password', examples: ['correct horse battery'] })
 const AnyPassword = Type.String({ minLength: 1, maxLength: 128, examples: ['correct horse battery'] })
 const OpaqueToken = Type.String({ minLength: 16, maxLength: 128, description: 'An opaque token' })
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T) => Type.Union([s, Type.Null()])
+// Null first: with Ajv type coercion a string branch tried first would turn null into "".
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T) => Type.Union([Type.Null(), s])
 
 export const UserSchema = Type.Object({
   id: UuidSchema,
