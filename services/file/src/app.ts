@@ -1,9 +1,7 @@
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { authPlugin, corePlugin, serviceFastifyOptions } from '@holo/shared'
-import { signingKeys, type Config } from './config.js'
+import { signingKeys, uploadTempDir, type Config } from './config.js'
 import type { Deps } from './deps.js'
 import { fileMetrics } from './metrics.js'
 import { FilesRepository } from './modules/files/files.repository.js'
@@ -15,10 +13,6 @@ import { observedStore } from './storage/object-store.js'
 export interface AppOptions {
   logStream?: NodeJS.WritableStream
 }
-
-/** Where uploads are spooled while they are checked. */
-export const uploadTempDir = (config: Pick<Config, 'FILE_TEMP_DIR'>): string =>
-  config.FILE_TEMP_DIR !== '' ? config.FILE_TEMP_DIR : path.join(tmpdir(), 'holo-file-uploads')
 
 /** Builds the file service from its config and clients; never reads env, never listens. */
 export async function buildApp (config: Config, deps: Deps, options: AppOptions = {}): Promise<FastifyInstance> {

@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { Type, type Static } from 'typebox'
 import { ConfigError, assertProductionSafe, authVerifierEnv, baseEnv, parseEnv } from '@holo/shared'
 
@@ -42,3 +44,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
 export function signingKeys (config: Pick<Config, 'FILE_URL_SIGNING_KEYS'>): string[] {
   return config.FILE_URL_SIGNING_KEYS.split(',').map((k) => k.trim()).filter((k) => k !== '')
 }
+
+/** Where uploads are spooled while they are checked. */
+export const uploadTempDir = (config: Pick<Config, 'FILE_TEMP_DIR'>): string =>
+  config.FILE_TEMP_DIR !== '' ? config.FILE_TEMP_DIR : path.join(tmpdir(), 'holo-file-uploads')

@@ -83,7 +83,7 @@ export async function makeImage (o: { width?: number, height?: number, format?: 
   return await image.toFormat(o.format ?? 'png').toBuffer()
 }
 
-export async function upload (ta: TestApp, who: TestUser, data: Buffer, o: Parameters<typeof imageForm>[1] = {}) {
+export async function upload (ta: TestApp, who: TestUser, data: Buffer, o: Parameters<typeof imageForm>[1] = {}): Promise<Awaited<ReturnType<FastifyInstance['inject']>>> {
   const form = imageForm(data, o)
   return await ta.app.inject({ method: 'POST', url: '/api/v1/files', headers: { ...who.headers, ...form.headers }, payload: form.payload })
 }

@@ -1,8 +1,8 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import sharp from 'sharp'
 import { PNG_SIGNATURE, bombPng, buildTestApp, leftovers, makeImage, multipart, upload, type TestApp } from './helper.js'
 
-const nothingLeft = async (t: Tap.Test, ta: TestApp, before = 0): Promise<void> => {
+const nothingLeft = async (t: Test, ta: TestApp, before = 0): Promise<void> => {
   const left = await leftovers(ta)
   t.equal(left.rows, before, 'no new row')
   t.equal(left.objects.length, before, 'no new object')

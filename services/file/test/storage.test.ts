@@ -1,0 +1,73 @@
+import { request } from 'node:http'
+import { readdir } from 'node:fs/promises'
+import t from 'tap'
+import { buildTestApp, imageForm, makeImage, upload } from './helper.js'
+
+t.test('storage down', async (t) => {
+  const ta = await buildTestApp(t)
+  const alice = ta.user()
+  const file = (await upload(ta, alice, await makeImage({ seed: 1 }))).json()
+  const rows = await ta.deps.prisma.file.count()
+
+  t.test('mid-upload: a clear 503, no row, no temp file', async (t) => {
+    const address = await ta.app.listen({ port: 0, host: '127.0.0.1' })
+    const big = await makeImage({ width: 500, height: 500, noise: true })
+    const form = imageForm(big)
+    const half = Math.floor(form.payload.length / 2)
+    const res = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+      const req = request(`${address}/api/v1/files`, {
+        method: 'POST',
+        headers: { ...alice.headers, ...form.headers, 'content-length': String(form.payload.length) }
+      }, (r) => {
+        let body = ''
+        r.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => resolve({ status: r.statusCode ?? 0, body }))
+      })
+      req.on('error', reject)
+      req.write(form.payload.subarray(0, half))
+      void (async () => {
+        // The service has started spooling this upload: now storage goes away.
+        while ((await readdir(ta.tempDir)).length === 0) await new Promise((resolve) => setImmediate(resolve))
+        await ta.s3.stop()
+        req.end(form.payload.subarray(half))
+      })().catch(reject)
+    })
+    t.equal(res.status, 503, res.body)
+    const problem = JSON.parse(res.body)
+    t.match(problem, { status: 503, code: 'DEPENDENCY_UNAVAILABLE', dependency: 'storage' })
+    t.match(problem.detail, /storage is unavailable/)
+    t.equal(await ta.deps.prisma.file.count(), rows, 'no row')
+    t.same(await readdir(ta.tempDir), [], 'no temp file')
+  })
+
+  t.test('content answers 503 naming storage; metadata still answers', async (t) => {
+    const content = await ta.app.inject({ url: file.url })
+    t.equal(content.statusCode, 503)
+    t.equal(content.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.equal(content.json().dependency, 'storage')
+    t.equal((await ta.app.inject({ url: `/api/v1/files/${file.id}/thumbnail` })).json().dependency, 'storage')
+    const meta = await ta.app.inject({ url: `/api/v1/files/${file.id}` })
+    t.equal(meta.statusCode, 200)
+    t.equal(meta.json().id, file.id)
+    const list = await ta.app.inject({ url: '/api/v1/files', headers: alice.headers })
+    t.equal(list.statusCode, 200)
+  })
+
+  t.test('readiness names storage', async (t) => {
+    const res = await ta.app.inject({ url: '/health/ready' })
+    t.equal(res.statusCode, 503)
+    t.match(res.json(), { status: 'unavailable', checks: { storage: { status: 'down', error: 'storage is unreachable' }, postgres: { status: 'ok' }, redis: { status: 'ok' } } })
+    t.equal((await ta.app.inject({ url: '/health/live' })).statusCode, 200)
+  })
+
+  t.test('storage call errors are counted', async (t) => {
+    const res = await ta.app.inject({ url: '/metrics' })
+    t.match(res.body, /file_storage_call_duration_seconds_count\{service="file",operation="put",outcome="error"\} [1-9]/)
+  })
+})
+
+t.test('readiness is ok with every dependency up', async (t) => {
+  const ta = await buildTestApp(t)
+  const res = await ta.app.inject({ url: '/health/ready' })
+  t.equal(res.statusCode, 200)
+  t.same(Object.keys(res.json().checks).sort(), ['postgres', 'redis', 'storage'])
+})
