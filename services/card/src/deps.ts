@@ -10,10 +10,13 @@ export interface Deps {
 }
 
 export async function createDeps (config: Config): Promise<Deps> {
+  const keys = new JwksKeyStore({ url: config.AUTH_JWKS_URL }).start()
+  // Start with the keys when auth answers; when it does not, start anyway and keep trying.
+  await keys.refresh().catch(() => {})
   return {
     prisma: new PrismaClient({ adapter: pgAdapter(config) }),
     redis: await createRedis(config.REDIS_URL, 'holo-card'),
-    keys: new JwksKeyStore({ url: config.AUTH_JWKS_URL }).start()
+    keys
   }
 }
 

@@ -1,13 +1,10 @@
 import { Type, type Static } from 'typebox'
 import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
 
-export const EffectSchema = Type.Union([
-  Type.Literal('rainbow'), Type.Literal('galaxy'), Type.Literal('cosmos'), Type.Literal('glitter'), Type.Literal('prism'), Type.Literal('none')
-], { description: 'Holographic effect' })
-export const RaritySchema = Type.Union([
-  Type.Literal('common'), Type.Literal('uncommon'), Type.Literal('rare'), Type.Literal('epic'), Type.Literal('legendary')
-], { description: 'Rarity' })
-export const VisibilitySchema = Type.Union([Type.Literal('public'), Type.Literal('unlisted'), Type.Literal('private')], {
+// `enum` rather than a union of literals: one validation error per bad value, not one per member.
+export const EffectSchema = Type.Enum(['rainbow', 'galaxy', 'cosmos', 'glitter', 'prism', 'none'], { description: 'Holographic effect' })
+export const RaritySchema = Type.Enum(['common', 'uncommon', 'rare', 'epic', 'legendary'], { description: 'Rarity' })
+export const VisibilitySchema = Type.Enum(['public', 'unlisted', 'private'], {
   description: 'public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only'
 })
 
@@ -93,7 +90,7 @@ export const ListCardsQuerySchema = Type.Object({
   effect: Type.Optional(EffectSchema),
   templateId: Type.Optional(UuidSchema),
   ownerId: Type.Optional(Type.Union([UuidSchema, Type.Literal('me')], { description: 'A user id, or `me` (with a token) to include your own unlisted and private cards' })),
-  sort: Type.Optional(Type.Union([Type.Literal('new'), Type.Literal('popular'), Type.Literal('relevance')], { description: 'new (default), popular, or relevance (default when q is given)' })),
+  sort: Type.Optional(Type.Enum(['new', 'popular', 'relevance'], { description: 'new (default), popular, or relevance (default when q is given)' })),
   limit: Type.Optional(LimitSchema),
   cursor: Type.Optional(CursorSchema)
 }, { additionalProperties: false })

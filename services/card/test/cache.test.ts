@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import t from 'tap'
+import { freePort } from '@holo/infra/testing'
+import { buildTestApp } from './helper.js'
+
+const counter = async (app: { metrics: { getSingleMetricAsString: (n: string) => Promise<string> } }, name: string, kind: string): Promise<number> => {
+  const text = await app.metrics.getSingleMetricAsString(name)
+  const m = new RegExp(`kind="${kind}"[^}]*\\} (\\d+)`).exec(text)
+  return m === null ? 0 : Number(m[1])
+}
+
+t.test('cache: hits, and every write is visible to the next read', async (t) => {
+  const h = await buildTestApp(t)
+  const { app } = h
+  const owner = h.user()
+  const card = await h.card(owner, { title: 'Before' })
+  const url = `/api/v1/cards/${card.id as string}`
+
+  const hits = await counter(app, 'card_cache_hits_total', 'card')
+  await app.inject({ url })
+  const second = await app.inject({ url })
+  t.equal(second.json().title, 'Before')
+  t.equal(await counter(app, 'card_cache_hits_total', 'card'), hits + 1, 'second read is a cache hit')
+
+  await app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'After' } })
+  t.equal((await app.inject({ url })).json().title, 'After', 'update invalidates')
+
+  await app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { visibility: 'private' } })
+  t.equal((await app.inject({ url })).statusCode, 404, 'visibility change invalidates')
+  await app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { visibility: 'public' } })
+  t.equal((await app.inject({ url })).statusCode, 200)
+
+  await app.inject({ method: 'PUT', url: `${url}/like`, headers: h.user().auth })
+  t.equal((await app.inject({ url })).json().likeCount, 1, 'like invalidates')
+
+  await app.inject({ method: 'DELETE', url, headers: owner.auth })
+  t.equal((await app.inject({ url })).statusCode, 404, 'delete invalidates')
+})
+
+t.test('cache: first pages of public listings', async (t) => {
+  const h = await buildTestApp(t)
+  const { app } = h
+  const owner = h.user()
+  const a = await h.card(owner, { title: 'Alpha' })
+  const list = async (q = ''): Promise<string[]> => (await app.inject({ url: `/api/v1/cards${q}` })).json().items.map((c: { title: string }) => c.title)
+
+  t.same(await list(), ['Alpha'])
+  const hits = await counter(app, 'card_cache_hits_total', 'list')
+  t.same(await list(), ['Alpha'])
+  t.equal(await counter(app, 'card_cache_hits_total', 'list'), hits + 1)
+
+  await h.card(owner, { title: 'Beta' })
+  t.same(await list(), ['Beta', 'Alpha'], 'create shows at once')
+  await h.card(owner, { title: 'Gamma', visibility: 'private' })
+  t.same(await list(), ['Beta', 'Alpha'])
+  await app.inject({ method: 'PUT', url: `/api/v1/cards/${a.id as string}/like`, headers: h.user().auth })
+  t.same(await list('?sort=popular'), ['Alpha', 'Beta'], 'like reorders popular at once')
+  t.same(await list('?q=alpha'), ['Alpha'])
+  await app.inject({ method: 'PATCH', url: `/api/v1/cards/${a.id as string}`, headers: owner.auth, payload: { title: 'Omega' } })
+  t.same(await list('?q=alpha'), [], 'search results follow edits')
+  await app.inject({ method: 'POST', url: `/api/v1/cards/${a.id as string}/hide`, headers: h.user(['moderator']).auth })
+  t.same(await list(), ['Beta'], 'hide removes from lists at once')
+  await app.inject({ method: 'PATCH', url: `/api/v1/cards/${a.id as string}`, headers: owner.auth, payload: { visibility: 'unlisted' } })
+  await app.inject({ method: 'POST', url: `/api/v1/cards/${a.id as string}/unhide`, headers: h.user(['moderator']).auth })
+  t.same(await list(), ['Beta'], 'unlisted never listed')
+})
+
+t.test('cache: a reader that read before a write cannot fill the cache after it', async (t) => {
+  const h = await buildTestApp(t)
+  const owner = h.user()
+  const card = await h.card(owner, { title: 'Old' })
+  const url = `/api/v1/cards/${card.id as string}`
+  // Simulate the slow reader: it reads the generation, the write lands, then it fills.
+  const { CardCache } = await import('../src/modules/cards/cards.cache.js')
+  const { Registry } = await import('prom-client')
+  const cache = new CardCache({ redis: h.deps.redis, prefix: h.config.CACHE_PREFIX, cardTtlSeconds: 60, listTtlSeconds: 60, metrics: new Registry(), log: h.app.log })
+  const read = await cache.getCard(card.id)
+  t.equal(read.hit, undefined)
+  await h.app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'New' } })
+  await cache.fillCard(card.id, read.generation, { version: 1, visibility: 'public', ownerId: owner.id, hidden: false, body: JSON.stringify({ ...card, title: 'Old' }) })
+  t.equal((await h.app.inject({ url })).json().title, 'New')
+  const list = await cache.getList('k')
+  await cache.invalidateLists()
+  await cache.fillList('k', list.generation, 'etag\nstale')
+  t.equal((await cache.getList('k')).hit, undefined)
+})
+
+t.test('cache: invalidations missed while Redis was unreachable are purged before the cache is used again', async (t) => {
+  const h = await buildTestApp(t)
+  const owner = h.user()
+  const card = await h.card(owner, { title: 'Cached' })
+  const url = `/api/v1/cards/${card.id as string}`
+  await h.app.inject({ url })
+  t.equal((await h.app.inject({ url })).json().title, 'Cached')
+  h.deps.redis.disconnect() // the entry stays in Redis, this app cannot reach it
+  const patched = await h.app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'Changed while away' } })
+  t.equal(patched.statusCode, 200)
+  t.equal((await h.app.inject({ url })).json().title, 'Changed while away', 'answers from PostgreSQL')
+  await h.deps.redis.connect()
+  if (h.deps.redis.status !== 'ready') await once(h.deps.redis, 'ready')
+  t.equal((await h.app.inject({ url })).json().title, 'Changed while away', 'the stale entry is never served')
+})
+
+t.test('Redis down: answers from PostgreSQL, readiness degraded, recovers', async (t) => {
+  const port = await freePort()
+  const start = async (): Promise<ReturnType<typeof spawn>> => {
+    const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
+    while (!out.includes('Ready to accept connections')) await once(child.stdout as NodeJS.ReadableStream, 'data')
+    return child
+  }
+  let redis = await start()
+  t.teardown(() => { redis.kill('SIGKILL') })
+  const h = await buildTestApp(t, { REDIS_URL: `redis://127.0.0.1:${port}` })
+  const { app } = h
+  const owner = h.user()
+  const card = await h.card(owner)
+  const url = `/api/v1/cards/${card.id as string}`
+  t.equal((await app.inject({ url: '/health/ready' })).json().status, 'ok')
+  await app.inject({ url })
+
+  redis.kill('SIGKILL')
+  await once(redis, 'exit')
+  const ready = await app.inject({ url: '/health/ready' })
+  t.equal(ready.statusCode, 200)
+  t.equal(ready.json().status, 'degraded')
+  t.equal(ready.json().checks.redis.status, 'down')
+  t.equal(ready.json().checks.redis.critical, false)
+  t.equal((await app.inject({ url })).statusCode, 200, 'reads go on')
+  t.equal((await app.inject({ url: '/api/v1/cards' })).json().items.length, 1, 'lists go on')
+  const owner2 = h.user()
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/cards', headers: owner2.auth, payload: { title: 'while down' } })).statusCode, 201, 'writes go on')
+  t.equal((await app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'renamed while down' } })).statusCode, 200)
+  t.equal((await app.inject({ method: 'PUT', url: `${url}/like`, headers: owner2.auth })).statusCode, 204)
+  t.equal((await app.inject({ url })).json().title, 'renamed while down')
+
+  redis = await start()
+  if (h.deps.redis.status !== 'ready') await once(h.deps.redis, 'ready')
+  t.equal((await app.inject({ url: '/health/ready' })).json().status, 'ok')
+  t.equal((await app.inject({ url })).json().likeCount, 1)
+})

@@ -1,0 +1,46 @@
+import t from 'tap'
+import { buildTestApp } from './helper.js'
+
+t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
+  const h = await buildTestApp(t)
+  const { app } = h
+  const owner = h.user()
+  const card = await h.card(owner)
+  const url = `/api/v1/cards/${card.id as string}`
+
+  t.test('need a token', async (t) => {
+    t.equal((await app.inject({ method: 'PUT', url: `${url}/like` })).statusCode, 401)
+    t.equal((await app.inject({ method: 'PUT', url: '/api/v1/cards/00000000-0000-4000-8000-000000000000/like', headers: owner.auth })).statusCode, 404)
+  })
+
+  t.test('like and unlike are idempotent and show in likedByMe', async (t) => {
+    const fan = h.user()
+    for (let i = 0; i < 3; i++) t.equal((await app.inject({ method: 'PUT', url: `${url}/like`, headers: fan.auth })).statusCode, 204)
+    const liked = (await app.inject({ url, headers: fan.auth })).json()
+    t.equal(liked.likeCount, 1)
+    t.equal(liked.likedByMe, true)
+    t.equal((await app.inject({ url, headers: owner.auth })).json().likedByMe, false)
+    t.equal((await app.inject({ url })).json().likeCount, 1, 'anonymous readers see the new count at once')
+    const listed = (await app.inject({ url: '/api/v1/cards', headers: fan.auth })).json().items[0]
+    t.equal(listed.likedByMe, true)
+    for (let i = 0; i < 3; i++) t.equal((await app.inject({ method: 'DELETE', url: `${url}/like`, headers: fan.auth })).statusCode, 204)
+    const after = (await app.inject({ url, headers: fan.auth })).json()
+    t.equal(after.likeCount, 0)
+    t.equal(after.likedByMe, false)
+  })
+
+  t.test('N parallel likes by N users, and by one user N times', async (t) => {
+    const fans = Array.from({ length: 40 }, () => h.user())
+    const res = await Promise.all(fans.map((f) => app.inject({ method: 'PUT', url: `${url}/like`, headers: f.auth })))
+    t.ok(res.every((r) => r.statusCode === 204))
+    const same = h.user()
+    await Promise.all(Array.from({ length: 20 }, () => app.inject({ method: 'PUT', url: `${url}/like`, headers: same.auth })))
+    t.equal((await app.inject({ url })).json().likeCount, 41)
+    const rows = await h.deps.prisma.like.count({ where: { cardId: card.id } })
+    t.equal(rows, 41)
+    await Promise.all([...fans.slice(0, 15), same, same, same].map((f) => app.inject({ method: 'DELETE', url: `${url}/like`, headers: f.auth })))
+    t.equal((await app.inject({ url })).json().likeCount, 25)
+    const metrics = await app.metrics.getSingleMetricAsString('card_likes_total')
+    t.match(metrics, /card_likes_total\{action="like",service="card"\} 42/)
+  })
+})
