@@ -1,5 +1,8 @@
 // The environment the local stack gives each service. Development defaults
 // only: production sets these itself and refuses the unsafe ones.
+import { generateKeyPairSync } from 'node:crypto'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
+import path from 'node:path'
 
 export interface StackEnvInput {
   stackDir: string
@@ -16,7 +19,20 @@ export interface StackEnv {
   notes: string[]
 }
 
+/** A dev Ed25519 signing key in `${stackDir}/keys`, made once and reused, so tokens survive restarts. */
+async function devKeysDir (stackDir: string): Promise<string> {
+  const dir = path.join(stackDir, 'keys')
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  if (!(await readdir(dir)).some((n) => n.endsWith('.pem'))) {
+    const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+    await writeFile(path.join(dir, 'dev-1.pem'), pem, { mode: 0o600, flag: 'wx' })
+  }
+  return dir
+}
+
 export async function localServiceEnv (i: StackEnvInput): Promise<StackEnv> {
+  const adminEmail = i.env.BOOTSTRAP_ADMIN_EMAIL ?? 'admin@holo.local'
+  const adminPassword = i.env.BOOTSTRAP_ADMIN_PASSWORD ?? 'holo-dev-admin-password'
   return {
     common: {
       REDIS_URL: i.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -24,10 +40,15 @@ export async function localServiceEnv (i: StackEnvInput): Promise<StackEnv> {
       PUBLIC_URL: `http://127.0.0.1:${i.gatewayPort}`
     },
     perService: {
-      auth: { SMTP_URL: i.smtpUrl },
+      auth: {
+        SMTP_URL: i.smtpUrl,
+        AUTH_KEYS_DIR: await devKeysDir(i.stackDir),
+        BOOTSTRAP_ADMIN_EMAIL: adminEmail,
+        BOOTSTRAP_ADMIN_PASSWORD: adminPassword
+      },
       card: {},
       file: { S3_ENDPOINT: i.s3Endpoint }
     },
-    notes: []
+    notes: [`dev admin: ${adminEmail} / ${adminPassword} (POST /api/v1/auth/login)`]
   }
 }
