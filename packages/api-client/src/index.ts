@@ -1,0 +1,41 @@
+import createClient, { type Client, type ClientOptions } from 'openapi-fetch'
+import type { paths as AuthPaths, components as AuthComponents } from './auth.js'
+import type { paths as CardPaths, components as CardComponents } from './card.js'
+import type { paths as FilePaths, components as FileComponents } from './file.js'
+
+export type { AuthPaths, CardPaths, FilePaths, AuthComponents, CardComponents, FileComponents }
+export type Problem = AuthComponents['schemas']['Problem']
+
+export interface HoloClient {
+  auth: Client<AuthPaths>
+  card: Client<CardPaths>
+  file: Client<FilePaths>
+  /** Sets (or clears) the bearer token every later call of the three clients sends. */
+  setAccessToken: (token: string | undefined) => void
+}
+
+/**
+ * A typed client of the whole API behind one base URL (the gateway, or a
+ * service directly: the paths are the same). Paths, parameters, bodies and
+ * responses are checked against the services' OpenAPI documents.
+ */
+export function createHoloClient (baseUrl: string, options: Omit<ClientOptions, 'baseUrl'> = {}): HoloClient {
+  let token: string | undefined
+  const withAuth = {
+    onRequest ({ request }: { request: Request }) {
+      if (token !== undefined && !request.headers.has('authorization')) request.headers.set('authorization', `Bearer ${token}`)
+      return request
+    }
+  }
+  const make = <P extends {}>(): Client<P> => {
+    const client = createClient<P>({ ...options, baseUrl: baseUrl.replace(/\/$/, '') })
+    client.use(withAuth)
+    return client
+  }
+  return {
+    auth: make<AuthPaths>(),
+    card: make<CardPaths>(),
+    file: make<FilePaths>(),
+    setAccessToken: (t) => { token = t }
+  }
+}
