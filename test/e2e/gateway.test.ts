@@ -164,3 +164,31 @@ t.test('a service that is down gives a 502 problem from nginx', async (t) => {
     })
   }
 })
+
+t.test('a validation error through the gateway lists each bad field', async (t) => {
+  const res = await fetch(`${gw.url}/api/v1/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ unexpected: true })
+  })
+  const body = await res.json() as Record<string, unknown> & { errors?: Array<{ field: string, in: string, message: string }> }
+  assertProblem(t, res, body, 400, '/api/v1/auth/register')
+  t.equal(body.code, 'VALIDATION_FAILED')
+  const errors = body.errors ?? []
+  t.ok(errors.length >= 2, `several fields are listed: ${JSON.stringify(errors)}`)
+  for (const e of errors) {
+    t.equal(e.in, 'body')
+    t.type(e.field, 'string')
+    t.type(e.message, 'string')
+    t.match(body.detail, e.field, `the detail names ${e.field}`)
+  }
+  t.same(await servicesThatLogged(body.requestId as string, true), ['auth'])
+})
+
+t.test('a real route answers through the gateway: the auth JWKS', async (t) => {
+  const res = await fetch(`${gw.url}/api/v1/auth/.well-known/jwks.json`)
+  t.equal(res.status, 200)
+  const body = await res.json() as { keys?: Array<{ kid?: string, kty?: string }> }
+  t.ok((body.keys ?? []).length > 0, 'publishes at least one key')
+  t.ok((body.keys ?? []).every((k) => typeof k.kid === 'string'), 'each with a kid')
+})
