@@ -3,11 +3,16 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { authPlugin, corePlugin, serviceFastifyOptions } from '@holo/shared'
 import type { Config } from './config.js'
 import type { Deps } from './deps.js'
+import { CollectionRepository } from './modules/collections/collections.repository.js'
+import { collectionRoutes } from './modules/collections/collections.routes.js'
+import { CollectionService } from './modules/collections/collections.service.js'
 import { CardCache } from './modules/cards/cards.cache.js'
 import { CardRepository } from './modules/cards/cards.repository.js'
 import { cardRoutes } from './modules/cards/cards.routes.js'
 import { CardService } from './modules/cards/cards.service.js'
 import { TemplateRepository } from './modules/templates/templates.repository.js'
+import { templateRoutes } from './modules/templates/templates.routes.js'
+import { TemplateService } from './modules/templates/templates.service.js'
 
 export interface AppOptions {
   logStream?: NodeJS.WritableStream
@@ -41,6 +46,8 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
   })
   const cardService = new CardService({ cards, templates, cache, metrics: app.metrics })
   await app.register(cardRoutes, { service: cardService })
+  await app.register(templateRoutes, { service: new TemplateService(templates) })
+  await app.register(collectionRoutes, { service: new CollectionService(new CollectionRepository(deps.prisma), cards) })
 
   return app
 }

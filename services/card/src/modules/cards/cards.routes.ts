@@ -1,7 +1,7 @@
-import { Type } from 'typebox'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { problemResponses } from '@holo/shared'
 import { caller, sendRendered } from '../../lib/http.js'
+import { NoContent, NotModified, optionalSecurity, security } from '../../lib/openapi.js'
 import type { CardService } from './cards.service.js'
 import {
   CardPageSchema, CardParamsSchema, CardSchema, CreateCardSchema, IfMatchHeadersSchema, IfNoneMatchHeadersSchema,
@@ -9,11 +9,6 @@ import {
 } from './cards.schemas.js'
 
 const tags = ['cards']
-const security: Array<Record<string, string[]>> = [{ bearerAuth: [] }]
-/** Works without a token; with one, the answer is personal (likedByMe, your own cards). */
-const optionalSecurity: Array<Record<string, string[]>> = [{}, { bearerAuth: [] }]
-const NotModified = Type.Null({ description: 'Not modified: your copy (If-None-Match) is current' })
-const NoContent = Type.Null({ description: 'Done' })
 
 export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = async (app, { service }) => {
   app.post('/api/v1/cards', {

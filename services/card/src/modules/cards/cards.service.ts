@@ -1,7 +1,7 @@
 import { hasRole, unauthorized, type AuthUser } from '@holo/shared'
 import { Counter, type Registry } from 'prom-client'
 import { cardNotFound, changedSinceRead, invalidField, notOwner } from '../../errors.js'
-import { decodeCursor, encodeCursor, page } from '../../lib/cursor.js'
+import { decodeCursor, decodeTimeCursor, encodeCursor, malformedCursor, page, UUID } from '../../lib/cursor.js'
 import { hashEtag } from '../../lib/etag.js'
 import type { Rendered } from '../../lib/http.js'
 import type { TemplateRepository } from '../templates/templates.repository.js'
@@ -204,23 +204,18 @@ export class CardService {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 function afterOf (sort: CardListFilter['sort'], cursor: string): SortKey {
-  const malformed = (): never => { throw invalidField('cursor', 'querystring', 'is malformed', 'INVALID_CURSOR') }
   if (sort === 'popular') {
     const [likeCount, id] = decodeCursor(cursor, 'p', ['n', 's']) as [number, string]
-    if (!UUID.test(id) || !Number.isInteger(likeCount)) malformed()
+    if (!UUID.test(id) || !Number.isInteger(likeCount)) malformedCursor()
     return { sort, likeCount, id }
   }
   if (sort === 'relevance') {
     const [rank, id] = decodeCursor(cursor, 'r', ['n', 's']) as [number, string]
-    if (!UUID.test(id) || !Number.isFinite(rank)) malformed()
+    if (!UUID.test(id) || !Number.isFinite(rank)) malformedCursor()
     return { sort, rank, id }
   }
-  const [createdAt, id] = decodeCursor(cursor, 'n', ['s', 's']) as [string, string]
-  if (Number.isNaN(Date.parse(createdAt)) || !UUID.test(id)) malformed()
-  return { sort, createdAt, id }
+  return { sort, ...decodeTimeCursor(cursor, 'n') }
 }
 
 function cursorOf (sort: CardListFilter['sort'], r: CardListRow): string {

@@ -1,0 +1,95 @@
+import { Type, type Static } from 'typebox'
+import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
+import { HexColorSchema, HoloInputSchema } from '../cards/cards.schemas.js'
+
+/** A box on the card face, in fractions of its width and height. */
+const BoxSchema = Type.Object({
+  x: Type.Number({ minimum: 0, maximum: 1 }),
+  y: Type.Number({ minimum: 0, maximum: 1 }),
+  width: Type.Number({ minimum: 0, maximum: 1 }),
+  height: Type.Number({ minimum: 0, maximum: 1 })
+}, { additionalProperties: false })
+
+export const LayoutSchema = Type.Object({
+  frame: Type.Object({
+    style: Type.Enum(['classic', 'full-art', 'borderless', 'retro']),
+    color: HexColorSchema,
+    borderWidth: Type.Number({ minimum: 0, maximum: 64, description: 'Pixels at 1x' })
+  }, { additionalProperties: false }),
+  fonts: Type.Object({
+    title: Type.String({ minLength: 1, maxLength: 64 }),
+    body: Type.String({ minLength: 1, maxLength: 64 })
+  }, { additionalProperties: false }),
+  positions: Type.Object({
+    title: BoxSchema,
+    artwork: BoxSchema,
+    description: BoxSchema,
+    rarity: Type.Optional(BoxSchema)
+  }, { additionalProperties: false })
+}, { additionalProperties: false, description: 'Where things go on the card face' })
+
+export const TemplateStatusSchema = Type.Enum(['draft', 'published', 'archived'], { description: 'Only published templates are listed and usable by everyone' })
+
+export const TemplateSchema = Type.Object({
+  id: UuidSchema,
+  authorId: UuidSchema,
+  name: Type.String(),
+  description: Type.String(),
+  layout: LayoutSchema,
+  holoDefaults: HoloInputSchema,
+  status: TemplateStatusSchema,
+  premium: Type.Boolean(),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' })
+})
+export type Template = Static<typeof TemplateSchema>
+
+const NameSchema = Type.String({ minLength: 1, maxLength: 80 })
+const DescriptionSchema = Type.String({ maxLength: 2000 })
+const example = {
+  name: 'Cosmic Classic',
+  description: 'A classic frame with a galaxy shimmer',
+  layout: {
+    frame: { style: 'classic', color: '#222244', borderWidth: 12 },
+    fonts: { title: 'Orbitron', body: 'Inter' },
+    positions: {
+      title: { x: 0.05, y: 0.03, width: 0.9, height: 0.08 },
+      artwork: { x: 0.05, y: 0.12, width: 0.9, height: 0.5 },
+      description: { x: 0.05, y: 0.65, width: 0.9, height: 0.3 }
+    }
+  },
+  holoDefaults: { effect: 'galaxy', intensity: 0.7, angle: 45 },
+  status: 'published'
+}
+
+export const CreateTemplateSchema = Type.Object({
+  name: NameSchema,
+  description: Type.Optional(DescriptionSchema),
+  layout: LayoutSchema,
+  holoDefaults: Type.Optional(HoloInputSchema),
+  status: Type.Optional(Type.Enum(['draft', 'published'])),
+  premium: Type.Optional(Type.Boolean())
+}, { additionalProperties: false, examples: [example] })
+export type CreateTemplate = Static<typeof CreateTemplateSchema>
+
+export const UpdateTemplateSchema = Type.Object({
+  name: Type.Optional(NameSchema),
+  description: Type.Optional(DescriptionSchema),
+  layout: Type.Optional(LayoutSchema),
+  holoDefaults: Type.Optional(HoloInputSchema),
+  status: Type.Optional(TemplateStatusSchema),
+  premium: Type.Optional(Type.Boolean())
+}, { additionalProperties: false, minProperties: 1, examples: [{ status: 'published' }] })
+export type UpdateTemplate = Static<typeof UpdateTemplateSchema>
+
+export const ListTemplatesQuerySchema = Type.Object({
+  q: Type.Optional(Type.String({ minLength: 1, maxLength: 80, description: 'Part of the name' })),
+  status: Type.Optional(TemplateStatusSchema),
+  authorId: Type.Optional(Type.Union([UuidSchema, Type.Literal('me')])),
+  limit: Type.Optional(LimitSchema),
+  cursor: Type.Optional(CursorSchema)
+}, { additionalProperties: false })
+export type ListTemplatesQuery = Static<typeof ListTemplatesQuerySchema>
+
+export const TemplatePageSchema = Type.Object({ items: Type.Array(TemplateSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) })
+export const TemplateParamsSchema = Type.Object({ id: UuidSchema })

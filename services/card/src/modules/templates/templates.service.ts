@@ -1,0 +1,84 @@
+import { forbidden, hasRole, unauthorized, type AuthUser } from '@holo/shared'
+import { templateNotFound } from '../../errors.js'
+import { decodeTimeCursor, encodeCursor, page } from '../../lib/cursor.js'
+import type { Viewer } from '../cards/cards.service.js'
+import type { TemplateRepository, TemplateRow } from './templates.repository.js'
+import type { CreateTemplate, ListTemplatesQuery, Template, UpdateTemplate } from './templates.schemas.js'
+
+export function toTemplate (row: TemplateRow): Template {
+  return {
+    id: row.id,
+    authorId: row.authorId,
+    name: row.name,
+    description: row.description,
+    layout: row.layout as Template['layout'],
+    holoDefaults: row.holoDefaults as Template['holoDefaults'],
+    status: row.status as Template['status'],
+    premium: row.premium,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString()
+  }
+}
+
+const isAuthor = (row: TemplateRow, viewer: Viewer): boolean => viewer !== null && (viewer.id === row.authorId || hasRole(viewer))
+
+export class TemplateService {
+  constructor (private readonly templates: TemplateRepository) {}
+
+  async create (user: AuthUser, input: CreateTemplate): Promise<Template> {
+    const row = await this.templates.create({
+      authorId: user.id,
+      name: input.name,
+      description: input.description ?? '',
+      layout: input.layout,
+      holoDefaults: input.holoDefaults ?? {},
+      status: input.status ?? 'draft',
+      premium: input.premium ?? false
+    })
+    return toTemplate(row)
+  }
+
+  /** Drafts are their author's (and admins') only; published and archived ones anyone may read. */
+  private async readable (id: string, viewer: Viewer): Promise<TemplateRow> {
+    const row = await this.templates.find(id)
+    if (row === null || (row.status === 'draft' && !isAuthor(row, viewer))) throw templateNotFound()
+    return row
+  }
+
+  async get (id: string, viewer: Viewer): Promise<Template> {
+    return toTemplate(await this.readable(id, viewer))
+  }
+
+  async update (id: string, user: AuthUser, input: UpdateTemplate): Promise<Template> {
+    const row = await this.readable(id, user)
+    if (!isAuthor(row, user)) throw forbidden('Only the author or an admin may change this template', 'NOT_OWNER')
+    return toTemplate(await this.templates.update(id, input))
+  }
+
+  /** Deletes, or archives when cards use it (their holo values were copied, the reference stays). */
+  async remove (id: string, user: AuthUser): Promise<'deleted' | 'archived'> {
+    const row = await this.readable(id, user)
+    if (!isAuthor(row, user)) throw forbidden('Only the author or an admin may delete this template', 'NOT_OWNER')
+    return await this.templates.deleteOrArchive(id)
+  }
+
+  async list (query: ListTemplatesQuery, viewer: Viewer): Promise<{ items: Template[], nextCursor: string | null }> {
+    const status = query.status ?? 'published'
+    let authorId = query.authorId
+    if (authorId === 'me') {
+      if (viewer === null) throw unauthorized('authorId=me needs an access token')
+      authorId = viewer.id
+    }
+    // Only published templates are public; other statuses list the caller's own (all, for admins).
+    if (status !== 'published' && !hasRole(viewer)) {
+      if (viewer === null) throw unauthorized(`Listing ${status} templates needs an access token`)
+      if (authorId !== undefined && authorId !== viewer.id) throw forbidden(`Only the author may list their ${status} templates`)
+      authorId = viewer.id
+    }
+    const limit = query.limit ?? 20
+    const after = query.cursor === undefined ? undefined : decodeTimeCursor(query.cursor, 't')
+    const rows = await this.templates.list({ status, authorId, q: query.q, after, limit })
+    const p = page(rows, limit, toTemplate, (r) => encodeCursor('t', [r.createdAt.toISOString(), r.id]))
+    return { items: p.items, nextCursor: p.nextCursor }
+  }
+}
