@@ -1,15 +1,8 @@
 import t from 'tap'
+import { TemplateExample } from '../src/modules/templates/templates.schemas.js'
 import { buildTestApp } from './helper.js'
 
-const layout = {
-  frame: { style: 'classic', color: '#222244', borderWidth: 12 },
-  fonts: { title: 'Orbitron', body: 'Inter' },
-  positions: {
-    title: { x: 0.05, y: 0.03, width: 0.9, height: 0.08 },
-    artwork: { x: 0.05, y: 0.12, width: 0.9, height: 0.5 },
-    description: { x: 0.05, y: 0.65, width: 0.9, height: 0.3 }
-  }
-}
+const { layout } = TemplateExample
 
 t.test('templates', async (t) => {
   const h = await buildTestApp(t)

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { pageOf } from '../../lib/openapi.js'
 import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
 
 // `enum` rather than a union of literals: one validation error per bad value, not one per member.
@@ -96,10 +97,7 @@ export const ListCardsQuerySchema = Type.Object({
 }, { additionalProperties: false })
 export type ListCardsQuery = Static<typeof ListCardsQuerySchema>
 
-export const CardPageSchema = Type.Object({
-  items: Type.Array(CardSchema),
-  nextCursor: Type.Union([Type.String(), Type.Null()])
-})
+export const CardPageSchema = pageOf(CardSchema)
 
 export const CardParamsSchema = Type.Object({ id: UuidSchema })
 export const IfMatchHeadersSchema = Type.Object({

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { pageOf } from '../../lib/openapi.js'
 import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
 import { CardSchema, VisibilitySchema } from '../cards/cards.schemas.js'
 
@@ -52,6 +53,6 @@ export const ListCollectionsQuerySchema = Type.Object({
 }, { additionalProperties: false })
 export type ListCollectionsQuery = Static<typeof ListCollectionsQuerySchema>
 
-export const CollectionPageSchema = Type.Object({ items: Type.Array(CollectionSummarySchema), nextCursor: Type.Union([Type.String(), Type.Null()]) })
+export const CollectionPageSchema = pageOf(CollectionSummarySchema)
 export const CollectionParamsSchema = Type.Object({ id: UuidSchema })
 export const CollectionCardParamsSchema = Type.Object({ id: UuidSchema, cardId: UuidSchema })

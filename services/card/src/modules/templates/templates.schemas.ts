@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { pageOf } from '../../lib/openapi.js'
 import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
 import { HexColorSchema, HoloInputSchema } from '../cards/cards.schemas.js'
 
@@ -46,7 +47,7 @@ export type Template = Static<typeof TemplateSchema>
 
 const NameSchema = Type.String({ minLength: 1, maxLength: 80 })
 const DescriptionSchema = Type.String({ maxLength: 2000 })
-const example = {
+export const TemplateExample = {
   name: 'Cosmic Classic',
   description: 'A classic frame with a galaxy shimmer',
   layout: {
@@ -69,7 +70,7 @@ export const CreateTemplateSchema = Type.Object({
   holoDefaults: Type.Optional(HoloInputSchema),
   status: Type.Optional(Type.Enum(['draft', 'published'])),
   premium: Type.Optional(Type.Boolean())
-}, { additionalProperties: false, examples: [example] })
+}, { additionalProperties: false, examples: [TemplateExample] })
 export type CreateTemplate = Static<typeof CreateTemplateSchema>
 
 export const UpdateTemplateSchema = Type.Object({
@@ -91,5 +92,5 @@ export const ListTemplatesQuerySchema = Type.Object({
 }, { additionalProperties: false })
 export type ListTemplatesQuery = Static<typeof ListTemplatesQuerySchema>
 
-export const TemplatePageSchema = Type.Object({ items: Type.Array(TemplateSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) })
+export const TemplatePageSchema = pageOf(TemplateSchema)
 export const TemplateParamsSchema = Type.Object({ id: UuidSchema })
