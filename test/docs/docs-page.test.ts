@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import t from 'tap'
 import { chromium, type Browser } from 'playwright-core'
 import { testGateway } from '@holo/infra/testing'
+import { createHoloClient } from '@holo/api-client'
 import { SERVICES, buildService, type ServiceName } from '../../packages/api-client/scripts/documents.js'
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
@@ -22,6 +23,19 @@ t.test('the docs page shows every service\'s operations without a console error'
     operations[name] = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).filter((k) => k !== 'parameters').length, 0)
   }
   const gw = await testGateway(t, upstreams as Record<ServiceName, string>)
+
+  t.test('the typed client reaches each service through the gateway', async (t) => {
+    const client = createHoloClient(gw.url)
+    const jwks = await client.auth.GET('/api/v1/auth/.well-known/jwks.json')
+    t.equal(jwks.response.status, 200)
+    t.ok(Array.isArray(jwks.data?.keys), 'typed JWKS body')
+    client.setAccessToken('not-a-valid-token')
+    const me = await client.auth.GET('/api/v1/auth/me')
+    t.equal(me.response.status, 401)
+    t.match(me.error, { status: 401, requestId: String }, 'problem+json, typed as the error branch')
+    const upload = await client.file.GET('/api/v1/files/usage')
+    t.equal(upload.response.status, 401, 'file service behind /api/v1/files')
+  })
 
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,

@@ -1,12 +1,14 @@
 // Each service's OpenAPI document: valid 3.1 by a real linter (Redocly CLI),
-// names the bearer scheme, and shows an example for every request body.
+// names the bearer scheme, shows an example for every request body, and is
+// what the committed typed client (@holo/api-client) was generated from: a
+// route change without `pnpm --filter @holo/api-client generate` fails here.
 import { spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { tempDir } from '@holo/infra/testing'
-import { SERVICES, openApiDocument, type ServiceName } from '../../packages/api-client/scripts/documents.js'
+import { SERVICES, generate, type Generated, type ServiceName } from '../../packages/api-client/scripts/documents.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const repoRoot = path.resolve(here, '../..')
@@ -73,12 +75,26 @@ t.test('the body-example check itself catches a body without an example', async 
   t.same(bodiesWithoutExamples(doc), ['POST /a (application/json)'])
 })
 
+const clientDir = path.join(repoRoot, 'packages/api-client')
+const generated = new Map<ServiceName, Generated>()
 const docs = new Map<ServiceName, Doc>()
 t.before(async () => {
-  for (const name of SERVICES) docs.set(name, await openApiDocument(name) as unknown as Doc)
+  for (const name of SERVICES) {
+    const g = await generate(name)
+    generated.set(name, g)
+    docs.set(name, JSON.parse(g.json) as Doc)
+  }
 })
 
 for (const name of SERVICES) {
+  t.test(`${name}: the committed client is generated from the current routes`, async (t) => {
+    const fresh = generated.get(name) as Generated
+    const hint = 'run `pnpm --filter @holo/api-client generate` and commit the result'
+    t.ok(await readFile(path.join(clientDir, 'openapi', `${name}.json`), 'utf8') === fresh.json, `openapi/${name}.json is current (${hint})`)
+    t.ok(await readFile(path.join(clientDir, 'src', `${name}.ts`), 'utf8') === fresh.ts, `src/${name}.ts is current (${hint})`)
+  })
+
+
   t.test(`${name}: OpenAPI 3.1 with the bearer scheme and examples for every request body`, async (t) => {
     const doc = docs.get(name) as Doc
     t.match(doc.openapi, /^3\.1\.\d+$/)

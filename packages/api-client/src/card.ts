@@ -1047,6 +1047,775 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/collections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List public collections (all of yours with ownerId=me) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Opaque cursor from a previous page */
+                    cursor?: string;
+                    limit?: number;
+                    /** @description A user id, or `me` (with a token) for all of yours */
+                    ownerId?: string | "me";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                description: string;
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                id: string;
+                                name: string;
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                ownerId: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                                /**
+                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                                 * @enum {unknown}
+                                 */
+                                visibility: "public" | "unlisted" | "private";
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create a collection */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "name": "Space favourites",
+                     *       "description": "Everything with stars",
+                     *       "visibility": "public"
+                     *     }
+                     */
+                    "application/json": {
+                        description?: string;
+                        name: string;
+                        /**
+                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                         * @enum {unknown}
+                         */
+                        visibility?: "public" | "unlisted" | "private";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description In order; only the cards you may see */
+                            cards: {
+                                artworkFileId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                description: string;
+                                /** @description Hidden by moderation: only its owner and staff see it */
+                                hidden: boolean;
+                                holo: {
+                                    angle: number;
+                                    colors: string[];
+                                    /**
+                                     * @description Holographic effect
+                                     * @enum {unknown}
+                                     */
+                                    effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                                    intensity: number;
+                                    pattern: string | null;
+                                };
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                id: string;
+                                likeCount: number;
+                                /** @description Present for authenticated callers */
+                                likedByMe?: boolean;
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                ownerId: string;
+                                /**
+                                 * @description Rarity
+                                 * @enum {unknown}
+                                 */
+                                rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                                tags: string[];
+                                templateId: string | null;
+                                title: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                                /**
+                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                                 * @enum {unknown}
+                                 */
+                                visibility: "public" | "unlisted" | "private";
+                            }[];
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            id: string;
+                            name: string;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /**
+                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                             * @enum {unknown}
+                             */
+                            visibility: "public" | "unlisted" | "private";
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/collections/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a collection with the cards you may see */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description In order; only the cards you may see */
+                            cards: {
+                                artworkFileId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                description: string;
+                                /** @description Hidden by moderation: only its owner and staff see it */
+                                hidden: boolean;
+                                holo: {
+                                    angle: number;
+                                    colors: string[];
+                                    /**
+                                     * @description Holographic effect
+                                     * @enum {unknown}
+                                     */
+                                    effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                                    intensity: number;
+                                    pattern: string | null;
+                                };
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                id: string;
+                                likeCount: number;
+                                /** @description Present for authenticated callers */
+                                likedByMe?: boolean;
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                ownerId: string;
+                                /**
+                                 * @description Rarity
+                                 * @enum {unknown}
+                                 */
+                                rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                                tags: string[];
+                                templateId: string | null;
+                                title: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                                /**
+                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                                 * @enum {unknown}
+                                 */
+                                visibility: "public" | "unlisted" | "private";
+                            }[];
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            id: string;
+                            name: string;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /**
+                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                             * @enum {unknown}
+                             */
+                            visibility: "public" | "unlisted" | "private";
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a collection (owner, admin) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change your collection */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "visibility": "private"
+                     *     }
+                     */
+                    "application/json": {
+                        description?: string;
+                        name?: string;
+                        /**
+                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                         * @enum {unknown}
+                         */
+                        visibility?: "public" | "unlisted" | "private";
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description In order; only the cards you may see */
+                            cards: {
+                                artworkFileId: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                description: string;
+                                /** @description Hidden by moderation: only its owner and staff see it */
+                                hidden: boolean;
+                                holo: {
+                                    angle: number;
+                                    colors: string[];
+                                    /**
+                                     * @description Holographic effect
+                                     * @enum {unknown}
+                                     */
+                                    effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                                    intensity: number;
+                                    pattern: string | null;
+                                };
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                id: string;
+                                likeCount: number;
+                                /** @description Present for authenticated callers */
+                                likedByMe?: boolean;
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                ownerId: string;
+                                /**
+                                 * @description Rarity
+                                 * @enum {unknown}
+                                 */
+                                rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                                tags: string[];
+                                templateId: string | null;
+                                title: string;
+                                /** Format: date-time */
+                                updatedAt: string;
+                                /**
+                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                                 * @enum {unknown}
+                                 */
+                                visibility: "public" | "unlisted" | "private";
+                            }[];
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            id: string;
+                            name: string;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /**
+                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                             * @enum {unknown}
+                             */
+                            visibility: "public" | "unlisted" | "private";
+                        };
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/collections/{id}/cards/{cardId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Add a card (or move it to `position`); idempotent */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID */
+                    cardId: string;
+                    /** @description A UUID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "position": 0
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description 0-based; the end when left out or past it */
+                        position?: number;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        /** Take a card out; idempotent */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description A UUID */
+                    cardId: string;
+                    /** @description A UUID */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Done */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description RFC 9457 problem details */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description RFC 9457 problem details */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/templates": {
         parameters: {
             query?: never;
