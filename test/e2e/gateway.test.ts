@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { freePort, testDatabase, testGateway, testIssuer, testRedisUrl, testS3 } from '@holo/infra/testing'
 import { eventually, startService, type RunningService, type ServiceName } from './helpers.js'
 
@@ -28,7 +28,7 @@ async function servicesThatLogged (requestId: string, expectAny: boolean): Promi
   return who()
 }
 
-function assertProblem (t: Tap.Test, res: Response, body: Record<string, unknown>, status: number, pathname: string): void {
+function assertProblem (t: Test, res: Response, body: Record<string, unknown>, status: number, pathname: string): void {
   t.equal(res.status, status, 'status')
   t.match(res.headers.get('content-type'), /^application\/problem\+json/, 'problem+json content type')
   t.equal(body.status, status, 'body.status matches')

@@ -2,7 +2,6 @@
 // free ports (each with its own log capture), and a real redis-server child.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Writable } from 'node:stream'
-import type { FastifyInstance } from 'fastify'
 import { freePort, type Teardown } from '@holo/infra/testing'
 import * as authApp from '../../services/auth/src/app.js'
 import * as authConfig from '../../services/auth/src/config.js'
@@ -15,6 +14,8 @@ import * as fileConfig from '../../services/file/src/config.js'
 import * as fileDeps from '../../services/file/src/deps.js'
 
 export type ServiceName = 'auth' | 'card' | 'file'
+/** The part of a Fastify instance these tests use. */
+export interface FastifyInstance { listen: (o: { host: string, port: number }) => Promise<string>, close: () => Promise<unknown> }
 export type LogLine = Record<string, unknown> & { requestId?: string, service?: string, msg?: string }
 
 /** A pino destination that keeps every JSON line it is given. */

@@ -3,7 +3,7 @@
 // the request id in the header, the body and every log line of the request.
 import { Writable } from 'node:stream'
 import Fastify from 'fastify'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Type } from 'typebox'
 import { corePlugin, serviceFastifyOptions } from '../src/index.js'
 
@@ -17,7 +17,7 @@ class Capture extends Writable {
   }
 }
 
-async function build (t: Tap.Test, checks: Parameters<typeof corePlugin>[1]['checks'] = {}) {
+async function build (t: Test, checks: Parameters<typeof corePlugin>[1]['checks'] = {}) {
   const logs = new Capture()
   const app = Fastify(serviceFastifyOptions({ service: 'probe', logLevel: 'info', logStream: logs }))
   await app.register(corePlugin, { service: 'probe', openapi: { title: 'probe', description: 'probe' }, checks })
