@@ -26,6 +26,15 @@ export interface RefreshState {
   user: UserRow
 }
 
+interface RefreshRow extends UserRow {
+  tokenId: string
+  sessionId: string
+  rotatedAt: Date | null
+  expiresAt: Date
+  sessionRevokedAt: Date | null
+  sessionExpiresAt: Date
+}
+
 export type RefreshDecision =
   | { kind: 'rotate', newHash: string, expiresAt: Date }
   | { kind: 'revoke-session', reason: string }
@@ -108,19 +117,23 @@ export class AccountsRepository {
    */
   async refresh (tokenHash: string, decide: (s: RefreshState) => RefreshDecision, now: Date): Promise<{ state: RefreshState, decision: RefreshDecision } | undefined> {
     return await this.prisma.$transaction(async (tx) => {
-      const found = await tx.refreshToken.findUnique({ where: { tokenHash }, select: { sessionId: true } })
-      if (found === null) return undefined
-      await tx.$queryRaw`SELECT id FROM sessions WHERE id = ${found.sessionId}::uuid FOR UPDATE`
-      const token = await tx.refreshToken.findUnique({ where: { tokenHash }, include: { session: { include: { user: true } } } })
-      if (token === null) return undefined
-      const state: RefreshState = {
-        tokenId: token.id,
-        sessionId: token.sessionId,
-        rotatedAt: token.rotatedAt,
-        expiresAt: token.expiresAt,
-        session: { revokedAt: token.session.revokedAt, expiresAt: token.session.expiresAt },
-        user: token.session.user
-      }
+      // One round trip reads everything the rules need and locks the session row.
+      const rows = await tx.$queryRaw<RefreshRow[]>`
+        SELECT rt.id AS "tokenId", rt.session_id AS "sessionId", rt.rotated_at AS "rotatedAt", rt.expires_at AS "expiresAt",
+               s.revoked_at AS "sessionRevokedAt", s.expires_at AS "sessionExpiresAt",
+               u.id, u.email, u.username, u.display_name AS "displayName", u.bio, u.avatar_file_id AS "avatarFileId", u.roles,
+               u.password_hash AS "passwordHash", u.email_verified_at AS "emailVerifiedAt", u.disabled_at AS "disabledAt",
+               u.created_at AS "createdAt", u.updated_at AS "updatedAt"
+        FROM refresh_tokens rt
+        JOIN sessions s ON s.id = rt.session_id
+        JOIN users u ON u.id = s.user_id
+        WHERE rt.token_hash = ${tokenHash}
+        FOR UPDATE OF s`
+      const row = rows[0]
+      if (row === undefined) return undefined
+      const { tokenId, sessionId, rotatedAt, expiresAt, sessionRevokedAt, sessionExpiresAt, ...user } = row
+      const state: RefreshState = { tokenId, sessionId, rotatedAt, expiresAt, session: { revokedAt: sessionRevokedAt, expiresAt: sessionExpiresAt }, user }
+      const token = { id: tokenId, sessionId }
       const decision = decide(state)
       if (decision.kind === 'rotate') {
         await tx.refreshToken.updateMany({ where: { sessionId: token.sessionId, rotatedAt: null }, data: { rotatedAt: now } })
