@@ -86,11 +86,12 @@ async function main (): Promise<void> {
   const api = `${base}/api/v1/auth`
   try {
     const tag = randomBytes(3).toString('hex')
-    const users = await Promise.all(Array.from({ length: USERS }, async (_, i) => {
+    const users: Array<{ email: string, username: string, password: string }> = []
+    for (let i = 0; i < USERS; i++) {
       const body = { email: `bench-${tag}-${i}@example.test`, username: `bench_${tag}_${i}`, password: `bench passphrase ${tag} ${i}` }
       await post(`${api}/register`, body)
-      return body
-    }))
+      users.push(body)
+    }
     // Refresh chains, twice as many as connections: each response's token feeds a later request.
     const pool = await Promise.all(Array.from({ length: 2 * CONNECTIONS }, async (_, i) => {
       const u = users[i % USERS]
