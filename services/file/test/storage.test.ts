@@ -65,9 +65,32 @@ t.test('storage down', async (t) => {
   })
 })
 
-t.test('readiness is ok with every dependency up', async (t) => {
+t.test('with every dependency up', async (t) => {
   const ta = await buildTestApp(t)
-  const res = await ta.app.inject({ url: '/health/ready' })
-  t.equal(res.statusCode, 200)
-  t.same(Object.keys(res.json().checks).sort(), ['postgres', 'redis', 'storage'])
+
+  t.test('readiness is ok', async (t) => {
+    const res = await ta.app.inject({ url: '/health/ready' })
+    t.equal(res.statusCode, 200)
+    t.same(Object.keys(res.json().checks).sort(), ['postgres', 'redis', 'storage'])
+  })
+
+  t.test('the OpenAPI document describes every route fully', async (t) => {
+    const doc = (await ta.app.inject({ url: '/openapi.json' })).json()
+    const ops = Object.entries(doc.paths as Record<string, Record<string, any>>)
+      .filter(([path]) => path.startsWith('/api/v1/files'))
+      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })))
+    t.equal(ops.length, 8)
+    for (const { name, op } of ops) {
+      t.same(op.tags, ['files'], name)
+      t.type(op.summary, 'string', name)
+      t.ok(op.security?.some((s: Record<string, unknown>) => 'bearerAuth' in s), `${name}: security`)
+      const statuses = Object.keys(op.responses)
+      t.ok(statuses.some((s) => s.startsWith('2')), `${name}: a success response`)
+      t.ok(statuses.some((s) => s.startsWith('4')), `${name}: problem responses`)
+    }
+    const upload = doc.paths['/api/v1/files'].post
+    t.same(Object.keys(upload.requestBody.content), ['multipart/form-data'])
+    t.match(upload.requestBody.content['multipart/form-data'].schema.properties.file, { type: 'string', format: 'binary' })
+    t.ok(doc.paths['/api/v1/files/{id}/content'].get.responses['206'].content['image/png'])
+  })
 })
