@@ -9,6 +9,14 @@ export function encodeCursor (kind: string, values: Array<string | number>): str
   return Buffer.from(JSON.stringify([kind, ...values])).toString('base64url')
 }
 
+/** The kind a cursor was made for, or '' when it is not one of ours. */
+export function cursorKind (cursor: string): string {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+    return Array.isArray(parsed) && typeof parsed[0] === 'string' ? parsed[0] : ''
+  } catch { return '' }
+}
+
 /** The values of a cursor of `kind`, whose types match `shape` ('s' string, 'n' number); 400 otherwise. */
 export function decodeCursor (cursor: string, kind: string, shape: Array<'s' | 'n'>): Array<string | number> {
   let parsed: unknown

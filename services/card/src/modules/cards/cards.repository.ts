@@ -48,8 +48,13 @@ export interface CardListFilter {
   rarity?: string
   effect?: string
   templateId?: string
-  /** Prefix tsquery built from sanitised words, plus the raw text for trigram matching. */
-  text?: { tsquery: string, raw: string }
+  /**
+   * Prefix tsquery built from sanitised words, plus the raw text. `fuzzy`
+   * matches titles by trigram word similarity instead (typo tolerance): the
+   * service uses it only when the full-text search finds nothing, as it costs
+   * far more than the GIN lookup.
+   */
+  text?: { tsquery: string, raw: string, fuzzy: boolean }
   sort: 'new' | 'popular' | 'relevance'
   after?: SortKey
   limit: number
@@ -146,14 +151,18 @@ export class CardRepository {
     if (f.effect !== undefined) where.push(Prisma.sql`(holo ->> 'effect') = ${f.effect}`)
     if (f.templateId !== undefined) where.push(Prisma.sql`template_id = ${f.templateId}::uuid`)
     if (f.text !== undefined) {
-      where.push(Prisma.sql`(search @@ to_tsquery('simple', ${f.text.tsquery}) OR title OPERATOR(public.%>) ${f.text.raw})`)
+      where.push(f.text.fuzzy
+        ? Prisma.sql`title OPERATOR(public.%>) ${f.text.raw}`
+        : Prisma.sql`search @@ to_tsquery('simple', ${f.text.tsquery})`)
     }
     const filtered = Prisma.join(where, ' AND ')
     const a = f.after
     const take = f.limit + 1
 
     if (f.sort === 'relevance' && f.text !== undefined) {
-      const rank = Prisma.sql`(ts_rank(search, to_tsquery('simple', ${f.text.tsquery})) + public.word_similarity(${f.text.raw}, title))::real`
+      const rank = f.text.fuzzy
+        ? Prisma.sql`public.word_similarity(${f.text.raw}, title)::real`
+        : Prisma.sql`ts_rank(search, to_tsquery('simple', ${f.text.tsquery}))`
       const after = a?.sort === 'relevance' ? Prisma.sql`WHERE (rank, id) < (${a.rank}::real, ${a.id}::uuid)` : Prisma.empty
       return await this.prisma.$queryRaw<CardListRow[]>`
         SELECT * FROM (SELECT ${COLUMNS}, ${rank} AS rank FROM cards WHERE ${filtered}) ranked

@@ -1,7 +1,7 @@
 import { hasRole, unauthorized, type AuthUser } from '@holo/shared'
 import { Counter, type Registry } from 'prom-client'
 import { cardNotFound, changedSinceRead, invalidField, notOwner } from '../../errors.js'
-import { decodeCursor, decodeTimeCursor, encodeCursor, malformedCursor, page, UUID } from '../../lib/cursor.js'
+import { cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, malformedCursor, page, UUID } from '../../lib/cursor.js'
 import { hashEtag } from '../../lib/etag.js'
 import type { Rendered } from '../../lib/http.js'
 import type { TemplateRepository } from '../templates/templates.repository.js'
@@ -174,6 +174,7 @@ export class CardService {
       return { etag: cached.hit.slice(0, nl), body: cached.hit.slice(nl + 1), cacheControl: 'public, no-cache' }
     }
 
+    const after = query.cursor === undefined ? undefined : afterOf(sort, query.cursor)
     const filter: CardListFilter = {
       scope,
       ownerId,
@@ -181,13 +182,19 @@ export class CardService {
       rarity: query.rarity,
       effect: query.effect,
       templateId: query.templateId,
-      text: tsquery === undefined || query.q === undefined ? undefined : { tsquery, raw: query.q },
+      text: tsquery === undefined || query.q === undefined ? undefined : { tsquery, raw: query.q, fuzzy: after?.fuzzy ?? false },
       sort,
-      after: query.cursor === undefined ? undefined : afterOf(sort, query.cursor),
+      after: after?.key,
       limit
     }
-    const rows = await this.d.cards.list(filter)
-    const p = page(rows, limit, toCard, (r) => cursorOf(sort, r))
+    let rows = await this.d.cards.list(filter)
+    // Nothing matched the words as typed: try titles with a typo (first page only; its cursors carry the mode).
+    if (rows.length === 0 && filter.text !== undefined && after === undefined) {
+      filter.text.fuzzy = true
+      rows = await this.d.cards.list(filter)
+    }
+    const fuzzy = filter.text?.fuzzy ?? false
+    const p = page(rows, limit, toCard, (r) => cursorOf(sort, r, fuzzy))
     let items: Card[] = p.items
     if (viewer !== null) {
       const liked = await this.d.cards.likedAmong(viewer.id, items.map((c) => c.id))
@@ -204,22 +211,25 @@ export class CardService {
   }
 }
 
-function afterOf (sort: CardListFilter['sort'], cursor: string): SortKey {
+function afterOf (sort: CardListFilter['sort'], cursor: string): { key: SortKey, fuzzy: boolean } {
+  const fuzzy = cursorKind(cursor).endsWith('~')
+  const kind = (k: string): string => fuzzy ? `${k}~` : k
   if (sort === 'popular') {
-    const [likeCount, id] = decodeCursor(cursor, 'p', ['n', 's']) as [number, string]
+    const [likeCount, id] = decodeCursor(cursor, kind('p'), ['n', 's']) as [number, string]
     if (!UUID.test(id) || !Number.isInteger(likeCount)) malformedCursor()
-    return { sort, likeCount, id }
+    return { key: { sort, likeCount, id }, fuzzy }
   }
   if (sort === 'relevance') {
-    const [rank, id] = decodeCursor(cursor, 'r', ['n', 's']) as [number, string]
+    const [rank, id] = decodeCursor(cursor, kind('r'), ['n', 's']) as [number, string]
     if (!UUID.test(id) || !Number.isFinite(rank)) malformedCursor()
-    return { sort, rank, id }
+    return { key: { sort, rank, id }, fuzzy }
   }
-  return { sort, ...decodeTimeCursor(cursor, 'n') }
+  return { key: { sort, ...decodeTimeCursor(cursor, kind('n')) }, fuzzy }
 }
 
-function cursorOf (sort: CardListFilter['sort'], r: CardListRow): string {
-  if (sort === 'popular') return encodeCursor('p', [r.likeCount, r.id])
-  if (sort === 'relevance') return encodeCursor('r', [r.rank ?? 0, r.id])
-  return encodeCursor('n', [r.createdAt.toISOString(), r.id])
+function cursorOf (sort: CardListFilter['sort'], r: CardListRow, fuzzy: boolean): string {
+  const suffix = fuzzy ? '~' : ''
+  if (sort === 'popular') return encodeCursor(`p${suffix}`, [r.likeCount, r.id])
+  if (sort === 'relevance') return encodeCursor(`r${suffix}`, [r.rank ?? 0, r.id])
+  return encodeCursor(`n${suffix}`, [r.createdAt.toISOString(), r.id])
 }
