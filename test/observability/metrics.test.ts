@@ -1,12 +1,17 @@
-// Each service's /metrics, read by a real Prometheus text parser and promtool,
-// and one service scraped by a real Prometheus server, queried back over its API.
+// Each service's /metrics, read by a real Prometheus text parser and promtool;
+// one service scraped by a real Prometheus server, queried back over its API;
+// and the Grafana dashboard's queries checked against what is really exposed.
 import { spawn } from 'node:child_process'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
 import { freePort, tempDir } from '@holo/infra/testing'
 import { SERVICES, buildService } from '../../packages/api-client/scripts/documents.js'
-import { parseMetrics, prometheusBinary, promtoolProblems } from '../../packages/shared/test/obs-helpers.js'
+import { instrumentMetricNames, parseMetrics, prometheusBinary, promtoolBinary, promtoolProblems } from '../../packages/shared/test/obs-helpers.js'
+
+const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
+/** Metric families the services really expose, filled by the per-service tests. */
+const exposed = new Set<string>()
 
 for (const name of SERVICES) {
   t.test(`${name}: /metrics parses, passes promtool and has RED and runtime metrics`, async (t) => {
@@ -24,6 +29,7 @@ for (const name of SERVICES) {
     t.same(lint.problems, [], 'promtool: no problem beyond prom-client\'s own gauge names')
 
     const families = parseMetrics(res.body)
+    for (const f of families.keys()) exposed.add(f)
     const requests = families.get('http_requests_total')
     t.equal(requests?.type, 'COUNTER')
     t.equal(requests?.metrics.find((m) => m.labels?.route === '/health/live' && m.labels.status_code === '200')?.value, '2')
@@ -89,4 +95,66 @@ t.test('Prometheus scrapes a service and answers a query for one of its series',
   const up = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent('up{job="card"}')}`)
   const upResult = ((await up.json()) as { data: { result: Array<{ value: [number, string] }> } }).data.result
   t.equal(upResult[0]?.value[1], '1', 'the target is up')
+})
+
+interface Panel { type: string, title: string, datasource?: { type: string, uid: string }, targets?: Array<{ expr: string, datasource?: { type: string } }> }
+
+t.test('the Grafana dashboard queries only what the services and the gateway really produce', async (t) => {
+  const dashboard = JSON.parse(await readFile(path.join(repoRoot, 'infra/grafana/holo-dashboard.json'), 'utf8')) as { uid: string, title: string, panels: Panel[] }
+  t.ok(dashboard.uid !== '' && dashboard.title !== '', 'titled dashboard')
+  const panels = dashboard.panels.filter((p) => p.type !== 'row')
+  t.ok(panels.length >= 10, `${panels.length} panels`)
+  const prom: Array<{ title: string, expr: string }> = []
+  const loki: Array<{ title: string, expr: string }> = []
+  for (const p of panels) {
+    t.ok((p.targets ?? []).length > 0, `${p.title}: has queries`)
+    for (const target of p.targets ?? []) {
+      const kind = target.datasource?.type ?? p.datasource?.type
+      if (kind === 'prometheus') prom.push({ title: p.title, expr: target.expr })
+      else if (kind === 'loki') loki.push({ title: p.title, expr: target.expr })
+      else t.fail(`${p.title}: unknown datasource ${String(kind)}`)
+    }
+  }
+
+  // Every PromQL expression parses (promtool's PromQL parser, via a rules file).
+  const dir = await tempDir(t, 'holo-dashboard-')
+  const rules = path.join(dir, 'rules.yml')
+  const concrete = (e: string): string => e.replace(/\$__rate_interval/g, '5m').replace(/\$service/g, '.+')
+  await writeFile(rules, `groups:\n  - name: dashboard\n    rules:\n${prom.map((q, i) => `      - record: dashboard:q${i}\n        expr: ${JSON.stringify(concrete(q.expr))}\n`).join('')}`)
+  const bin = promtoolBinary()
+  if (bin === undefined) throw new Error('promtool not found')
+  const check = spawn(bin, ['check', 'rules', rules], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  check.stdout.on('data', (d: Buffer) => { out += d.toString() })
+  check.stderr.on('data', (d: Buffer) => { out += d.toString() })
+  t.equal(await new Promise((resolve) => check.on('close', resolve)), 0, `promtool parses every PromQL query ${out.includes('FAILED') ? out : ''}`)
+
+  // Metric names: HTTP and runtime ones are in the services' /metrics now; the
+  // dependency ones are exactly those the shared instruments register.
+  const fromInstruments = await instrumentMetricNames()
+  t.ok(exposed.has('http_requests_total'), 'service metrics were collected first')
+
+  const family = (name: string): string => name.replace(/_(bucket|sum|count)$/, '')
+  for (const q of prom) {
+    const names = [...q.expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)].map((m) => m[1] as string)
+    t.ok(names.length > 0, `${q.title}: selects a metric`)
+    for (const n of names) {
+      const f = family(n)
+      t.ok(exposed.has(n) || exposed.has(f) || fromInstruments.has(f), `${q.title}: ${n} is exposed`)
+    }
+  }
+
+  // Gateway: LogQL over nginx's JSON access log; each field used is in its log_format.
+  const nginx = await readFile(path.join(repoRoot, 'gateway/nginx.conf'), 'utf8')
+  const format = /log_format holo_json[^;]*;/s.exec(nginx)?.[0] ?? ''
+  const fields = new Set([...format.matchAll(/\\?"([A-Za-z]+)\\?":/g)].map((m) => m[1]))
+  t.ok(fields.has('status') && fields.has('requestTime'), 'access log has status and requestTime')
+  t.ok(loki.length >= 3, 'gateway rate, errors and duration panels')
+  for (const q of loki) {
+    t.match(q.expr, /\{job="holo-gateway"\} \| json/, `${q.title}: parses the gateway's JSON lines`)
+    const used = [...q.expr.matchAll(/\| (?:unwrap )?([a-zA-Z]+) *(?:>=|<=|==|!=|>|<|=|\[|\))/g)].map((m) => m[1] as string)
+      .concat([...q.expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => (m[1] ?? '').split(',').map((s) => s.trim())))
+      .filter((f) => f !== '' && f !== 'json' && f !== '__error__')
+    for (const f of used) t.ok(fields.has(f), `${q.title}: field ${f} is in the access log`)
+  }
 })
