@@ -10,7 +10,7 @@
 // on the stack's database, its own token issuer (a JWKS it serves, so the run
 // does not depend on the auth service) and its own nginx from gateway/nginx.conf.
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import autocannon from 'autocannon'
 import pg from 'pg'
@@ -88,6 +88,9 @@ async function main (): Promise<void> {
   const figures: Figure[] = []
   log(`${total} cards (${ids.length} listed), ${connections} connections, ${seconds} s each`)
 
+  // Warm-up (not reported): JIT, connection pools, nginx keepalive.
+  await autocannon({ url: `${gateway.url}/api/v1/cards/${hot}`, connections, duration: Math.min(5, seconds) })
+
   for (const [target, base] of [['service', direct], ['gateway', gateway.url]] as const) {
     const api = `${base}/api/v1`
     // Baseline: the cheapest answer on the same path (nginx itself; Fastify's liveness route).
@@ -135,7 +138,8 @@ async function main (): Promise<void> {
   }
 
   const baseline = (t: Figure['target']): number => figures.find((f) => f.target === t && f.name.startsWith('baseline'))?.rps ?? 1
-  process.stdout.write(`\n${new Date().toISOString()} · ${total} cards · ${connections} connections · ${seconds} s per run\n\n`)
+  const load = loadavg().map((l) => l.toFixed(1)).join(' ')
+  process.stdout.write(`\n${new Date().toISOString()} · ${total} cards · ${connections} connections · ${seconds} s per run · load average ${load}\n\n`)
   process.stdout.write('| target | scenario | req/s | × baseline | p50 ms | p99 ms | errors |\n|---|---|---:|---:|---:|---:|---:|\n')
   for (const f of figures) {
     process.stdout.write(`| ${f.target} | ${f.name} | ${f.rps} | ${(f.rps / baseline(f.target)).toFixed(2)} | ${f.p50} | ${f.p99} | ${f.errors} |\n`)
