@@ -23,6 +23,7 @@ export interface ObjectStore {
   list: (prefix: string) => AsyncIterable<StoredObject>
   /** Creates the bucket when missing; resolves when storage answers. */
   ensureReady: () => Promise<void>
+  /** Resolves when storage answers and the bucket exists (creating it when missing). */
   ping: () => Promise<void>
 }
 

@@ -105,9 +105,6 @@ export class S3ObjectStore implements ObjectStore {
     })
   }
 
-  ping = async (): Promise<void> => {
-    await this.call('ping', async () => {
-      if (!(await this.s3.bucketExists(this.bucket))) throw new Error(`bucket ${this.bucket} does not exist`)
-    })
-  }
+  // Storage down at start leaves no bucket: the readiness probe creates it once storage is back.
+  ping = async (): Promise<void> => { await this.ensureReady() }
 }
