@@ -1,3 +1,6 @@
+// Kept in the emitted .d.ts (TypeScript drops it otherwise): services built
+// against dist/ need @fastify/jwt's `request.user` typing.
+/// <reference types="@fastify/jwt" preserve="true" />
 import fp from 'fastify-plugin'
 import jwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
