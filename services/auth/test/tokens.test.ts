@@ -117,6 +117,11 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     t.equal(r2.statusCode, 200)
     const live = await deps.prisma.refreshToken.count({ where: { sessionId: String(decode(tokens.accessToken).payload.sid), rotatedAt: null } })
     t.equal(live, 1, 'one live refresh token per session')
+    const chain = await deps.prisma.refreshToken.findMany({ where: { sessionId: String(decode(tokens.accessToken).payload.sid) }, orderBy: { createdAt: 'asc' } })
+    t.equal(chain.length, 3)
+    t.equal(chain[1]?.parentId, chain[0]?.id, 'each token records its parent')
+    t.equal(chain[2]?.parentId, chain[1]?.id)
+    t.ok(chain.every((r) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(r.id)), 'UUIDv7 ids')
   })
 
   t.test('a rotated token presented after the grace window revokes the whole family', async (t) => {

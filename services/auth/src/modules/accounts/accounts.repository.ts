@@ -1,4 +1,5 @@
 // The only file that talks to Prisma: persistence without rules.
+import { randomBytes } from 'node:crypto'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { AuditEventModel, SessionModel, UserModel } from '../../generated/prisma/models.js'
 
@@ -41,6 +42,16 @@ export type RefreshDecision =
   | { kind: 'reject' }
 
 export type OneTimePurpose = 'password_reset' | 'email_verification'
+
+/** A UUIDv7 (time-ordered), as Prisma's @default(uuid(7)) makes, for rows inserted with raw SQL. */
+export function uuidv7 (now = Date.now()): string {
+  const b = randomBytes(16)
+  b.writeUIntBE(now, 0, 6)
+  b[6] = ((b[6] ?? 0) & 0x0f) | 0x70
+  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80
+  const h = b.toString('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
 
 export class UniqueViolation extends Error {
   constructor (readonly field: 'email' | 'username') { super(`${field} is taken`) }
@@ -136,9 +147,15 @@ export class AccountsRepository {
       const token = { id: tokenId, sessionId }
       const decision = decide(state)
       if (decision.kind === 'rotate') {
-        await tx.refreshToken.updateMany({ where: { sessionId: token.sessionId, rotatedAt: null }, data: { rotatedAt: now } })
-        await tx.refreshToken.create({ data: { sessionId: token.sessionId, tokenHash: decision.newHash, parentId: token.id, expiresAt: decision.expiresAt } })
-        await tx.session.update({ where: { id: token.sessionId }, data: { lastUsedAt: now, expiresAt: decision.expiresAt } })
+        // One statement (the hot path): retire the live token(s), slide the session, insert the successor.
+        await tx.$executeRaw`
+          WITH retired AS (
+            UPDATE refresh_tokens SET rotated_at = ${now} WHERE session_id = ${token.sessionId}::uuid AND rotated_at IS NULL
+          ), slid AS (
+            UPDATE sessions SET last_used_at = ${now}, expires_at = ${decision.expiresAt} WHERE id = ${token.sessionId}::uuid
+          )
+          INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at)
+          VALUES (${uuidv7()}::uuid, ${token.sessionId}::uuid, ${decision.newHash}, ${token.id}::uuid, ${now}, ${decision.expiresAt})`
       } else if (decision.kind === 'revoke-session') {
         await tx.refreshToken.updateMany({ where: { sessionId: token.sessionId, rotatedAt: null }, data: { rotatedAt: now } })
         await tx.session.updateMany({ where: { id: token.sessionId, revokedAt: null }, data: { revokedAt: now, revokedReason: decision.reason } })
