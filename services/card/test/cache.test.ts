@@ -10,8 +10,10 @@ const counter = async (app: { metrics: { getSingleMetricAsString: (n: string) =>
   return m === null ? 0 : Number(m[1])
 }
 
+// One app for the cache tests (each uses its own owner and cards); the Redis-down test has its own.
+const h = await buildTestApp(t)
+
 t.test('cache: hits, and every write is visible to the next read', async (t) => {
-  const h = await buildTestApp(t)
   const { app } = h
   const owner = h.user()
   const card = await h.card(owner, { title: 'Before' })
@@ -39,11 +41,11 @@ t.test('cache: hits, and every write is visible to the next read', async (t) => 
 })
 
 t.test('cache: first pages of public listings', async (t) => {
-  const h = await buildTestApp(t)
   const { app } = h
   const owner = h.user()
   const a = await h.card(owner, { title: 'Alpha' })
-  const list = async (q = ''): Promise<string[]> => (await app.inject({ url: `/api/v1/cards${q}` })).json().items.map((c: { title: string }) => c.title)
+  const list = async (q = ''): Promise<string[]> =>
+    (await app.inject({ url: `/api/v1/cards?ownerId=${owner.id}${q.replace('?', '&')}` })).json().items.map((c: { title: string }) => c.title)
 
   t.same(await list(), ['Alpha'])
   const hits = await counter(app, 'card_cache_hits_total', 'list')
@@ -67,7 +69,6 @@ t.test('cache: first pages of public listings', async (t) => {
 })
 
 t.test('cache: a reader that read before a write cannot fill the cache after it', async (t) => {
-  const h = await buildTestApp(t)
   const owner = h.user()
   const card = await h.card(owner, { title: 'Old' })
   const url = `/api/v1/cards/${card.id as string}`
@@ -87,7 +88,6 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
 })
 
 t.test('cache: invalidations missed while Redis was unreachable are purged before the cache is used again', async (t) => {
-  const h = await buildTestApp(t)
   const owner = h.user()
   const card = await h.card(owner, { title: 'Cached' })
   const url = `/api/v1/cards/${card.id as string}`
@@ -113,10 +113,10 @@ t.test('Redis down: answers from PostgreSQL, readiness degraded, recovers', asyn
   }
   let redis = await start()
   t.teardown(() => { redis.kill('SIGKILL') })
-  const h = await buildTestApp(t, { REDIS_URL: `redis://127.0.0.1:${port}` })
-  const { app } = h
-  const owner = h.user()
-  const card = await h.card(owner)
+  const own = await buildTestApp(t, { REDIS_URL: `redis://127.0.0.1:${port}` })
+  const { app } = own
+  const owner = own.user()
+  const card = await own.card(owner)
   const url = `/api/v1/cards/${card.id as string}`
   t.equal((await app.inject({ url: '/health/ready' })).json().status, 'ok')
   await app.inject({ url })
@@ -130,14 +130,14 @@ t.test('Redis down: answers from PostgreSQL, readiness degraded, recovers', asyn
   t.equal(ready.json().checks.redis.critical, false)
   t.equal((await app.inject({ url })).statusCode, 200, 'reads go on')
   t.equal((await app.inject({ url: '/api/v1/cards' })).json().items.length, 1, 'lists go on')
-  const owner2 = h.user()
+  const owner2 = own.user()
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/cards', headers: owner2.auth, payload: { title: 'while down' } })).statusCode, 201, 'writes go on')
   t.equal((await app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'renamed while down' } })).statusCode, 200)
   t.equal((await app.inject({ method: 'PUT', url: `${url}/like`, headers: owner2.auth })).statusCode, 204)
   t.equal((await app.inject({ url })).json().title, 'renamed while down')
 
   redis = await start()
-  if (h.deps.redis.status !== 'ready') await once(h.deps.redis, 'ready')
+  if (own.deps.redis.status !== 'ready') await once(own.deps.redis, 'ready')
   t.equal((await app.inject({ url: '/health/ready' })).json().status, 'ok')
   t.equal((await app.inject({ url })).json().likeCount, 1)
 })

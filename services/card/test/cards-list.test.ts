@@ -18,8 +18,10 @@ async function allPages (h: TestApp, url: string, headers: Record<string, string
   throw new Error('too many pages')
 }
 
+// One app and database for the file; later tests filter by their own owner.
+const h = await buildTestApp(t)
+
 t.test('listing, filters, search and cursors', async (t) => {
-  const h = await buildTestApp(t)
   const { app } = h
   const alice = h.user()
   const bob = h.user()
@@ -112,15 +114,15 @@ t.test('listing, filters, search and cursors', async (t) => {
 })
 
 t.test('pagination over data that changes between pages: no duplicates, no gaps', async (t) => {
-  const h = await buildTestApp(t)
   const owner = h.user()
+  const mine = `ownerId=${owner.id}`
   const created: string[] = []
   for (let i = 0; i < 25; i++) created.push((await h.card(owner, { title: `Card ${i}` })).id)
-  const before = ids(await h.app.inject({ url: '/api/v1/cards?limit=100' }))
+  const before = ids(await h.app.inject({ url: `/api/v1/cards?${mine}&limit=100` }))
   t.same([...before].sort(), [...created].sort())
   const deletedDuringWalk: string[] = []
 
-  const walked = await allPages(h, '/api/v1/cards?limit=4', {}, async (page, seen) => {
+  const walked = await allPages(h, `/api/v1/cards?${mine}&limit=4`, {}, async (page, seen) => {
     // New cards appear before the cursor, and a card not yet reached is deleted.
     await h.card(owner, { title: `Late ${page}` })
     const victim = before[before.indexOf(seen[seen.length - 1] as string) + 3]
@@ -135,19 +137,18 @@ t.test('pagination over data that changes between pages: no duplicates, no gaps'
   t.same(walked, expected, 'every card that existed all along, in order, none skipped')
   t.ok(deletedDuringWalk.length > 0)
 
-  const now = ids(await h.app.inject({ url: '/api/v1/cards?limit=100' }))
-  const popular = await allPages(h, '/api/v1/cards?limit=7&sort=popular', {})
+  const now = ids(await h.app.inject({ url: `/api/v1/cards?${mine}&limit=100` }))
+  const popular = await allPages(h, `/api/v1/cards?${mine}&limit=7&sort=popular`, {})
   t.same([...popular].sort(), [...now].sort(), 'popular pages cover every listed card once')
 })
 
 t.test('popular sort follows likes', async (t) => {
-  const h = await buildTestApp(t)
   const owner: TestUser = h.user()
   const a = await h.card(owner, { title: 'a' })
   const b = await h.card(owner, { title: 'b' })
   const c = await h.card(owner, { title: 'c' })
   for (let i = 0; i < 2; i++) await h.app.inject({ method: 'PUT', url: `/api/v1/cards/${b.id as string}/like`, headers: h.user().auth })
   await h.app.inject({ method: 'PUT', url: `/api/v1/cards/${a.id as string}/like`, headers: h.user().auth })
-  t.same(ids(await h.app.inject({ url: '/api/v1/cards?sort=popular' })), [b.id, a.id, c.id])
-  t.same(await allPages(h, '/api/v1/cards?sort=popular&limit=1'), [b.id, a.id, c.id])
+  t.same(ids(await h.app.inject({ url: `/api/v1/cards?sort=popular&ownerId=${owner.id}` })), [b.id, a.id, c.id])
+  t.same(await allPages(h, `/api/v1/cards?sort=popular&limit=1&ownerId=${owner.id}`), [b.id, a.id, c.id])
 })
