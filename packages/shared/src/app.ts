@@ -9,6 +9,7 @@ import { problemPlugin } from './plugins/problem.js'
 import { healthPlugin, type HealthCheck } from './plugins/health.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { openapiPlugin, type OpenApiOptions } from './plugins/openapi.js'
+import { instrumentRedis, observePgPool, type PoolSource } from './observability/instruments.js'
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -61,6 +62,11 @@ export interface CoreOptions {
   service: string
   checks: Record<string, HealthCheck>
   openapi: Omit<OpenApiOptions, 'service'>
+  /**
+   * Clients whose use /metrics reports: the pg pool (the adapter from
+   * `pgAdapter()`, or a pg Pool) and the ioredis client's command latency.
+   */
+  observe?: { pg?: PoolSource, redis?: object }
 }
 
 /**
@@ -72,6 +78,8 @@ export const corePlugin = fp(async function corePlugin (app: FastifyInstance, op
   await app.register(problemPlugin)
   await app.register(openapiPlugin, { service: opts.service, ...opts.openapi })
   await app.register(metricsPlugin, { service: opts.service })
+  if (opts.observe?.pg !== undefined) observePgPool(app.metrics, opts.observe.pg)
+  if (opts.observe?.redis !== undefined) instrumentRedis(app.metrics, opts.observe.redis)
   await app.register(helmet, { contentSecurityPolicy: false, crossOriginResourcePolicy: { policy: 'cross-origin' } })
 
   app.addHook('onRequest', async (request, reply) => {

@@ -125,3 +125,29 @@ t.test('/metrics of the core plugin passes promtool and carries RED and runtime 
   t.ok(lint.code === 0 || lint.code === 3, `promtool parsed it (exit ${String(lint.code)})`)
   t.same(lint.problems, [], 'no lint problem beyond prom-client defaults')
 })
+
+t.test('two apps sharing one Redis client each see its commands; corePlugin observe wires pool and Redis', async (t) => {
+  const redis = await createRedis(REDIS_URL, 'obs-test-shared')
+  t.teardown(() => closeRedis(redis))
+  const adapter = new ObservablePrismaPg({ connectionString: PG_URL, max: 3 })
+  const driver = await adapter.connect()
+  t.teardown(() => driver.dispose())
+  await driver.underlyingDriver().query('SELECT 1')
+
+  const apps = await Promise.all([1, 2].map(async () => {
+    const app = Fastify(serviceFastifyOptions({ service: 'card', logLevel: 'silent' }))
+    await app.register(corePlugin, { service: 'card', checks: {}, openapi: { title: 't', description: 'd' }, observe: { pg: adapter, redis } })
+    t.teardown(() => app.close())
+    await app.ready()
+    return app
+  }))
+  await redis.ping()
+  for (const app of apps) {
+    const json = await app.metrics.getMetricsAsJSON()
+    const ping = json.find((m) => m.name === 'redis_command_duration_seconds')?.values
+      .find((v) => v.metricName === 'redis_command_duration_seconds_count' && v.labels.command === 'ping')
+    t.equal(ping?.value, 1, 'this app counted the PING once')
+    const text = (await app.inject('/metrics')).body
+    t.equal(sample(text, 'db_pool_connections', { pool: 'main', state: 'total' }), 1, 'pool gauges from the observed adapter')
+  }
+})

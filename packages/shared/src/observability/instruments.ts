@@ -68,15 +68,17 @@ interface RedisLike {
   sendCommand: (command: { name: string, promise: Promise<unknown> }, ...rest: never[]) => unknown
 }
 
-const instrumented = new WeakSet<object>()
+type Sink = (command: string) => (outcome: { outcome: 'ok' | 'error' }) => void
+/** Per client: the registries observing it (one wrapper, however many apps share the client). */
+const redisSinks = new WeakMap<object, Map<Registry, Sink>>()
 
 /**
  * Times every command an ioredis client sends (pipelines included):
  * redis_command_duration_seconds{client, command, outcome="ok|error"}.
- * Wraps the client's own sendCommand once; safe to call again.
+ * Wraps the client's own sendCommand once; calling it again for the same
+ * registry changes nothing, for another registry (another app) adds it.
  */
 export function instrumentRedis<R extends object> (registry: Registry, redis: R, client = 'main'): R {
-  if (instrumented.has(redis)) return redis
   const histogram = single(registry, 'redis_command_duration_seconds', () => new Histogram({
     name: 'redis_command_duration_seconds',
     help: 'Latency of Redis commands, from send to reply',
@@ -84,15 +86,22 @@ export function instrumentRedis<R extends object> (registry: Registry, redis: R,
     buckets: LATENCY_BUCKETS,
     registers: [registry]
   }))
-  const target = redis as unknown as RedisLike
-  const original = target.sendCommand.bind(target)
-  target.sendCommand = (command, ...rest) => {
-    const end = histogram.startTimer({ client, command: command.name.toLowerCase() })
-    const result = original(command, ...rest)
-    command.promise.then(() => end({ outcome: 'ok' }), () => end({ outcome: 'error' }))
-    return result
+  let sinks = redisSinks.get(redis)
+  if (sinks === undefined) {
+    const all = new Map<Registry, Sink>()
+    sinks = all
+    redisSinks.set(redis, all)
+    const target = redis as unknown as RedisLike
+    const original = target.sendCommand.bind(target)
+    target.sendCommand = (command, ...rest) => {
+      const name = command.name.toLowerCase()
+      const ends = [...all.values()].map((sink) => sink(name))
+      const result = original(command, ...rest)
+      command.promise.then(() => { for (const end of ends) end({ outcome: 'ok' }) }, () => { for (const end of ends) end({ outcome: 'error' }) })
+      return result
+    }
   }
-  instrumented.add(redis)
+  if (!sinks.has(registry)) sinks.set(registry, (command) => histogram.startTimer({ client, command }))
   return redis
 }
 
