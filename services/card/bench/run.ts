@@ -17,7 +17,7 @@ import pg from 'pg'
 import { Redis } from 'ioredis'
 import { freePort, spawnTs, startGateway, urlForRole, waitForHttp } from '@holo/infra'
 import { testIssuer } from '@holo/infra/testing'
-import { ADJECTIVES, NOUNS } from './seed.js'
+import { ADJECTIVES, NOUNS } from './words.js'
 
 const seconds = Number(process.argv[2] ?? 10)
 const connections = Number(process.argv[3] ?? 50)
