@@ -14,6 +14,7 @@ COPY infra/package.json infra/
 COPY services/auth/package.json services/auth/
 COPY services/card/package.json services/card/
 COPY services/file/package.json services/file/
+COPY gateway/package.json gateway/
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store pnpm install --frozen-lockfile --store-dir /pnpm/store
 COPY infra/src infra/src
 COPY infra/db infra/db
