@@ -10,7 +10,7 @@
 // and removes them all at the end.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { Agent, request } from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
@@ -226,13 +226,14 @@ async function main (): Promise<void> {
     uploads,
     gets
   }
-  await writeFile(path.join(here, 'results.json'), `${JSON.stringify(report, null, 2)}\n`)
+  await mkdir(path.join(here, 'results'), { recursive: true })
+  await writeFile(path.join(here, 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`)
   const table = (title: string, list: Array<Record<string, string | number>>): string => {
     const cols = Object.keys(list[0] ?? {})
     return `### ${title}\n\n| ${cols.join(' | ')} |\n|${cols.map(() => ' --- ').join('|')}|\n${list.map((r) => `| ${cols.map((c) => String(r[c])).join(' | ')} |`).join('\n')}\n`
   }
   const md = [`Run ${report.date} on ${report.machine}; load average ${report.loadAverage}\n\n\`${report.command}\`\n`, table('Baselines', rows), table('Uploads', uploads), table('Content GET', gets)].join('\n')
-  await writeFile(path.join(here, 'results.md'), md)
+  await writeFile(path.join(here, 'results', 'latest.md'), md)
   process.stdout.write(`\n${md}\n`)
 }
 

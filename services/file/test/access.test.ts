@@ -29,6 +29,8 @@ t.test('reading, signing, listing and deleting files', async (t) => {
       'x-content-type-options': 'nosniff',
       'accept-ranges': 'bytes'
     })
+    const download = await ta.app.inject({ url: `${pub.url}?download=true` })
+    t.match(download.headers['content-disposition'], /^attachment; filename="art.png"/)
     const again = await ta.app.inject({ url: pub.url, headers: { 'if-none-match': `"${pub.id}"` } })
     t.equal(again.statusCode, 304)
     t.equal(again.rawPayload.length, 0)

@@ -116,10 +116,14 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
         ...problemResponses(400, 401, 403, 404, 416, 503)
       }
     }
-  }, async (request, reply) => deliver(reply, await service.content(request.user, request.params.id, request.query, {
-    range: request.headers.range,
-    ifNoneMatch: request.headers['if-none-match']
-  })))
+  }, async (request, reply) => {
+    const { download, ...signature } = request.query
+    return deliver(reply, await service.content(request.user, request.params.id, signature, {
+      range: request.headers.range,
+      ifNoneMatch: request.headers['if-none-match'],
+      download
+    }))
+  })
 
   app.get('/api/v1/files/:id/thumbnail', {
     schema: {

@@ -38,7 +38,10 @@ export const SignatureQuerySchema = {
   expires: Type.Optional(Type.Integer({ minimum: 0, description: 'From a signed URL: expiry, Unix seconds' })),
   sig: Type.Optional(Type.String({ maxLength: 128, pattern: '^[A-Za-z0-9_-]+$', description: 'From a signed URL: the signature' }))
 }
-export const ContentQuerySchema = Type.Object(SignatureQuerySchema)
+export const ContentQuerySchema = Type.Object({
+  ...SignatureQuerySchema,
+  download: Type.Optional(Type.Boolean({ description: 'true: Content-Disposition attachment (save as) instead of inline' }))
+})
 
 export const ThumbnailQuerySchema = Type.Object({
   w: Type.Integer({ enum: [...THUMBNAIL_WIDTHS], default: 256, description: `Width in pixels: one of ${THUMBNAIL_WIDTHS.join(', ')}` }),

@@ -240,22 +240,22 @@ export class FilesService {
     return { file, cacheControl: file.visibility === 'public' ? 'public, max-age=3600' : 'private, no-cache' }
   }
 
-  private headers (file: FileRecord, etag: string, cacheControl: string, contentType: string, filename: string): Record<string, string> {
+  private headers (file: FileRecord, etag: string, cacheControl: string, contentType: string, filename: string, download = false): Record<string, string> {
     return {
       'content-type': contentType,
       etag,
       'cache-control': cacheControl,
-      'content-disposition': contentDisposition(filename),
+      'content-disposition': contentDisposition(filename, download ? 'attachment' : 'inline'),
       'x-content-type-options': 'nosniff',
       'content-security-policy': "default-src 'none'; sandbox",
       'last-modified': file.createdAt.toUTCString()
     }
   }
 
-  async content (user: AuthUser | null, id: string, signature: Signature, request: { range?: string, ifNoneMatch?: string }): Promise<Delivery> {
+  async content (user: AuthUser | null, id: string, signature: Signature, request: { range?: string, ifNoneMatch?: string, download?: boolean }): Promise<Delivery> {
     const { file, cacheControl } = await this.openFor(user, id, signature)
     const etag = `"${file.id}"`
-    const headers = { ...this.headers(file, etag, cacheControl, file.contentType, file.filename), 'accept-ranges': 'bytes' }
+    const headers = { ...this.headers(file, etag, cacheControl, file.contentType, file.filename, request.download), 'accept-ranges': 'bytes' }
     if (matches(request.ifNoneMatch, etag)) return { status: 304, headers }
     const range = parseRange(request.range, file.size)
     if (range === 'unsatisfiable') throw rangeNotSatisfiable(file.size)
