@@ -40,6 +40,21 @@ t.test('quotas', async (t) => {
     t.equal(await repo.usedBy(ownerId), 90_000)
   })
 
+  t.test('concurrent uploads of the same bytes by one user give one file', async (t) => {
+    const repo = new FilesRepository(ta.deps.prisma)
+    const ownerId = ta.user().id
+    const file = (i: number) => ({
+      ownerId, purpose: 'artwork', visibility: 'public', filename: 'same.png', contentType: 'image/png',
+      size: 1000, sha256: 'f'.repeat(64), width: 1, height: 1, storageKey: `files/dup-${ownerId}-${i}/original`
+    })
+    const results = await Promise.all([0, 1, 2, 3].map((i) => repo.commit(file(i), QUOTA)))
+    t.equal(results.filter((r) => r.kind === 'created').length, 1)
+    t.equal(results.filter((r) => r.kind === 'duplicate').length, 3)
+    const ids = new Set(results.map((r) => r.kind === 'quota' ? undefined : r.file.id))
+    t.equal(ids.size, 1, 'all point at the same file')
+    t.equal(await repo.usedBy(ownerId), 1000, 'counted once')
+  })
+
   t.test('admins are unlimited', async (t) => {
     const admin = ta.user(['admin'])
     const big = await makeImage({ width: 250, height: 250, noise: true })

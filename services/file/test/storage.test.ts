@@ -1,6 +1,7 @@
 import { request } from 'node:http'
 import { readdir } from 'node:fs/promises'
 import t from 'tap'
+import { S3ObjectStore, createS3 } from '../src/storage/s3-object-store.js'
 import { buildTestApp, imageForm, makeImage, upload } from './helper.js'
 
 t.test('storage down', async (t) => {
@@ -67,6 +68,16 @@ t.test('storage down', async (t) => {
 
 t.test('with every dependency up', async (t) => {
   const ta = await buildTestApp(t)
+
+  t.test('a bucket missing (storage was down at start) is created by the readiness probe', async (t) => {
+    const bucket = 'created-later'
+    const store = new S3ObjectStore(createS3({ ...ta.config, S3_BUCKET: bucket }), bucket, ta.config.S3_REGION)
+    const s3 = createS3(ta.config)
+    t.equal(await s3.bucketExists(bucket), false)
+    await store.ping()
+    t.equal(await s3.bucketExists(bucket), true)
+    await store.ping()
+  })
 
   t.test('readiness is ok', async (t) => {
     const res = await ta.app.inject({ url: '/health/ready' })
