@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import tap from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { testDatabase, testMail, testRedisUrl, type Teardown, type TestMail } from '@holo/infra/testing'
 import { buildApp, type AppOptions } from '../src/app.js'
@@ -15,7 +16,7 @@ export const FAST_ARGON2 = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' }
  * own rate-limit counters. `withMail` starts a real MailDev for it.
  */
 export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, options: AppOptions & { withMail?: boolean, databaseUrl?: string } = {}): Promise<TestApp> {
-  const databaseUrl = options.databaseUrl ?? (await testDatabase(t)).urlFor('auth')
+  const databaseUrl = options.databaseUrl ?? await fileDatabaseUrl()
   const mail = options.withMail === true ? await testMail(t) : undefined
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -33,6 +34,13 @@ export async function buildTestApp (t: Teardown, env: Record<string, string> = {
   const app = await buildApp(config, deps, options)
   t.teardown(async () => { await app.close(); await closeDeps(deps) })
   return { app, deps, config, mail }
+}
+
+let fileDatabase: Promise<string> | undefined
+/** One fresh database per test file (tests in a file use distinct accounts), dropped when the file ends. */
+async function fileDatabaseUrl (): Promise<string> {
+  fileDatabase ??= testDatabase(tap).then((db) => db.urlFor('auth'))
+  return await fileDatabase
 }
 
 let counter = 0
