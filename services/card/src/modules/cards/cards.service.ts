@@ -82,7 +82,11 @@ export class CardService {
 
   /** One card as `viewer` may see it: from the cache when it can be, with likedByMe for a signed-in viewer. */
   async get (id: string, viewer: Viewer): Promise<Rendered> {
-    const cached = await this.d.cache.getCard(id)
+    // The like lookup does not depend on the cache: run both at once.
+    const [cached, likedIds] = await Promise.all([
+      this.d.cache.getCard(id),
+      viewer === null ? undefined : this.d.cards.likedAmong(viewer.id, [id])
+    ])
     let card: CachedCard
     if (cached.hit !== undefined) {
       card = cached.hit
@@ -90,11 +94,12 @@ export class CardService {
       const row = await this.d.cards.find(id)
       if (row === null) throw cardNotFound()
       card = { version: row.version, ...metaOf(row), body: JSON.stringify(toCard(row)) }
-      await this.d.cache.fillCard(id, cached.generation, card)
+      // Not awaited: the SET goes down the same Redis connection ahead of any later read, and fails soft.
+      void this.d.cache.fillCard(id, cached.generation, card)
     }
     if (!canReadCard(card, viewer)) throw cardNotFound()
-    if (viewer === null) return { body: card.body, etag: cardEtag(card.version), cacheControl: 'public, no-cache' }
-    const liked = (await this.d.cards.likedAmong(viewer.id, [id])).has(id)
+    if (likedIds === undefined) return { body: card.body, etag: cardEtag(card.version), cacheControl: 'public, no-cache' }
+    const liked = likedIds.has(id)
     return { body: `${card.body.slice(0, -1)},"likedByMe":${String(liked)}}`, etag: cardEtag(card.version, liked), cacheControl: 'private, no-cache' }
   }
 
@@ -201,7 +206,7 @@ export class CardService {
       items = items.map((c) => ({ ...c, likedByMe: liked.has(c.id) }))
     }
     const rendered = this.render({ items, nextCursor: p.nextCursor }, viewer === null)
-    if (cached !== undefined) await this.d.cache.fillList(key, cached.generation, `${rendered.etag}\n${rendered.body}`)
+    if (cached !== undefined) void this.d.cache.fillList(key, cached.generation, `${rendered.etag}\n${rendered.body}`)
     return rendered
   }
 
