@@ -1,4 +1,5 @@
 import { request } from 'node:http'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { readdir } from 'node:fs/promises'
 import t from 'tap'
 import { S3ObjectStore, createS3 } from '../src/storage/s3-object-store.js'
@@ -64,6 +65,19 @@ t.test('storage down', async (t) => {
     const res = await ta.app.inject({ url: '/metrics' })
     t.match(res.body, /file_storage_call_duration_seconds_count\{service="file",operation="put",outcome="error"\} [1-9]/)
   })
+})
+
+t.test('a storage that accepts connections and never answers gives up with a storage error', async (t) => {
+  const sockets = new Set<Socket>()
+  const silent = createServer((socket) => { sockets.add(socket) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
+  const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
+  const store = new S3ObjectStore(createS3({ S3_ENDPOINT: endpoint, S3_REGION: 'us-east-1', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's', S3_BUCKET: 'silent' }), 'silent', 'us-east-1', 200)
+  const calls: Array<() => Promise<unknown>> = [() => store.stat('k'), () => store.get('k'), () => store.ping(), () => store.remove(['k'])]
+  for (const call of calls) {
+    await t.rejects(call(), { name: 'StorageUnavailableError', dependency: 'storage' })
+  }
 })
 
 t.test('with every dependency up', async (t) => {

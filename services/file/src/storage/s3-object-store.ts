@@ -23,13 +23,39 @@ export function createS3 (s: S3Settings): Client {
 const MISSING = new Set(['NoSuchKey', 'NotFound', 'NoSuchObject'])
 const isMissing = (err: unknown): boolean => MISSING.has((err as { code?: string }).code ?? '')
 
+/**
+ * minio has no request timeout: a storage that accepts connections and never
+ * answers would hold requests forever. Calls of bounded size give up after
+ * `ms` (the request itself is left to finish or fail on its own).
+ */
+async function within<T> (ms: number, operation: string, promise: Promise<T>, late?: (value: T) => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      // A body that arrives after we gave up must not hold its connection open.
+      if (late !== undefined) promise.then(late, () => {})
+      reject(new Error(`storage ${operation} did not answer within ${ms} ms`))
+    }, ms)
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /** ObjectStore on one bucket of an S3-compatible server, through the minio client only. */
 export class S3ObjectStore implements ObjectStore {
-  constructor (private readonly s3: Client, private readonly bucket: string, private readonly region: string) {}
+  constructor (
+    private readonly s3: Client,
+    private readonly bucket: string,
+    private readonly region: string,
+    private readonly timeoutMs = 10_000
+  ) {}
 
-  private async call<T> (operation: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T> (operation: string, fn: () => Promise<T>, bounded = true): Promise<T> {
     try {
-      return await fn()
+      return bounded ? await within(this.timeoutMs, operation, fn()) : await fn()
     } catch (err) {
       throw new StorageUnavailableError(operation, err)
     }
@@ -49,7 +75,7 @@ export class S3ObjectStore implements ObjectStore {
       )
       res.resume()
       await new Promise((resolve, reject) => res.once('end', resolve).once('error', reject))
-    })
+    }, false)
   }
 
   putBuffer = async (key: string, body: Buffer, contentType: string): Promise<void> => {
@@ -58,9 +84,9 @@ export class S3ObjectStore implements ObjectStore {
 
   get = async (key: string, range?: ByteRange) => {
     try {
-      return range === undefined
-        ? await this.s3.getObject(this.bucket, key)
-        : await this.s3.getPartialObject(this.bucket, key, range.start, range.end - range.start + 1)
+      return await within(this.timeoutMs, 'get', range === undefined
+        ? this.s3.getObject(this.bucket, key)
+        : this.s3.getPartialObject(this.bucket, key, range.start, range.end - range.start + 1), (body) => body.destroy())
     } catch (err) {
       if (isMissing(err)) return undefined
       throw new StorageUnavailableError('get', err)
@@ -69,7 +95,7 @@ export class S3ObjectStore implements ObjectStore {
 
   stat = async (key: string) => {
     try {
-      const st = await this.s3.statObject(this.bucket, key)
+      const st = await within(this.timeoutMs, 'stat', this.s3.statObject(this.bucket, key))
       return { size: st.size }
     } catch (err) {
       if (isMissing(err)) return undefined
