@@ -443,6 +443,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description true: Content-Disposition attachment (save as) instead of inline */
+                    download?: boolean;
                     /** @description From a signed URL: expiry, Unix seconds */
                     expires?: number;
                     /** @description From a signed URL: the signature */
