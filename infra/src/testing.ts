@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { dropDatabase, setupDatabase } from './db.js'
+import { createMigratedDatabase, dropDatabase } from './db.js'
 import { startGateway, type GatewaySettings, type RunningGateway } from './gateway.js'
 import { freePort, startMail, startS3 } from './local-services.js'
 import { urlForRole, withDatabase, serviceInfo, type ServiceInfo } from './services.js'
@@ -26,7 +26,7 @@ export interface TestDatabase {
 export async function testDatabase (t: Teardown): Promise<TestDatabase> {
   const name = `holo_test_${process.pid}_${randomBytes(4).toString('hex')}`
   const adminUrl = withDatabase(adminBaseUrl(), name)
-  await setupDatabase(adminUrl)
+  await createMigratedDatabase(adminBaseUrl(), name)
   t.teardown(() => dropDatabase(adminUrl))
   return { name, adminUrl, urlFor: (s) => urlForRole(adminUrl, serviceInfo(s).role) }
 }
