@@ -116,6 +116,13 @@ export interface paths {
             /** @description multipart/form-data; the body is streamed, so put the fields before the file part when you can */
             requestBody: {
                 content: {
+                    /**
+                     * @example {
+                     *       "purpose": "artwork",
+                     *       "visibility": "public",
+                     *       "file": "(the image bytes, e.g. card.png sent as image/png)"
+                     *     }
+                     */
                     "multipart/form-data": {
                         /**
                          * Format: binary

@@ -30,7 +30,11 @@ export const UploadBodySchema = Type.Object({
   file: Type.String({ format: 'binary', description: 'The image: PNG, JPEG, WebP, GIF or AVIF' }),
   purpose: Type.Optional(PurposeSchema),
   visibility: Type.Optional(VisibilitySchema)
-}, { description: 'multipart/form-data; the body is streamed, so put the fields before the file part when you can' })
+}, {
+  description: 'multipart/form-data; the body is streamed, so put the fields before the file part when you can',
+  // Documentation only: the route reads the parts itself, no validator runs on this body.
+  examples: [{ purpose: 'artwork', visibility: 'public', file: '(the image bytes, e.g. card.png sent as image/png)' }]
+})
 
 export const FileParamsSchema = Type.Object({ id: UuidSchema })
 
