@@ -76,7 +76,8 @@ try {
       }
       const cpuBefore = process.cpuUsage()
       const t0 = performance.now()
-      const result = await autocannon({ url: base, connections, duration, ...s.requests(data) })
+      const { path: fixedPath, requests } = s.requests(data)
+      const result = await autocannon({ url: `${base}${fixedPath ?? ''}`, connections, duration, requests })
       const wallMs = performance.now() - t0
       const cpu = process.cpuUsage(cpuBefore)
       const row: Row = {

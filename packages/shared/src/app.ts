@@ -85,9 +85,13 @@ export const corePlugin = fp(async function corePlugin (app: FastifyInstance, op
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  // The access line is built only from safe fields (the URL through
+  // loggableUrl), so it skips the redaction walk, which tripled its cost.
+  const accessLog = app.log.child({}, { redact: { paths: [] } } as object)
   app.addHook('onResponse', async (request, reply) => {
     const status = reply.statusCode
     const line = {
+      requestId: request.id,
       method: request.method,
       url: loggableUrl(request.url, request.params),
       route: request.routeOptions.url,
@@ -95,8 +99,8 @@ export const corePlugin = fp(async function corePlugin (app: FastifyInstance, op
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       userId: (request as { user?: { id?: string } | null }).user?.id
     }
-    if (status >= 500) request.log.error(line, 'request completed')
-    else request.log.info(line, 'request completed')
+    if (status >= 500) accessLog.error(line, 'request completed')
+    else accessLog.info(line, 'request completed')
   })
 
   // Asynchronous destinations keep a buffer: write it out before the process goes.
