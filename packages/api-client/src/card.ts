@@ -10,285 +10,10 @@ export interface paths {
             cookie?: never;
         };
         /** List and search cards (public ones; with ownerId=me also your own) */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description Opaque cursor from a previous page */
-                    cursor?: string;
-                    /** @description Holographic effect */
-                    effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                    limit?: number;
-                    /** @description A user id, or `me` (with a token) to include your own unlisted and private cards */
-                    ownerId?: string | "me";
-                    /** @description Full-text over title, tags and description; prefix and typo tolerant */
-                    q?: string;
-                    /** @description Rarity */
-                    rarity?: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                    /** @description new (default), popular, or relevance (default when q is given) */
-                    sort?: "new" | "popular" | "relevance";
-                    /** @description 1–32 of [a-z0-9-]; stored in lower case */
-                    tag?: string;
-                    /** @description A UUID */
-                    templateId?: string;
-                };
-                header?: {
-                    /** @description ETag from a previous read; 304 when unchanged */
-                    "if-none-match"?: string;
-                };
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                artworkFileId: string | null;
-                                /** Format: date-time */
-                                createdAt: string;
-                                description: string;
-                                /** @description Hidden by moderation: only its owner and staff see it */
-                                hidden: boolean;
-                                holo: {
-                                    angle: number;
-                                    colors: string[];
-                                    /**
-                                     * @description Holographic effect
-                                     * @enum {unknown}
-                                     */
-                                    effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                    intensity: number;
-                                    pattern: string | null;
-                                };
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                id: string;
-                                likeCount: number;
-                                /** @description Present for authenticated callers */
-                                likedByMe?: boolean;
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                ownerId: string;
-                                /**
-                                 * @description Rarity
-                                 * @enum {unknown}
-                                 */
-                                rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                                tags: string[];
-                                templateId: string | null;
-                                title: string;
-                                /** Format: date-time */
-                                updatedAt: string;
-                                /**
-                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                                 * @enum {unknown}
-                                 */
-                                visibility: "public" | "unlisted" | "private";
-                            }[];
-                            nextCursor: string | null;
-                        };
-                    };
-                };
-                /** @description Not modified: your copy (If-None-Match) is current */
-                304: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["listCards"];
         put?: never;
         /** Create a card */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "title": "Nebula Fox",
-                     *       "description": "A fox made of stardust",
-                     *       "holo": {
-                     *         "effect": "galaxy",
-                     *         "intensity": 0.8,
-                     *         "angle": 135,
-                     *         "colors": [
-                     *           "#6a00ff",
-                     *           "#00e5ff"
-                     *         ]
-                     *       },
-                     *       "rarity": "epic",
-                     *       "tags": [
-                     *         "fox",
-                     *         "space"
-                     *       ],
-                     *       "visibility": "public"
-                     *     }
-                     */
-                    "application/json": {
-                        /**
-                         * Format: uuid
-                         * @description A UUID
-                         */
-                        artworkFileId?: string;
-                        description?: string;
-                        holo?: {
-                            angle?: number;
-                            colors?: string[];
-                            /**
-                             * @description Holographic effect
-                             * @enum {unknown}
-                             */
-                            effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                            intensity?: number;
-                            pattern?: string | null;
-                        };
-                        /**
-                         * @description Rarity
-                         * @enum {unknown}
-                         */
-                        rarity?: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                        tags?: string[];
-                        /**
-                         * Format: uuid
-                         * @description A UUID
-                         */
-                        templateId?: string;
-                        title: string;
-                        /**
-                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                         * @enum {unknown}
-                         */
-                        visibility?: "public" | "unlisted" | "private";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            artworkFileId: string | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                            description: string;
-                            /** @description Hidden by moderation: only its owner and staff see it */
-                            hidden: boolean;
-                            holo: {
-                                angle: number;
-                                colors: string[];
-                                /**
-                                 * @description Holographic effect
-                                 * @enum {unknown}
-                                 */
-                                effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                intensity: number;
-                                pattern: string | null;
-                            };
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            likeCount: number;
-                            /** @description Present for authenticated callers */
-                            likedByMe?: boolean;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            ownerId: string;
-                            /**
-                             * @description Rarity
-                             * @enum {unknown}
-                             */
-                            rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                            tags: string[];
-                            templateId: string | null;
-                            title: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            /**
-                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                             * @enum {unknown}
-                             */
-                            visibility: "public" | "unlisted" | "private";
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["createCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -303,358 +28,15 @@ export interface paths {
             cookie?: never;
         };
         /** Read a card */
-        get: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description ETag from a previous read; 304 when unchanged */
-                    "if-none-match"?: string;
-                };
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            artworkFileId: string | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                            description: string;
-                            /** @description Hidden by moderation: only its owner and staff see it */
-                            hidden: boolean;
-                            holo: {
-                                angle: number;
-                                colors: string[];
-                                /**
-                                 * @description Holographic effect
-                                 * @enum {unknown}
-                                 */
-                                effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                intensity: number;
-                                pattern: string | null;
-                            };
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            likeCount: number;
-                            /** @description Present for authenticated callers */
-                            likedByMe?: boolean;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            ownerId: string;
-                            /**
-                             * @description Rarity
-                             * @enum {unknown}
-                             */
-                            rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                            tags: string[];
-                            templateId: string | null;
-                            title: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            /**
-                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                             * @enum {unknown}
-                             */
-                            visibility: "public" | "unlisted" | "private";
-                        };
-                    };
-                };
-                /** @description Not modified: your copy (If-None-Match) is current */
-                304: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getCard"];
         put?: never;
         post?: never;
         /** Delete a card (owner, moderator, admin) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Done */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        delete: operations["deleteCard"];
         options?: never;
         head?: never;
         /** Change your card (If-Match honoured) */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: {
-                    /** @description ETag from a previous read; 412 when the card changed since */
-                    "if-match"?: string;
-                };
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "title": "Nebula Fox II",
-                     *       "holo": {
-                     *         "intensity": 0.9
-                     *       },
-                     *       "visibility": "unlisted"
-                     *     }
-                     */
-                    "application/json": {
-                        artworkFileId?: string | null;
-                        description?: string;
-                        holo?: {
-                            angle?: number;
-                            colors?: string[];
-                            /**
-                             * @description Holographic effect
-                             * @enum {unknown}
-                             */
-                            effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                            intensity?: number;
-                            pattern?: string | null;
-                        };
-                        /**
-                         * @description Rarity
-                         * @enum {unknown}
-                         */
-                        rarity?: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                        tags?: string[];
-                        title?: string;
-                        /**
-                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                         * @enum {unknown}
-                         */
-                        visibility?: "public" | "unlisted" | "private";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            artworkFileId: string | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                            description: string;
-                            /** @description Hidden by moderation: only its owner and staff see it */
-                            hidden: boolean;
-                            holo: {
-                                angle: number;
-                                colors: string[];
-                                /**
-                                 * @description Holographic effect
-                                 * @enum {unknown}
-                                 */
-                                effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                intensity: number;
-                                pattern: string | null;
-                            };
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            likeCount: number;
-                            /** @description Present for authenticated callers */
-                            likedByMe?: boolean;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            ownerId: string;
-                            /**
-                             * @description Rarity
-                             * @enum {unknown}
-                             */
-                            rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                            tags: string[];
-                            templateId: string | null;
-                            title: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            /**
-                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                             * @enum {unknown}
-                             */
-                            visibility: "public" | "unlisted" | "private";
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                412: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        patch: operations["updateCard"];
         trace?: never;
     };
     "/api/v1/cards/{id}/hide": {
@@ -667,120 +49,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Hide a card from everyone but its owner and staff */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            artworkFileId: string | null;
-                            /** Format: date-time */
-                            createdAt: string;
-                            description: string;
-                            /** @description Hidden by moderation: only its owner and staff see it */
-                            hidden: boolean;
-                            holo: {
-                                angle: number;
-                                colors: string[];
-                                /**
-                                 * @description Holographic effect
-                                 * @enum {unknown}
-                                 */
-                                effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                intensity: number;
-                                pattern: string | null;
-                            };
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            likeCount: number;
-                            /** @description Present for authenticated callers */
-                            likedByMe?: boolean;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            ownerId: string;
-                            /**
-                             * @description Rarity
-                             * @enum {unknown}
-                             */
-                            rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                            tags: string[];
-                            templateId: string | null;
-                            title: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            /**
-                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                             * @enum {unknown}
-                             */
-                            visibility: "public" | "unlisted" | "private";
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["hideCard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -796,122 +65,10 @@ export interface paths {
         };
         get?: never;
         /** Like a card (idempotent) */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Done */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        put: operations["likeCard"];
         post?: never;
         /** Take back a like (idempotent) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Done */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        delete: operations["unlikeCard"];
         options?: never;
         head?: never;
         patch?: never;
@@ -927,25 +84,177 @@ export interface paths {
         get?: never;
         put?: never;
         /** Show a hidden card again */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
+        post: operations["unhideCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/collections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List public collections (all of yours with ownerId=me) */
+        get: operations["listCollections"];
+        put?: never;
+        /** Create a collection */
+        post: operations["createCollection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/collections/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a collection with the cards you may see */
+        get: operations["getCollection"];
+        put?: never;
+        post?: never;
+        /** Delete a collection (owner, admin) */
+        delete: operations["deleteCollection"];
+        options?: never;
+        head?: never;
+        /** Change your collection */
+        patch: operations["updateCollection"];
+        trace?: never;
+    };
+    "/api/v1/collections/{id}/cards/{cardId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Add a card (or move it to `position`); idempotent */
+        put: operations["addCollectionCard"];
+        post?: never;
+        /** Take a card out; idempotent */
+        delete: operations["removeCollectionCard"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List published templates (your own drafts and archived ones with a token) */
+        get: operations["listTemplates"];
+        put?: never;
+        /** Create a template (creators and admins) */
+        post: operations["createTemplate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/templates/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Read a template */
+        get: operations["getTemplate"];
+        put?: never;
+        post?: never;
+        /** Delete a template (author, admin); one in use by cards is archived instead */
+        delete: operations["deleteTemplate"];
+        options?: never;
+        head?: never;
+        /** Change a template (author, admin) */
+        patch: operations["updateTemplate"];
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        /** @description RFC 9457 problem details */
+        Problem: {
+            /** @description Stable machine-readable code, e.g. CARD_NOT_FOUND */
+            code: string;
+            dependency?: string;
+            detail: string;
+            errors?: {
+                field: string;
+                in: string;
+                message: string;
+            }[];
+            /** @description The request path that produced the problem */
+            instance: string;
+            requestId: string;
+            status: number;
+            title: string;
+            /** @description URI naming the problem type */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+    };
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    listCards: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                /** @description Holographic effect */
+                effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                limit?: number;
+                /** @description A user id, or `me` (with a token) to include your own unlisted and private cards */
+                ownerId?: string | "me";
+                /** @description Full-text over title, tags and description; prefix and typo tolerant */
+                q?: string;
+                /** @description Rarity */
+                rarity?: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                /** @description new (default), popular, or relevance (default when q is given) */
+                sort?: "new" | "popular" | "relevance";
+                /** @description 1–32 of [a-z0-9-]; stored in lower case */
+                tag?: string;
+                /** @description A UUID */
+                templateId?: string;
             };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
+            header?: {
+                /** @description ETag from a previous read; 304 when unchanged */
+                "if-none-match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of cards */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
                             artworkFileId: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -991,599 +300,1161 @@ export interface paths {
                              * @enum {unknown}
                              */
                             visibility: "public" | "unlisted" | "private";
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
+                        }[];
+                        nextCursor: string | null;
                     };
                 };
             };
+            /** @description Not modified: your copy (If-None-Match) is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
-    "/api/v1/collections": {
+    createCard: {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** List public collections (all of yours with ownerId=me) */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description Opaque cursor from a previous page */
-                    cursor?: string;
-                    limit?: number;
-                    /** @description A user id, or `me` (with a token) for all of yours */
-                    ownerId?: string | "me";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Nebula Fox",
+                 *       "description": "A fox made of stardust",
+                 *       "holo": {
+                 *         "effect": "galaxy",
+                 *         "intensity": 0.8,
+                 *         "angle": 135,
+                 *         "colors": [
+                 *           "#6a00ff",
+                 *           "#00e5ff"
+                 *         ]
+                 *       },
+                 *       "rarity": "epic",
+                 *       "tags": [
+                 *         "fox",
+                 *         "space"
+                 *       ],
+                 *       "visibility": "public"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description A UUID
+                     */
+                    artworkFileId?: string;
+                    description?: string;
+                    holo?: {
+                        angle?: number;
+                        colors?: string[];
+                        /**
+                         * @description Holographic effect
+                         * @enum {unknown}
+                         */
+                        effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                        intensity?: number;
+                        pattern?: string | null;
                     };
-                    content: {
-                        "application/json": {
-                            items: {
-                                /** Format: date-time */
-                                createdAt: string;
-                                description: string;
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                id: string;
-                                name: string;
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                ownerId: string;
-                                /** Format: date-time */
-                                updatedAt: string;
-                                /**
-                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                                 * @enum {unknown}
-                                 */
-                                visibility: "public" | "unlisted" | "private";
-                            }[];
-                            nextCursor: string | null;
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+                    /**
+                     * @description Rarity
+                     * @enum {unknown}
+                     */
+                    rarity?: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                    tags?: string[];
+                    /**
+                     * Format: uuid
+                     * @description A UUID
+                     */
+                    templateId?: string;
+                    title: string;
+                    /**
+                     * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                     * @enum {unknown}
+                     */
+                    visibility?: "public" | "unlisted" | "private";
                 };
             };
         };
-        put?: never;
-        /** Create a collection */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
+        responses: {
+            /** @description The new card */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
                 content: {
-                    /**
-                     * @example {
-                     *       "name": "Space favourites",
-                     *       "description": "Everything with stars",
-                     *       "visibility": "public"
-                     *     }
-                     */
                     "application/json": {
-                        description?: string;
+                        artworkFileId: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        /** @description Hidden by moderation: only its owner and staff see it */
+                        hidden: boolean;
+                        holo: {
+                            angle: number;
+                            colors: string[];
+                            /**
+                             * @description Holographic effect
+                             * @enum {unknown}
+                             */
+                            effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                            intensity: number;
+                            pattern: string | null;
+                        };
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        likeCount: number;
+                        /** @description Present for authenticated callers */
+                        likedByMe?: boolean;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /**
+                         * @description Rarity
+                         * @enum {unknown}
+                         */
+                        rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                        tags: string[];
+                        templateId: string | null;
+                        title: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        /**
+                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                         * @enum {unknown}
+                         */
+                        visibility: "public" | "unlisted" | "private";
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read; 304 when unchanged */
+                "if-none-match"?: string;
+            };
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The card */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        artworkFileId: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        /** @description Hidden by moderation: only its owner and staff see it */
+                        hidden: boolean;
+                        holo: {
+                            angle: number;
+                            colors: string[];
+                            /**
+                             * @description Holographic effect
+                             * @enum {unknown}
+                             */
+                            effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                            intensity: number;
+                            pattern: string | null;
+                        };
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        likeCount: number;
+                        /** @description Present for authenticated callers */
+                        likedByMe?: boolean;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /**
+                         * @description Rarity
+                         * @enum {unknown}
+                         */
+                        rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                        tags: string[];
+                        templateId: string | null;
+                        title: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        /**
+                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                         * @enum {unknown}
+                         */
+                        visibility: "public" | "unlisted" | "private";
+                    };
+                };
+            };
+            /** @description Not modified: your copy (If-None-Match) is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateCard: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description ETag from a previous read; 412 when the card changed since */
+                "if-match"?: string;
+            };
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "title": "Nebula Fox II",
+                 *       "holo": {
+                 *         "intensity": 0.9
+                 *       },
+                 *       "visibility": "unlisted"
+                 *     }
+                 */
+                "application/json": {
+                    artworkFileId?: string | null;
+                    description?: string;
+                    holo?: {
+                        angle?: number;
+                        colors?: string[];
+                        /**
+                         * @description Holographic effect
+                         * @enum {unknown}
+                         */
+                        effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                        intensity?: number;
+                        pattern?: string | null;
+                    };
+                    /**
+                     * @description Rarity
+                     * @enum {unknown}
+                     */
+                    rarity?: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                    tags?: string[];
+                    title?: string;
+                    /**
+                     * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                     * @enum {unknown}
+                     */
+                    visibility?: "public" | "unlisted" | "private";
+                };
+            };
+        };
+        responses: {
+            /** @description The updated card */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        artworkFileId: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        /** @description Hidden by moderation: only its owner and staff see it */
+                        hidden: boolean;
+                        holo: {
+                            angle: number;
+                            colors: string[];
+                            /**
+                             * @description Holographic effect
+                             * @enum {unknown}
+                             */
+                            effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                            intensity: number;
+                            pattern: string | null;
+                        };
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        likeCount: number;
+                        /** @description Present for authenticated callers */
+                        likedByMe?: boolean;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /**
+                         * @description Rarity
+                         * @enum {unknown}
+                         */
+                        rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                        tags: string[];
+                        templateId: string | null;
+                        title: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        /**
+                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                         * @enum {unknown}
+                         */
+                        visibility: "public" | "unlisted" | "private";
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    hideCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The card after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        artworkFileId: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        /** @description Hidden by moderation: only its owner and staff see it */
+                        hidden: boolean;
+                        holo: {
+                            angle: number;
+                            colors: string[];
+                            /**
+                             * @description Holographic effect
+                             * @enum {unknown}
+                             */
+                            effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                            intensity: number;
+                            pattern: string | null;
+                        };
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        likeCount: number;
+                        /** @description Present for authenticated callers */
+                        likedByMe?: boolean;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /**
+                         * @description Rarity
+                         * @enum {unknown}
+                         */
+                        rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                        tags: string[];
+                        templateId: string | null;
+                        title: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        /**
+                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                         * @enum {unknown}
+                         */
+                        visibility: "public" | "unlisted" | "private";
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    likeCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unlikeCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unhideCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The card after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        artworkFileId: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        /** @description Hidden by moderation: only its owner and staff see it */
+                        hidden: boolean;
+                        holo: {
+                            angle: number;
+                            colors: string[];
+                            /**
+                             * @description Holographic effect
+                             * @enum {unknown}
+                             */
+                            effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                            intensity: number;
+                            pattern: string | null;
+                        };
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        likeCount: number;
+                        /** @description Present for authenticated callers */
+                        likedByMe?: boolean;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /**
+                         * @description Rarity
+                         * @enum {unknown}
+                         */
+                        rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                        tags: string[];
+                        templateId: string | null;
+                        title: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        /**
+                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                         * @enum {unknown}
+                         */
+                        visibility: "public" | "unlisted" | "private";
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listCollections: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+                /** @description A user id, or `me` (with a token) for all of yours */
+                ownerId?: string | "me";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of collections */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            id: string;
+                            name: string;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            ownerId: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /**
+                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                             * @enum {unknown}
+                             */
+                            visibility: "public" | "unlisted" | "private";
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createCollection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Space favourites",
+                 *       "description": "Everything with stars",
+                 *       "visibility": "public"
+                 *     }
+                 */
+                "application/json": {
+                    description?: string;
+                    name: string;
+                    /**
+                     * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                     * @enum {unknown}
+                     */
+                    visibility?: "public" | "unlisted" | "private";
+                };
+            };
+        };
+        responses: {
+            /** @description The new collection */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description In order; only the cards you may see */
+                        cards: {
+                            artworkFileId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            /** @description Hidden by moderation: only its owner and staff see it */
+                            hidden: boolean;
+                            holo: {
+                                angle: number;
+                                colors: string[];
+                                /**
+                                 * @description Holographic effect
+                                 * @enum {unknown}
+                                 */
+                                effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                                intensity: number;
+                                pattern: string | null;
+                            };
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            id: string;
+                            likeCount: number;
+                            /** @description Present for authenticated callers */
+                            likedByMe?: boolean;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            ownerId: string;
+                            /**
+                             * @description Rarity
+                             * @enum {unknown}
+                             */
+                            rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                            tags: string[];
+                            templateId: string | null;
+                            title: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /**
+                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                             * @enum {unknown}
+                             */
+                            visibility: "public" | "unlisted" | "private";
+                        }[];
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
                         name: string;
                         /**
-                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                         * @enum {unknown}
+                         * Format: uuid
+                         * @description A UUID
                          */
-                        visibility?: "public" | "unlisted" | "private";
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description In order; only the cards you may see */
-                            cards: {
-                                artworkFileId: string | null;
-                                /** Format: date-time */
-                                createdAt: string;
-                                description: string;
-                                /** @description Hidden by moderation: only its owner and staff see it */
-                                hidden: boolean;
-                                holo: {
-                                    angle: number;
-                                    colors: string[];
-                                    /**
-                                     * @description Holographic effect
-                                     * @enum {unknown}
-                                     */
-                                    effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                    intensity: number;
-                                    pattern: string | null;
-                                };
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                id: string;
-                                likeCount: number;
-                                /** @description Present for authenticated callers */
-                                likedByMe?: boolean;
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                ownerId: string;
-                                /**
-                                 * @description Rarity
-                                 * @enum {unknown}
-                                 */
-                                rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                                tags: string[];
-                                templateId: string | null;
-                                title: string;
-                                /** Format: date-time */
-                                updatedAt: string;
-                                /**
-                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                                 * @enum {unknown}
-                                 */
-                                visibility: "public" | "unlisted" | "private";
-                            }[];
-                            /** Format: date-time */
-                            createdAt: string;
-                            description: string;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            name: string;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            ownerId: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            /**
-                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                             * @enum {unknown}
-                             */
-                            visibility: "public" | "unlisted" | "private";
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/collections/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Read a collection with the cards you may see */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description In order; only the cards you may see */
-                            cards: {
-                                artworkFileId: string | null;
-                                /** Format: date-time */
-                                createdAt: string;
-                                description: string;
-                                /** @description Hidden by moderation: only its owner and staff see it */
-                                hidden: boolean;
-                                holo: {
-                                    angle: number;
-                                    colors: string[];
-                                    /**
-                                     * @description Holographic effect
-                                     * @enum {unknown}
-                                     */
-                                    effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                    intensity: number;
-                                    pattern: string | null;
-                                };
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                id: string;
-                                likeCount: number;
-                                /** @description Present for authenticated callers */
-                                likedByMe?: boolean;
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                ownerId: string;
-                                /**
-                                 * @description Rarity
-                                 * @enum {unknown}
-                                 */
-                                rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                                tags: string[];
-                                templateId: string | null;
-                                title: string;
-                                /** Format: date-time */
-                                updatedAt: string;
-                                /**
-                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                                 * @enum {unknown}
-                                 */
-                                visibility: "public" | "unlisted" | "private";
-                            }[];
-                            /** Format: date-time */
-                            createdAt: string;
-                            description: string;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            name: string;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            ownerId: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            /**
-                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                             * @enum {unknown}
-                             */
-                            visibility: "public" | "unlisted" | "private";
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        /** Delete a collection (owner, admin) */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Done */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        /** Change your collection */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "visibility": "private"
-                     *     }
-                     */
-                    "application/json": {
-                        description?: string;
-                        name?: string;
+                        ownerId: string;
+                        /** Format: date-time */
+                        updatedAt: string;
                         /**
                          * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
                          * @enum {unknown}
                          */
-                        visibility?: "public" | "unlisted" | "private";
+                        visibility: "public" | "unlisted" | "private";
                     };
                 };
             };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description In order; only the cards you may see */
-                            cards: {
-                                artworkFileId: string | null;
-                                /** Format: date-time */
-                                createdAt: string;
-                                description: string;
-                                /** @description Hidden by moderation: only its owner and staff see it */
-                                hidden: boolean;
-                                holo: {
-                                    angle: number;
-                                    colors: string[];
-                                    /**
-                                     * @description Holographic effect
-                                     * @enum {unknown}
-                                     */
-                                    effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                    intensity: number;
-                                    pattern: string | null;
-                                };
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                id: string;
-                                likeCount: number;
-                                /** @description Present for authenticated callers */
-                                likedByMe?: boolean;
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                ownerId: string;
-                                /**
-                                 * @description Rarity
-                                 * @enum {unknown}
-                                 */
-                                rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                                tags: string[];
-                                templateId: string | null;
-                                title: string;
-                                /** Format: date-time */
-                                updatedAt: string;
-                                /**
-                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
-                                 * @enum {unknown}
-                                 */
-                                visibility: "public" | "unlisted" | "private";
-                            }[];
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCollection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The collection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description In order; only the cards you may see */
+                        cards: {
+                            artworkFileId: string | null;
                             /** Format: date-time */
                             createdAt: string;
                             description: string;
+                            /** @description Hidden by moderation: only its owner and staff see it */
+                            hidden: boolean;
+                            holo: {
+                                angle: number;
+                                colors: string[];
+                                /**
+                                 * @description Holographic effect
+                                 * @enum {unknown}
+                                 */
+                                effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                                intensity: number;
+                                pattern: string | null;
+                            };
                             /**
                              * Format: uuid
                              * @description A UUID
                              */
                             id: string;
-                            name: string;
+                            likeCount: number;
+                            /** @description Present for authenticated callers */
+                            likedByMe?: boolean;
                             /**
                              * Format: uuid
                              * @description A UUID
                              */
                             ownerId: string;
+                            /**
+                             * @description Rarity
+                             * @enum {unknown}
+                             */
+                            rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                            tags: string[];
+                            templateId: string | null;
+                            title: string;
                             /** Format: date-time */
                             updatedAt: string;
                             /**
@@ -1591,439 +1462,720 @@ export interface paths {
                              * @enum {unknown}
                              */
                             visibility: "public" | "unlisted" | "private";
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
+                        }[];
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        name: string;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        /**
+                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                         * @enum {unknown}
+                         */
+                        visibility: "public" | "unlisted" | "private";
                     };
                 };
             };
-        };
-        trace?: never;
-    };
-    "/api/v1/collections/{id}/cards/{cardId}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        /** Add a card (or move it to `position`); idempotent */
-        put: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    cardId: string;
-                    /** @description A UUID */
-                    id: string;
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                cookie?: never;
-            };
-            requestBody: {
                 content: {
-                    /**
-                     * @example {
-                     *       "position": 0
-                     *     }
-                     */
-                    "application/json": {
-                        /** @description 0-based; the end when left out or past it */
-                        position?: number;
-                    } | null;
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            responses: {
-                /** @description Done */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                /** @description RFC 9457 problem details */
-                409: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
-        post?: never;
-        /** Take a card out; idempotent */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    cardId: string;
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Done */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
-    "/api/v1/templates": {
+    deleteCollection: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
             cookie?: never;
         };
-        /** List published templates (your own drafts and archived ones with a token) */
-        get: {
-            parameters: {
-                query?: {
-                    authorId?: string | "me";
-                    /** @description Opaque cursor from a previous page */
-                    cursor?: string;
-                    limit?: number;
-                    /** @description Part of the name */
-                    q?: string;
-                    /** @description Only published templates are listed and usable by everyone */
-                    status?: "draft" | "published" | "archived";
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                header?: never;
-                path?: never;
-                cookie?: never;
+                content?: never;
             };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateCollection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "visibility": "private"
+                 *     }
+                 */
+                "application/json": {
+                    description?: string;
+                    name?: string;
+                    /**
+                     * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                     * @enum {unknown}
+                     */
+                    visibility?: "public" | "unlisted" | "private";
+                };
+            };
+        };
+        responses: {
+            /** @description The updated collection */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description In order; only the cards you may see */
+                        cards: {
+                            artworkFileId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            /** @description Hidden by moderation: only its owner and staff see it */
+                            hidden: boolean;
+                            holo: {
+                                angle: number;
+                                colors: string[];
                                 /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                authorId: string;
-                                /** Format: date-time */
-                                createdAt: string;
-                                description: string;
-                                holoDefaults: {
-                                    angle?: number;
-                                    colors?: string[];
-                                    /**
-                                     * @description Holographic effect
-                                     * @enum {unknown}
-                                     */
-                                    effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                    intensity?: number;
-                                    pattern?: string | null;
-                                };
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                id: string;
-                                /** @description Where things go on the card face */
-                                layout: {
-                                    fonts: {
-                                        body: string;
-                                        title: string;
-                                    };
-                                    frame: {
-                                        /** @description Pixels at 1x */
-                                        borderWidth: number;
-                                        /** @description A hex color, #rrggbb */
-                                        color: string;
-                                        /** @enum {unknown} */
-                                        style: "classic" | "full-art" | "borderless" | "retro";
-                                    };
-                                    positions: {
-                                        artwork: {
-                                            height: number;
-                                            width: number;
-                                            x: number;
-                                            y: number;
-                                        };
-                                        description: {
-                                            height: number;
-                                            width: number;
-                                            x: number;
-                                            y: number;
-                                        };
-                                        rarity?: {
-                                            height: number;
-                                            width: number;
-                                            x: number;
-                                            y: number;
-                                        };
-                                        title: {
-                                            height: number;
-                                            width: number;
-                                            x: number;
-                                            y: number;
-                                        };
-                                    };
-                                };
-                                name: string;
-                                premium: boolean;
-                                /**
-                                 * @description Only published templates are listed and usable by everyone
+                                 * @description Holographic effect
                                  * @enum {unknown}
                                  */
-                                status: "draft" | "published" | "archived";
-                                /** Format: date-time */
-                                updatedAt: string;
-                            }[];
-                            nextCursor: string | null;
-                        };
+                                effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                                intensity: number;
+                                pattern: string | null;
+                            };
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            id: string;
+                            likeCount: number;
+                            /** @description Present for authenticated callers */
+                            likedByMe?: boolean;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            ownerId: string;
+                            /**
+                             * @description Rarity
+                             * @enum {unknown}
+                             */
+                            rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                            tags: string[];
+                            templateId: string | null;
+                            title: string;
+                            /** Format: date-time */
+                            updatedAt: string;
+                            /**
+                             * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                             * @enum {unknown}
+                             */
+                            visibility: "public" | "unlisted" | "private";
+                        }[];
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        name: string;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                        /**
+                         * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                         * @enum {unknown}
+                         */
+                        visibility: "public" | "unlisted" | "private";
                     };
                 };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
-        put?: never;
-        /** Create a template (creators and admins) */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
+    };
+    addCollectionCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                cardId: string;
+                /** @description A UUID */
+                id: string;
             };
-            requestBody: {
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "position": 0
+                 *     }
+                 */
+                "application/json": {
+                    /** @description 0-based; the end when left out or past it */
+                    position?: number;
+                } | null;
+            };
+        };
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
                 content: {
-                    /**
-                     * @example {
-                     *       "name": "Cosmic Classic",
-                     *       "description": "A classic frame with a galaxy shimmer",
-                     *       "layout": {
-                     *         "frame": {
-                     *           "style": "classic",
-                     *           "color": "#222244",
-                     *           "borderWidth": 12
-                     *         },
-                     *         "fonts": {
-                     *           "title": "Orbitron",
-                     *           "body": "Inter"
-                     *         },
-                     *         "positions": {
-                     *           "title": {
-                     *             "x": 0.05,
-                     *             "y": 0.03,
-                     *             "width": 0.9,
-                     *             "height": 0.08
-                     *           },
-                     *           "artwork": {
-                     *             "x": 0.05,
-                     *             "y": 0.12,
-                     *             "width": 0.9,
-                     *             "height": 0.5
-                     *           },
-                     *           "description": {
-                     *             "x": 0.05,
-                     *             "y": 0.65,
-                     *             "width": 0.9,
-                     *             "height": 0.3
-                     *           }
-                     *         }
-                     *       },
-                     *       "holoDefaults": {
-                     *         "effect": "galaxy",
-                     *         "intensity": 0.7,
-                     *         "angle": 45
-                     *       },
-                     *       "status": "published"
-                     *     }
-                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeCollectionCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                cardId: string;
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listTemplates: {
+        parameters: {
+            query?: {
+                authorId?: string | "me";
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+                /** @description Part of the name */
+                q?: string;
+                /** @description Only published templates are listed and usable by everyone */
+                status?: "draft" | "published" | "archived";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of templates */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
                     "application/json": {
-                        description?: string;
-                        holoDefaults?: {
+                        items: {
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            authorId: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            description: string;
+                            holoDefaults: {
+                                angle?: number;
+                                colors?: string[];
+                                /**
+                                 * @description Holographic effect
+                                 * @enum {unknown}
+                                 */
+                                effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                                intensity?: number;
+                                pattern?: string | null;
+                            };
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            id: string;
+                            /** @description Where things go on the card face */
+                            layout: {
+                                fonts: {
+                                    body: string;
+                                    title: string;
+                                };
+                                frame: {
+                                    /** @description Pixels at 1x */
+                                    borderWidth: number;
+                                    /** @description A hex color, #rrggbb */
+                                    color: string;
+                                    /** @enum {unknown} */
+                                    style: "classic" | "full-art" | "borderless" | "retro";
+                                };
+                                positions: {
+                                    artwork: {
+                                        height: number;
+                                        width: number;
+                                        x: number;
+                                        y: number;
+                                    };
+                                    description: {
+                                        height: number;
+                                        width: number;
+                                        x: number;
+                                        y: number;
+                                    };
+                                    rarity?: {
+                                        height: number;
+                                        width: number;
+                                        x: number;
+                                        y: number;
+                                    };
+                                    title: {
+                                        height: number;
+                                        width: number;
+                                        x: number;
+                                        y: number;
+                                    };
+                                };
+                            };
+                            name: string;
+                            premium: boolean;
+                            /**
+                             * @description Only published templates are listed and usable by everyone
+                             * @enum {unknown}
+                             */
+                            status: "draft" | "published" | "archived";
+                            /** Format: date-time */
+                            updatedAt: string;
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Cosmic Classic",
+                 *       "description": "A classic frame with a galaxy shimmer",
+                 *       "layout": {
+                 *         "frame": {
+                 *           "style": "classic",
+                 *           "color": "#222244",
+                 *           "borderWidth": 12
+                 *         },
+                 *         "fonts": {
+                 *           "title": "Orbitron",
+                 *           "body": "Inter"
+                 *         },
+                 *         "positions": {
+                 *           "title": {
+                 *             "x": 0.05,
+                 *             "y": 0.03,
+                 *             "width": 0.9,
+                 *             "height": 0.08
+                 *           },
+                 *           "artwork": {
+                 *             "x": 0.05,
+                 *             "y": 0.12,
+                 *             "width": 0.9,
+                 *             "height": 0.5
+                 *           },
+                 *           "description": {
+                 *             "x": 0.05,
+                 *             "y": 0.65,
+                 *             "width": 0.9,
+                 *             "height": 0.3
+                 *           }
+                 *         }
+                 *       },
+                 *       "holoDefaults": {
+                 *         "effect": "galaxy",
+                 *         "intensity": 0.7,
+                 *         "angle": 45
+                 *       },
+                 *       "status": "published"
+                 *     }
+                 */
+                "application/json": {
+                    description?: string;
+                    holoDefaults?: {
+                        angle?: number;
+                        colors?: string[];
+                        /**
+                         * @description Holographic effect
+                         * @enum {unknown}
+                         */
+                        effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                        intensity?: number;
+                        pattern?: string | null;
+                    };
+                    /** @description Where things go on the card face */
+                    layout: {
+                        fonts: {
+                            body: string;
+                            title: string;
+                        };
+                        frame: {
+                            /** @description Pixels at 1x */
+                            borderWidth: number;
+                            /** @description A hex color, #rrggbb */
+                            color: string;
+                            /** @enum {unknown} */
+                            style: "classic" | "full-art" | "borderless" | "retro";
+                        };
+                        positions: {
+                            artwork: {
+                                height: number;
+                                width: number;
+                                x: number;
+                                y: number;
+                            };
+                            description: {
+                                height: number;
+                                width: number;
+                                x: number;
+                                y: number;
+                            };
+                            rarity?: {
+                                height: number;
+                                width: number;
+                                x: number;
+                                y: number;
+                            };
+                            title: {
+                                height: number;
+                                width: number;
+                                x: number;
+                                y: number;
+                            };
+                        };
+                    };
+                    name: string;
+                    premium?: boolean;
+                    /** @enum {unknown} */
+                    status?: "draft" | "published";
+                };
+            };
+        };
+        responses: {
+            /** @description The new template */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        authorId: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        holoDefaults: {
                             angle?: number;
                             colors?: string[];
                             /**
@@ -2034,6 +2186,11 @@ export interface paths {
                             intensity?: number;
                             pattern?: string | null;
                         };
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
                         /** @description Where things go on the card face */
                         layout: {
                             fonts: {
@@ -2076,375 +2233,83 @@ export interface paths {
                             };
                         };
                         name: string;
-                        premium?: boolean;
-                        /** @enum {unknown} */
-                        status?: "draft" | "published";
+                        premium: boolean;
+                        /**
+                         * @description Only published templates are listed and usable by everyone
+                         * @enum {unknown}
+                         */
+                        status: "draft" | "published" | "archived";
+                        /** Format: date-time */
+                        updatedAt: string;
                     };
                 };
             };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            authorId: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            description: string;
-                            holoDefaults: {
-                                angle?: number;
-                                colors?: string[];
-                                /**
-                                 * @description Holographic effect
-                                 * @enum {unknown}
-                                 */
-                                effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                intensity?: number;
-                                pattern?: string | null;
-                            };
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            /** @description Where things go on the card face */
-                            layout: {
-                                fonts: {
-                                    body: string;
-                                    title: string;
-                                };
-                                frame: {
-                                    /** @description Pixels at 1x */
-                                    borderWidth: number;
-                                    /** @description A hex color, #rrggbb */
-                                    color: string;
-                                    /** @enum {unknown} */
-                                    style: "classic" | "full-art" | "borderless" | "retro";
-                                };
-                                positions: {
-                                    artwork: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                    description: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                    rarity?: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                    title: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                };
-                            };
-                            name: string;
-                            premium: boolean;
-                            /**
-                             * @description Only published templates are listed and usable by everyone
-                             * @enum {unknown}
-                             */
-                            status: "draft" | "published" | "archived";
-                            /** Format: date-time */
-                            updatedAt: string;
-                        };
-                    };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
     };
-    "/api/v1/templates/{id}": {
+    getTemplate: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
             cookie?: never;
         };
-        /** Read a template */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
+        requestBody?: never;
+        responses: {
+            /** @description The template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
                 };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            authorId: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            description: string;
-                            holoDefaults: {
-                                angle?: number;
-                                colors?: string[];
-                                /**
-                                 * @description Holographic effect
-                                 * @enum {unknown}
-                                 */
-                                effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                intensity?: number;
-                                pattern?: string | null;
-                            };
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            /** @description Where things go on the card face */
-                            layout: {
-                                fonts: {
-                                    body: string;
-                                    title: string;
-                                };
-                                frame: {
-                                    /** @description Pixels at 1x */
-                                    borderWidth: number;
-                                    /** @description A hex color, #rrggbb */
-                                    color: string;
-                                    /** @enum {unknown} */
-                                    style: "classic" | "full-art" | "borderless" | "retro";
-                                };
-                                positions: {
-                                    artwork: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                    description: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                    rarity?: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                    title: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                };
-                            };
-                            name: string;
-                            premium: boolean;
-                            /**
-                             * @description Only published templates are listed and usable by everyone
-                             * @enum {unknown}
-                             */
-                            status: "draft" | "published" | "archived";
-                            /** Format: date-time */
-                            updatedAt: string;
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        /** Delete a template (author, admin); one in use by cards is archived instead */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Done */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
-        options?: never;
-        head?: never;
-        /** Change a template (author, admin) */
-        patch: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
                 content: {
-                    /**
-                     * @example {
-                     *       "status": "published"
-                     *     }
-                     */
                     "application/json": {
-                        description?: string;
-                        holoDefaults?: {
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        authorId: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        holoDefaults: {
                             angle?: number;
                             colors?: string[];
                             /**
@@ -2455,8 +2320,13 @@ export interface paths {
                             intensity?: number;
                             pattern?: string | null;
                         };
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
                         /** @description Where things go on the card face */
-                        layout?: {
+                        layout: {
                             fonts: {
                                 body: string;
                                 title: string;
@@ -2496,181 +2366,333 @@ export interface paths {
                                 };
                             };
                         };
-                        name?: string;
-                        premium?: boolean;
+                        name: string;
+                        premium: boolean;
                         /**
                          * @description Only published templates are listed and usable by everyone
                          * @enum {unknown}
                          */
-                        status?: "draft" | "published" | "archived";
+                        status: "draft" | "published" | "archived";
+                        /** Format: date-time */
+                        updatedAt: string;
                     };
                 };
             };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateTemplate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "published"
+                 *     }
+                 */
+                "application/json": {
+                    description?: string;
+                    holoDefaults?: {
+                        angle?: number;
+                        colors?: string[];
+                        /**
+                         * @description Holographic effect
+                         * @enum {unknown}
+                         */
+                        effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                        intensity?: number;
+                        pattern?: string | null;
                     };
-                    content: {
-                        "application/json": {
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            authorId: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            description: string;
-                            holoDefaults: {
-                                angle?: number;
-                                colors?: string[];
-                                /**
-                                 * @description Holographic effect
-                                 * @enum {unknown}
-                                 */
-                                effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
-                                intensity?: number;
-                                pattern?: string | null;
+                    /** @description Where things go on the card face */
+                    layout?: {
+                        fonts: {
+                            body: string;
+                            title: string;
+                        };
+                        frame: {
+                            /** @description Pixels at 1x */
+                            borderWidth: number;
+                            /** @description A hex color, #rrggbb */
+                            color: string;
+                            /** @enum {unknown} */
+                            style: "classic" | "full-art" | "borderless" | "retro";
+                        };
+                        positions: {
+                            artwork: {
+                                height: number;
+                                width: number;
+                                x: number;
+                                y: number;
                             };
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            /** @description Where things go on the card face */
-                            layout: {
-                                fonts: {
-                                    body: string;
-                                    title: string;
-                                };
-                                frame: {
-                                    /** @description Pixels at 1x */
-                                    borderWidth: number;
-                                    /** @description A hex color, #rrggbb */
-                                    color: string;
-                                    /** @enum {unknown} */
-                                    style: "classic" | "full-art" | "borderless" | "retro";
-                                };
-                                positions: {
-                                    artwork: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                    description: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                    rarity?: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                    title: {
-                                        height: number;
-                                        width: number;
-                                        x: number;
-                                        y: number;
-                                    };
-                                };
+                            description: {
+                                height: number;
+                                width: number;
+                                x: number;
+                                y: number;
                             };
-                            name: string;
-                            premium: boolean;
-                            /**
-                             * @description Only published templates are listed and usable by everyone
-                             * @enum {unknown}
-                             */
-                            status: "draft" | "published" | "archived";
-                            /** Format: date-time */
-                            updatedAt: string;
+                            rarity?: {
+                                height: number;
+                                width: number;
+                                x: number;
+                                y: number;
+                            };
+                            title: {
+                                height: number;
+                                width: number;
+                                x: number;
+                                y: number;
+                            };
                         };
                     };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
+                    name?: string;
+                    premium?: boolean;
+                    /**
+                     * @description Only published templates are listed and usable by everyone
+                     * @enum {unknown}
+                     */
+                    status?: "draft" | "published" | "archived";
                 };
             };
         };
-        trace?: never;
-    };
-}
-export type webhooks = Record<string, never>;
-export interface components {
-    schemas: {
-        /** @description RFC 9457 problem details */
-        Problem: {
-            /** @description Stable machine-readable code, e.g. CARD_NOT_FOUND */
-            code: string;
-            dependency?: string;
-            detail: string;
-            errors?: {
-                field: string;
-                in: string;
-                message: string;
-            }[];
-            /** @description The request path that produced the problem */
-            instance: string;
-            requestId: string;
-            status: number;
-            title: string;
-            /** @description URI naming the problem type */
-            type: string;
-        } & {
-            [key: string]: unknown;
+        responses: {
+            /** @description The updated template */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        authorId: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        description: string;
+                        holoDefaults: {
+                            angle?: number;
+                            colors?: string[];
+                            /**
+                             * @description Holographic effect
+                             * @enum {unknown}
+                             */
+                            effect?: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                            intensity?: number;
+                            pattern?: string | null;
+                        };
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        /** @description Where things go on the card face */
+                        layout: {
+                            fonts: {
+                                body: string;
+                                title: string;
+                            };
+                            frame: {
+                                /** @description Pixels at 1x */
+                                borderWidth: number;
+                                /** @description A hex color, #rrggbb */
+                                color: string;
+                                /** @enum {unknown} */
+                                style: "classic" | "full-art" | "borderless" | "retro";
+                            };
+                            positions: {
+                                artwork: {
+                                    height: number;
+                                    width: number;
+                                    x: number;
+                                    y: number;
+                                };
+                                description: {
+                                    height: number;
+                                    width: number;
+                                    x: number;
+                                    y: number;
+                                };
+                                rarity?: {
+                                    height: number;
+                                    width: number;
+                                    x: number;
+                                    y: number;
+                                };
+                                title: {
+                                    height: number;
+                                    width: number;
+                                    x: number;
+                                    y: number;
+                                };
+                            };
+                        };
+                        name: string;
+                        premium: boolean;
+                        /**
+                         * @description Only published templates are listed and usable by everyone
+                         * @enum {unknown}
+                         */
+                        status: "draft" | "published" | "archived";
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
-    responses: never;
-    parameters: never;
-    requestBodies: never;
-    headers: never;
-    pathItems: never;
 }
-export type $defs = Record<string, never>;
-export type operations = Record<string, never>;

@@ -13,264 +13,13 @@ export interface paths {
          * List files
          * @description The caller's files, newest first; admins may list another user's.
          */
-        get: {
-            parameters: {
-                query: {
-                    /** @description Opaque cursor from a previous page */
-                    cursor?: string;
-                    limit: number;
-                    /** @description "me", or another user's id (admins only) */
-                    ownerId: "me" | string;
-                    /** @description What the image is for */
-                    purpose?: "artwork" | "avatar" | "template";
-                };
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: {
-                                /** @description Decided from the bytes */
-                                contentType: string;
-                                /** Format: date-time */
-                                createdAt: string;
-                                /** @description The client's filename, sanitised; metadata only */
-                                filename: string;
-                                height: number | null;
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                id: string;
-                                /**
-                                 * Format: uuid
-                                 * @description A UUID
-                                 */
-                                ownerId: string;
-                                /** @description What the image is for */
-                                purpose: "artwork" | "avatar" | "template";
-                                /** @description SHA-256 of the uploaded bytes; the same owner uploading the same bytes gets the same file */
-                                sha256: string;
-                                /** @description Bytes stored (after metadata was stripped) */
-                                size: number;
-                                thumbnailUrl: string;
-                                /** @description The content; needs a token when the file is private */
-                                url: string;
-                                /** @description public: anyone may read it; private: only its owner and admins */
-                                visibility: "public" | "private";
-                                width: number | null;
-                            }[];
-                            nextCursor: string | null;
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["listFiles"];
         put?: never;
         /**
          * Upload an image
          * @description Streams one image (part `file`) to storage. The type is decided by the bytes; metadata is stripped. The same bytes uploaded again by the same user return the existing file with 200.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            /** @description multipart/form-data; the body is streamed, so put the fields before the file part when you can */
-            requestBody: {
-                content: {
-                    /**
-                     * @example {
-                     *       "purpose": "artwork",
-                     *       "visibility": "public",
-                     *       "file": "(the image bytes, e.g. card.png sent as image/png)"
-                     *     }
-                     */
-                    "multipart/form-data": {
-                        /**
-                         * Format: binary
-                         * @description The image: PNG, JPEG, WebP, GIF or AVIF
-                         */
-                        file: string;
-                        /** @description What the image is for */
-                        purpose?: "artwork" | "avatar" | "template";
-                        /** @description public: anyone may read it; private: only its owner and admins */
-                        visibility?: "public" | "private";
-                    };
-                };
-            };
-            responses: {
-                /** @description The same user had already uploaded these bytes: the existing file */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Decided from the bytes */
-                            contentType: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** @description The client's filename, sanitised; metadata only */
-                            filename: string;
-                            height: number | null;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            ownerId: string;
-                            /** @description What the image is for */
-                            purpose: "artwork" | "avatar" | "template";
-                            /** @description SHA-256 of the uploaded bytes; the same owner uploading the same bytes gets the same file */
-                            sha256: string;
-                            /** @description Bytes stored (after metadata was stripped) */
-                            size: number;
-                            thumbnailUrl: string;
-                            /** @description The content; needs a token when the file is private */
-                            url: string;
-                            /** @description public: anyone may read it; private: only its owner and admins */
-                            visibility: "public" | "private";
-                            width: number | null;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Decided from the bytes */
-                            contentType: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** @description The client's filename, sanitised; metadata only */
-                            filename: string;
-                            height: number | null;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            ownerId: string;
-                            /** @description What the image is for */
-                            purpose: "artwork" | "avatar" | "template";
-                            /** @description SHA-256 of the uploaded bytes; the same owner uploading the same bytes gets the same file */
-                            sha256: string;
-                            /** @description Bytes stored (after metadata was stripped) */
-                            size: number;
-                            thumbnailUrl: string;
-                            /** @description The content; needs a token when the file is private */
-                            url: string;
-                            /** @description public: anyone may read it; private: only its owner and admins */
-                            visibility: "public" | "private";
-                            width: number | null;
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                413: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                415: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                422: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["uploadFile"];
         delete?: never;
         options?: never;
         head?: never;
@@ -288,149 +37,14 @@ export interface paths {
          * File metadata
          * @description Private files of others answer 404.
          */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Decided from the bytes */
-                            contentType: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            /** @description The client's filename, sanitised; metadata only */
-                            filename: string;
-                            height: number | null;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            id: string;
-                            /**
-                             * Format: uuid
-                             * @description A UUID
-                             */
-                            ownerId: string;
-                            /** @description What the image is for */
-                            purpose: "artwork" | "avatar" | "template";
-                            /** @description SHA-256 of the uploaded bytes; the same owner uploading the same bytes gets the same file */
-                            sha256: string;
-                            /** @description Bytes stored (after metadata was stripped) */
-                            size: number;
-                            thumbnailUrl: string;
-                            /** @description The content; needs a token when the file is private */
-                            url: string;
-                            /** @description public: anyone may read it; private: only its owner and admins */
-                            visibility: "public" | "private";
-                            width: number | null;
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getFile"];
         put?: never;
         post?: never;
         /**
          * Delete a file
          * @description For the owner (or an admin): the row, the object and its thumbnails go.
          */
-        delete: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Deleted */
-                204: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        delete: operations["deleteFile"];
         options?: never;
         head?: never;
         patch?: never;
@@ -447,117 +61,7 @@ export interface paths {
          * File content
          * @description The stored bytes, with Range support (one range). Works without a token for public files and with `expires` and `sig` from a signed URL.
          */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description true: Content-Disposition attachment (save as) instead of inline */
-                    download?: boolean;
-                    /** @description From a signed URL: expiry, Unix seconds */
-                    expires?: number;
-                    /** @description From a signed URL: the signature */
-                    sig?: string;
-                };
-                header?: {
-                    "if-none-match"?: string;
-                    range?: string;
-                };
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The whole file */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "image/avif": string;
-                        "image/gif": string;
-                        "image/jpeg": string;
-                        "image/png": string;
-                        "image/webp": string;
-                    };
-                };
-                /** @description The requested range */
-                206: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "image/avif": string;
-                        "image/gif": string;
-                        "image/jpeg": string;
-                        "image/png": string;
-                        "image/webp": string;
-                    };
-                };
-                /** @description Not Modified: the ETag in If-None-Match still holds */
-                304: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                416: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getFileContent"];
         put?: never;
         post?: never;
         delete?: never;
@@ -577,75 +81,7 @@ export interface paths {
          * A time-limited URL that works without a token
          * @description For the owner (or an admin). The URL goes through the gateway; the file service checks its signature.
          */
-        get: {
-            parameters: {
-                query: {
-                    /** @description Seconds the URL stays valid (at most the configured maximum) */
-                    expiresIn: number;
-                    /** @description Sign a thumbnail of this width instead of the original */
-                    w?: 64 | 128 | 256 | 512;
-                };
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** Format: date-time */
-                            expiresAt: string;
-                            /** @description Works without a token until expiresAt */
-                            url: string;
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getFileSignedUrl"];
         put?: never;
         post?: never;
         delete?: never;
@@ -665,88 +101,7 @@ export interface paths {
          * WebP thumbnail
          * @description Made on first request, then served from storage.
          */
-        get: {
-            parameters: {
-                query: {
-                    /** @description From a signed URL: expiry, Unix seconds */
-                    expires?: number;
-                    /** @description From a signed URL: the signature */
-                    sig?: string;
-                    /** @description Width in pixels: one of 64, 128, 256, 512 */
-                    w: 64 | 128 | 256 | 512;
-                };
-                header?: never;
-                path: {
-                    /** @description A UUID */
-                    id: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description The thumbnail */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "image/webp": string;
-                    };
-                };
-                /** @description Not Modified: the ETag in If-None-Match still holds */
-                304: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content?: never;
-                };
-                /** @description RFC 9457 problem details */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                503: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getFileThumbnail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -763,40 +118,7 @@ export interface paths {
             cookie?: never;
         };
         /** Storage used and quota */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Bytes allowed; null means unlimited */
-                            quota: number | null;
-                            /** @description Bytes stored */
-                            used: number;
-                        };
-                    };
-                };
-                /** @description RFC 9457 problem details */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        get: operations["getFilesUsage"];
         put?: never;
         post?: never;
         delete?: never;
@@ -838,4 +160,691 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    listFiles: {
+        parameters: {
+            query: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit: number;
+                /** @description "me", or another user's id (admins only) */
+                ownerId: "me" | string;
+                /** @description What the image is for */
+                purpose?: "artwork" | "avatar" | "template";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the files, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            /** @description Decided from the bytes */
+                            contentType: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** @description The client's filename, sanitised; metadata only */
+                            filename: string;
+                            height: number | null;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            id: string;
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            ownerId: string;
+                            /** @description What the image is for */
+                            purpose: "artwork" | "avatar" | "template";
+                            /** @description SHA-256 of the uploaded bytes; the same owner uploading the same bytes gets the same file */
+                            sha256: string;
+                            /** @description Bytes stored (after metadata was stripped) */
+                            size: number;
+                            thumbnailUrl: string;
+                            /** @description The content; needs a token when the file is private */
+                            url: string;
+                            /** @description public: anyone may read it; private: only its owner and admins */
+                            visibility: "public" | "private";
+                            width: number | null;
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    uploadFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description multipart/form-data; the body is streamed, so put the fields before the file part when you can */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "purpose": "artwork",
+                 *       "visibility": "public",
+                 *       "file": "(the image bytes, e.g. card.png sent as image/png)"
+                 *     }
+                 */
+                "multipart/form-data": {
+                    /**
+                     * Format: binary
+                     * @description The image: PNG, JPEG, WebP, GIF or AVIF
+                     */
+                    file: string;
+                    /** @description What the image is for */
+                    purpose?: "artwork" | "avatar" | "template";
+                    /** @description public: anyone may read it; private: only its owner and admins */
+                    visibility?: "public" | "private";
+                };
+            };
+        };
+        responses: {
+            /** @description The same user had already uploaded these bytes: the existing file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Decided from the bytes */
+                        contentType: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description The client's filename, sanitised; metadata only */
+                        filename: string;
+                        height: number | null;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /** @description What the image is for */
+                        purpose: "artwork" | "avatar" | "template";
+                        /** @description SHA-256 of the uploaded bytes; the same owner uploading the same bytes gets the same file */
+                        sha256: string;
+                        /** @description Bytes stored (after metadata was stripped) */
+                        size: number;
+                        thumbnailUrl: string;
+                        /** @description The content; needs a token when the file is private */
+                        url: string;
+                        /** @description public: anyone may read it; private: only its owner and admins */
+                        visibility: "public" | "private";
+                        width: number | null;
+                    };
+                };
+            };
+            /** @description The new file */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Decided from the bytes */
+                        contentType: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description The client's filename, sanitised; metadata only */
+                        filename: string;
+                        height: number | null;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /** @description What the image is for */
+                        purpose: "artwork" | "avatar" | "template";
+                        /** @description SHA-256 of the uploaded bytes; the same owner uploading the same bytes gets the same file */
+                        sha256: string;
+                        /** @description Bytes stored (after metadata was stripped) */
+                        size: number;
+                        thumbnailUrl: string;
+                        /** @description The content; needs a token when the file is private */
+                        url: string;
+                        /** @description public: anyone may read it; private: only its owner and admins */
+                        visibility: "public" | "private";
+                        width: number | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's metadata */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Decided from the bytes */
+                        contentType: string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** @description The client's filename, sanitised; metadata only */
+                        filename: string;
+                        height: number | null;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        ownerId: string;
+                        /** @description What the image is for */
+                        purpose: "artwork" | "avatar" | "template";
+                        /** @description SHA-256 of the uploaded bytes; the same owner uploading the same bytes gets the same file */
+                        sha256: string;
+                        /** @description Bytes stored (after metadata was stripped) */
+                        size: number;
+                        thumbnailUrl: string;
+                        /** @description The content; needs a token when the file is private */
+                        url: string;
+                        /** @description public: anyone may read it; private: only its owner and admins */
+                        visibility: "public" | "private";
+                        width: number | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getFileContent: {
+        parameters: {
+            query?: {
+                /** @description true: Content-Disposition attachment (save as) instead of inline */
+                download?: boolean;
+                /** @description From a signed URL: expiry, Unix seconds */
+                expires?: number;
+                /** @description From a signed URL: the signature */
+                sig?: string;
+            };
+            header?: {
+                "if-none-match"?: string;
+                range?: string;
+            };
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The whole file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/avif": string;
+                    "image/gif": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                };
+            };
+            /** @description The requested range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/avif": string;
+                    "image/gif": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                };
+            };
+            /** @description Not Modified: the ETag in If-None-Match still holds */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getFileSignedUrl: {
+        parameters: {
+            query: {
+                /** @description Seconds the URL stays valid (at most the configured maximum) */
+                expiresIn: number;
+                /** @description Sign a thumbnail of this width instead of the original */
+                w?: 64 | 128 | 256 | 512;
+            };
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The URL and when it stops working */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        expiresAt: string;
+                        /** @description Works without a token until expiresAt */
+                        url: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getFileThumbnail: {
+        parameters: {
+            query: {
+                /** @description From a signed URL: expiry, Unix seconds */
+                expires?: number;
+                /** @description From a signed URL: the signature */
+                sig?: string;
+                /** @description Width in pixels: one of 64, 128, 256, 512 */
+                w: 64 | 128 | 256 | 512;
+            };
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The thumbnail */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/webp": string;
+                };
+            };
+            /** @description Not Modified: the ETag in If-None-Match still holds */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getFilesUsage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Bytes stored and the quota */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Bytes allowed; null means unlimited */
+                        quota: number | null;
+                        /** @description Bytes stored */
+                        used: number;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+}

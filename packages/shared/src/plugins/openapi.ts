@@ -29,13 +29,57 @@ export const openapiPlugin = fp(async function openapiPlugin (app: FastifyInstan
         }
       }
     },
+    // Every operation gets an operationId; a route's own `schema.operationId` wins.
+    transform: ({ schema, url, route }) => {
+      const methods = typeof route.method === 'string' ? [route.method] : route.method
+      if (schema?.operationId !== undefined || methods.length !== 1) return { schema, url }
+      return { schema: { ...schema, operationId: defaultOperationId(methods[0] as string, url) }, url }
+    },
     transformObject: (documents) => 'openapiObject' in documents
-      ? referenceSharedSchemas(documents.openapiObject as OpenApiDocument) as typeof documents.openapiObject
+      ? problemMediaType(referenceSharedSchemas(documents.openapiObject as OpenApiDocument)) as typeof documents.openapiObject
       : documents.swaggerObject,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'holo-openapi' })
+
+const words = (segment: string): string[] => segment.split(/[^A-Za-z0-9]+/).filter((w) => w !== '')
+const pascal = (ws: string[]): string => ws.map((w) => w[0]?.toUpperCase() + w.slice(1)).join('')
+const singular = (w: string): string => w.endsWith('ies') ? `${w.slice(0, -3)}y` : w.endsWith('s') ? w.slice(0, -1) : w
+const isParam = (segment: string): boolean => /^[:*{]/.test(segment)
+
+/**
+ * A stable camelCase operationId from method and route template, so that no
+ * route can go without one: `POST /api/v1/cards` → `createCard`,
+ * `GET /api/v1/cards` → `listCards`, `GET /api/v1/files/:id` → `getFile`,
+ * `PATCH /api/v1/auth/me` → `updateAuthMe`, `POST /api/v1/auth/login` →
+ * `authLogin` (a POST to anything but a collection is an action). A segment
+ * followed by a parameter names one item (`/cards/:id/like` → `…CardLike`).
+ */
+export function defaultOperationId (method: string, url: string): string {
+  const segments = url.split('/').filter((s) => s !== '' && s !== 'api' && !/^v\d+$/.test(s))
+  const parts: string[][] = []
+  segments.forEach((s, i) => {
+    if (isParam(s)) return
+    const next = segments[i + 1]
+    const ws = words(s)
+    if (next !== undefined && isParam(next) && ws.length > 0) ws[ws.length - 1] = singular(ws[ws.length - 1] as string)
+    parts.push(ws)
+  })
+  const last = segments.at(-1)
+  const collection = last !== undefined && !isParam(last) && /[a-z]s$/.test(last)
+  const m = method.toUpperCase()
+  let verb: string
+  if (m === 'GET') verb = collection ? 'list' : 'get'
+  else if (m === 'POST') {
+    if (!collection) { const ws = parts.flat(); return (ws[0] ?? 'root') + pascal(ws.slice(1)) }
+    const ws = parts.at(-1) as string[]
+    ws[ws.length - 1] = singular(ws[ws.length - 1] as string)
+    verb = 'create'
+  } else if (m === 'PATCH') verb = 'update'
+  else verb = m.toLowerCase()
+  return verb + pascal(parts.flat())
+}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
 interface OpenApiDocument { components?: { schemas?: Record<string, Json> }, [key: string]: unknown }
@@ -74,4 +118,26 @@ export function referenceSharedSchemas<D extends OpenApiDocument> (doc: D): D {
   const { components, ...rest } = doc
   const paths = walk(rest as unknown as Json, false) as Record<string, unknown>
   return { ...paths, ...(components === undefined ? {} : { components }) } as D
+}
+
+const PROBLEM_REF = '#/components/schemas/Problem'
+
+/**
+ * Errors are sent as application/problem+json (RFC 9457), but the generator
+ * documents every response as application/json: rename the media type of
+ * responses whose schema is the shared Problem.
+ */
+export function problemMediaType<D extends OpenApiDocument> (doc: D): D {
+  type Content = Record<string, { schema?: { $ref?: string } }>
+  type Paths = Record<string, Record<string, { responses?: Record<string, { content?: Content }> }>>
+  for (const item of Object.values((doc.paths ?? {}) as Paths)) {
+    for (const op of Object.values(item)) {
+      for (const res of Object.values(op?.responses ?? {})) {
+        const content = res.content
+        if (content?.['application/json']?.schema?.$ref !== PROBLEM_REF) continue
+        res.content = Object.fromEntries(Object.entries(content).map(([type, media]) => [type === 'application/json' ? 'application/problem+json' : type, media]))
+      }
+    }
+  }
+  return doc
 }

@@ -44,7 +44,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = asyn
       summary: 'Create an account and start a session',
       description: 'Sends an email-verification message. Email and username are unique (case-insensitive).',
       body: RegisterBodySchema,
-      response: { 201: AuthResultSchema, ...problemResponses(400, 409, 429) }
+      response: { 201: { ...AuthResultSchema, description: 'Registered and signed in: the user and a token pair' }, ...problemResponses(400, 409, 429) }
     }
   }, async (request, reply) => reply.code(201).send(await service.register(request.body, contextOf(request))))
 
@@ -55,7 +55,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = asyn
       summary: 'Log in with email and password',
       description: 'A wrong email and a wrong password get the same 401; a disabled account gets 403.',
       body: LoginBodySchema,
-      response: { 200: AuthResultSchema, ...problemResponses(400, 401, 403, 429) }
+      response: { 200: { ...AuthResultSchema, description: 'Signed in: the user and a token pair' }, ...problemResponses(400, 401, 403, 429) }
     }
   }, async (request) => await service.login(request.body, contextOf(request)))
 
@@ -65,7 +65,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = asyn
       summary: 'Exchange a refresh token for a new token pair',
       description: 'Every refresh rotates the refresh token. Presenting a rotated token again (after a short grace window) ends the whole session.',
       body: RefreshBodySchema,
-      response: { 200: AuthResultSchema, ...problemResponses(400, 401) }
+      response: { 200: { ...AuthResultSchema, description: 'A new token pair; the refresh token given is spent' }, ...problemResponses(400, 401) }
     }
   }, async (request) => await service.refresh(request.body.refreshToken, contextOf(request)))
 
@@ -98,6 +98,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = asyn
     preHandler: app.authenticate,
     schema: {
       tags,
+      operationId: 'authChangePassword',
       summary: 'Change the password',
       description: 'Every other session of the caller ends.',
       security: bearer,
@@ -154,7 +155,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = asyn
       tags,
       summary: 'The caller\'s live sessions',
       security: bearer,
-      response: { 200: SessionListSchema, ...problemResponses(401) }
+      response: { 200: { ...SessionListSchema, description: 'The caller\'s active sessions' }, ...problemResponses(401) }
     }
   }, async (request) => ({ items: await service.sessions(callerOf(request)) }))
 
@@ -175,8 +176,10 @@ export const authRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = asyn
   app.get('/.well-known/jwks.json', {
     schema: {
       tags,
+      operationId: 'getJwks',
       summary: 'The public keys that verify access tokens (JWK set)',
-      response: { 200: JwksSchema }
+      // No 4xx/5xx: no input, no token, and the keys are in memory from startup (the service does not start without them).
+      response: { 200: { ...JwksSchema, description: 'The JWK set: the public half of every configured signing key' } }
     }
   }, async (_request, reply) => {
     reply.header('cache-control', 'public, max-age=300')

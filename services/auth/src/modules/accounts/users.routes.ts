@@ -42,7 +42,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ service: AccountsService }
         summary: 'Find accounts (admin)',
         security: bearer,
         querystring: UserListQuerySchema,
-        response: { 200: UserPageSchema, ...problemResponses(400, 401, 403) }
+        response: { 200: { ...UserPageSchema, description: 'A page of users' }, ...problemResponses(400, 401, 403) }
       }
     }, async (request) => await service.listUsers(request.query))
 
@@ -84,7 +84,7 @@ export const usersRoutes: FastifyPluginAsyncTypebox<{ service: AccountsService }
       summary: 'Public profiles of up to 100 users',
       description: 'Unknown and disabled users are left out.',
       querystring: ProfilesQuerySchema,
-      response: { 200: ProfileListSchema, ...problemResponses(400) }
+      response: { 200: { ...ProfileListSchema, description: 'The public profiles asked for' }, ...problemResponses(400) }
     }
   }, async (request) => ({ items: await service.profiles(request.query.ids.split(',')) }))
 }

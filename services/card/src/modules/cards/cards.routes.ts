@@ -15,7 +15,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = a
     preValidation: app.authenticate,
     schema: {
       tags, summary: 'Create a card', security, body: CreateCardSchema,
-      response: { 201: CardSchema, ...problemResponses(400, 401, 503) }
+      response: { 201: { ...CardSchema, description: 'The new card' }, ...problemResponses(400, 401, 503) }
     }
   }, async (request, reply) => {
     const { card, etag } = await service.create(caller(request), request.body)
@@ -26,14 +26,14 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = a
     schema: {
       tags, summary: 'List and search cards (public ones; with ownerId=me also your own)', security: optionalSecurity, querystring: ListCardsQuerySchema,
       headers: IfNoneMatchHeadersSchema,
-      response: { 200: CardPageSchema, 304: NotModified, ...problemResponses(400, 401, 503) }
+      response: { 200: { ...CardPageSchema, description: 'A page of cards' }, 304: NotModified, ...problemResponses(400, 401, 503) }
     }
   }, async (request, reply) => sendRendered(request, reply, await service.list(request.query, request.user)))
 
   app.get('/api/v1/cards/:id', {
     schema: {
       tags, summary: 'Read a card', security: optionalSecurity, params: CardParamsSchema, headers: IfNoneMatchHeadersSchema,
-      response: { 200: CardSchema, 304: NotModified, ...problemResponses(400, 401, 404, 503) }
+      response: { 200: { ...CardSchema, description: 'The card' }, 304: NotModified, ...problemResponses(400, 401, 404, 503) }
     }
   }, async (request, reply) => sendRendered(request, reply, await service.get(request.params.id, request.user)))
 
@@ -41,7 +41,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = a
     preValidation: app.authenticate,
     schema: {
       tags, summary: 'Change your card (If-Match honoured)', security, params: CardParamsSchema, headers: IfMatchHeadersSchema, body: UpdateCardSchema,
-      response: { 200: CardSchema, ...problemResponses(400, 401, 403, 404, 412, 503) }
+      response: { 200: { ...CardSchema, description: 'The updated card' }, ...problemResponses(400, 401, 403, 404, 412, 503) }
     }
   }, async (request, reply) => {
     const { card, etag } = await service.update(request.params.id, caller(request), request.body, request.headers['if-match'])
@@ -63,7 +63,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = a
     app[method]('/api/v1/cards/:id/like', {
       preValidation: app.authenticate,
       schema: {
-        tags, summary: on ? 'Like a card (idempotent)' : 'Take back a like (idempotent)', security, params: CardParamsSchema,
+        tags, operationId: on ? 'likeCard' : 'unlikeCard', summary: on ? 'Like a card (idempotent)' : 'Take back a like (idempotent)', security, params: CardParamsSchema,
         response: { 204: NoContent, ...problemResponses(400, 401, 404, 503) }
       }
     }, async (request, reply) => {
@@ -76,8 +76,8 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = a
     app.post(`/api/v1/cards/:id/${action}`, {
       preValidation: app.requireRole('moderator'),
       schema: {
-        tags: ['moderation'], summary: hidden ? 'Hide a card from everyone but its owner and staff' : 'Show a hidden card again', security, params: CardParamsSchema,
-        response: { 200: CardSchema, ...problemResponses(400, 401, 403, 404, 503) }
+        tags: ['moderation'], operationId: hidden ? 'hideCard' : 'unhideCard', summary: hidden ? 'Hide a card from everyone but its owner and staff' : 'Show a hidden card again', security, params: CardParamsSchema,
+        response: { 200: { ...CardSchema, description: 'The card after the change' }, ...problemResponses(400, 401, 403, 404, 503) }
       }
     }, async (request) => await service.setHidden(request.params.id, caller(request), hidden))
   }

@@ -15,21 +15,21 @@ export const collectionRoutes: FastifyPluginAsyncTypebox<{ service: CollectionSe
     preValidation: app.authenticate,
     schema: {
       tags, summary: 'Create a collection', security, body: CreateCollectionSchema,
-      response: { 201: CollectionSchema, ...problemResponses(400, 401, 503) }
+      response: { 201: { ...CollectionSchema, description: 'The new collection' }, ...problemResponses(400, 401, 503) }
     }
   }, async (request, reply) => reply.code(201).send(await service.create(caller(request), request.body)))
 
   app.get('/api/v1/collections', {
     schema: {
       tags, summary: 'List public collections (all of yours with ownerId=me)', security: optionalSecurity, querystring: ListCollectionsQuerySchema,
-      response: { 200: CollectionPageSchema, ...problemResponses(400, 401, 503) }
+      response: { 200: { ...CollectionPageSchema, description: 'A page of collections' }, ...problemResponses(400, 401, 503) }
     }
   }, async (request) => await service.list(request.query, request.user))
 
   app.get('/api/v1/collections/:id', {
     schema: {
       tags, summary: 'Read a collection with the cards you may see', security: optionalSecurity, params: CollectionParamsSchema,
-      response: { 200: CollectionSchema, ...problemResponses(400, 401, 404, 503) }
+      response: { 200: { ...CollectionSchema, description: 'The collection' }, ...problemResponses(400, 401, 404, 503) }
     }
   }, async (request) => await service.get(request.params.id, request.user))
 
@@ -37,7 +37,7 @@ export const collectionRoutes: FastifyPluginAsyncTypebox<{ service: CollectionSe
     preValidation: app.authenticate,
     schema: {
       tags, summary: 'Change your collection', security, params: CollectionParamsSchema, body: UpdateCollectionSchema,
-      response: { 200: CollectionSchema, ...problemResponses(400, 401, 403, 404, 503) }
+      response: { 200: { ...CollectionSchema, description: 'The updated collection' }, ...problemResponses(400, 401, 403, 404, 503) }
     }
   }, async (request) => await service.update(request.params.id, caller(request), request.body))
 
@@ -55,7 +55,7 @@ export const collectionRoutes: FastifyPluginAsyncTypebox<{ service: CollectionSe
   app.put('/api/v1/collections/:id/cards/:cardId', {
     preValidation: app.authenticate,
     schema: {
-      tags, summary: 'Add a card (or move it to `position`); idempotent', security, params: CollectionCardParamsSchema, body: PutCardBodySchema,
+      tags, operationId: 'addCollectionCard', summary: 'Add a card (or move it to `position`); idempotent', security, params: CollectionCardParamsSchema, body: PutCardBodySchema,
       response: { 204: NoContent, ...problemResponses(400, 401, 403, 404, 409, 503) }
     }
   }, async (request, reply) => {
@@ -66,7 +66,7 @@ export const collectionRoutes: FastifyPluginAsyncTypebox<{ service: CollectionSe
   app.delete('/api/v1/collections/:id/cards/:cardId', {
     preValidation: app.authenticate,
     schema: {
-      tags, summary: 'Take a card out; idempotent', security, params: CollectionCardParamsSchema,
+      tags, operationId: 'removeCollectionCard', summary: 'Take a card out; idempotent', security, params: CollectionCardParamsSchema,
       response: { 204: NoContent, ...problemResponses(400, 401, 403, 404, 503) }
     }
   }, async (request, reply) => {

@@ -12,21 +12,21 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ service: TemplateServic
     preValidation: app.requireRole('creator'),
     schema: {
       tags, summary: 'Create a template (creators and admins)', security, body: CreateTemplateSchema,
-      response: { 201: TemplateSchema, ...problemResponses(400, 401, 403, 503) }
+      response: { 201: { ...TemplateSchema, description: 'The new template' }, ...problemResponses(400, 401, 403, 503) }
     }
   }, async (request, reply) => reply.code(201).send(await service.create(caller(request), request.body)))
 
   app.get('/api/v1/templates', {
     schema: {
       tags, summary: 'List published templates (your own drafts and archived ones with a token)', security: optionalSecurity, querystring: ListTemplatesQuerySchema,
-      response: { 200: TemplatePageSchema, ...problemResponses(400, 401, 403, 503) }
+      response: { 200: { ...TemplatePageSchema, description: 'A page of templates' }, ...problemResponses(400, 401, 403, 503) }
     }
   }, async (request) => await service.list(request.query, request.user))
 
   app.get('/api/v1/templates/:id', {
     schema: {
       tags, summary: 'Read a template', security: optionalSecurity, params: TemplateParamsSchema,
-      response: { 200: TemplateSchema, ...problemResponses(400, 401, 404, 503) }
+      response: { 200: { ...TemplateSchema, description: 'The template' }, ...problemResponses(400, 401, 404, 503) }
     }
   }, async (request) => await service.get(request.params.id, request.user))
 
@@ -34,7 +34,7 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ service: TemplateServic
     preValidation: app.authenticate,
     schema: {
       tags, summary: 'Change a template (author, admin)', security, params: TemplateParamsSchema, body: UpdateTemplateSchema,
-      response: { 200: TemplateSchema, ...problemResponses(400, 401, 403, 404, 503) }
+      response: { 200: { ...TemplateSchema, description: 'The updated template' }, ...problemResponses(400, 401, 403, 404, 503) }
     }
   }, async (request) => await service.update(request.params.id, caller(request), request.body))
 

@@ -49,6 +49,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
     validatorCompiler: () => () => true,
     schema: {
       tags,
+      operationId: 'uploadFile',
       summary: 'Upload an image',
       description: 'Streams one image (part `file`) to storage. The type is decided by the bytes; metadata is stripped. The same bytes uploaded again by the same user return the existing file with 200.',
       security: bearer,
@@ -56,7 +57,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       body: UploadBodySchema,
       response: {
         200: { ...FileSchema, description: 'The same user had already uploaded these bytes: the existing file' },
-        201: FileSchema,
+        201: { ...FileSchema, description: 'The new file' },
         ...problemResponses(400, 401, 413, 415, 422, 503)
       }
     }
@@ -75,7 +76,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       description: 'The caller\'s files, newest first; admins may list another user\'s.',
       security: bearer,
       querystring: ListQuerySchema,
-      response: { 200: FileListSchema, ...problemResponses(400, 401, 403) }
+      response: { 200: { ...FileListSchema, description: 'A page of the files, newest first' }, ...problemResponses(400, 401, 403) }
     }
   }, async (request) => await service.list(userOf(request), request.query))
 
@@ -85,7 +86,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       tags,
       summary: 'Storage used and quota',
       security: bearer,
-      response: { 200: UsageSchema, ...problemResponses(401) }
+      response: { 200: { ...UsageSchema, description: 'Bytes stored and the quota' }, ...problemResponses(401) }
     }
   }, async (request) => await service.usage(userOf(request)))
 
@@ -96,7 +97,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       description: 'Private files of others answer 404.',
       security: optionalBearer,
       params: FileParamsSchema,
-      response: { 200: FileSchema, ...problemResponses(400, 401, 404) }
+      response: { 200: { ...FileSchema, description: 'The file\'s metadata' }, ...problemResponses(400, 401, 404) }
     }
   }, async (request) => await service.get(request.user, request.params.id))
 
@@ -155,7 +156,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       security: bearer,
       params: FileParamsSchema,
       querystring: SignedUrlQuerySchema,
-      response: { 200: SignedUrlSchema, ...problemResponses(400, 401, 403, 404) }
+      response: { 200: { ...SignedUrlSchema, description: 'The URL and when it stops working' }, ...problemResponses(400, 401, 403, 404) }
     }
   }, async (request) => await service.signedUrl(userOf(request), request.params.id, request.query.expiresIn, request.query.w as ThumbnailWidth | undefined))
 
