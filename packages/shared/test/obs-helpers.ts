@@ -33,21 +33,3 @@ export async function promtoolProblems (text: string): Promise<{ code: number | 
   const problems = out.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !KNOWN_LINT.test(l))
   return { code, problems }
 }
-
-/** The metric families the shared instruments register, from real instruments on a real Redis client. */
-export async function instrumentMetricNames (redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'): Promise<Set<string>> {
-  const { Registry } = await import('prom-client')
-  const { ObservablePrismaPg, cacheCounter, closeRedis, createRedis, instrumentRedis, observePgPool, storageTimer } = await import('../src/index.js')
-  const registry = new Registry()
-  const redis = await createRedis(redisUrl, 'obs-names')
-  try {
-    observePgPool(registry, new ObservablePrismaPg({ connectionString: 'postgresql://127.0.0.1/unused' }))
-    instrumentRedis(registry, redis)
-    await redis.ping()
-    cacheCounter(registry, 'any')
-    await storageTimer(registry)('put', async () => undefined)
-    return new Set((await registry.getMetricsAsJSON()).map((m) => m.name))
-  } finally {
-    await closeRedis(redis)
-  }
-}

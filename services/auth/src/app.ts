@@ -27,6 +27,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
 
   await app.register(corePlugin, {
     service: 'auth',
+    observe: { pg: deps.adapter, redis: deps.redis },
     openapi: { title: 'Holo Cards auth service', description: 'Accounts, sessions, tokens, roles and password flows' },
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis'
-import { closeRedis, createRedis, pgAdapter } from '@holo/shared'
+import { closeRedis, createRedis, pgAdapter, type ObservablePrismaPg } from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
 import { loadSigningKeys, type SigningKeys } from './keys.js'
@@ -8,6 +8,8 @@ import { PasswordHasher } from './passwords.js'
 
 export interface Deps {
   prisma: PrismaClient
+  /** Prisma's adapter, kept so its pg pool can be observed. */
+  adapter: ObservablePrismaPg
   redis: Redis
   keys: SigningKeys
   hasher: PasswordHasher
@@ -16,8 +18,10 @@ export interface Deps {
 
 export async function createDeps (config: Config): Promise<Deps> {
   const keys = await loadSigningKeys(config)
+  const adapter = pgAdapter(config)
   return {
-    prisma: new PrismaClient({ adapter: pgAdapter(config) }),
+    prisma: new PrismaClient({ adapter }),
+    adapter,
     redis: await createRedis(config.REDIS_URL, 'holo-auth'),
     keys,
     hasher: new PasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM }),

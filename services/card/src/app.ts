@@ -25,6 +25,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
 
   await app.register(corePlugin, {
     service: 'card',
+    observe: { pg: deps.adapter, redis: deps.redis },
     openapi: { title: 'Holo Cards card service', description: 'Cards, templates, collections, likes and search' },
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },

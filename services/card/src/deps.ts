@@ -1,10 +1,12 @@
 import type { Redis } from 'ioredis'
-import { closeRedis, createRedis, JwksKeyStore, pgAdapter } from '@holo/shared'
+import { closeRedis, createRedis, JwksKeyStore, pgAdapter, type ObservablePrismaPg } from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
 
 export interface Deps {
   prisma: PrismaClient
+  /** Prisma's adapter, kept so its pg pool can be observed. */
+  adapter: ObservablePrismaPg
   redis: Redis
   keys: JwksKeyStore
 }
@@ -13,8 +15,10 @@ export async function createDeps (config: Config): Promise<Deps> {
   const keys = new JwksKeyStore({ url: config.AUTH_JWKS_URL }).start()
   // Start with the keys when auth answers; when it does not, start anyway and keep trying.
   await keys.refresh().catch(() => {})
+  const adapter = pgAdapter(config)
   return {
-    prisma: new PrismaClient({ adapter: pgAdapter(config) }),
+    prisma: new PrismaClient({ adapter }),
+    adapter,
     redis: await createRedis(config.REDIS_URL, 'holo-card'),
     keys
   }

@@ -4,6 +4,7 @@ import { loadConfig } from './config.js'
 import { closeDeps, createDeps } from './deps.js'
 
 await runService({
+  service: 'card',
   loadConfig,
   host: (c) => c.HOST,
   port: (c) => c.PORT,

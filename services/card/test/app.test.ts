@@ -43,6 +43,9 @@ t.test('the app: readiness, its own schema, OpenAPI, metrics', async (t) => {
 
   t.test('domain counters on /metrics', async (t) => {
     const text = (await app.inject({ url: '/metrics' })).body
-    for (const name of ['cards_created_total', 'card_likes_total', 'card_cache_hits_total', 'card_cache_misses_total']) t.match(text, name)
+    for (const name of ['cards_created_total', 'card_likes_total']) t.match(text, name)
+    for (const cache of ['card', 'card_list']) {
+      for (const result of ['hit', 'miss']) t.match(text, new RegExp(`^cache_requests_total\\{[^}]*cache="${cache}",result="${result}"[^}]*\\} \\d+`, 'm'), `cache_requests_total ${cache} ${result}`)
+    }
   })
 })

@@ -4,9 +4,10 @@ import t from 'tap'
 import { freePort } from '@holo/infra/testing'
 import { buildTestApp } from './helper.js'
 
-const counter = async (app: { metrics: { getSingleMetricAsString: (n: string) => Promise<string> } }, name: string, kind: string): Promise<number> => {
-  const text = await app.metrics.getSingleMetricAsString(name)
-  const m = new RegExp(`kind="${kind}"[^}]*\\} (\\d+)`).exec(text)
+/** cache_requests_total{cache, result}: the shared cache counter. */
+const counter = async (app: { metrics: { getSingleMetricAsString: (n: string) => Promise<string> } }, result: 'hit' | 'miss', cache: string): Promise<number> => {
+  const text = await app.metrics.getSingleMetricAsString('cache_requests_total')
+  const m = new RegExp(`cache="${cache}",result="${result}"[^}]*\\} (\\d+)`).exec(text)
   return m === null ? 0 : Number(m[1])
 }
 
@@ -19,11 +20,11 @@ t.test('cache: hits, and every write is visible to the next read', async (t) => 
   const card = await h.card(owner, { title: 'Before' })
   const url = `/api/v1/cards/${card.id as string}`
 
-  const hits = await counter(app, 'card_cache_hits_total', 'card')
+  const hits = await counter(app, 'hit', 'card')
   await app.inject({ url })
   const second = await app.inject({ url })
   t.equal(second.json().title, 'Before')
-  t.equal(await counter(app, 'card_cache_hits_total', 'card'), hits + 1, 'second read is a cache hit')
+  t.equal(await counter(app, 'hit', 'card'), hits + 1, 'second read is a cache hit')
 
   await app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'After' } })
   t.equal((await app.inject({ url })).json().title, 'After', 'update invalidates')
@@ -48,9 +49,9 @@ t.test('cache: first pages of public listings', async (t) => {
     (await app.inject({ url: `/api/v1/cards?ownerId=${owner.id}${q.replace('?', '&')}` })).json().items.map((c: { title: string }) => c.title)
 
   t.same(await list(), ['Alpha'])
-  const hits = await counter(app, 'card_cache_hits_total', 'list')
+  const hits = await counter(app, 'hit', 'card_list')
   t.same(await list(), ['Alpha'])
-  t.equal(await counter(app, 'card_cache_hits_total', 'list'), hits + 1)
+  t.equal(await counter(app, 'hit', 'card_list'), hits + 1)
 
   await h.card(owner, { title: 'Beta' })
   t.same(await list(), ['Beta', 'Alpha'], 'create shows at once')

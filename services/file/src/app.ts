@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { authPlugin, corePlugin, serviceFastifyOptions } from '@holo/shared'
+import { authPlugin, corePlugin, serviceFastifyOptions, storageTimer } from '@holo/shared'
 import { signingKeys, uploadTempDir, type Config } from './config.js'
 import type { Deps } from './deps.js'
 import { fileMetrics } from './metrics.js'
@@ -21,6 +21,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
 
   await app.register(corePlugin, {
     service: 'file',
+    observe: { pg: deps.adapter, redis: deps.redis },
     openapi: { title: 'Holo Cards file service', description: 'Uploads, images, thumbnails and signed access' },
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },
@@ -33,7 +34,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
   const metrics = fileMetrics(app.metrics)
   const service = new FilesService(
     new FilesRepository(deps.prisma),
-    observedStore(deps.store, metrics.storage),
+    observedStore(deps.store, storageTimer(app.metrics)),
     new UrlSigner(signingKeys(config)),
     {
       maxBytes: config.FILE_MAX_BYTES,

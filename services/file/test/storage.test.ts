@@ -63,7 +63,7 @@ t.test('storage down', async (t) => {
 
   t.test('storage call errors are counted', async (t) => {
     const res = await ta.app.inject({ url: '/metrics' })
-    t.match(res.body, /file_storage_call_duration_seconds_count\{service="file",operation="put",outcome="error"\} [1-9]/)
+    t.match(res.body, /storage_operation_duration_seconds_count\{service="file",operation="put",outcome="error"\} [1-9]/)
   })
 })
 

@@ -197,6 +197,6 @@ t.test('uploads', async (t) => {
     t.match(res.body, /file_uploads_total\{outcome="created",service="file"\} \d+/)
     t.match(res.body, /file_uploads_total\{outcome="rejected",service="file"\} \d+/)
     t.match(res.body, /file_bytes_stored_total\{service="file"\} [1-9]/)
-    t.match(res.body, /file_storage_call_duration_seconds_count\{service="file",operation="put",outcome="ok"\} [1-9]/)
+    t.match(res.body, /storage_operation_duration_seconds_count\{service="file",operation="put",outcome="ok"\} [1-9]/)
   })
 })

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import type { TimedCall } from '@holo/shared'
 
 export interface StoredObject { key: string, size: number, lastModified: Date }
 
@@ -36,21 +37,13 @@ export class StorageUnavailableError extends Error {
   }
 }
 
-export type StorageCallObserver = (operation: string, outcome: 'ok' | 'error', seconds: number) => void
-
-/** Times every storage call (time to first byte for reads). */
-export function observedStore (store: ObjectStore, observe: StorageCallObserver): ObjectStore {
-  const timed = <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
-    const started = performance.now()
-    try {
-      const result = await fn(...args)
-      observe(operation, 'ok', (performance.now() - started) / 1000)
-      return result
-    } catch (err) {
-      observe(operation, 'error', (performance.now() - started) / 1000)
-      throw err
-    }
-  }
+/**
+ * Times every storage call with the shared `storageTimer` (reads: time to
+ * first byte, as `get` resolves with the stream).
+ */
+export function observedStore (store: ObjectStore, timer: TimedCall): ObjectStore {
+  const timed = <A extends unknown[], R>(operation: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => await timer(operation, () => fn(...args))
   return {
     putFile: timed('put', store.putFile),
     putBuffer: timed('put', store.putBuffer),

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
-import { Counter, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
+import { cacheCounter, type CacheCounter } from '@holo/shared'
 
 /** What a cached card carries besides its body: enough to decide who may read it. */
 export interface CachedCard {
@@ -40,14 +41,13 @@ export interface CacheRead<T> { hit: T | undefined, generation: string | undefin
 export class CardCache {
   private dirty = false
   private purging: Promise<void> | undefined
-  private readonly hits: Counter<'kind'>
-  private readonly misses: Counter<'kind'>
+  private readonly counters: Record<'card' | 'list', CacheCounter>
   private readonly listGenKey: string
 
   constructor (private readonly o: CardCacheOptions) {
     this.listGenKey = `${o.prefix}lists:gen`
-    this.hits = new Counter({ name: 'card_cache_hits_total', help: 'Card cache hits', labelNames: ['kind'], registers: [o.metrics] })
-    this.misses = new Counter({ name: 'card_cache_misses_total', help: 'Card cache misses (and reads skipped while Redis is down)', labelNames: ['kind'], registers: [o.metrics] })
+    // cache_requests_total{cache="card"|"card_list"}; a read skipped while Redis is down counts as a miss.
+    this.counters = { card: cacheCounter(o.metrics, 'card'), list: cacheCounter(o.metrics, 'card_list') }
     o.redis.on('ready', () => { if (this.dirty) void this.purge() })
   }
 
@@ -92,22 +92,22 @@ export class CardCache {
   }
 
   private async read (kind: 'card' | 'list', genKey: string, key: string): Promise<CacheRead<string>> {
-    if (!this.usable()) { this.misses.inc({ kind }); return { hit: undefined, generation: undefined } }
+    if (!this.usable()) { this.counters[kind].miss(); return { hit: undefined, generation: undefined } }
     try {
       const [gen, value] = await this.o.redis.mget(genKey, key)
       const generation = gen ?? '0'
       if (value != null) {
         const nl = value.indexOf('\n')
         if (value.slice(0, nl) === generation) {
-          this.hits.inc({ kind })
+          this.counters[kind].hit()
           return { hit: value.slice(nl + 1), generation }
         }
       }
-      this.misses.inc({ kind })
+      this.counters[kind].miss()
       return { hit: undefined, generation }
     } catch (err) {
       this.o.log.warn({ err }, 'cache read failed; reading PostgreSQL')
-      this.misses.inc({ kind })
+      this.counters[kind].miss()
       return { hit: undefined, generation: undefined }
     }
   }
