@@ -3,17 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { Writable } from 'node:stream'
 import { freePort, type Teardown } from '@holo/infra/testing'
-import * as authApp from '../../services/auth/src/app.js'
-import * as authConfig from '../../services/auth/src/config.js'
-import * as authDeps from '../../services/auth/src/deps.js'
-import * as cardApp from '../../services/card/src/app.js'
-import * as cardConfig from '../../services/card/src/config.js'
-import * as cardDeps from '../../services/card/src/deps.js'
-import * as fileApp from '../../services/file/src/app.js'
-import * as fileConfig from '../../services/file/src/config.js'
-import * as fileDeps from '../../services/file/src/deps.js'
+import { createService, type ServiceName } from '../../packages/api-client/scripts/services.js'
 
-export type ServiceName = 'auth' | 'card' | 'file'
+export type { ServiceName }
 /** The part of a Fastify instance these tests use. */
 export interface FastifyInstance { listen: (o: { host: string, port: number }) => Promise<string>, close: () => Promise<unknown> }
 export type LogLine = Record<string, unknown> & { requestId?: string, service?: string, msg?: string }
@@ -33,29 +25,13 @@ export class LogCapture extends Writable {
   withRequestId (id: string): LogLine[] { return this.lines.filter((l) => l.requestId === id) }
 }
 
-interface ServiceModules {
-  loadConfig: (env: Record<string, string | undefined>) => unknown
-  createDeps: (config: never) => Promise<unknown>
-  closeDeps: (deps: never) => Promise<void>
-  buildApp: (config: never, deps: never, options: { logStream?: NodeJS.WritableStream }) => Promise<FastifyInstance>
-}
-
-const modules: Record<ServiceName, ServiceModules> = {
-  auth: { ...authConfig, ...authDeps, ...authApp } as unknown as ServiceModules,
-  card: { ...cardConfig, ...cardDeps, ...cardApp } as unknown as ServiceModules,
-  file: { ...fileConfig, ...fileDeps, ...fileApp } as unknown as ServiceModules
-}
-
 export interface RunningService { name: ServiceName, url: string, port: number, app: FastifyInstance, logs: LogCapture }
 
 /** Builds a service with its own buildApp and listens on a free port until the test ends. */
 export async function startService (t: Teardown, name: ServiceName, env: Record<string, string>): Promise<RunningService> {
-  const m = modules[name]
-  const config = m.loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...env })
-  const deps = await m.createDeps(config as never)
   const logs = new LogCapture()
-  const app = await m.buildApp(config as never, deps as never, { logStream: logs })
-  t.teardown(async () => { await app.close(); await m.closeDeps(deps as never) })
+  const { app, close } = await createService(name, { LOG_LEVEL: 'info', ...env }, { logStream: logs })
+  t.teardown(close)
   const port = await freePort()
   await app.listen({ host: '127.0.0.1', port })
   return { name, url: `http://127.0.0.1:${port}`, port, app, logs }

@@ -1,50 +1,24 @@
 // Builds each service in-process (never listening, never querying) and takes
 // its OpenAPI document, then turns each into TypeScript types. Used by the
 // `generate` script and by the drift test, so both produce the same bytes.
-import type { FastifyInstance } from 'fastify'
 import openapiTS, { astToString } from 'openapi-typescript'
-import * as authApp from '../../../services/auth/src/app.js'
-import * as authConfig from '../../../services/auth/src/config.js'
-import * as authDeps from '../../../services/auth/src/deps.js'
-import * as cardApp from '../../../services/card/src/app.js'
-import * as cardConfig from '../../../services/card/src/config.js'
-import * as cardDeps from '../../../services/card/src/deps.js'
-import * as fileApp from '../../../services/file/src/app.js'
-import * as fileConfig from '../../../services/file/src/config.js'
-import * as fileDeps from '../../../services/file/src/deps.js'
+import { createService, type ServiceApp, type ServiceName } from './services.js'
 
-export const SERVICES = ['auth', 'card', 'file'] as const
-export type ServiceName = typeof SERVICES[number]
-
-interface ServiceModules {
-  loadConfig: (env: Record<string, string | undefined>) => unknown
-  createDeps: (config: never) => Promise<unknown>
-  closeDeps: (deps: never) => Promise<void>
-  buildApp: (config: never, deps: never, options: { logStream?: NodeJS.WritableStream }) => Promise<FastifyInstance>
-}
-
-const modules: Record<ServiceName, ServiceModules> = {
-  auth: { ...authConfig, ...authDeps, ...authApp } as unknown as ServiceModules,
-  card: { ...cardConfig, ...cardDeps, ...cardApp } as unknown as ServiceModules,
-  file: { ...fileConfig, ...fileDeps, ...fileApp } as unknown as ServiceModules
-}
+export { SERVICES, type ServiceName } from './services.js'
 
 /**
  * A built (ready, not listening) app of a service on the local defaults, or
  * on `env`; close it with the returned function.
  */
-export async function buildService (name: ServiceName, env: Record<string, string> = {}): Promise<{ app: FastifyInstance, close: () => Promise<void> }> {
-  const m = modules[name]
-  const config = m.loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'silent', ...env })
-  const deps = await m.createDeps(config as never)
+export async function buildService (name: ServiceName, env: Record<string, string> = {}): Promise<{ app: ServiceApp, close: () => Promise<void> }> {
+  const built = await createService(name, { LOG_LEVEL: 'silent', ...env })
   try {
-    const app = await m.buildApp(config as never, deps as never, {})
-    await app.ready()
-    return { app, close: async () => { await app.close(); await m.closeDeps(deps as never) } }
+    await built.app.ready()
   } catch (err) {
-    await m.closeDeps(deps as never)
+    await built.close()
     throw err
   }
+  return built
 }
 
 /** The service's OpenAPI document, as GET /openapi.json serves it. */

@@ -1,0 +1,51 @@
+// The three services built in-process from their own modules (config → deps →
+// buildApp), never listening: shared by the client generator
+// (./documents.ts) and the tests (test/e2e/helpers.ts, test/docs,
+// test/observability), so there is one place that knows how a service starts.
+import * as authApp from '../../../services/auth/src/app.js'
+import * as authConfig from '../../../services/auth/src/config.js'
+import * as authDeps from '../../../services/auth/src/deps.js'
+import * as cardApp from '../../../services/card/src/app.js'
+import * as cardConfig from '../../../services/card/src/config.js'
+import * as cardDeps from '../../../services/card/src/deps.js'
+import * as fileApp from '../../../services/file/src/app.js'
+import * as fileConfig from '../../../services/file/src/config.js'
+import * as fileDeps from '../../../services/file/src/deps.js'
+
+export const SERVICES = ['auth', 'card', 'file'] as const
+export type ServiceName = typeof SERVICES[number]
+/** A service's Fastify instance (the type comes from the services, which depend on fastify). */
+export type ServiceApp = Awaited<ReturnType<typeof cardApp.buildApp>>
+
+interface ServiceModules {
+  loadConfig: (env: Record<string, string | undefined>) => unknown
+  createDeps: (config: never) => Promise<unknown>
+  closeDeps: (deps: never) => Promise<void>
+  buildApp: (config: never, deps: never, options: { logStream?: NodeJS.WritableStream }) => Promise<ServiceApp>
+}
+
+const modules: Record<ServiceName, ServiceModules> = {
+  auth: { ...authConfig, ...authDeps, ...authApp } as unknown as ServiceModules,
+  card: { ...cardConfig, ...cardDeps, ...cardApp } as unknown as ServiceModules,
+  file: { ...fileConfig, ...fileDeps, ...fileApp } as unknown as ServiceModules
+}
+
+export interface BuiltService { app: ServiceApp, close: () => Promise<void> }
+
+/**
+ * A service built with its own loadConfig, createDeps and buildApp on
+ * `NODE_ENV=test` and `env` (not ready, not listening). `close` closes the app,
+ * then its clients; when building fails the clients are closed before the error.
+ */
+export async function createService (name: ServiceName, env: Record<string, string> = {}, options: { logStream?: NodeJS.WritableStream } = {}): Promise<BuiltService> {
+  const m = modules[name]
+  const config = m.loadConfig({ NODE_ENV: 'test', ...env })
+  const deps = await m.createDeps(config as never)
+  try {
+    const app = await m.buildApp(config as never, deps as never, options)
+    return { app, close: async () => { await app.close(); await m.closeDeps(deps as never) } }
+  } catch (err) {
+    await m.closeDeps(deps as never)
+    throw err
+  }
+}
