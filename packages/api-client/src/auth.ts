@@ -1164,10 +1164,10 @@ export interface operations {
     };
     listAuthUsers: {
         parameters: {
-            query: {
+            query?: {
                 /** @description Opaque cursor from a previous page */
                 cursor?: string;
-                limit: number;
+                limit?: number;
                 /** @description Part of an email or username */
                 q?: string;
                 /** @description One of the roles (see ROLES in @holo/shared) */

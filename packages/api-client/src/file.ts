@@ -163,12 +163,12 @@ export type $defs = Record<string, never>;
 export interface operations {
     listFiles: {
         parameters: {
-            query: {
+            query?: {
                 /** @description Opaque cursor from a previous page */
                 cursor?: string;
-                limit: number;
+                limit?: number;
                 /** @description "me", or another user's id (admins only) */
-                ownerId: "me" | string;
+                ownerId?: "me" | string;
                 /** @description What the image is for */
                 purpose?: "artwork" | "avatar" | "template";
             };
@@ -664,9 +664,9 @@ export interface operations {
     };
     getFileSignedUrl: {
         parameters: {
-            query: {
+            query?: {
                 /** @description Seconds the URL stays valid (at most the configured maximum) */
-                expiresIn: number;
+                expiresIn?: number;
                 /** @description Sign a thumbnail of this width instead of the original */
                 w?: 64 | 128 | 256 | 512;
             };
@@ -733,13 +733,13 @@ export interface operations {
     };
     getFileThumbnail: {
         parameters: {
-            query: {
+            query?: {
                 /** @description From a signed URL: expiry, Unix seconds */
                 expires?: number;
                 /** @description From a signed URL: the signature */
                 sig?: string;
                 /** @description Width in pixels: one of 64, 128, 256, 512 */
-                w: 64 | 128 | 256 | 512;
+                w?: 64 | 128 | 256 | 512;
             };
             header?: never;
             path: {

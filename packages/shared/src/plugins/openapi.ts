@@ -36,7 +36,7 @@ export const openapiPlugin = fp(async function openapiPlugin (app: FastifyInstan
       return { schema: { ...schema, operationId: defaultOperationId(methods[0] as string, url) }, url }
     },
     transformObject: (documents) => 'openapiObject' in documents
-      ? problemMediaType(referenceSharedSchemas(documents.openapiObject as OpenApiDocument)) as typeof documents.openapiObject
+      ? optionalDefaultedParameters(problemMediaType(referenceSharedSchemas(documents.openapiObject as OpenApiDocument))) as typeof documents.openapiObject
       : documents.swaggerObject,
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
   })
@@ -136,6 +136,24 @@ export function problemMediaType<D extends OpenApiDocument> (doc: D): D {
         const content = res.content
         if (content?.['application/json']?.schema?.$ref !== PROBLEM_REF) continue
         res.content = Object.fromEntries(Object.entries(content).map(([type, media]) => [type === 'application/json' ? 'application/problem+json' : type, media]))
+      }
+    }
+  }
+  return doc
+}
+
+/**
+ * A query or header parameter with a default may be left out: the server fills
+ * it in. The generator marks it required because TypeBox lists it so; clear
+ * that, so clients (and the typed client) need not send it.
+ */
+export function optionalDefaultedParameters<D extends OpenApiDocument> (doc: D): D {
+  type Param = { in?: string, required?: boolean, schema?: { default?: unknown } }
+  type Paths = Record<string, Record<string, { parameters?: Param[] }>>
+  for (const item of Object.values((doc.paths ?? {}) as Paths)) {
+    for (const op of Object.values(item)) {
+      for (const p of op?.parameters ?? []) {
+        if (p.in !== 'path' && p.required === true && p.schema?.default !== undefined) p.required = false
       }
     }
   }
