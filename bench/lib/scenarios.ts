@@ -58,19 +58,16 @@ export const scenarios: Scenario[] = [
     service: 'auth',
     baseline: 'fastify-redis',
     requests: (d) => {
-      const pool = [...d.refreshTokens]
+      // autocannon resets its per-connection context every request cycle, so
+      // the chains live in one queue: each token is sent once, and its
+      // successor (every refresh rotates) goes back in the queue.
+      const queue = [...d.refreshTokens]
       return {
         requests: [{
           method: 'POST',
-          setupRequest: (req, context) => {
-            const ctx = context as { token?: string }
-            ctx.token ??= pool.pop()
-            return { ...req, path: '/api/v1/auth/refresh', headers: json, body: JSON.stringify({ refreshToken: ctx.token }) }
-          },
-          onResponse: (status, body, context) => {
-            // Every refresh rotates: the chain goes on with the new token.
-            const ctx = context as { token?: string }
-            ctx.token = status === 200 ? (JSON.parse(body) as { refreshToken: string }).refreshToken : pool.pop()
+          setupRequest: (req) => ({ ...req, path: '/api/v1/auth/refresh', headers: json, body: JSON.stringify({ refreshToken: queue.shift() }) }),
+          onResponse: (status, body) => {
+            if (status === 200) queue.push((JSON.parse(body) as { refreshToken: string }).refreshToken)
           }
         }]
       }
