@@ -37,7 +37,7 @@ export async function login (authUrl: string, u: BenchUser): Promise<{ accessTok
   }), 'login')
 }
 
-/** Bulk-inserts public cards (as holo_card) until the table holds at least `total`; returns some ids. */
+/** Bulk-inserts public cards (as holo_card) until the table holds at least `total`; returns their ids, shuffled (the uncached scenario walks them once). */
 export async function seedCards (adminUrl: string, ownerIds: string[], total: number): Promise<string[]> {
   const client = new pg.Client({ connectionString: urlForRole(adminUrl, 'holo_card') })
   await client.connect()
@@ -63,7 +63,7 @@ export async function seedCards (adminUrl: string, ownerIds: string[], total: nu
       have += n
     }
     await client.query('ANALYZE cards')
-    const ids = await client.query<{ id: string }>('SELECT id FROM cards WHERE visibility = \'public\' AND hidden_at IS NULL AND deleted_at IS NULL ORDER BY random() LIMIT 5000')
+    const ids = await client.query<{ id: string }>('SELECT id FROM cards WHERE visibility = \'public\' AND hidden_at IS NULL AND deleted_at IS NULL ORDER BY random() LIMIT 200000')
     return ids.rows.map((r) => r.id)
   } finally {
     await client.end()
