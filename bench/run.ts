@@ -107,7 +107,7 @@ try {
 for (const r of rows) {
   const baseName = r.baseline === 'nginx-static' ? 'baseline-nginx-static' : 'baseline-fastify-redis'
   const b = rows.find((x) => x.scenario === baseName && (x.target === r.target || baseName === 'baseline-nginx-static'))
-  r.ratioToBaseline = b !== undefined && b.requestsPerSec > 0 ? Math.round((r.requestsPerSec / b.requestsPerSec) * 100) / 100 : undefined
+  r.ratioToBaseline = b !== undefined && b.requestsPerSec > 0 ? Number((r.requestsPerSec / b.requestsPerSec).toPrecision(2)) : undefined
 }
 
 const report = {
