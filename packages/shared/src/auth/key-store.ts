@@ -18,6 +18,8 @@ interface JwksStoreOptions {
   /** Least time between two fetches caused by unknown key ids. */
   unknownKidCooldownMs?: number
   fetchTimeoutMs?: number
+  /** Delay before trying again after a failed fetch. */
+  retryMs?: number
   onError?: (err: unknown) => void
 }
 
@@ -29,6 +31,8 @@ interface JwksStoreOptions {
 export class JwksKeyStore implements KeyResolver {
   private keys = new Map<string, string>()
   private lastFetch = 0
+  private lastFetchOk = false
+  private stopped = false
   private inflight: Promise<void> | undefined
   private timer: NodeJS.Timeout | undefined
 
@@ -41,12 +45,18 @@ export class JwksKeyStore implements KeyResolver {
     return this
   }
 
-  stop (): void { clearInterval(this.timer) }
+  stop (): void {
+    this.stopped = true
+    clearInterval(this.timer)
+  }
 
   async get (kid: string): Promise<string | undefined> {
     const known = this.keys.get(kid)
     if (known !== undefined) return known
-    if (Date.now() - this.lastFetch >= (this.o.unknownKidCooldownMs ?? 10_000)) {
+    // After a failed fetch (auth not up yet, or down) the next try comes soon;
+    // the long cooldown only guards a working JWKS against unknown-kid storms.
+    const cooldown = this.lastFetchOk ? (this.o.unknownKidCooldownMs ?? 10_000) : (this.o.retryMs ?? 1000)
+    if (Date.now() - this.lastFetch >= cooldown) {
       await this.refresh().catch(() => {})
     } else if (this.inflight !== undefined) {
       await this.inflight.catch(() => {})
@@ -71,7 +81,11 @@ export class JwksKeyStore implements KeyResolver {
       }
       // The JWKS is authoritative: a key dropped from it (retired or compromised) stops verifying.
       this.keys = next
+      this.lastFetchOk = true
     } catch (err) {
+      this.lastFetchOk = false
+      // With no key at all (a service started before auth), keep trying in the background.
+      if (this.keys.size === 0 && !this.stopped) setTimeout(() => { if (!this.stopped) void this.refresh().catch(() => {}) }, this.o.retryMs ?? 1000).unref()
       this.o.onError?.(err)
       throw err
     }
