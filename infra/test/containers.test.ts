@@ -15,7 +15,7 @@ import { repoRoot, services } from '../src/services.js'
 
 interface ComposeService {
   image?: string
-  build?: { context: string, dockerfile: string }
+  build?: { context: string, dockerfile: string, args?: Record<string, string> }
   command?: string[]
   environment?: Record<string, string>
   depends_on?: Record<string, { condition: string }>
@@ -72,7 +72,8 @@ t.test('the stack: images, one-shot migrate, healthchecks and start order', asyn
   for (const name of ['postgres', 'redis', 'minio', 'gateway']) t.ok(svc(name).healthcheck, `${name} has a healthcheck`)
   for (const s of services) {
     const c = svc(s.name)
-    t.equal(c.build?.dockerfile, `services/${s.name}/Dockerfile`)
+    t.equal(c.build?.dockerfile, 'infra/compose/service.Dockerfile')
+    t.same(c.build?.args, { SERVICE: s.name, PORT: String(s.port) }, `${s.name} is built for its own folder and port`)
     t.equal(c.depends_on?.migrate?.condition, 'service_completed_successfully', `${s.name} starts after migrate succeeded`)
     t.equal(c.depends_on?.redis?.condition, 'service_healthy')
     t.match(c.healthcheck?.test.join(' ') ?? '', `127.0.0.1:${s.port}/health/ready`, `${s.name} is healthy when ready`)
@@ -124,10 +125,18 @@ function instructions (text: string): Array<{ op: string, args: string }> {
     .map((l) => { const [op = '', ...rest] = l.split(/\s+/); return { op: op.toUpperCase(), args: rest.join(' ') } })
 }
 
-const dockerfiles = [...services.map((s) => `services/${s.name}/Dockerfile`), 'infra/compose/migrate.Dockerfile', 'infra/compose/gateway.Dockerfile']
-for (const file of dockerfiles) {
-  t.test(`${file}: every COPY source exists and the stages hang together`, async (t) => {
-    const ins = instructions(await readFile(path.join(repoRoot, file), 'utf8'))
+const SERVICE_DOCKERFILE = 'infra/compose/service.Dockerfile'
+/** Each image as built: a Dockerfile and the build args it is given (the service image once per service). */
+const images: Array<{ file: string, args: Record<string, string> }> = [
+  ...services.map((s) => ({ file: SERVICE_DOCKERFILE, args: { SERVICE: s.name, PORT: String(s.port) } })),
+  { file: 'infra/compose/migrate.Dockerfile', args: {} },
+  { file: 'infra/compose/gateway.Dockerfile', args: {} }
+]
+for (const { file, args } of images) {
+  const label = args.SERVICE === undefined ? file : `${file} (SERVICE=${args.SERVICE})`
+  t.test(`${label}: every COPY source exists and the stages hang together`, async (t) => {
+    const text = (await readFile(path.join(repoRoot, file), 'utf8')).replace(/\$\{(\w+)\}/g, (whole, name: string) => args[name] ?? whole)
+    const ins = instructions(text)
     const stages = ins.filter((i) => i.op === 'FROM').map((i) => /\bAS\s+(\S+)/i.exec(i.args)?.[1]).filter((s): s is string => s !== undefined)
     let copies = 0
     for (const i of ins.filter((x) => x.op === 'COPY' || x.op === 'ADD')) {
@@ -153,8 +162,8 @@ for (const file of dockerfiles) {
     } else {
       t.ok(user !== undefined && user !== 'root' && user !== '0', `the final stage runs as a non-root user (${user ?? 'none'})`)
     }
-    if (file.startsWith('services/')) {
-      const s = services.find((x) => file === `services/${x.name}/Dockerfile`)
+    if (file === SERVICE_DOCKERFILE) {
+      const s = services.find((x) => x.name === args.SERVICE)
       t.match(final.find((i) => i.op === 'HEALTHCHECK')?.args ?? '', '/health/ready', 'HEALTHCHECK on readiness')
       t.match(final.find((i) => i.op === 'ENV')?.args ?? '', /HOST=0\.0\.0\.0/, 'HOST=0.0.0.0')
       t.match(final.find((i) => i.op === 'EXPOSE')?.args, String(s?.port))
