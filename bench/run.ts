@@ -3,7 +3,8 @@
 // gateway, measures two baselines in the same run, and writes
 // bench/results/latest.{json,md}. Not part of `npm test`.
 //
-//   pnpm bench [--quick] [--duration S] [--connections N] [--cards N]
+//   pnpm bench [--quick] [--duration S] [--warmup S]
+//              [--profile card,...]  (V8 CPU profiles to bench/results/profiles) [--connections N] [--cards N]
 //              [--scenarios a,b,...] [--targets direct,gateway]
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -20,6 +21,8 @@ const { values: flags } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     duration: { type: 'string' },
+    warmup: { type: 'string' },
+    profile: { type: 'string' },
     connections: { type: 'string' },
     cards: { type: 'string' },
     scenarios: { type: 'string' },
@@ -28,6 +31,7 @@ const { values: flags } = parseArgs({
 })
 const quick = flags.quick === true
 const duration = Number(flags.duration ?? (quick ? 3 : 10))
+const warmup = Number(flags.warmup ?? (quick ? 1 : 3))
 const connections = Number(flags.connections ?? 50)
 const cardCount = Number(flags.cards ?? (quick ? 5_000 : 100_000))
 const selected = flags.scenarios?.split(',') ?? scenarios.map((s) => s.name)
@@ -41,6 +45,7 @@ const stack = await startBenchStack({
   adminBaseUrl: process.env.DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
   database: process.env.BENCH_DATABASE ?? 'holo_bench',
   log,
+  profile: flags.profile === undefined ? undefined : { services: flags.profile.split(','), dir: path.join(here, 'results', 'profiles') },
   env: {
     // Load from one IP and a few accounts: the abuse limits would stop it, so
     // the bench raises them; everything else runs as configured.
@@ -74,10 +79,13 @@ try {
         data.refreshTokens = []
         for (let i = 0; i < connections * 2; i++) data.refreshTokens.push((await login(stack.direct.auth, users[i % users.length] as never)).refreshToken)
       }
+      const { path: fixedPath, requests } = s.requests(data)
+      const url = `${base}${fixedPath ?? ''}`
+      // Unmeasured warm-up first: V8 optimises the hot paths, pools and keep-alive connections fill.
+      if (warmup > 0) await autocannon({ url, connections, duration: warmup, requests })
       const cpuBefore = process.cpuUsage()
       const t0 = performance.now()
-      const { path: fixedPath, requests } = s.requests(data)
-      const result = await autocannon({ url: `${base}${fixedPath ?? ''}`, connections, duration, requests })
+      const result = await autocannon({ url, connections, duration, requests })
       const wallMs = performance.now() - t0
       const cpu = process.cpuUsage(cpuBefore)
       const row: Row = {
@@ -113,7 +121,7 @@ for (const r of rows) {
 const report = {
   date: started.toISOString(),
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 1024 ** 3), node: process.version, platform: `${os.platform()} ${os.release()}` },
-  settings: { quick, duration, connections, cards: cardCount, targets },
+  settings: { quick, duration, warmup, connections, cards: cardCount, targets },
   rows
 }
 const out = path.join(here, 'results')

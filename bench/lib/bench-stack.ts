@@ -26,10 +26,12 @@ export interface BenchStackOptions {
   /** Extra env per service (rate limits raised for load, quotas, log level). */
   env: Record<ServiceInfo['name'], Record<string, string>>
   log: (msg: string) => void
+  /** Services to run under V8's CPU profiler, writing .cpuprofile files here on exit. */
+  profile?: { services: string[], dir: string }
 }
 
-function startNode (script: string, cwd: string, env: Record<string, string>): NodeProcess {
-  return spawnTs(script, cwd, { ...process.env, ...env }, ['ignore', 'ignore', 'inherit'])
+function startNode (script: string, cwd: string, env: Record<string, string>, nodeArgs: string[] = []): NodeProcess {
+  return spawnTs(script, cwd, { ...process.env, ...env }, ['ignore', 'ignore', 'inherit'], nodeArgs)
 }
 
 export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack> {
@@ -60,7 +62,7 @@ export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack
         S3_ENDPOINT: s3.endpoint,
         SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
         ...o.env[s.name]
-      })
+      }, o.profile?.services.includes(s.name) === true ? ['--cpu-prof', `--cpu-prof-dir=${o.profile.dir}`] : [])
       stops.push(stopService)
       direct[s.name] = `http://127.0.0.1:${ports[s.name]}`
       await waitForHttp(`${direct[s.name]}/health/live`, child, 60_000)

@@ -34,8 +34,8 @@ export async function freePort (): Promise<number> {
 export interface NodeProcess { child: ChildProcess, stop: () => Promise<void> }
 
 /** Runs a TypeScript entry point of the workspace (from source, through tsx) as a child process. */
-export function spawnTs (script: string, cwd: string, env: NodeJS.ProcessEnv, stdio: StdioOptions = ['ignore', 'inherit', 'inherit']): NodeProcess {
-  const child = spawn(process.execPath, ['--conditions=holo-source', '--import', 'tsx', script], { cwd, env, stdio })
+export function spawnTs (script: string, cwd: string, env: NodeJS.ProcessEnv, stdio: StdioOptions = ['ignore', 'inherit', 'inherit'], nodeArgs: string[] = []): NodeProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--conditions=holo-source', '--import', 'tsx', script], { cwd, env, stdio })
   return {
     child,
     stop: async () => {
