@@ -12,6 +12,7 @@ export async function createRedis (url: string, name: string): Promise<Redis> {
     maxRetriesPerRequest: 1,
     connectTimeout: 2000,
     commandTimeout: 1000,
+    enableAutoPipelining: true,
     lazyConnect: true,
     retryStrategy: (times) => Math.min(times * 100, 1000)
   })

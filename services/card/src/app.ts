@@ -35,7 +35,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
   })
   await app.register(authPlugin, { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis })
 
-  const cards = new CardRepository(deps.prisma)
+  const cards = new CardRepository(deps.prisma, app.metrics)
   const templates = new TemplateRepository(deps.prisma)
   const cache = new CardCache({
     redis: deps.redis,
