@@ -48,12 +48,14 @@ export interface TestMail {
   apiUrl: string
   /** Messages to an address, newest first. */
   messagesTo: (address: string) => Promise<Array<{ subject: string, text: string }>>
+  /** Polls until a message to `address` whose subject matches arrives (mail is sent in the background). */
+  waitFor: (address: string, subject: RegExp) => Promise<{ subject: string, text: string }>
 }
 
 export async function testMail (t: Teardown): Promise<TestMail> {
   const mail = await startMail(await freePort(), await freePort())
   t.teardown(() => mail.stop())
-  return {
+  const api: TestMail = {
     ...mail,
     messagesTo: async (address) => {
       // MailDev 3 serves its REST API under /api (2.x had it at the root).
@@ -65,8 +67,18 @@ export async function testMail (t: Teardown): Promise<TestMail> {
       return [...all].reverse()
         .filter((m) => m.to.some((r) => r.address.toLowerCase() === address.toLowerCase()))
         .sort((a, b) => when(b) - when(a))
+    },
+    waitFor: async (address, subject) => {
+      // Bounded by attempts (about 10 s), not asserted on time.
+      for (let i = 0; i < 200; i++) {
+        const found = (await api.messagesTo(address)).find((m) => subject.test(m.subject))
+        if (found !== undefined) return found
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      throw new Error(`no mail "${String(subject)}" to ${address}`)
     }
   }
+  return api
 }
 
 export async function testGateway (t: Teardown, upstreams: GatewaySettings['upstreams'], extra: Partial<GatewaySettings> = {}): Promise<RunningGateway> {

@@ -166,8 +166,8 @@ t.test('a realistic journey through the gateway with the typed client', async (t
   await expect('me without a token', 401, async () => await client.auth.GET('/api/v1/auth/me'))
   client.setAccessToken(login.data?.accessToken)
 
-  const messages = await mail.messagesTo(account.email)
-  const token = /Token: (\S+)/.exec(messages[0]?.text ?? '')?.[1]
+  const welcome = await mail.waitFor(account.email, /Confirm your Holo Cards email/)
+  const token = /Token: (\S+)/.exec(welcome.text)?.[1]
   t.ok(token, 'the welcome email carries a verification token')
   await expect('verify email', 204, async () => await client.auth.POST('/api/v1/auth/verify-email', { body: { token: token ?? '' } }))
 

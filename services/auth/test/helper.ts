@@ -59,16 +59,10 @@ export interface AuthTokens { accessToken: string, refreshToken: string, expires
 
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
-/** Polls MailDev until a message to `address` matching `subject` arrives (bounded by attempts, not asserted on time). */
+/** Waits for a message to `address` matching `subject` and reads its Token line. */
 export async function waitForMail (mail: TestMail, address: string, subject: RegExp): Promise<{ subject: string, text: string, token: string }> {
-  for (let i = 0; i < 100; i++) {
-    const found = (await mail.messagesTo(address)).find((m) => subject.test(m.subject))
-    if (found !== undefined) {
-      const token = /^Token: (\S+)$/m.exec(found.text)?.[1]
-      if (token === undefined) throw new Error(`no Token line in mail "${found.subject}"`)
-      return { ...found, token }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`no mail "${String(subject)}" to ${address}`)
+  const found = await mail.waitFor(address, subject)
+  const token = /^Token: (\S+)$/m.exec(found.text)?.[1]
+  if (token === undefined) throw new Error(`no Token line in mail "${found.subject}"`)
+  return { ...found, token }
 }
