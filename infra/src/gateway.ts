@@ -37,7 +37,7 @@ export async function renderNginxConf (s: GatewaySettings): Promise<string> {
   replace(/listen 8080 reuseport;/, `listen 127.0.0.1:${s.port};`)
   replace(/pid \/tmp\/nginx.pid;/, `pid ${path.join(s.runDir, 'nginx.pid')};`)
   replace(/error_log \/dev\/stderr warn;/, `error_log ${path.join(s.runDir, 'error.log')} warn;`)
-  replace(/access_log \/dev\/stdout holo_json;/, s.accessLog === 'off' ? 'access_log off;' : `access_log ${s.accessLog ?? path.join(s.runDir, 'access.log')} holo_json;`)
+  replace(/access_log \/dev\/stdout holo_json( [^;]*)?;/, s.accessLog === 'off' ? 'access_log off;' : `access_log ${s.accessLog ?? path.join(s.runDir, 'access.log')} holo_json$1;`)
   replace(/\/usr\/share\/holo\/docs\//, `${path.join(repoRoot, 'gateway/docs')}/`)
   replace(/\/usr\/share\/holo\/swagger-ui\//, `${path.join(repoRoot, 'gateway/node_modules/swagger-ui-dist')}/`)
   if (s.extraUpstreams !== undefined) replace(/ {2}upstream auth_service \{\n/, `${s.extraUpstreams}\n  upstream auth_service {\n`)

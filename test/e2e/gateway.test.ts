@@ -130,7 +130,7 @@ t.test('the gateway\'s JSON access log names the request id and the upstream', a
     const lines = (await readFile(log, 'utf8')).split('\n').filter((l) => l.includes(id))
     entry = lines.length > 0 ? JSON.parse(lines[0] as string) as Record<string, unknown> : undefined
     return entry !== undefined
-  }, { tries: 50, intervalMs: 50 })
+  }, { tries: 100, intervalMs: 50 }) // lines are flushed at least once a second
   t.ok(entry, 'a line for the request')
   t.equal(entry?.requestId, id)
   t.equal(entry?.upstream, upstream(services.card))
