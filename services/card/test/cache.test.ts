@@ -69,6 +69,32 @@ t.test('cache: first pages of public listings', async (t) => {
   t.same(await list(), ['Beta'], 'unlisted never listed')
 })
 
+
+t.test('cache: a cached first page serves signed-in callers too, each with their own likedByMe', async (t) => {
+  const { app } = h
+  const owner = h.user()
+  const fan = h.user()
+  const other = h.user()
+  const [x, y] = [await h.card(owner, { title: 'Xi' }), await h.card(owner, { title: 'Ypsilon' })]
+  await app.inject({ method: 'PUT', url: `/api/v1/cards/${x.id as string}/like`, headers: fan.auth })
+  const url = `/api/v1/cards?ownerId=${owner.id}`
+  const likedBy = async (headers: Record<string, string> = {}): Promise<Record<string, unknown>> => {
+    const res = await app.inject({ url, headers })
+    t.equal(res.headers['cache-control'], Object.keys(headers).length === 0 ? 'public, no-cache' : 'private, no-cache')
+    return Object.fromEntries(res.json().items.map((c: { title: string, likedByMe?: boolean }) => [c.title, c.likedByMe]))
+  }
+
+  t.same(await likedBy(), { Ypsilon: undefined, Xi: undefined }, 'anonymous: no likedByMe; this fills the cache')
+  const hits = await counter(app, 'hit', 'card_list')
+  t.same(await likedBy(fan.auth), { Ypsilon: false, Xi: true })
+  t.same(await likedBy(other.auth), { Ypsilon: false, Xi: false })
+  t.same(await likedBy(), { Ypsilon: undefined, Xi: undefined }, 'the shared entry never holds a caller\'s likes')
+  t.equal(await counter(app, 'hit', 'card_list'), hits + 3, 'all three from the cache')
+
+  await app.inject({ method: 'PUT', url: `/api/v1/cards/${y.id as string}/like`, headers: other.auth })
+  t.same(await likedBy(other.auth), { Ypsilon: true, Xi: false }, 'a like shows at once for its author')
+  t.same(await likedBy(fan.auth), { Ypsilon: false, Xi: true })
+})
 t.test('cache: a reader that read before a write cannot fill the cache after it', async (t) => {
   const owner = h.user()
   const card = await h.card(owner, { title: 'Old' })

@@ -12,6 +12,8 @@ import type { Card, CreateCard, ListCardsQuery, UpdateCard } from './cards.schem
 
 export type Viewer = AuthUser | null
 
+interface CardPage { items: Card[], nextCursor: string | null }
+
 /** Who may read a card: the rule every read, list and collection applies. */
 export function canReadCard (card: { ownerId: string, visibility: string, hidden: boolean }, viewer: Viewer): boolean {
   if (viewer !== null && viewer.id === card.ownerId) return true
@@ -171,12 +173,15 @@ export class CardService {
     const tsquery = query.q === undefined ? undefined : toPrefixQuery(query.q)
     if (query.q !== undefined && tsquery === undefined) return this.render({ items: [], nextCursor: null }, viewer === null)
 
-    const cacheable = viewer === null && query.cursor === undefined && scope === 'listed'
+    // A listed first page is the same for every caller: cached once, with likedByMe laid over it per caller.
+    const cacheable = query.cursor === undefined && scope === 'listed'
     const key = JSON.stringify([query.q, query.tag, query.rarity, query.effect, query.templateId, ownerId, sort, limit])
     const cached = cacheable ? await this.d.cache.getList(key) : undefined
     if (cached?.hit !== undefined) {
       const nl = cached.hit.indexOf('\n')
-      return { etag: cached.hit.slice(0, nl), body: cached.hit.slice(nl + 1), cacheControl: 'public, no-cache' }
+      const body = cached.hit.slice(nl + 1)
+      if (viewer === null) return { etag: cached.hit.slice(0, nl), body, cacheControl: 'public, no-cache' }
+      return await this.withLikes(JSON.parse(body) as CardPage, viewer)
     }
 
     const after = query.cursor === undefined ? undefined : afterOf(sort, query.cursor)
@@ -199,18 +204,20 @@ export class CardService {
       rows = await this.d.cards.list(filter)
     }
     const fuzzy = filter.text?.fuzzy ?? false
-    const p = page(rows, limit, toCard, (r) => cursorOf(sort, r, fuzzy))
-    let items: Card[] = p.items
-    if (viewer !== null) {
-      const liked = await this.d.cards.likedAmong(viewer.id, items.map((c) => c.id))
-      items = items.map((c) => ({ ...c, likedByMe: liked.has(c.id) }))
-    }
-    const rendered = this.render({ items, nextCursor: p.nextCursor }, viewer === null)
-    if (cached !== undefined) void this.d.cache.fillList(key, cached.generation, `${rendered.etag}\n${rendered.body}`)
-    return rendered
+    const found: CardPage = page(rows, limit, toCard, (r) => cursorOf(sort, r, fuzzy))
+    if (cached === undefined) return viewer === null ? this.render(found, true) : await this.withLikes(found, viewer)
+    const shared = this.render(found, true)
+    void this.d.cache.fillList(key, cached.generation, `${shared.etag}\n${shared.body}`)
+    return viewer === null ? shared : await this.withLikes(found, viewer)
   }
 
-  private render (pageBody: { items: Card[], nextCursor: string | null }, anonymous: boolean): Rendered {
+  /** A page as a signed-in viewer sees it: each card with likedByMe. */
+  private async withLikes (found: CardPage, viewer: AuthUser): Promise<Rendered> {
+    const liked = await this.d.cards.likedAmong(viewer.id, found.items.map((c) => c.id))
+    return this.render({ items: found.items.map((c) => ({ ...c, likedByMe: liked.has(c.id) })), nextCursor: found.nextCursor }, false)
+  }
+
+  private render (pageBody: CardPage, anonymous: boolean): Rendered {
     const body = JSON.stringify(pageBody)
     return { body, etag: hashEtag(body), cacheControl: anonymous ? 'public, no-cache' : 'private, no-cache' }
   }
