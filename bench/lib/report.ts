@@ -27,7 +27,7 @@ export function renderMarkdown (r: Report): string {
     `# Benchmark ${r.date}`,
     '',
     `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel ?? 'unknown'}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, ${r.machine.platform}.`,
-    `Settings: ${r.settings.connections} connections, ${r.settings.duration} s per scenario after a ${r.settings.warmup} s warm-up, ${r.settings.cards} cards seeded${r.settings.quick ? ', quick mode' : ''}.`,
+    `Settings: ${r.settings.connections} connections, ${r.settings.duration} s per scenario after a ${r.settings.warmup} s warm-up, ${r.settings.cards} cards in the table${r.settings.quick ? ', quick mode' : ''}.`,
     'The load generator (autocannon) runs on the same machine; its own CPU use is shown. Ratios compare each scenario with the baseline of the same target measured in the same run: `nginx-static` is nginx answering a fixed body itself, `fastify-redis` a bare Fastify route reading one Redis key (through nginx for gateway rows, direct otherwise).',
     '',
     '| scenario | target | req/s | ratio to baseline | avg ms | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | loadgen CPU |',

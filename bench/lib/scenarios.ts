@@ -32,6 +32,21 @@ function rotating<T> (xs: T[]): () => T {
   return () => pick(xs, i++)
 }
 
+/** First pages of one- and two-word searches over the seed vocabulary; with users, each request signed in (likedByMe). */
+function searches (users?: BenchData['users']): ReturnType<Scenario['requests']> {
+  let i = 0
+  return {
+    requests: [{
+      method: 'GET',
+      setupRequest: (req) => {
+        i++
+        const path = `/api/v1/cards?q=${pick(WORDS, i)}${i % 2 === 0 ? `+${pick(WORDS, i * 7)}` : ''}&limit=20`
+        return users === undefined ? { ...req, path } : { ...req, path, headers: bearer(pick(users, i)) }
+      }
+    }]
+  }
+}
+
 export const scenarios: Scenario[] = [
   { name: 'baseline-nginx-static', baseline: 'nginx-static', requests: () => ({ path: '/bench/baseline/static' }) },
   { name: 'baseline-fastify-redis', service: 'baseline', baseline: 'fastify-redis', requests: () => ({ path: '/bench/baseline/redis' }) },
@@ -83,23 +98,8 @@ export const scenarios: Scenario[] = [
       return { requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/api/v1/cards/${next()}` }) }] }
     }
   },
-  {
-    name: 'card-search',
-    service: 'card',
-    baseline: 'fastify-redis',
-    requests: () => {
-      let i = 0
-      return {
-        requests: [{
-          method: 'GET',
-          setupRequest: (req) => {
-            i++
-            return { ...req, path: `/api/v1/cards?q=${pick(WORDS, i)}${i % 2 === 0 ? `+${pick(WORDS, i * 7)}` : ''}&limit=20` }
-          }
-        }]
-      }
-    }
-  },
+  { name: 'card-search', service: 'card', baseline: 'fastify-redis', requests: () => searches() },
+  { name: 'card-search-signed-in', service: 'card', baseline: 'fastify-redis', requests: (d) => searches(d.users) },
   {
     name: 'card-create',
     service: 'card',

@@ -38,7 +38,8 @@ export async function login (authUrl: string, u: BenchUser): Promise<{ accessTok
 }
 
 /** Bulk-inserts public cards (as holo_card) until the table holds at least `total`; returns their ids, shuffled (the uncached scenario walks them once). */
-export async function seedCards (adminUrl: string, ownerIds: string[], total: number): Promise<string[]> {
+/** Tops the card table up to `total` cards; returns the listable ids and how many cards the table holds. */
+export async function seedCards (adminUrl: string, ownerIds: string[], total: number): Promise<{ ids: string[], count: number }> {
   const client = new pg.Client({ connectionString: urlForRole(adminUrl, 'holo_card') })
   await client.connect()
   try {
@@ -64,7 +65,7 @@ export async function seedCards (adminUrl: string, ownerIds: string[], total: nu
     }
     await client.query('ANALYZE cards')
     const ids = await client.query<{ id: string }>('SELECT id FROM cards WHERE visibility = \'public\' AND hidden_at IS NULL AND deleted_at IS NULL ORDER BY random() LIMIT 200000')
-    return ids.rows.map((r) => r.id)
+    return { ids: ids.rows.map((r) => r.id), count: have }
   } finally {
     await client.end()
   }
