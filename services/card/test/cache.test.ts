@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import t from 'tap'
 import { freePort } from '@holo/infra/testing'
+import { CardRepository } from '../src/modules/cards/cards.repository.js'
 import { buildTestApp } from './helper.js'
 
 /** cache_requests_total{cache, result}: the shared cache counter. */
@@ -91,8 +92,14 @@ t.test('cache: a cached first page serves signed-in callers too, each with their
   t.same(await likedBy(), { Ypsilon: undefined, Xi: undefined }, 'the shared entry never holds a caller\'s likes')
   t.equal(await counter(app, 'hit', 'card_list'), hits + 3, 'all three from the cache')
 
+  const tags = await Promise.all([fan, other].map(async (u) => (await app.inject({ url, headers: u.auth })).headers.etag as string))
+  t.not(tags[0], tags[1], 'callers liking different cards get different ETags for the same page')
+  const again = await app.inject({ url, headers: { ...fan.auth, 'if-none-match': tags[0] as string } })
+  t.equal(again.statusCode, 304)
+
   await app.inject({ method: 'PUT', url: `/api/v1/cards/${y.id as string}/like`, headers: other.auth })
   t.same(await likedBy(other.auth), { Ypsilon: true, Xi: false }, 'a like shows at once for its author')
+  t.equal((await app.inject({ url, headers: { ...other.auth, 'if-none-match': tags[1] as string } })).statusCode, 200, 'and changes the ETag')
   t.same(await likedBy(fan.auth), { Ypsilon: false, Xi: true })
 })
 t.test('cache: a reader that read before a write cannot fill the cache after it', async (t) => {
@@ -167,4 +174,42 @@ t.test('Redis down: answers from PostgreSQL, readiness degraded, recovers', asyn
   if (own.deps.redis.status !== 'ready') await once(own.deps.redis, 'ready')
   t.equal((await app.inject({ url: '/health/ready' })).json().status, 'ok')
   t.equal((await app.inject({ url })).json().likeCount, 1)
+})
+
+t.test('cache: callers missing the same first page share one query, but never one begun before a write they follow', async (t) => {
+  const { app } = h
+  const owner = h.user()
+  await h.card(owner, { title: 'Shared one' })
+  const url = `/api/v1/cards?ownerId=${owner.id}&sort=popular`
+  const proto = CardRepository.prototype
+  const original = proto.list
+  let calls = 0
+  let gate: Promise<void> | undefined
+  proto.list = async function (this: CardRepository, f) {
+    if (f.ownerId === owner.id) calls++
+    const rows = await original.call(this, f)
+    if (gate !== undefined && f.ownerId === owner.id) await gate
+    return rows
+  }
+  t.teardown(() => { proto.list = original })
+
+  const res = await Promise.all(Array.from({ length: 10 }, () => app.inject({ url })))
+  t.same(res.map((r) => r.json().items.length), Array.from({ length: 10 }, () => 1))
+  t.equal(calls, 1, 'ten concurrent misses, one query')
+
+  // A load that read the table before a write is held back until that write has answered.
+  await app.inject({ method: 'POST', url: '/api/v1/cards', headers: owner.auth, payload: { title: 'Bump' } }) // a new generation: the next read misses
+  let release = (): void => {}
+  gate = new Promise((resolve) => { release = resolve })
+  calls = 0
+  const before = app.inject({ url })
+  for (let i = 0; i < 10_000 && calls === 0; i++) await new Promise((resolve) => setImmediate(resolve))
+  const created = await app.inject({ method: 'POST', url: '/api/v1/cards', headers: owner.auth, payload: { title: 'Shared two' } })
+  t.equal(created.statusCode, 201)
+  const after = app.inject({ url })
+  for (let i = 0; i < 10_000 && calls < 2; i++) await new Promise((resolve) => setImmediate(resolve))
+  release()
+  t.equal((await before).json().items.length, 2, 'the early reader saw the table as it was')
+  t.same((await after).json().items.map((c: { title: string }) => c.title).sort(), ['Bump', 'Shared one', 'Shared two'], 'the later reader ran its own query')
+  t.equal(calls, 2)
 })

@@ -194,7 +194,9 @@ export class CardRepository {
   /** Which of `cardIds` the user likes. */
   async likedAmong (userId: string, cardIds: string[]): Promise<Set<string>> {
     if (cardIds.length === 0) return new Set()
-    const rows = await this.prisma.like.findMany({ where: { userId, cardId: { in: cardIds } }, select: { cardId: true } })
+    // One array parameter: the same statement text whatever the page size.
+    const rows = await this.prisma.$queryRaw<Array<{ cardId: string }>>`
+      SELECT card_id AS "cardId" FROM likes WHERE user_id = ${userId}::uuid AND card_id = ANY(${cardIds}::uuid[])`
     return new Set(rows.map((r) => r.cardId))
   }
 

@@ -2,17 +2,16 @@ import { hasRole, unauthorized, type AuthUser } from '@holo/shared'
 import { Counter, type Registry } from 'prom-client'
 import { cardNotFound, changedSinceRead, invalidField, notOwner } from '../../errors.js'
 import { cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, malformedCursor, page, UUID } from '../../lib/cursor.js'
-import { hashEtag } from '../../lib/etag.js'
 import type { Rendered } from '../../lib/http.js'
 import type { TemplateRepository } from '../templates/templates.repository.js'
 import type { CardCache, CachedCard } from './cards.cache.js'
 import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
+import { decodePage, encodePage, renderPage, toPageJson, withLikedByMe, type PageJson } from './cards.render.js'
 import type { CardChanges, CardListFilter, CardListRow, CardRepository, CardRow, SortKey } from './cards.repository.js'
 import type { Card, CreateCard, ListCardsQuery, UpdateCard } from './cards.schemas.js'
 
 export type Viewer = AuthUser | null
 
-interface CardPage { items: Card[], nextCursor: string | null }
 
 /** Who may read a card: the rule every read, list and collection applies. */
 export function canReadCard (card: { ownerId: string, visibility: string, hidden: boolean }, viewer: Viewer): boolean {
@@ -52,6 +51,8 @@ export interface CardServiceDeps {
 export class CardService {
   private readonly created: Counter
   private readonly likes: Counter<'action'>
+  /** First-page loads in flight, by generation and list key. */
+  private readonly loading = new Map<string, Promise<PageJson>>()
 
   constructor (private readonly d: CardServiceDeps) {
     this.created = new Counter({ name: 'cards_created_total', help: 'Cards created', registers: [d.metrics] })
@@ -102,7 +103,7 @@ export class CardService {
     if (!canReadCard(card, viewer)) throw cardNotFound()
     if (likedIds === undefined) return { body: card.body, etag: cardEtag(card.version), cacheControl: 'public, no-cache' }
     const liked = likedIds.has(id)
-    return { body: `${card.body.slice(0, -1)},"likedByMe":${String(liked)}}`, etag: cardEtag(card.version, liked), cacheControl: 'private, no-cache' }
+    return { body: withLikedByMe(card.body, liked), etag: cardEtag(card.version, liked), cacheControl: 'private, no-cache' }
   }
 
   /** A card the viewer may see, or 404 exactly as for a card that does not exist. */
@@ -171,18 +172,14 @@ export class CardService {
     const sort = query.sort ?? (query.q !== undefined ? 'relevance' : 'new')
     if (sort === 'relevance' && query.q === undefined) throw invalidField('sort', 'querystring', 'relevance needs q')
     const tsquery = query.q === undefined ? undefined : toPrefixQuery(query.q)
-    if (query.q !== undefined && tsquery === undefined) return this.render({ items: [], nextCursor: null }, viewer === null)
+    if (query.q !== undefined && tsquery === undefined) return await this.present(toPageJson([], null), viewer)
 
     // A listed first page is the same for every caller: cached once, with likedByMe laid over it per caller.
     const cacheable = query.cursor === undefined && scope === 'listed'
-    const key = JSON.stringify([query.q, query.tag, query.rarity, query.effect, query.templateId, ownerId, sort, limit])
+    const key = JSON.stringify(['p2', query.q, query.tag, query.rarity, query.effect, query.templateId, ownerId, sort, limit])
     const cached = cacheable ? await this.d.cache.getList(key) : undefined
-    if (cached?.hit !== undefined) {
-      const nl = cached.hit.indexOf('\n')
-      const body = cached.hit.slice(nl + 1)
-      if (viewer === null) return { etag: cached.hit.slice(0, nl), body, cacheControl: 'public, no-cache' }
-      return await this.withLikes(JSON.parse(body) as CardPage, viewer)
-    }
+    const hit = cached?.hit === undefined ? undefined : decodePage(cached.hit)
+    if (hit !== undefined) return await this.present(hit, viewer)
 
     const after = query.cursor === undefined ? undefined : afterOf(sort, query.cursor)
     const filter: CardListFilter = {
@@ -197,29 +194,38 @@ export class CardService {
       after: after?.key,
       limit
     }
+    if (cached?.generation === undefined) return await this.present(await this.find(filter), viewer)
+    // Callers that missed the same entry under the same generation share one query and one
+    // fill: an expired popular search costs PostgreSQL once, not once per waiting caller.
+    // A caller that saw a newer generation (a write answered since) never joins an older load.
+    const flight = `${cached.generation}|${key}`
+    let shared = this.loading.get(flight)
+    if (shared === undefined) {
+      shared = this.find(filter).then((found) => {
+        void this.d.cache.fillList(key, cached.generation, encodePage(found))
+        return found
+      }).finally(() => this.loading.delete(flight))
+      this.loading.set(flight, shared)
+    }
+    return await this.present(await shared, viewer)
+  }
+
+  /** A page of cards matching the filter; a first-page search that finds nothing retries with typo tolerance. */
+  private async find (filter: CardListFilter): Promise<PageJson> {
     let rows = await this.d.cards.list(filter)
     // Nothing matched the words as typed: try titles with a typo (first page only; its cursors carry the mode).
-    if (rows.length === 0 && filter.text !== undefined && after === undefined) {
+    if (rows.length === 0 && filter.text !== undefined && filter.after === undefined) {
       filter.text.fuzzy = true
       rows = await this.d.cards.list(filter)
     }
     const fuzzy = filter.text?.fuzzy ?? false
-    const found: CardPage = page(rows, limit, toCard, (r) => cursorOf(sort, r, fuzzy))
-    if (cached === undefined) return viewer === null ? this.render(found, true) : await this.withLikes(found, viewer)
-    const shared = this.render(found, true)
-    void this.d.cache.fillList(key, cached.generation, `${shared.etag}\n${shared.body}`)
-    return viewer === null ? shared : await this.withLikes(found, viewer)
+    const found = page(rows, filter.limit, toCard, (r) => cursorOf(filter.sort, r, fuzzy))
+    return toPageJson(found.items, found.nextCursor)
   }
 
-  /** A page as a signed-in viewer sees it: each card with likedByMe. */
-  private async withLikes (found: CardPage, viewer: AuthUser): Promise<Rendered> {
-    const liked = await this.d.cards.likedAmong(viewer.id, found.items.map((c) => c.id))
-    return this.render({ items: found.items.map((c) => ({ ...c, likedByMe: liked.has(c.id) })), nextCursor: found.nextCursor }, false)
-  }
-
-  private render (pageBody: CardPage, anonymous: boolean): Rendered {
-    const body = JSON.stringify(pageBody)
-    return { body, etag: hashEtag(body), cacheControl: anonymous ? 'public, no-cache' : 'private, no-cache' }
+  /** A page as the viewer sees it: with likedByMe for a signed-in one. */
+  private async present (p: PageJson, viewer: Viewer): Promise<Rendered> {
+    return viewer === null ? renderPage(p) : renderPage(p, await this.d.cards.likedAmong(viewer.id, p.ids))
   }
 }
 
