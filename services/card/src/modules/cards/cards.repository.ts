@@ -77,6 +77,9 @@ const cardSelect = {
   visibility: true, likeCount: true, version: true, hiddenAt: true, deletedAt: true, createdAt: true, updatedAt: true
 } as const
 
+/** DataLoader batching of whatever arrives in one turn of the event loop (up to 100), with no caching. */
+const sameTurn = { cache: false, maxBatchSize: 100, batchScheduleFn: (run: () => void) => setImmediate(run) } as const
+
 export class CardRepository {
   /**
    * Creates that arrive in the same turn of the event loop share one INSERT:
@@ -84,11 +87,15 @@ export class CardRepository {
    * is most of what a create costs. Each caller still answers only after its
    * own row has committed.
    */
-  private readonly inserts = new DataLoader<NewCard, CardRow>(async (cards) => await this.insertEach(cards), {
-    cache: false,
-    maxBatchSize: 100,
-    batchScheduleFn: (run) => setImmediate(run)
-  })
+  private readonly inserts = new DataLoader<NewCard, CardRow>(async (cards) => await this.insertEach(cards), sameTurn)
+
+  /** Reads by id arriving in the same turn share one SELECT, as creates share an INSERT. */
+  private readonly reads = new DataLoader<string, CardRow | null>(async (ids) => {
+    const rows = await this.prisma.$queryRaw<CardRow[]>`
+      SELECT ${COLUMNS} FROM cards WHERE id = ANY(${ids}::uuid[]) AND deleted_at IS NULL`
+    const byId = new Map(rows.map((r) => [r.id, r]))
+    return ids.map((id) => byId.get(id) ?? null)
+  }, sameTurn)
 
   private readonly batchSizes: Histogram
 
@@ -138,7 +145,7 @@ export class CardRepository {
 
   /** A card that is not deleted, or null. */
   async find (id: string): Promise<CardRow | null> {
-    return await this.prisma.card.findFirst({ where: { id, deletedAt: null }, select: cardSelect })
+    return await this.reads.load(id)
   }
 
   /**
