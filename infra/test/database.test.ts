@@ -123,7 +123,12 @@ for (const s of services) {
         }
       }
       const delegate = client[m.name.charAt(0).toLowerCase() + m.name.slice(1)] as Delegate
-      const row = await delegate.create({ data })
+      // A row whose key is all parent keys may already exist: a trigger made it with its parent (card_like_counts).
+      const key = meta.pk.map((c) => fieldOf(c)?.name)
+      const made = key.every((f) => f !== undefined && data[f] !== undefined)
+        ? await delegate.findFirst({ where: Object.fromEntries(key.map((f) => [f as string, data[f as string]])) })
+        : null
+      const row = made ?? await delegate.create({ data })
       created.set(m.table, row)
       order.push(m)
       const where = Object.fromEntries(meta.pk.map((c) => { const f = fieldOf(c) as RuntimeField; return [f.name, row[f.name]] }))

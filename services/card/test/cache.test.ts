@@ -113,7 +113,7 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
   const read = await cache.getCard(card.id)
   t.equal(read.hit, undefined)
   await h.app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'New' } })
-  await cache.fillCard(card.id, read.generation, { version: 1, visibility: 'public', ownerId: owner.id, hidden: false, body: JSON.stringify({ ...card, title: 'Old' }) })
+  await cache.fillCard(card.id, read.generation, { tag: 'v1.c0', visibility: 'public', ownerId: owner.id, hidden: false, body: JSON.stringify({ ...card, title: 'Old' }) })
   t.equal((await h.app.inject({ url })).json().title, 'New')
   const list = await cache.getList('k')
   await cache.invalidateLists()

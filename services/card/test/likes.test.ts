@@ -43,4 +43,20 @@ t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
     const metrics = await app.metrics.getSingleMetricAsString('card_likes_total')
     t.match(metrics, /card_likes_total\{action="like",service="card"\} 42/)
   })
+
+  t.test('a like changes the ETag but is no edit: If-Match from before it still holds', async (t) => {
+    const mine = await h.card(owner, { title: 'Edit me' })
+    const cardUrl = `/api/v1/cards/${mine.id as string}`
+    const before = await app.inject({ url: cardUrl })
+    t.equal((await app.inject({ method: 'PUT', url: `${cardUrl}/like`, headers: h.user().auth })).statusCode, 204)
+    const after = await app.inject({ url: cardUrl, headers: { 'if-none-match': before.headers.etag as string } })
+    t.equal(after.statusCode, 200, 'the old ETag no longer matches')
+    t.equal(after.json().likeCount, 1)
+    t.not(after.headers.etag, before.headers.etag)
+    const edit = await app.inject({ method: 'PATCH', url: cardUrl, headers: { ...owner.auth, 'if-match': before.headers.etag as string }, payload: { title: 'Edited' } })
+    t.equal(edit.statusCode, 200, 'the owner\'s edit is not refused because someone liked the card')
+    t.equal(edit.json().likeCount, 1)
+    const again = await app.inject({ method: 'PATCH', url: cardUrl, headers: { ...owner.auth, 'if-match': before.headers.etag as string }, payload: { title: 'Lost' } })
+    t.equal(again.statusCode, 412, 'an edit since the read still is a conflict')
+  })
 })

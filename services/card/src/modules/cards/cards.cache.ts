@@ -5,7 +5,8 @@ import { cacheCounter, type CacheCounter } from '@holo/shared'
 
 /** What a cached card carries besides its body: enough to decide who may read it. */
 export interface CachedCard {
-  version: number
+  /** The stem of its ETag (version and like count). */
+  tag: string
   visibility: string
   ownerId: string
   hidden: boolean
@@ -51,7 +52,8 @@ export class CardCache {
     o.redis.on('ready', () => { if (this.dirty) void this.purge() })
   }
 
-  private cardKey (id: string): string { return `${this.o.prefix}c:${id}` }
+  // c2: entries carry the ETag stem (c: entries, from before likes left the card row, carried its version).
+  private cardKey (id: string): string { return `${this.o.prefix}c2:${id}` }
   private cardGenKey (id: string): string { return `${this.o.prefix}c:${id}:gen` }
   private listKey (key: string): string { return `${this.o.prefix}l:${key}` }
 
@@ -60,13 +62,13 @@ export class CardCache {
   async getCard (id: string): Promise<CacheRead<CachedCard>> {
     const got = await this.read('card', this.cardGenKey(id), this.cardKey(id))
     if (got.hit === undefined) return { hit: undefined, generation: got.generation }
-    const [version, visibility, ownerId, hidden, body] = got.hit.split('\n')
+    const [tag, visibility, ownerId, hidden, body] = got.hit.split('\n')
     if (body === undefined) return { hit: undefined, generation: got.generation }
-    return { hit: { version: Number(version), visibility: visibility as string, ownerId: ownerId as string, hidden: hidden === '1', body }, generation: got.generation }
+    return { hit: { tag: tag as string, visibility: visibility as string, ownerId: ownerId as string, hidden: hidden === '1', body }, generation: got.generation }
   }
 
   async fillCard (id: string, generation: string | undefined, c: CachedCard): Promise<void> {
-    const value = [c.version, c.visibility, c.ownerId, c.hidden ? '1' : '0', c.body].join('\n')
+    const value = [c.tag, c.visibility, c.ownerId, c.hidden ? '1' : '0', c.body].join('\n')
     await this.write(this.cardKey(id), generation, value, this.o.cardTtlSeconds)
   }
 

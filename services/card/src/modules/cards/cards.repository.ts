@@ -65,17 +65,18 @@ export interface CardListFilter {
 
 export type CardListRow = CardRow & { rank?: number }
 
-const COLUMNS = Prisma.sql`id, owner_id AS "ownerId", title, description, template_id AS "templateId",
-  artwork_file_id AS "artworkFileId", holo, rarity, tags, visibility, like_count AS "likeCount", version,
-  hidden_at AS "hiddenAt", deleted_at AS "deletedAt", created_at AS "createdAt", updated_at AS "updatedAt"`
+/** A card row's columns; the like count comes from `likeCount` (card_like_counts, or 0 for a new card). */
+const cardColumns = (likeCount: Prisma.Sql): Prisma.Sql => Prisma.sql`cards.id, cards.owner_id AS "ownerId", cards.title,
+  cards.description, cards.template_id AS "templateId", cards.artwork_file_id AS "artworkFileId", cards.holo, cards.rarity,
+  cards.tags, cards.visibility, ${likeCount} AS "likeCount", cards.version, cards.hidden_at AS "hiddenAt",
+  cards.deleted_at AS "deletedAt", cards.created_at AS "createdAt", cards.updated_at AS "updatedAt"`
+
+/** Cards with their like counts: read COLUMNS FROM CARDS. */
+const COLUMNS = cardColumns(Prisma.sql`n.like_count`)
+const CARDS = Prisma.sql`cards JOIN card_like_counts n ON n.card_id = cards.id`
 
 /** The predicate of the partial `cards_listed_*` indexes: keep it textually identical. */
 const LISTED = Prisma.sql`visibility = 'public' AND hidden_at IS NULL AND deleted_at IS NULL`
-
-const cardSelect = {
-  id: true, ownerId: true, title: true, description: true, templateId: true, artworkFileId: true, holo: true, rarity: true, tags: true,
-  visibility: true, likeCount: true, version: true, hiddenAt: true, deletedAt: true, createdAt: true, updatedAt: true
-} as const
 
 /** DataLoader batching of whatever arrives in one turn of the event loop (up to 100), with no caching. */
 const sameTurn = { cache: false, maxBatchSize: 100, batchScheduleFn: (run: () => void) => setImmediate(run) } as const
@@ -91,9 +92,7 @@ export class CardRepository {
 
   /** Reads by id arriving in the same turn share one SELECT, as creates share an INSERT. */
   private readonly reads = new DataLoader<string, CardRow | null>(async (ids) => {
-    const rows = await this.prisma.$queryRaw<CardRow[]>`
-      SELECT ${COLUMNS} FROM cards WHERE id = ANY(${ids}::uuid[]) AND deleted_at IS NULL`
-    const byId = new Map(rows.map((r) => [r.id, r]))
+    const byId = await this.byIds(ids)
     return ids.map((id) => byId.get(id) ?? null)
   }, sameTurn)
 
@@ -138,7 +137,7 @@ export class CardRepository {
         ${cards.map((c) => c.rarity)}::text[], ${cards.map((c) => JSON.stringify(c.tags))}::jsonb[],
         ${cards.map((c) => c.visibility)}::text[]
       ) AS t(id, owner_id, title, description, template_id, artwork_file_id, holo, rarity, tags, visibility)
-      RETURNING ${COLUMNS}`
+      RETURNING ${cardColumns(Prisma.sql`0`)}`
     const byId = new Map(rows.map((r) => [r.id, r]))
     return ids.map((id) => byId.get(id) as CardRow)
   }
@@ -176,25 +175,28 @@ export class CardRepository {
     return count === 1 ? await this.find(id) : null
   }
 
-  /** Adds a like; the insert and the count change are one statement, so likeCount stays exact. True when it was new. */
+  /**
+   * Adds a like; the insert and the count change are one statement, so likeCount stays exact.
+   * The card row itself is not written (see migration 20261126180000_card_like_counts). True when it was new.
+   */
   async like (userId: string, cardId: string): Promise<boolean> {
-    const rows = await this.prisma.$queryRaw<Array<{ version: number }>>`
+    const rows = await this.prisma.$queryRaw<Array<{ likeCount: number }>>`
       WITH ins AS (
         INSERT INTO likes (user_id, card_id) VALUES (${userId}::uuid, ${cardId}::uuid)
         ON CONFLICT DO NOTHING RETURNING card_id
       )
-      UPDATE cards SET like_count = like_count + 1, version = version + 1
-      FROM ins WHERE cards.id = ins.card_id RETURNING cards.version`
+      UPDATE card_like_counts n SET like_count = n.like_count + 1
+      FROM ins WHERE n.card_id = ins.card_id RETURNING n.like_count AS "likeCount"`
     return rows.length === 1
   }
 
   async unlike (userId: string, cardId: string): Promise<boolean> {
-    const rows = await this.prisma.$queryRaw<Array<{ version: number }>>`
+    const rows = await this.prisma.$queryRaw<Array<{ likeCount: number }>>`
       WITH del AS (
         DELETE FROM likes WHERE user_id = ${userId}::uuid AND card_id = ${cardId}::uuid RETURNING card_id
       )
-      UPDATE cards SET like_count = like_count - 1, version = version + 1
-      FROM del WHERE cards.id = del.card_id RETURNING cards.version`
+      UPDATE card_like_counts n SET like_count = n.like_count - 1
+      FROM del WHERE n.card_id = del.card_id RETURNING n.like_count AS "likeCount"`
     return rows.length === 1
   }
 
@@ -228,25 +230,34 @@ export class CardRepository {
         ? Prisma.sql`public.word_similarity(${f.text.raw}, title)::real`
         : Prisma.sql`ts_rank(search, to_tsquery('simple', ${f.text.tsquery}))`
       const after = a?.sort === 'relevance' ? Prisma.sql`WHERE (rank, id) < (${a.rank}::real, ${a.id}::uuid)` : Prisma.empty
+      // Ranked on ids alone; only the page's rows are then read whole.
       return await this.prisma.$queryRaw<CardListRow[]>`
-        SELECT * FROM (SELECT ${COLUMNS}, ${rank} AS rank FROM cards WHERE ${filtered}) ranked
-        ${after} ORDER BY rank DESC, id DESC LIMIT ${take}`
+        SELECT ${COLUMNS}, top.rank FROM (
+          SELECT id, rank FROM (SELECT id, ${rank} AS rank FROM cards WHERE ${filtered}) ranked
+          ${after} ORDER BY rank DESC, id DESC LIMIT ${take}
+        ) top JOIN ${CARDS} ON cards.id = top.id ORDER BY top.rank DESC, top.id DESC`
     }
     if (f.sort === 'popular') {
-      const after = a?.sort === 'popular' ? Prisma.sql`AND (like_count, id) < (${a.likeCount}::int, ${a.id}::uuid)` : Prisma.empty
+      const after = a?.sort === 'popular' ? Prisma.sql`AND (n.like_count, n.card_id) < (${a.likeCount}::int, ${a.id}::uuid)` : Prisma.empty
       return await this.prisma.$queryRaw<CardListRow[]>`
-        SELECT ${COLUMNS} FROM cards WHERE ${filtered} ${after} ORDER BY like_count DESC, id DESC LIMIT ${take}`
+        SELECT ${COLUMNS} FROM ${CARDS} WHERE ${filtered} ${after} ORDER BY n.like_count DESC, n.card_id DESC LIMIT ${take}`
     }
-    const after = a?.sort === 'new' ? Prisma.sql`AND (created_at, id) < (${a.createdAt}::timestamptz, ${a.id}::uuid)` : Prisma.empty
+    const after = a?.sort === 'new' ? Prisma.sql`AND (created_at, cards.id) < (${a.createdAt}::timestamptz, ${a.id}::uuid)` : Prisma.empty
     return await this.prisma.$queryRaw<CardListRow[]>`
-      SELECT ${COLUMNS} FROM cards WHERE ${filtered} ${after} ORDER BY created_at DESC, id DESC LIMIT ${take}`
+      SELECT ${COLUMNS} FROM ${CARDS} WHERE ${filtered} ${after} ORDER BY created_at DESC, cards.id DESC LIMIT ${take}`
   }
 
   /** Cards by id in the given order, deleted ones left out (collections filter visibility on top). */
   async findMany (ids: string[]): Promise<CardRow[]> {
     if (ids.length === 0) return []
-    const rows = await this.prisma.card.findMany({ where: { id: { in: ids }, deletedAt: null }, select: cardSelect })
-    const byId = new Map(rows.map((r) => [r.id, r]))
+    const byId = await this.byIds(ids)
     return ids.flatMap((id) => byId.get(id) ?? [])
+  }
+
+  /** The cards among `ids` that are not deleted, by id. */
+  private async byIds (ids: readonly string[]): Promise<Map<string, CardRow>> {
+    const rows = await this.prisma.$queryRaw<CardRow[]>`
+      SELECT ${COLUMNS} FROM ${CARDS} WHERE cards.id = ANY(${ids}::uuid[]) AND cards.deleted_at IS NULL`
+    return new Map(rows.map((r) => [r.id, r]))
   }
 }

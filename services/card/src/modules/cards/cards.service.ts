@@ -26,12 +26,18 @@ const metaOf = (row: CardRow): { ownerId: string, visibility: string, hidden: bo
   ({ ownerId: row.ownerId, visibility: row.visibility, hidden: row.hiddenAt !== null })
 
 
-const cardEtag = (version: number, liked?: boolean): string => `"v${version}${liked === undefined ? '' : `.l${liked ? 1 : 0}`}"`
+/**
+ * A card's ETag: its version (bumped by every change to the card) and its like count (likes
+ * do not touch the card row), plus likedByMe for a signed-in reader: `"v3.c12"`, `"v3.c12.l1"`.
+ */
+const cardTag = (row: { version: number, likeCount: number }): string => `v${row.version}.c${row.likeCount}`
+const cardEtag = (tag: string, liked?: boolean): string => `"${tag}${liked === undefined ? '' : `.l${liked ? 1 : 0}`}"`
 
 /** The card version an If-Match names; undefined for `*`; null when it names none of ours. */
 function ifMatchVersion (header: string): number | undefined | null {
   if (header.trim() === '*') return undefined
-  const m = /^(?:W\/)?"v(\d+)(?:\.l[01])?"$/.exec(header.trim())
+  // Only the version counts: a like since the read does not conflict with an edit.
+  const m = /^(?:W\/)?"v(\d+)(?:\.c\d+)?(?:\.l[01])?"$/.exec(header.trim())
   return m === null ? null : Number(m[1])
 }
 
@@ -80,7 +86,7 @@ export class CardService {
     })
     this.created.inc()
     if (isListed(row)) await this.d.cache.invalidateLists()
-    return { card: { ...toCard(row), likedByMe: false }, etag: cardEtag(row.version, false) }
+    return { card: { ...toCard(row), likedByMe: false }, etag: cardEtag(cardTag(row), false) }
   }
 
   /** One card as `viewer` may see it: from the cache when it can be, with likedByMe for a signed-in viewer. */
@@ -96,14 +102,14 @@ export class CardService {
     } else {
       const row = await this.d.cards.find(id)
       if (row === null) throw cardNotFound()
-      card = { version: row.version, ...metaOf(row), body: JSON.stringify(toCard(row)) }
+      card = { tag: cardTag(row), ...metaOf(row), body: JSON.stringify(toCard(row)) }
       // Not awaited: the SET goes down the same Redis connection ahead of any later read, and fails soft.
       void this.d.cache.fillCard(id, cached.generation, card)
     }
     if (!canReadCard(card, viewer)) throw cardNotFound()
-    if (likedIds === undefined) return { body: card.body, etag: cardEtag(card.version), cacheControl: 'public, no-cache' }
+    if (likedIds === undefined) return { body: card.body, etag: cardEtag(card.tag), cacheControl: 'public, no-cache' }
     const liked = likedIds.has(id)
-    return { body: withLikedByMe(card.body, liked), etag: cardEtag(card.version, liked), cacheControl: 'private, no-cache' }
+    return { body: withLikedByMe(card.body, liked), etag: cardEtag(card.tag, liked), cacheControl: 'private, no-cache' }
   }
 
   /** A card the viewer may see, or 404 exactly as for a card that does not exist. */
@@ -132,7 +138,7 @@ export class CardService {
     if (result === 'stale') throw changedSinceRead('card')
     await this.changed(row, result)
     const liked = (await this.d.cards.likedAmong(user.id, [id])).has(id)
-    return { card: { ...toCard(result), likedByMe: liked }, etag: cardEtag(result.version, liked) }
+    return { card: { ...toCard(result), likedByMe: liked }, etag: cardEtag(cardTag(result), liked) }
   }
 
   async remove (id: string, user: AuthUser): Promise<void> {
