@@ -26,6 +26,8 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const prefix = 'bench:card:'
 
 const cleanups: Array<() => Promise<unknown> | unknown> = []
+/** Searches made so far, across both targets (the uncached scenario never repeats one). */
+let searchCount = 0
 const log = (m: string): void => { process.stderr.write(`[bench] ${m}\n`) }
 
 interface Figure { name: string, target: 'service' | 'gateway', rps: number, p50: number, p99: number, errors: number, requests: number }
@@ -109,13 +111,16 @@ async function main (): Promise<void> {
     await fetch(`${api}/cards?q=dragon`)
     figures.push(await measure('search page (anonymous, cached)', target, `${api}/cards?q=dragon`))
 
-    let n = 0
+    // Every request a list key never asked before (the first pages of signed-in callers
+    // share the list cache): each word pair once per page size, page sizes 10-30.
+    const pairs = ADJECTIVES.length * NOUNS.length
     figures.push(await measure('search page (signed in, uncached)', target, api, {
       requests: [{
         setupRequest: (req) => {
-          const i = n++
+          const i = searchCount++
           const q = `${ADJECTIVES[i % ADJECTIVES.length] as string} ${NOUNS[Math.floor(i / ADJECTIVES.length) % NOUNS.length] as string}`
-          return { ...req, path: `/api/v1/cards?q=${encodeURIComponent(q)}&limit=20`, headers: { authorization: `Bearer ${tokens[i % tokens.length] as string}` } }
+          const limit = 10 + Math.floor(i / pairs) % 21
+          return { ...req, path: `/api/v1/cards?q=${encodeURIComponent(q)}&limit=${limit}`, headers: { authorization: `Bearer ${tokens[i % tokens.length] as string}` } }
         }
       }]
     }))
