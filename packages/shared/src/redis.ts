@@ -3,7 +3,9 @@ import { Redis } from 'ioredis'
 /**
  * A Redis client that fails fast while Redis is down (no offline queue, one
  * retry) and keeps reconnecting in the background, so readiness and callers
- * see the outage at once and recover by themselves.
+ * see the outage at once and recover by themselves. Commands issued in the
+ * same tick go out in one write (auto-pipelining): under load that was 18 %
+ * of the card service's CPU as one socket write per command.
  */
 export async function createRedis (url: string, name: string): Promise<Redis> {
   const redis = new Redis(url, {
