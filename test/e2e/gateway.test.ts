@@ -1,6 +1,7 @@
 // End to end through the real nginx gateway (gateway/nginx.conf rendered for
 // local ports) in front of the three real services, each on a fresh database.
 import { randomUUID } from 'node:crypto'
+import net from 'node:net'
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -159,6 +160,32 @@ t.test('a service that is down gives a 502 problem from nginx', async (t) => {
     t.test(p, async (t) => {
       assertProblem(t, res, body, 502, p)
       t.equal(body.code, 'BAD_GATEWAY')
+      t.equal(body.requestId, id)
+      t.equal(res.headers.get('retry-after'), '5')
+    })
+  }
+})
+
+t.test('an upstream that does not answer in time gives a 504 problem; nginx\'s own 503 is a problem too', async (t) => {
+  // A peer that accepts connections and never answers, behind a location with a short read timeout.
+  const held = new Set<net.Socket>()
+  const silent = net.createServer((socket) => { held.add(socket) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { for (const s of held) s.destroy(); silent.close(() => resolve()) }))
+  const port = (silent.address() as net.AddressInfo).port
+  const slow = await testGateway(t, { auth: upstream(services.auth), card: upstream(services.card), file: upstream(services.file) }, {
+    extraLocations: [
+      `    location /__e2e_slow/ { proxy_read_timeout 1s; proxy_next_upstream off; proxy_pass http://127.0.0.1:${port}; }`,
+      '    location = /__e2e_unavailable { return 503; }'
+    ].join('\n')
+  })
+  for (const [p, status, code] of [['/__e2e_slow/cards', 504, 'GATEWAY_TIMEOUT'], ['/__e2e_unavailable', 503, 'SERVICE_UNAVAILABLE']] as const) {
+    const id = newId()
+    const res = await fetch(`${slow.url}${p}`, { headers: { 'x-request-id': id } })
+    const body = await res.json() as Record<string, unknown>
+    t.test(p, async (t) => {
+      assertProblem(t, res, body, status, p)
+      t.equal(body.code, code)
       t.equal(body.requestId, id)
       t.equal(res.headers.get('retry-after'), '5')
     })
