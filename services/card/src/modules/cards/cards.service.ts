@@ -12,7 +12,6 @@ import type { Card, CreateCard, ListCardsQuery, UpdateCard } from './cards.schem
 
 export type Viewer = AuthUser | null
 
-
 /** Who may read a card: the rule every read, list and collection applies. */
 export function canReadCard (card: { ownerId: string, visibility: string, hidden: boolean }, viewer: Viewer): boolean {
   if (viewer !== null && viewer.id === card.ownerId) return true
@@ -200,14 +199,14 @@ export class CardService {
       after: after?.key,
       limit
     }
-    if (cached?.generation === undefined) return await this.present(await this.find(filter), viewer)
+    if (cached?.generation === undefined) return await this.present(await this.loadPage(filter), viewer)
     // Callers that missed the same entry under the same generation share one query and one
     // fill: an expired popular search costs PostgreSQL once, not once per waiting caller.
     // A caller that saw a newer generation (a write answered since) never joins an older load.
     const flight = `${cached.generation}|${key}`
     let shared = this.loading.get(flight)
     if (shared === undefined) {
-      shared = this.find(filter).then((found) => {
+      shared = this.loadPage(filter).then((found) => {
         void this.d.cache.fillList(key, cached.generation, encodePage(found))
         return found
       }).finally(() => this.loading.delete(flight))
@@ -217,7 +216,7 @@ export class CardService {
   }
 
   /** A page of cards matching the filter; a first-page search that finds nothing retries with typo tolerance. */
-  private async find (filter: CardListFilter): Promise<PageJson> {
+  private async loadPage (filter: CardListFilter): Promise<PageJson> {
     let rows = await this.d.cards.list(filter)
     // Nothing matched the words as typed: try titles with a typo (first page only; its cursors carry the mode).
     if (rows.length === 0 && filter.text !== undefined && filter.after === undefined) {
