@@ -4,8 +4,10 @@ import fp from 'fastify-plugin'
 import helmet from '@fastify/helmet'
 import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { destination } from 'pino'
+import AjvCompiler from '@fastify/ajv-compiler'
 import { loggableUrl, loggerOptions } from './logger.js'
-import { problemPlugin } from './plugins/problem.js'
+import { failureOf, problemPlugin } from './plugins/problem.js'
+import { requestGuardsPlugin } from './plugins/request-guards.js'
 import { healthPlugin, type HealthCheck } from './plugins/health.js'
 import { metricsPlugin } from './plugins/metrics.js'
 import { openapiPlugin, type OpenApiOptions } from './plugins/openapi.js'
@@ -26,6 +28,12 @@ export interface ServiceOptions {
   logStream?: NodeJS.WritableStream
   bodyLimit?: number
   /**
+   * Which peers may set the client address through X-Forwarded-For: a hop
+   * count or a list of addresses/CIDRs/`loopback`. Never `true`, which lets
+   * any client pick its own address. Default: a proxy on this machine.
+   */
+  trustProxy?: number | string
+  /**
    * Without a logStream, lines go to stdout through an asynchronous pino
    * destination (default true) so logging does not cap throughput; the core
    * plugin flushes it when the app closes and pino flushes it on exit.
@@ -41,6 +49,21 @@ function logDestination (o: ServiceOptions): NodeJS.WritableStream | undefined {
 }
 
 
+const ajvCompilers = AjvCompiler()
+type ValidatorFactory = ReturnType<typeof AjvCompiler>
+
+/**
+ * Query strings, params and headers arrive as text and are coerced to their
+ * schema's types; a JSON body is taken as sent, so `{"name": false}` is a 400
+ * naming the field, never the string "false".
+ */
+const buildValidator: ValidatorFactory = (external, options) => {
+  const coercing = ajvCompilers(external, options)
+  const custom = (options as { customOptions?: object } | undefined)?.customOptions
+  const exact = ajvCompilers(external, { ...options, customOptions: { ...custom, coerceTypes: false } } as typeof options)
+  return (route) => route.httpPart === 'body' ? exact(route) : coercing(route)
+}
+
 /** Fastify options every Holo service shares. */
 export function serviceFastifyOptions (o: ServiceOptions): FastifyServerOptions {
   const logger = loggerOptions({ level: o.logLevel, service: o.service })
@@ -51,10 +74,12 @@ export function serviceFastifyOptions (o: ServiceOptions): FastifyServerOptions 
     requestIdHeader: false,
     // Our own onResponse hook writes the one line per request.
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
-    trustProxy: true,
+    // Fastify takes a hop count too (proxy-addr), though its types do not say so.
+    trustProxy: (o.trustProxy ?? 'loopback') as string,
     return503OnClosing: true,
     bodyLimit: o.bodyLimit ?? 1024 * 1024,
-    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } }
+    ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
+    schemaController: { compilersFactory: { buildValidator } }
   }
 }
 
@@ -76,6 +101,7 @@ export interface CoreOptions {
  */
 export const corePlugin = fp(async function corePlugin (app: FastifyInstance, opts: CoreOptions) {
   await app.register(problemPlugin)
+  await app.register(requestGuardsPlugin)
   await app.register(openapiPlugin, { service: opts.service, ...opts.openapi })
   await app.register(metricsPlugin, { service: opts.service })
   if (opts.observe?.pg !== undefined) observePgPool(app.metrics, opts.observe.pg)
@@ -85,12 +111,14 @@ export const corePlugin = fp(async function corePlugin (app: FastifyInstance, op
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
-  // The access line is built only from safe fields (the URL through
-  // loggableUrl), so it skips the redaction walk, which tripled its cost.
+  // One line per request, written when the response is done. A success's
+  // line is built only from safe fields (the URL through loggableUrl), so it
+  // skips the redaction walk, which tripled its cost; a failure's line carries
+  // why it failed (and the cause of a 5xx) and goes through redaction.
   const accessLog = app.log.child({}, { redact: { paths: [] } } as object)
   app.addHook('onResponse', async (request, reply) => {
     const status = reply.statusCode
-    const line = {
+    const line: Record<string, unknown> = {
       requestId: request.id,
       method: request.method,
       url: loggableUrl(request.url, request.params),
@@ -99,8 +127,11 @@ export const corePlugin = fp(async function corePlugin (app: FastifyInstance, op
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       userId: (request as { user?: { id?: string } | null }).user?.id
     }
-    if (status >= 500) accessLog.error(line, 'request completed')
-    else accessLog.info(line, 'request completed')
+    const failure = failureOf(request)
+    if (failure === undefined && status < 400) return accessLog.info(line, 'request completed')
+    if (failure !== undefined) Object.assign(line, failure)
+    if (status >= 500) request.log.error(line, 'request completed')
+    else request.log.warn(line, 'request completed')
   })
 
   // Asynchronous destinations keep a buffer: write it out before the process goes.

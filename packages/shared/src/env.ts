@@ -10,7 +10,10 @@ export function baseEnv (defaults: { port: number, schema: string, role: string 
     DATABASE_URL: Type.String({ default: `postgresql://${defaults.role}@127.0.0.1:5432/holo`, pattern: '^postgres(ql)?://' }),
     DATABASE_SCHEMA: Type.String({ default: defaults.schema, pattern: '^[a-z_][a-z0-9_]*$' }),
     DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
-    REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' })
+    REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', pattern: '^rediss?://' }),
+    // Who may set the client address with X-Forwarded-For: a hop count, or
+    // addresses, CIDRs and the names loopback / linklocal / uniquelocal.
+    TRUST_PROXY: Type.String({ default: 'loopback', pattern: '^(\\d{1,2}|[0-9A-Za-z.:/]+(\\s*,\\s*[0-9A-Za-z.:/]+)*)$' })
   }
 }
 

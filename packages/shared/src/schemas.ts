@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox'
+import { Type, type Static, type TSchema } from 'typebox'
 
 export const ProblemSchema = Type.Object({
   type: Type.String({ description: 'URI naming the problem type' }),
@@ -26,6 +26,22 @@ export function problemResponses (...statuses: number[]): Record<number, typeof 
 
 export const UuidSchema = Type.String({ format: 'uuid', description: 'A UUID' })
 export const IdParamsSchema = Type.Object({ id: UuidSchema })
+
+/** OpenAPI security of a route that needs an access token. */
+export const bearerSecurity: Array<Record<string, string[]>> = [{ bearerAuth: [] }]
+/** Works without a token; with one, the answer is personal. */
+export const optionalBearerSecurity: Array<Record<string, string[]>> = [{}, { bearerAuth: [] }]
+/** Needs no token and ignores one. */
+export const noSecurity: Array<Record<string, string[]>> = []
+
+export const NoContentSchema = Type.Null({ description: 'Done' })
+export const NotModifiedSchema = Type.Null({ description: 'Not modified: your copy (If-None-Match) is current' })
+
+/** A keyset page: the items and the cursor of the next page (null on the last). */
+export const pageOf = <T extends TSchema>(item: T) => Type.Object({
+  items: Type.Array(item),
+  nextCursor: Type.Union([Type.String({ description: 'Opaque; pass as cursor for the next page' }), Type.Null()])
+})
 
 export const LimitSchema = Type.Integer({ minimum: 1, maximum: 100, default: 20 })
 export const CursorSchema = Type.String({ maxLength: 512, description: 'Opaque cursor from a previous page' })

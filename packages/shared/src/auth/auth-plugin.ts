@@ -3,9 +3,18 @@
 /// <reference types="@fastify/jwt" preserve="true" />
 import fp from 'fastify-plugin'
 import jwt from '@fastify/jwt'
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+  preHandlerAsyncHookHandler,
+  RouteOptions
+} from 'fastify'
 import type { Redis } from 'ioredis'
 import { forbidden, unauthorized } from '../errors.js'
+import { bearerSecurity, noSecurity, optionalBearerSecurity, ProblemSchema } from '../schemas.js'
 import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_AUDIENCE, revokedSessionKey, type AccessClaims, type AuthUser, type Role } from './tokens.js'
 import type { KeyResolver } from './key-store.js'
 
@@ -17,7 +26,25 @@ declare module '@fastify/jwt' {
   }
 }
 
+/**
+ * Who may call a route: `public` needs no token and ignores one, `optional`
+ * verifies a token when one is sent (a bad one is 401), `required` needs one.
+ */
+export type AuthMode = 'public' | 'optional' | 'required'
+
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call this route (else the mode of the scope it sits in). */
+    auth?: AuthMode
+    /** With `auth: 'required'`: the caller needs one of these roles (admin always passes), else 403. */
+    roles?: Role[]
+  }
+  interface FastifyRequest {
+    /** The signed-in caller. Reading it on a request nobody signed in to throws a 401. */
+    readonly caller: AuthUser
+    /** The signed-in caller, or null for an anonymous request. */
+    readonly viewer: AuthUser | null
+  }
   interface FastifyInstance {
     /** preHandler: 401 unless the request carries a valid access token. */
     authenticate: preHandlerAsyncHookHandler
@@ -34,7 +61,35 @@ export interface AuthPluginOptions {
   redis: Redis
   /** How long a "not revoked" answer is reused in-process; revocations take effect within this. */
   revocationCacheMs?: number
+  /** The mode of a route that declares none and sits in no scope (default `optional`). */
+  defaultMode?: AuthMode
 }
+
+const asArray = <T>(v: T | T[] | undefined): T[] => v === undefined ? [] : Array.isArray(v) ? v : [v]
+
+const SCOPE = Symbol.for('holo.authScope')
+interface ScopeAuth { mode: AuthMode, roles?: Role[] }
+type Scoped = FastifyInstance & { [SCOPE]?: ScopeAuth }
+
+function scope<P extends FastifyPluginAsync<any, any, any, any>> (auth: ScopeAuth, routes: P): P {
+  const plugin = async function (app: Scoped, opts: unknown): Promise<void> {
+    // Instances of child contexts inherit from their parent's: this shadows it for this scope only.
+    app[SCOPE] = auth
+    await (routes as unknown as (app: FastifyInstance, opts: unknown) => Promise<void>)(app, opts)
+  }
+  Object.defineProperty(plugin, 'name', { value: `${auth.mode}-scope(${routes.name})` })
+  return plugin as unknown as P
+}
+
+/** Registers routes that need a signed-in caller (with one of `roles` when given). */
+export const authenticated = <P extends FastifyPluginAsync<any, any, any, any>>(routes: P, o: { roles?: Role[] } = {}): P =>
+  scope({ mode: 'required', roles: o.roles }, routes)
+/** Registers routes that work anonymously and answer personally when a token is sent. */
+export const optionalAuth = <P extends FastifyPluginAsync<any, any, any, any>>(routes: P): P =>
+  scope({ mode: 'optional' }, routes)
+/** Registers routes that need no token and ignore one. */
+export const publicRoutes = <P extends FastifyPluginAsync<any, any, any, any>>(routes: P): P =>
+  scope({ mode: 'public' }, routes)
 
 export const hasRole = (user: AuthUser | null, ...roles: Role[]): boolean =>
   user !== null && (user.roles.includes('admin') || roles.some((r) => user.roles.includes(r)))
@@ -92,20 +147,63 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     }
   } as jwt.FastifyJWTOptions)
 
-  app.addHook('onRequest', async (request: FastifyRequest) => {
+  async function verify (request: FastifyRequest): Promise<void> {
     const header = request.headers.authorization
     if (header === undefined) return
-    if (!/^Bearer\s+\S+$/i.test(header)) throw unauthorized('The Authorization header must be "Bearer <access token>"', 'TOKEN_INVALID')
+    if (!/^Bearer\s+\S+$/i.test(header)) {
+      throw unauthorized('The Authorization header must be "Bearer <access token>"', 'TOKEN_INVALID')
+    }
     try {
       await request.jwtVerify()
     } catch (err) {
       const code = (err as { code?: string }).code
       if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED') throw unauthorized('The access token has expired', 'TOKEN_EXPIRED')
-      if (code === 'FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED') throw unauthorized('The session of this access token has ended', 'SESSION_REVOKED')
-      if ((err as { statusCode?: number }).statusCode === 401 && (err as { code?: string }).code === 'TOKEN_INVALID') throw err
+      if (code === 'FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED') {
+        throw unauthorized('The session of this access token has ended', 'SESSION_REVOKED')
+      }
+      if ((err as { statusCode?: number }).statusCode === 401 && code === 'TOKEN_INVALID') throw err
       request.log.debug({ err }, 'access token refused')
       throw unauthorized('The access token is invalid', 'TOKEN_INVALID')
     }
+  }
+  const optional: onRequestAsyncHookHandler = async (request) => { await verify(request) }
+  const required = (roles: Role[] | undefined): onRequestAsyncHookHandler => async (request) => {
+    await verify(request)
+    if (request.user === null) throw unauthorized()
+    if (roles !== undefined && roles.length > 0 && !hasRole(request.user, ...roles)) {
+      throw forbidden(`This needs one of the roles: ${roles.join(', ')}`)
+    }
+  }
+
+  app.decorateRequest('caller', {
+    getter (this: FastifyRequest): AuthUser {
+      if (this.user == null) throw unauthorized()
+      return this.user
+    }
+  })
+  app.decorateRequest('viewer', {
+    getter (this: FastifyRequest): AuthUser | null { return this.user ?? null }
+  })
+
+  // Each route gets the one hook its mode needs, and its OpenAPI security and
+  // 401/403 responses follow from the same declaration.
+  app.addHook('onRoute', function (this: Scoped, route: RouteOptions) {
+    const inherited = this[SCOPE]
+    const mode: AuthMode = route.config?.auth ?? inherited?.mode ?? o.defaultMode ?? 'optional'
+    const roles = route.config?.roles ?? (route.config?.auth === undefined ? inherited?.roles : undefined)
+    if (mode === 'optional') route.onRequest = [optional, ...asArray(route.onRequest)]
+    if (mode === 'required') route.onRequest = [required(roles), ...asArray(route.onRequest)]
+    route.config = { ...route.config, auth: mode, roles }
+    const schema = route.schema as Record<string, unknown> | undefined
+    if (schema === undefined || schema.hide === true) return
+    const response = { ...(schema.response as Record<string, unknown> | undefined) }
+    if (mode !== 'public' && response[401] === undefined && response['4xx'] === undefined) response[401] = ProblemSchema
+    if (mode === 'required' && roles !== undefined && roles.length > 0 && response[403] === undefined) {
+      response[403] = ProblemSchema
+    }
+    const security = mode === 'required' ? bearerSecurity : mode === 'optional' ? optionalBearerSecurity : noSecurity
+    // `security` is @fastify/swagger's addition to FastifySchema.
+    route.schema = { ...schema, security, ...(schema.response === undefined ? {} : { response }) } as RouteOptions['schema']
   })
 
   const authenticate: preHandlerAsyncHookHandler = async function (request: FastifyRequest, _reply: FastifyReply) {

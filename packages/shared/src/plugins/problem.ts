@@ -1,7 +1,17 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, problemType } from '../errors.js'
+import { AppError, problemType, titleOf } from '../errors.js'
 import type { Problem } from '../schemas.js'
+import { methodNotAllowed } from './request-guards.js'
+
+/** Why a request failed, kept for its one log line (written when the response is done). */
+export interface Failure { code: string, detail: string, err?: unknown, errors?: FieldError[], dependency?: string }
+const FAILURE = Symbol.for('holo.failure')
+export const failureOf = (request: FastifyRequest): Failure | undefined =>
+  (request as FastifyRequest & { [FAILURE]?: Failure })[FAILURE]
+const fail = (request: FastifyRequest, f: Failure): void => {
+  (request as FastifyRequest & { [FAILURE]?: Failure })[FAILURE] = f
+}
 
 interface FieldError { field: string, in: string, message: string }
 
@@ -51,46 +61,42 @@ function render (request: FastifyRequest, reply: FastifyReply, p: Omit<Problem, 
 export const problemPlugin = fp(async function problemPlugin (app: FastifyInstance) {
   app.setErrorHandler(function (error: FastifyError, request, reply) {
     if (error instanceof AppError) {
-      const level = error.statusCode >= 500 ? 'error' : 'warn'
-      request.log[level]({ code: error.code, detail: error.detail }, 'request failed')
+      fail(request, { code: error.code, detail: error.detail })
       reply.headers(error.headers)
       return render(request, reply, { status: error.statusCode, title: error.title, code: error.code, detail: error.detail, ...error.extra })
     }
     if (error.validation != null) {
       const errors = validationErrors(error)
-      request.log.warn({ errors }, 'validation failed')
       const detail = errors.map((e) => `${e.field} ${e.message}`).join('; ')
+      fail(request, { code: 'VALIDATION_FAILED', detail, errors })
       return render(request, reply, { status: 400, title: 'Bad Request', code: 'VALIDATION_FAILED', detail, errors })
     }
     const dependency = dependencyOf(error)
     if (dependency !== undefined) {
-      request.log.error({ err: error, dependency }, 'dependency unavailable')
+      fail(request, { code: 'DEPENDENCY_UNAVAILABLE', detail: 'dependency unavailable', err: error, dependency })
       reply.header('retry-after', '5')
       return render(request, reply, { status: 503, title: 'Service Unavailable', code: 'DEPENDENCY_UNAVAILABLE', detail: `${dependency} is unavailable, try again shortly`, dependency })
     }
     const status = error.statusCode ?? 500
     if (status >= 400 && status < 500) {
       // Fastify's and its plugins' own client errors carry safe messages.
-      request.log.warn({ code: error.code, message: error.message }, 'request failed')
+      fail(request, { code: codeOf(error, status), detail: error.message })
       if (status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '60')
       return render(request, reply, { status, title: titleOf(status), code: codeOf(error, status), detail: error.message })
     }
-    request.log.error({ err: error }, 'unhandled error')
+    fail(request, { code: 'INTERNAL', detail: 'unhandled error', err: error })
     return render(request, reply, { status: 500, title: 'Internal Server Error', code: 'INTERNAL', detail: 'An unexpected error occurred; quote the requestId when reporting it' })
   })
 
   app.setNotFoundHandler(function (request, reply) {
-    request.log.warn('route not found')
-    return render(request, reply, { status: 404, title: 'Not Found', code: 'ROUTE_NOT_FOUND', detail: `No route for ${request.method} ${request.url.split('?')[0] ?? ''}` })
+    const path = request.url.split('?')[0] ?? ''
+    const allowed = typeof app.allowedMethods === 'function' ? app.allowedMethods(path) : []
+    if (allowed.length > 0) throw methodNotAllowed(request.method, path, allowed)
+    const detail = `No route for ${request.method} ${path}`
+    fail(request, { code: 'ROUTE_NOT_FOUND', detail })
+    return render(request, reply, { status: 404, title: 'Not Found', code: 'ROUTE_NOT_FOUND', detail })
   })
 }, { name: 'holo-problem' })
-
-const titles: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  406: 'Not Acceptable', 409: 'Conflict', 412: 'Precondition Failed', 413: 'Payload Too Large',
-  415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests'
-}
-function titleOf (status: number): string { return titles[status] ?? 'Client Error' }
 
 function codeOf (error: FastifyError, status: number): string {
   const byCode: Record<string, string> = {
