@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises'
+import { isIP } from 'node:net'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { repoRoot } from './services.js'
 
@@ -15,6 +17,20 @@ export interface GatewaySettings {
   extraLocations?: string
   /** Extra `upstream` blocks for those locations. */
   extraUpstreams?: string
+  /**
+   * Proxies in front of the gateway (IP addresses or CIDRs) whose X-Forwarded-For
+   * names the client. None by default: the peer is the client.
+   */
+  trustedProxies?: string[]
+  /** Where the /docs page comes from; defaults to the checkout's gateway/docs. */
+  docsSource?: string
+  /** Where Swagger UI comes from; defaults to the checkout's swagger-ui-dist. */
+  swaggerUiSource?: string
+  /**
+   * A folder nginx workers can enter: the /docs assets are served from copies
+   * in it and temp files go there. startGateway picks it; defaults to runDir.
+   */
+  workerDir?: string
 }
 
 export const nginxBinary = (): string =>
@@ -38,14 +54,77 @@ export async function renderNginxConf (s: GatewaySettings): Promise<string> {
   replace(/pid \/tmp\/nginx.pid;/, `pid ${path.join(s.runDir, 'nginx.pid')};`)
   replace(/error_log \/dev\/stderr warn;/, `error_log ${path.join(s.runDir, 'error.log')} warn;`)
   replace(/access_log \/dev\/stdout holo_json( [^;]*)?;/, s.accessLog === 'off' ? 'access_log off;' : `access_log ${s.accessLog ?? path.join(s.runDir, 'access.log')} holo_json$1;`)
-  replace(/\/usr\/share\/holo\/docs\//, `${path.join(repoRoot, 'gateway/docs')}/`)
-  replace(/\/usr\/share\/holo\/swagger-ui\//, `${path.join(repoRoot, 'gateway/node_modules/swagger-ui-dist')}/`)
+  const workerDir = s.workerDir ?? s.runDir
+  replace(/\/usr\/share\/holo\/docs\//, `${path.join(workerDir, 'public/docs')}/`)
+  replace(/\/usr\/share\/holo\/swagger-ui\//, `${path.join(workerDir, 'public/swagger-ui')}/`)
+  const realIpFrom = (s.trustedProxies ?? []).map((p) => `  set_real_ip_from ${trustedProxy(p)};\n`)
+  replace(/ {2}# @trusted-proxies\n/, realIpFrom.join(''))
   if (s.extraUpstreams !== undefined) replace(/ {2}upstream auth_service \{\n/, `${s.extraUpstreams}\n  upstream auth_service {\n`)
   if (s.extraLocations !== undefined) replace(/ {4}location \/ \{\n/, `${s.extraLocations}\n    location / {\n`)
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-    .map((k) => `  ${k}_temp_path ${path.join(s.runDir, 'tmp', k)};`).join('\n')
+    .map((k) => `  ${k}_temp_path ${path.join(workerDir, 'tmp', k)};`).join('\n')
   replace(/ {2}# @local-paths.*\n/, `${temp}\n`)
   return conf
+}
+
+/** An address or CIDR for set_real_ip_from; anything else could smuggle directives into the config. */
+function trustedProxy (entry: string): string {
+  const [address = '', bits, ...rest] = entry.split('/')
+  const family = isIP(address)
+  const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))
+  if (family === 0 || rest.length > 0 || !bitsOk) {
+    throw new Error(`GatewaySettings.trustedProxies: ${JSON.stringify(entry)} is not an IP address or CIDR`)
+  }
+  return entry
+}
+
+/** Whether users other than the owners can traverse every folder down to `dir`. */
+async function othersCanEnter (dir: string): Promise<boolean> {
+  for (let d = await realpath(dir); ; d = path.dirname(d)) {
+    if (((await stat(d)).mode & 0o001) === 0) return false
+    if (path.dirname(d) === d) return true
+  }
+}
+
+/** Copies a folder (following links) with world-readable modes, whatever the source's. */
+async function copyReadable (from: string, to: string): Promise<void> {
+  await mkdir(to, { recursive: true })
+  await chmod(to, 0o755)
+  for (const name of await readdir(from)) {
+    const source = path.join(from, name)
+    if ((await stat(source)).isDirectory()) await copyReadable(source, path.join(to, name))
+    else {
+      await copyFile(source, path.join(to, name))
+      await chmod(path.join(to, name), 0o644)
+    }
+  }
+}
+
+/**
+ * Started as root, nginx runs its workers as nobody, who may not enter the
+ * checkout (a clone in a mode-700 home or `mktemp -d`): they would answer 403
+ * for /docs and fail on temp files. So workers get their own folder, readable
+ * by all: runDir when others can enter it, else a fresh one in the OS temp dir.
+ */
+async function prepareWorkerDir (s: GatewaySettings): Promise<{ dir: string, owned: boolean }> {
+  let dir = s.runDir
+  let owned = false
+  if (process.getuid?.() === 0) {
+    await chmod(s.runDir, 0o711)
+    if (!await othersCanEnter(s.runDir)) {
+      dir = await mkdtemp(path.join(tmpdir(), 'holo-nginx-workers-'))
+      owned = true
+      await chmod(dir, 0o711)
+      if (!await othersCanEnter(dir)) throw new Error(`nginx workers cannot enter ${dir}: set TMPDIR to one they can`)
+    }
+  }
+  await mkdir(path.join(dir, 'tmp'), { recursive: true, mode: 0o777 })
+  await rm(path.join(dir, 'public'), { recursive: true, force: true })
+  const swaggerUi = s.swaggerUiSource ?? path.join(repoRoot, 'gateway/node_modules/swagger-ui-dist')
+  await copyReadable(s.docsSource ?? path.join(repoRoot, 'gateway/docs'), path.join(dir, 'public/docs'))
+  await copyReadable(swaggerUi, path.join(dir, 'public/swagger-ui'))
+  await chmod(path.join(dir, 'public'), 0o755)
+  return { dir, owned }
 }
 
 export interface RunningGateway {
@@ -56,24 +135,29 @@ export interface RunningGateway {
 }
 
 export async function startGateway (s: GatewaySettings): Promise<RunningGateway> {
-  await mkdir(path.join(s.runDir, 'tmp'), { recursive: true, mode: 0o777 })
+  await mkdir(s.runDir, { recursive: true })
   const confPath = path.join(s.runDir, 'nginx.conf')
-  await writeFile(confPath, await renderNginxConf(s))
-  const child = spawn(nginxBinary(), ['-e', path.join(s.runDir, 'error.log'), '-p', s.runDir, '-c', confPath, '-g', 'daemon off;'], {
-    stdio: ['ignore', 'inherit', 'inherit']
-  })
   const url = `http://127.0.0.1:${s.port}`
-  await waitForHttp(`${url}/health`, child)
-  return {
-    url,
-    process: child,
-    confPath,
-    stop: async () => {
-      if (child.exitCode !== null) return
-      const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGQUIT')
+  const worker = await prepareWorkerDir(s)
+  let child: ChildProcess | undefined
+  const stop = async (): Promise<void> => {
+    const c = child
+    if (c !== undefined && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise((resolve) => c.once('exit', resolve))
+      c.kill('SIGQUIT')
       await exited
     }
+    if (worker.owned) await rm(worker.dir, { recursive: true, force: true })
+  }
+  try {
+    await writeFile(confPath, await renderNginxConf({ ...s, workerDir: worker.dir }))
+    const args = ['-e', path.join(s.runDir, 'error.log'), '-p', s.runDir, '-c', confPath, '-g', 'daemon off;']
+    child = spawn(nginxBinary(), args, { stdio: ['ignore', 'inherit', 'inherit'] })
+    await waitForHttp(`${url}/health`, child)
+    return { url, process: child, confPath, stop }
+  } catch (err) {
+    await stop()
+    throw err
   }
 }
 
