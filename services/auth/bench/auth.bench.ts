@@ -7,7 +7,7 @@
 //       # production argon2 parameters, rate limits raised for the load
 //
 // A running service must have its login rate limits raised (RATE_LIMIT_LOGIN_PER_IP,
-// RATE_LIMIT_LOGIN_PER_ACCOUNT), or the login figures measure 429s.
+// RATE_LIMIT_LOGIN_PER_ACCOUNT_IP, RATE_LIMIT_LOGIN_PER_ACCOUNT), or the login figures measure 429s.
 // Only loopback addresses are targets; every run is bounded in time.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -60,6 +60,7 @@ async function startService (): Promise<{ url: string, stop: () => Promise<void>
       SMTP_URL: 'smtp://127.0.0.1:9',
       RATE_LIMIT_NAMESPACE: `bench:${randomBytes(4).toString('hex')}:`,
       RATE_LIMIT_LOGIN_PER_IP: '100000000',
+      RATE_LIMIT_LOGIN_PER_ACCOUNT_IP: '100000000',
       RATE_LIMIT_LOGIN_PER_ACCOUNT: '100000000',
       RATE_LIMIT_REGISTER_PER_IP: '100000000'
     }

@@ -29,12 +29,21 @@ export const EnvSchema = Type.Object({
   BOOTSTRAP_ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 10, maxLength: 128 })),
   RATE_LIMIT_WINDOW_SECONDS: seconds(900),
   RATE_LIMIT_LOGIN_PER_IP: Type.Integer({ default: 50, minimum: 1 }),
-  RATE_LIMIT_LOGIN_PER_ACCOUNT: Type.Integer({ default: 10, minimum: 1 }),
+  // Failed logins per account and address: beyond it that pair gets 429 (Auth0's brute-force protection).
+  RATE_LIMIT_LOGIN_PER_ACCOUNT_IP: Type.Integer({ default: 10, minimum: 1 }),
+  // Failed logins per account from anywhere: beyond it unknown devices are slowed down, never refused,
+  // so nobody can lock an owner out by failing on purpose.
+  RATE_LIMIT_LOGIN_PER_ACCOUNT: Type.Integer({ default: 100, minimum: 1 }),
+  // The first delay, doubled per further failure up to the maximum; below the gateway's 30 s read timeout.
+  RATE_LIMIT_LOGIN_DELAY_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 20000 }),
+  RATE_LIMIT_LOGIN_MAX_DELAY_MS: Type.Integer({ default: 10000, minimum: 0, maximum: 20000 }),
+  // How long a device (IP + user agent) stays known after a successful login.
+  RATE_LIMIT_KNOWN_DEVICE_TTL_SECONDS: seconds(30 * 24 * 3600, 60),
   RATE_LIMIT_REGISTER_PER_IP: Type.Integer({ default: 20, minimum: 1 }),
   RATE_LIMIT_RESET_PER_IP: Type.Integer({ default: 20, minimum: 1 }),
   RATE_LIMIT_RESET_PER_ACCOUNT: Type.Integer({ default: 3, minimum: 1 }),
   // Prefix of the rate-limit counters in Redis (tests give each app its own).
-  RATE_LIMIT_NAMESPACE: Type.String({ default: 'auth:rl:', minLength: 1 })
+  RATE_LIMIT_NAMESPACE: Type.String({ default: 'auth:rl:', pattern: '^[A-Za-z0-9_.:-]*:$', maxLength: 100 })
 })
 
 export type Config = Static<typeof EnvSchema>
@@ -49,6 +58,12 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
   ])
   if ((config.BOOTSTRAP_ADMIN_EMAIL === undefined) !== (config.BOOTSTRAP_ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('config: BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD must be set together')
+  }
+  if (config.RATE_LIMIT_LOGIN_DELAY_MS > config.RATE_LIMIT_LOGIN_MAX_DELAY_MS) {
+    throw new ConfigError('config: RATE_LIMIT_LOGIN_DELAY_MS must not exceed RATE_LIMIT_LOGIN_MAX_DELAY_MS')
+  }
+  if (config.RATE_LIMIT_LOGIN_PER_ACCOUNT < config.RATE_LIMIT_LOGIN_PER_ACCOUNT_IP) {
+    throw new ConfigError('config: RATE_LIMIT_LOGIN_PER_ACCOUNT must be at least RATE_LIMIT_LOGIN_PER_ACCOUNT_IP')
   }
   return config
 }

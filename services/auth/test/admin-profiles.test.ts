@@ -60,6 +60,35 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     t.equal(badLimit.json().errors[0].field, 'limit')
   })
 
+  t.test('%, _ and \\ in a search term are literal, not LIKE wildcards', async (t) => {
+    const p = `lk${Date.now().toString(36)}`
+    const make = async (local: string, username: string) => {
+      const { res } = await register(app, { ...newAccount(), email: `${local}@example.test`, username })
+      t.equal(res.statusCode, 201, `register ${local}`)
+    }
+    await make(`${p}%pct`, `${p}1`)
+    await make(`${p}_und`, `${p}2`)
+    await make(`${p}\\bsl`, `${p}3`)
+    await make(`${p}xplain`, `${p}4`)
+    await make(`${p}yplain`, `${p}_5`)
+    const search = async (q: string): Promise<string[]> => {
+      const url = `/api/v1/auth/users?limit=100&q=${encodeURIComponent(q)}`
+      const res = await app.inject({ url, headers: bearer(admin.accessToken) })
+      t.equal(res.statusCode, 200, `q=${q} answers 200`)
+      return (res.json().items as Array<{ email: string, username: string }>).map((u) => `${u.username} ${u.email}`)
+    }
+    t.same(await search(`${p}%`), [`${p}1 ${p}%pct@example.test`], '% matches only a %')
+    const underscores = [`${p}2 ${p}_und@example.test`, `${p}_5 ${p}yplain@example.test`]
+    t.same(await search(`${p}_`), underscores, '_ matches only a _')
+    t.same(await search(`${p}\\b`), [`${p}3 ${p}\\bsl@example.test`], '\\ matches only a \\')
+    t.same(await search(`${p}\\`), [`${p}3 ${p}\\bsl@example.test`], 'a trailing \\ is no escape character')
+    t.same(await search(`${p}%PCT`), [`${p}1 ${p}%pct@example.test`], 'still case-insensitive')
+    const anyPercent = await search('%')
+    t.ok(anyPercent.length >= 1 && anyPercent.every((u) => u.includes('%')), `q=% finds only a %: ${anyPercent.join()}`)
+    const anyUnderscore = await search('_')
+    t.ok(anyUnderscore.length >= 2 && anyUnderscore.every((u) => u.includes('_')), 'q=_ finds only names with a _')
+  })
+
   t.test('roles change (user is always kept) and are audited', async (t) => {
     const { tokens } = await register(app)
     const res = await app.inject({ method: 'PATCH', url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(admin.accessToken), payload: { roles: ['creator', 'moderator'] } })

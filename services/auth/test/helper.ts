@@ -32,8 +32,22 @@ export async function buildTestApp (t: Teardown, env: Record<string, string> = {
   })
   const deps = await createDeps(config)
   const app = await buildApp(config, deps, options)
-  t.teardown(async () => { await app.close(); await closeDeps(deps) })
+  t.teardown(async () => {
+    // Known devices live for weeks: a namespace this helper made is removed with its app.
+    if (env.RATE_LIMIT_NAMESPACE === undefined) await dropKeys(deps, config.RATE_LIMIT_NAMESPACE).catch(() => {})
+    await app.close()
+    await closeDeps(deps)
+  })
   return { app, deps, config, mail }
+}
+
+async function dropKeys (deps: Deps, prefix: string): Promise<void> {
+  let cursor = '0'
+  do {
+    const [next, keys] = await deps.redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+    if (keys.length > 0) await deps.redis.del(...keys)
+    cursor = next
+  } while (cursor !== '0')
 }
 
 let fileDatabase: Promise<string> | undefined

@@ -53,6 +53,12 @@ export function uuidv7 (now = Date.now()): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }
 
+/**
+ * A search term as a LIKE pattern matching itself. Prisma's `contains` passes %, _ and backslash through
+ * to ILIKE, whose default escape character is the backslash, so each gets one in front.
+ */
+export const likeLiteral = (term: string): string => term.replace(/[\\%_]/g, (c) => `\\${c}`)
+
 export class UniqueViolation extends Error {
   constructor (readonly field: 'email' | 'username') { super(`${field} is taken`) }
 }
@@ -98,9 +104,10 @@ export class AccountsRepository {
 
   /** Keyset page by id (UUIDv7, so roughly by creation time). */
   async listUsers (o: { q?: string, role?: string, limit: number, afterId?: string }): Promise<UserRow[]> {
+    const contains = o.q !== undefined ? { contains: likeLiteral(o.q), mode: 'insensitive' as const } : undefined
     return await this.prisma.user.findMany({
       where: {
-        ...(o.q !== undefined ? { OR: [{ email: { contains: o.q, mode: 'insensitive' } }, { username: { contains: o.q, mode: 'insensitive' } }] } : {}),
+        ...(contains !== undefined ? { OR: [{ email: contains }, { username: contains }] } : {}),
         ...(o.role !== undefined ? { roles: { has: o.role } } : {}),
         ...(o.afterId !== undefined ? { id: { gt: o.afterId } } : {})
       },
@@ -199,15 +206,51 @@ export class AccountsRepository {
     await this.prisma.oneTimeToken.create({ data })
   }
 
-  /** Marks a live token used (at most once, even under races) and returns its user id. */
-  async consumeOneTimeToken (tokenHash: string, purpose: OneTimePurpose, now: Date): Promise<string | undefined> {
-    const { count } = await this.prisma.oneTimeToken.updateMany({
-      where: { tokenHash, purpose, usedAt: null, expiresAt: { gt: now } },
-      data: { usedAt: now }
+  /**
+   * Marks a live token of an enabled account used (at most once, even under races) and returns its user id;
+   * in the same transaction deletes the account's other outstanding tokens of the `voids` purposes, so of two
+   * racing siblings only one can win.
+   */
+  async consumeOneTimeToken (
+    tokenHash: string,
+    purpose: OneTimePurpose,
+    now: Date,
+    voids: OneTimePurpose[] = []
+  ): Promise<string | undefined> {
+    return await this.prisma.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<Array<{ userId: string }>>`
+        UPDATE one_time_tokens t SET used_at = ${now}
+        FROM users u
+        WHERE t.token_hash = ${tokenHash} AND t.purpose = ${purpose} AND t.used_at IS NULL AND t.expires_at > ${now}
+          AND u.id = t.user_id AND u.disabled_at IS NULL
+        RETURNING t.user_id AS "userId"`
+      const userId = rows[0]?.userId
+      if (userId !== undefined && voids.length > 0) {
+        await tx.oneTimeToken.deleteMany({ where: { userId, purpose: { in: voids }, usedAt: null } })
+      }
+      return userId
     })
-    if (count === 0) return undefined
-    const token = await this.prisma.oneTimeToken.findUnique({ where: { tokenHash }, select: { userId: true } })
-    return token?.userId
+  }
+
+  /** Deletes a user's outstanding (unused) tokens of these purposes. */
+  async voidOneTimeTokens (userId: string, purposes: OneTimePurpose[]): Promise<void> {
+    await this.prisma.oneTimeToken.deleteMany({ where: { userId, purpose: { in: purposes }, usedAt: null } })
+  }
+
+  /** Sets a new password hash and, in the same transaction, voids outstanding tokens. */
+  async setPassword (
+    userId: string,
+    passwordHash: string,
+    o: { verifyEmail?: boolean, voidTokens: OneTimePurpose[] }
+  ): Promise<void> {
+    await this.prisma.$transaction(async (tx) => {
+      await tx.user.updateMany({ where: { id: userId }, data: { passwordHash } })
+      if (o.verifyEmail === true) {
+        const unverified = { id: userId, emailVerifiedAt: null }
+        await tx.user.updateMany({ where: unverified, data: { emailVerifiedAt: new Date() } })
+      }
+      await tx.oneTimeToken.deleteMany({ where: { userId, purpose: { in: o.voidTokens }, usedAt: null } })
+    })
   }
 
   async audit (e: AuditInput): Promise<void> {

@@ -13,6 +13,7 @@ import {
 } from '../../errors.js'
 import { UniqueViolation, type AccountsRepository, type AuditInput, type OneTimePurpose, type RefreshDecision, type UserRow } from './accounts.repository.js'
 import { toProfile, toSession, toUser } from './accounts.mappers.js'
+import type { LoginAttempt, LoginThrottle } from './accounts.throttle.js'
 import type { AdminUpdateBody, AuthResult, Profile, RegisterBody, Session, UpdateMeBody, User, UserListQuery } from './accounts.schemas.js'
 
 /** Who is asking, for the audit trail and new sessions. */
@@ -31,6 +32,7 @@ export interface AccountsDeps {
   hasher: PasswordHasher
   mailer: Mailer
   metrics: Registry
+  throttle: LoginThrottle
 }
 
 const sha256 = (raw: string): string => createHash('sha256').update(raw).digest('hex')
@@ -139,26 +141,34 @@ export class AccountsService {
 
   async login (body: { email: string, password: string }, ctx: RequestContext): Promise<AuthResult> {
     const email = normaliseEmail(body.email)
+    const attempt: LoginAttempt = { email, ip: ctx.ip, userAgent: ctx.userAgent, log: ctx.log }
+    const delayedMs = await this.d.throttle.before(attempt)
+    const slowed = delayedMs > 0 ? { delayedMs } : {}
     const user = await this.repo.findUserByEmail(email)
     if (user === undefined) {
       // Same work as a wrong password, so timing does not tell which accounts exist.
       await this.d.hasher.burn(body.password)
       this.logins.inc({ result: 'failed' })
-      await this.audit(ctx, { event: 'login.failed', details: { reason: 'unknown_email' } })
+      await this.d.throttle.failed(attempt)
+      await this.audit(ctx, { event: 'login.failed', details: { reason: 'unknown_email', ...slowed } })
       throw invalidCredentials()
     }
     if (!await this.d.hasher.verify(user.passwordHash, body.password)) {
       this.logins.inc({ result: 'failed' })
-      await this.audit(ctx, { event: 'login.failed', targetId: user.id, details: { reason: 'wrong_password' } })
+      await this.d.throttle.failed(attempt)
+      const details = { reason: 'wrong_password', ...slowed }
+      await this.audit(ctx, { event: 'login.failed', targetId: user.id, details })
       throw invalidCredentials()
     }
     if (user.disabledAt !== null) {
       this.logins.inc({ result: 'disabled' })
-      await this.audit(ctx, { event: 'login.failed', targetId: user.id, details: { reason: 'disabled' } })
+      await this.audit(ctx, { event: 'login.failed', targetId: user.id, details: { reason: 'disabled', ...slowed } })
       throw accountDisabled()
     }
     this.logins.inc({ result: 'ok' })
-    await this.audit(ctx, { event: 'login.ok', actorId: user.id, targetId: user.id })
+    await this.d.throttle.succeeded(attempt)
+    const okDetails = delayedMs > 0 ? { details: slowed } : {}
+    await this.audit(ctx, { event: 'login.ok', actorId: user.id, targetId: user.id, ...okDetails })
     return await this.startSession(user, ctx)
   }
 
@@ -236,7 +246,8 @@ export class AccountsService {
       throw fieldError('currentPassword', 'is incorrect', 'CURRENT_PASSWORD_INCORRECT')
     }
     this.checkPassword('newPassword', body.newPassword, user)
-    await this.repo.updateUser(user.id, { passwordHash: await this.d.hasher.hash(body.newPassword) })
+    // A reset link still in a mailbox would undo the change: it dies with the old password.
+    await this.repo.setPassword(user.id, await this.d.hasher.hash(body.newPassword), { voidTokens: ['password_reset'] })
     await this.endSessions({ userId: user.id, exceptId: caller.sessionId }, 'password_change', ctx)
     await this.audit(ctx, { event: 'password.change', actorId: user.id, targetId: user.id })
   }
@@ -256,16 +267,23 @@ export class AccountsService {
   async confirmPasswordReset (body: { token: string, password: string }, ctx: RequestContext): Promise<void> {
     // The policy is checked before the token is spent, so a refused password does not burn it.
     this.checkPassword('password', body.password, {})
-    const userId = await this.repo.consumeOneTimeToken(sha256(body.token), 'password_reset', new Date())
+    // Spending one reset token voids its siblings in the same transaction, so two links never both work.
+    const purpose = 'password_reset'
+    const userId = await this.repo.consumeOneTimeToken(sha256(body.token), purpose, new Date(), [purpose])
     if (userId === undefined) throw tokenInvalid()
     const user = await this.activeUser(userId)
-    await this.repo.updateUser(user.id, { passwordHash: await this.d.hasher.hash(body.password), emailVerifiedAt: user.emailVerifiedAt ?? new Date() })
+    // The reset proved the mailbox: the email counts as verified and pending verification links are moot.
+    await this.repo.setPassword(user.id, await this.d.hasher.hash(body.password), {
+      verifyEmail: true,
+      voidTokens: ['password_reset', 'email_verification']
+    })
     await this.endSessions({ userId: user.id }, 'password_reset', ctx)
     await this.audit(ctx, { event: 'password.reset', actorId: user.id, targetId: user.id })
   }
 
   async verifyEmail (token: string, ctx: RequestContext): Promise<void> {
-    const userId = await this.repo.consumeOneTimeToken(sha256(token), 'email_verification', new Date())
+    const purpose = 'email_verification'
+    const userId = await this.repo.consumeOneTimeToken(sha256(token), purpose, new Date(), [purpose])
     if (userId === undefined) throw tokenInvalid()
     await this.repo.updateUser(userId, { emailVerifiedAt: new Date() })
     await this.audit(ctx, { event: 'email.verified', actorId: userId, targetId: userId })
@@ -313,6 +331,8 @@ export class AccountsService {
       await this.audit(ctx, { event: 'role.change', actorId: caller.id, targetId: id, details: { from: before.roles, to: roles } })
     }
     if (body.disabled === true && before.disabledAt === null) {
+      // Reset links sent before the disable must not take the account over once it is enabled again.
+      await this.repo.voidOneTimeTokens(id, ['password_reset'])
       await this.endSessions({ userId: id }, 'disabled', ctx)
       await this.audit(ctx, { event: 'user.disable', actorId: caller.id, targetId: id })
     } else if (body.disabled === false && before.disabledAt !== null) {

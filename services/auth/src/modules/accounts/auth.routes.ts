@@ -5,6 +5,7 @@ import { IdParamsSchema, problemResponses, type AuthUser } from '@holo/shared'
 import type { Config } from '../../config.js'
 import type { SigningKeys } from '../../keys.js'
 import { normaliseEmail, type AccountsService, type RequestContext } from './accounts.service.js'
+import { accountKey } from './accounts.throttle.js'
 import {
   AuthResultSchema, ChangePasswordBodySchema, JwksSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema,
   ResetConfirmBodySchema, ResetRequestBodySchema, SessionListSchema, VerifyEmailBodySchema
@@ -27,15 +28,16 @@ const Accepted = Type.Object({}, { description: 'Accepted: if the account exists
 const bearer = [{ bearerAuth: [] }]
 const tags = ['auth']
 
-const emailOf = (request: FastifyRequest): string | undefined => {
+/** The account a request names, as a counter key (a hash of the normalised email). */
+const accountOf = (request: FastifyRequest): string | undefined => {
   const email = (request.body as { email?: unknown } | undefined)?.email
-  return typeof email === 'string' ? normaliseEmail(email) : undefined
+  return typeof email === 'string' ? accountKey(normaliseEmail(email)) : undefined
 }
 
 /** Registration, login, tokens, logout, password and email flows, sessions and the JWKS. */
 export const authRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (app, { service, config, keys }) => {
   const byIp = (name: string, max: number) => ({ name: `${name}:ip`, max, key: (r: FastifyRequest) => r.ip })
-  const byAccount = (name: string, max: number) => ({ name: `${name}:account`, max, key: emailOf })
+  const byAccount = (name: string, max: number) => ({ name: `${name}:account`, max, key: accountOf })
 
   app.post('/register', {
     preHandler: app.limits(byIp('register', config.RATE_LIMIT_REGISTER_PER_IP)),
@@ -49,7 +51,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = asyn
   }, async (request, reply) => reply.code(201).send(await service.register(request.body, contextOf(request))))
 
   app.post('/login', {
-    preHandler: app.limits(byIp('login', config.RATE_LIMIT_LOGIN_PER_IP), byAccount('login', config.RATE_LIMIT_LOGIN_PER_ACCOUNT)),
+    // Per account the service throttles (per account + address, slow-down account-wide): it must see failures.
+    preHandler: app.limits(byIp('login', config.RATE_LIMIT_LOGIN_PER_IP)),
     schema: {
       tags,
       summary: 'Log in with email and password',
