@@ -13,7 +13,16 @@ export interface Row {
   non2xx: number
   loadGeneratorCpuPct: number
   ratioToBaseline?: number
+  /** The fixed arrival rate asked for (req/s over all connections); absent for a closed loop. */
+  rate?: number
+  /** A mix's req/s as a ratio to card-get-cached through the gateway in the same run. */
+  ratioToCardGetCached?: number
+  /** A mix's answers by kind of request. */
+  byKind?: Record<string, KindSummary>
 }
+
+/** One kind of request in a mix: its answers, their average latency (ms) and how many of each status. */
+export interface KindSummary { answers: number, avgMs: number, statuses: Record<string, number> }
 
 export interface Report {
   date: string
@@ -36,5 +45,37 @@ export function renderMarkdown (r: Report): string {
   for (const x of r.rows) {
     lines.push(`| ${x.scenario} | ${x.target} | ${x.requestsPerSec} | ${x.ratioToBaseline === undefined ? '–' : `${x.ratioToBaseline} × ${x.baseline}`} | ${x.latencyAvgMs.toFixed(2)} | ${x.p50Ms} | ${x.p975Ms} | ${x.p99Ms} | ${x.errors + x.timeouts} | ${x.non2xx} | ${x.loadGeneratorCpuPct}% |`)
   }
+  const mixes = r.rows.filter((x) => x.byKind !== undefined)
+  if (mixes.length > 0) {
+    const cached = r.rows.find((x) => x.scenario === 'card-get-cached' && x.target === 'gateway')
+    lines.push('', cached === undefined
+      ? 'Mixed loads (no card-get-cached through the gateway in this run to compare them with):'
+      : 'Mixed loads against the pure cached card read through the gateway in the same run ' +
+        `(card-get-cached, ${cached.requestsPerSec} req/s); by kind of request: share of the answers, average ` +
+        'latency, statuses:')
+    for (const x of mixes) {
+      // A rate the stack could not reach means it saturated: the row then measures a closed loop after all.
+      const saturated = x.rate !== undefined && x.requestsPerSec < 0.95 * x.rate
+      const short = saturated ? `, only ${x.requestsPerSec} reached: saturated` : ''
+      const how = x.rate === undefined ? x.target : `${x.target}, fixed ${x.rate} req/s${short}`
+      const ratio = x.ratioToCardGetCached === undefined ? '' : `${x.ratioToCardGetCached} × card-get-cached; `
+      lines.push(`- ${x.scenario} (${how}): ${ratio}${describeKinds(x.byKind ?? {})}`)
+    }
+    lines.push('', 'The mixes run through the gateway only: they span the auth and card services, and autocannon ' +
+      'sends all of a run\'s requests to one host.')
+  }
   return `${lines.join('\n')}\n`
 }
+
+/** "card-get 70.0 % 3.1 ms (200), like 8.0 % 9.4 ms (204 × 790, 404 × 3)": each kind's share, latency, statuses. */
+export function describeKinds (byKind: Record<string, KindSummary>): string {
+  const total = sum(Object.values(byKind).map((k) => k.answers))
+  return Object.entries(byKind).map(([kind, k]) => {
+    const statuses = Object.entries(k.statuses)
+    const codes = statuses.length === 1 ? statuses.map(([code]) => code) : statuses.map(([code, n]) => `${code} × ${n}`)
+    const share = total === 0 ? 0 : 100 * k.answers / total
+    return `${kind} ${share.toFixed(1)} % ${k.avgMs.toFixed(1)} ms (${codes.join(', ')})`
+  }).join(', ')
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)

@@ -37,6 +37,21 @@ export async function login (authUrl: string, u: BenchUser): Promise<{ accessTok
   }), 'login')
 }
 
+/**
+ * Gives every user a fresh token pair through their own session: access tokens live 15 minutes, less than a long
+ * run, and a scenario signing in with expired ones would measure 401s.
+ */
+export async function renewTokens (authUrl: string, users: BenchUser[]): Promise<void> {
+  for (const u of users) {
+    const body = JSON.stringify({ refreshToken: u.refreshToken })
+    const headers = { 'content-type': 'application/json' }
+    const res = await fetch(`${authUrl}/api/v1/auth/refresh`, { method: 'POST', headers, body })
+    const tokens = await json<{ accessToken: string, refreshToken: string }>(res, 'refresh')
+    u.accessToken = tokens.accessToken
+    u.refreshToken = tokens.refreshToken
+  }
+}
+
 /** Bulk-inserts public cards (as holo_card) until the table holds at least `total`; returns their ids, shuffled (the uncached scenario walks them once). */
 /** Tops the card table up to `total` cards; returns the listable ids and how many cards the table holds. */
 export async function seedCards (adminUrl: string, ownerIds: string[], total: number): Promise<{ ids: string[], count: number }> {
