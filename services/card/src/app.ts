@@ -45,7 +45,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     metrics: app.metrics,
     log: app.log
   })
-  const cardService = new CardService({ cards, templates, cache, metrics: app.metrics })
+  const cardService = new CardService({ cards, templates, cache, files: deps.files, metrics: app.metrics })
   await app.register(cardRoutes, { service: cardService })
   await app.register(templateRoutes, { service: new TemplateService(templates) })
   await app.register(collectionRoutes, { service: new CollectionService(new CollectionRepository(deps.prisma), cards) })

@@ -9,7 +9,11 @@ export const EnvSchema = Type.Object({
   /** Lifetime of a cached single-card body; invalidation is explicit, this only bounds memory. */
   CARD_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 86_400 }),
   /** Lifetime of a cached first page of a public listing. */
-  LIST_CACHE_TTL_SECONDS: Type.Integer({ default: 30, minimum: 1, maximum: 3600 })
+  LIST_CACHE_TTL_SECONDS: Type.Integer({ default: 30, minimum: 1, maximum: 3600 }),
+  /** The file service, asked whether a caller may use a file as a card's artwork (http or https, no query). */
+  FILE_SERVICE_URL: Type.String({ default: 'http://127.0.0.1:3003', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }),
+  /** How long a card write waits for the file service before it answers 503 naming `file`. */
+  FILE_SERVICE_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 30_000 })
 })
 
 export type Config = Static<typeof EnvSchema>

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis'
 import { closeRedis, createRedis, JwksKeyStore, pgAdapter, type ObservablePrismaPg } from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
+import { HttpFileReferences, type FileReferences } from './clients/files.js'
 
 export interface Deps {
   prisma: PrismaClient
@@ -9,6 +10,8 @@ export interface Deps {
   adapter: ObservablePrismaPg
   redis: Redis
   keys: JwksKeyStore
+  /** The file service, asked before a card references a file. */
+  files: FileReferences
 }
 
 export async function createDeps (config: Config): Promise<Deps> {
@@ -20,7 +23,8 @@ export async function createDeps (config: Config): Promise<Deps> {
     prisma: new PrismaClient({ adapter }),
     adapter,
     redis: await createRedis(config.REDIS_URL, 'holo-card'),
-    keys
+    keys,
+    files: new HttpFileReferences({ baseUrl: config.FILE_SERVICE_URL, timeoutMs: config.FILE_SERVICE_TIMEOUT_MS })
   }
 }
 

@@ -41,6 +41,24 @@ t.test('the app: readiness, its own schema, OpenAPI, metrics', async (t) => {
     t.equal(operations, 21)
   })
 
+  t.test('the document states the 4xx the code gives for valid-looking input', async (t) => {
+    const doc = (await app.inject({ url: '/openapi.json' })).json()
+    const list = doc.paths['/api/v1/cards'].get
+    const sort = list.parameters.find((p: { name: string }) => p.name === 'sort')
+    t.match(sort.description, /relevance needs q: without q it is a 400/)
+    t.match(list.description, /`sort=relevance` needs `q`/)
+    t.ok(list.responses['400'])
+    const create = doc.paths['/api/v1/cards'].post
+    t.match(create.description, /FILE_REFERENCE_INVALID/)
+    t.match(create.description, /TEMPLATE_NOT_USABLE/)
+    t.ok(create.responses['503'], 'the file service down')
+    const body = create.requestBody.content['application/json'].schema
+    t.match(body.properties.artworkFileId.description, /file service/)
+    t.match(doc.paths['/api/v1/cards/{id}'].patch.description, /FILE_REFERENCE_INVALID/)
+    t.match(doc.paths['/api/v1/templates'].get.description, /%, _ and \\ in it are plain characters/)
+    t.match(doc.paths['/api/v1/collections/{id}/cards/{cardId}'].put.description, /409 COLLECTION_FULL/)
+  })
+
   t.test('domain counters on /metrics', async (t) => {
     const text = (await app.inject({ url: '/metrics' })).body
     for (const name of ['cards_created_total', 'card_likes_total']) t.match(text, name)

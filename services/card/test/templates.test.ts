@@ -57,6 +57,25 @@ t.test('templates', async (t) => {
     t.equal((await app.inject({ url: '/api/v1/templates?cursor=bogus' })).statusCode, 400)
   })
 
+  t.test('q is literal: %, _ and \\ match only themselves', async (t) => {
+    const names = ['Holo 100% Off', 'Holo 1000 Off', 'under_score', 'underXscore', 'back\\slash', 'backXslash']
+    for (const name of names) t.equal((await create({ name, status: 'published' })).statusCode, 201)
+    const found = async (q: string): Promise<string[]> => {
+      const res = await app.inject({ url: `/api/v1/templates?limit=100&q=${encodeURIComponent(q)}` })
+      t.equal(res.statusCode, 200, `q=${q}`)
+      return res.json().items.map((x: { name: string }) => x.name).sort()
+    }
+    t.same(await found('%'), ['Holo 100% Off'])
+    t.same(await found('100%'), ['Holo 100% Off'])
+    t.same(await found('0%O'), [], 'a literal % between two letters matches nothing here')
+    t.same(await found('_'), ['under_score'])
+    t.same(await found('r_s'), ['under_score'])
+    t.same(await found('\\'), ['back\\slash'])
+    t.same(await found('k\\s'), ['back\\slash'])
+    t.same(await found('%%'), [])
+    t.same(await found('SCORE'), ['underXscore', 'under_score'], 'still a case-insensitive substring match')
+  })
+
   t.test('cards take the template holo defaults for fields they do not set', async (t) => {
     const tpl = (await create({ status: 'published', holoDefaults: { effect: 'cosmos', intensity: 0.9, colors: ['#112233'] } })).json()
     const card = await h.card(plain, { templateId: tpl.id, holo: { intensity: 0.2 } })

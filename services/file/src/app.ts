@@ -46,7 +46,11 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     metrics.files,
     app.log
   )
-  await app.register(filesRoutes, { service, maxBytes: config.FILE_MAX_BYTES })
+  await app.register(filesRoutes, {
+    service,
+    maxBytes: config.FILE_MAX_BYTES,
+    signedUrlMaxSeconds: config.FILE_SIGNED_URL_MAX_SECONDS
+  })
 
   return app
 }

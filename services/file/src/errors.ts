@@ -17,6 +17,8 @@ export const imageTooLarge = (detail: string): AppError => unprocessable(detail,
 export const fileMissing = (): AppError =>
   new AppError(400, 'FILE_MISSING', 'Bad Request', 'The multipart body must have one part named "file"')
 export const badField = (detail: string): AppError => new AppError(400, 'INVALID_FIELD', 'Bad Request', detail)
+export const malformedMultipart = (why: string): AppError =>
+  new AppError(400, 'MALFORMED_MULTIPART', 'Bad Request', `The multipart/form-data body is malformed: ${why}`)
 export const signatureInvalid = (): AppError => forbidden('The signature of this URL is invalid or has expired', 'SIGNATURE_INVALID')
 export const rangeNotSatisfiable = (size: number): AppError =>
   new AppError(416, 'RANGE_NOT_SATISFIABLE', 'Range Not Satisfiable', 'The requested range is outside the file', {}, { 'content-range': `bytes */${size}` })

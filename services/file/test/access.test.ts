@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import sharp from 'sharp'
 import { UrlSigner } from '../src/modules/files/signing.js'
@@ -119,6 +120,36 @@ t.test('reading, signing, listing and deleting files', async (t) => {
     const res = await ta.app.inject({ url: thumb.json().url })
     t.equal(res.statusCode, 200)
     t.equal(res.headers['content-type'], 'image/webp')
+  })
+
+  t.test('signed URLs: the maximum lifetime is in the schema and the document', async (t) => {
+    const max = ta.config.FILE_SIGNED_URL_MAX_SECONDS
+    const at = (n: number): string => `/api/v1/files/${pub.id}/signed-url?expiresIn=${n}`
+    t.equal((await ta.app.inject({ url: at(max), headers: alice.headers })).statusCode, 200, 'the maximum itself')
+    const over = await ta.app.inject({ url: at(max + 1), headers: alice.headers })
+    t.equal(over.statusCode, 400)
+    t.equal(over.json().code, 'VALIDATION_FAILED')
+    t.match(over.json().errors, [{ field: 'expiresIn', in: 'querystring' }], 'names expiresIn')
+    const doc = (await ta.app.inject({ url: '/openapi.json' })).json()
+    const op = doc.paths['/api/v1/files/{id}/signed-url'].get
+    const param = op.parameters.find((p: { name: string }) => p.name === 'expiresIn')
+    t.match(param.schema, { type: 'integer', minimum: 1, maximum: max })
+    t.match(op.description, new RegExp(`${max} seconds is a 400`))
+  })
+
+  t.test('ownership check: what other services ask before they store a reference to a file', async (t) => {
+    const check = async (id: string, headers: Record<string, string> = {}): Promise<number> =>
+      (await ta.app.inject({ url: `/api/v1/files/${id}/ownership`, headers })).statusCode
+    t.equal(await check(pub.id, alice.headers), 204, 'the owner, public file')
+    t.equal(await check(priv.id, alice.headers), 204, 'the owner, private file')
+    t.equal(await check(priv.id, admin.headers), 204, 'an admin, any file')
+    t.equal(await check(pub.id, bob.headers), 403, 'another user, public file')
+    t.equal(await check(priv.id, bob.headers), 404, 'another user, private file: as if missing')
+    t.equal(await check(randomUUID(), alice.headers), 404, 'missing')
+    t.equal(await check(pub.id), 401, 'no token')
+    t.equal(await check('not-a-uuid', alice.headers), 400)
+    const foreign = await ta.app.inject({ url: `/api/v1/files/${pub.id}/ownership`, headers: bob.headers })
+    t.equal(foreign.json().code, 'NOT_FILE_OWNER')
   })
 
   t.test('thumbnails are WebP, made once, then served from storage', async (t) => {

@@ -104,7 +104,7 @@ t.test('with every dependency up', async (t) => {
     const ops = Object.entries(doc.paths as Record<string, Record<string, any>>)
       .filter(([path]) => path.startsWith('/api/v1/files'))
       .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })))
-    t.equal(ops.length, 8)
+    t.equal(ops.length, 9)
     for (const { name, op } of ops) {
       t.same(op.tags, ['files'], name)
       t.type(op.summary, 'string', name)

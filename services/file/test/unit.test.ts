@@ -2,6 +2,7 @@ import t from 'tap'
 import { ConfigError } from '@holo/shared'
 import { DEV_URL_SIGNING_KEY, loadConfig, signingKeys } from '../src/config.js'
 import { contentDisposition, sanitizeFilename } from '../src/modules/files/filename.js'
+import { signedUrlQuerySchema } from '../src/modules/files/files.schemas.js'
 import { parseRange } from '../src/modules/files/http-range.js'
 import { UrlSigner } from '../src/modules/files/signing.js'
 
@@ -21,6 +22,12 @@ t.test('config', async (t) => {
   t.throws(() => loadConfig({ FILE_MAX_BYTES: 'lots' }), /FILE_MAX_BYTES/)
   t.throws(() => loadConfig({ FILE_PUBLIC_BASE_URL: 'https://cdn.example/' }), /FILE_PUBLIC_BASE_URL/)
   t.equal(loadConfig({ FILE_PUBLIC_BASE_URL: 'https://api.holo.cards' }).FILE_PUBLIC_BASE_URL, 'https://api.holo.cards')
+})
+
+t.test('the signed-URL query schema states the configured maximum', async (t) => {
+  const schema = signedUrlQuerySchema(600)
+  t.match(schema.properties.expiresIn, { minimum: 1, maximum: 600, default: 600 })
+  t.match(signedUrlQuerySchema(604800).properties.expiresIn, { maximum: 604800, default: 3600 })
 })
 
 t.test('URL signatures', async (t) => {

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { unauthorized, type AuthUser } from '@holo/shared'
+import type { OnBehalfOf } from '../clients/files.js'
 import { noneMatch } from './etag.js'
 
 /** A response body already serialised, with its validators. */
@@ -9,6 +10,14 @@ export interface Rendered { body: string, etag: string, cacheControl: string }
 export function caller (request: FastifyRequest): AuthUser {
   if (request.user === null) throw unauthorized()
   return request.user
+}
+
+/** The caller's token and request id, for a call to another service made on their behalf. */
+export function onBehalfOf (request: FastifyRequest): OnBehalfOf {
+  // The route's authenticate hook has checked this token already.
+  const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
+  if (token === undefined) throw unauthorized()
+  return { token, requestId: request.id }
 }
 
 /** Sends a pre-serialised body with its validators, or 304 when the client has it. */

@@ -34,6 +34,15 @@ export const TagSchema = Type.String({ pattern: '^[A-Za-z0-9-]{1,32}$', descript
 const TagsSchema = Type.Array(TagSchema, { maxItems: 10 })
 const TitleSchema = Type.String({ minLength: 1, maxLength: 120 })
 const DescriptionSchema = Type.String({ maxLength: 2000 })
+const ArtworkFileIdSchema = Type.String({
+  format: 'uuid',
+  description: 'A file of yours in the file service (admins: any file). Checked with the file service: ' +
+    'a missing file or another user\'s is a 400 FILE_REFERENCE_INVALID; the file service down is a 503 naming `file`'
+})
+const TemplateIdSchema = Type.String({
+  format: 'uuid',
+  description: 'A published template (or a draft of yours); any other is a 400 TEMPLATE_NOT_USABLE'
+})
 
 export const CardSchema = Type.Object({
   id: UuidSchema,
@@ -57,8 +66,8 @@ export type Card = Static<typeof CardSchema>
 export const CreateCardSchema = Type.Object({
   title: TitleSchema,
   description: Type.Optional(DescriptionSchema),
-  templateId: Type.Optional(UuidSchema),
-  artworkFileId: Type.Optional(UuidSchema),
+  templateId: Type.Optional(TemplateIdSchema),
+  artworkFileId: Type.Optional(ArtworkFileIdSchema),
   holo: Type.Optional(HoloInputSchema),
   rarity: Type.Optional(RaritySchema),
   tags: Type.Optional(TagsSchema),
@@ -72,7 +81,9 @@ export type CreateCard = Static<typeof CreateCardSchema>
 export const UpdateCardSchema = Type.Object({
   title: Type.Optional(TitleSchema),
   description: Type.Optional(DescriptionSchema),
-  artworkFileId: Type.Optional(Type.Union([UuidSchema, Type.Null()])),
+  artworkFileId: Type.Optional(Type.Union([ArtworkFileIdSchema, Type.Null()], {
+    description: 'null takes the artwork off'
+  })),
   holo: Type.Optional(HoloInputSchema),
   rarity: Type.Optional(RaritySchema),
   tags: Type.Optional(TagsSchema),
@@ -91,7 +102,10 @@ export const ListCardsQuerySchema = Type.Object({
   effect: Type.Optional(EffectSchema),
   templateId: Type.Optional(UuidSchema),
   ownerId: Type.Optional(Type.Union([UuidSchema, Type.Literal('me')], { description: 'A user id, or `me` (with a token) to include your own unlisted and private cards' })),
-  sort: Type.Optional(Type.Enum(['new', 'popular', 'relevance'], { description: 'new (default), popular, or relevance (default when q is given)' })),
+  sort: Type.Optional(Type.Enum(['new', 'popular', 'relevance'], {
+    description: 'new (default), popular, or relevance (default when q is given). relevance needs q: ' +
+      'without q it is a 400 VALIDATION_FAILED naming sort'
+  })),
   limit: Type.Optional(LimitSchema),
   cursor: Type.Optional(CursorSchema)
 }, { additionalProperties: false })

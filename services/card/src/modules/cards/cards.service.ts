@@ -1,5 +1,6 @@
 import { hasRole, unauthorized, type AuthUser } from '@holo/shared'
 import { Counter, type Registry } from 'prom-client'
+import type { FileReferences, OnBehalfOf } from '../../clients/files.js'
 import { cardNotFound, changedSinceRead, invalidField, notOwner } from '../../errors.js'
 import { cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, malformedCursor, page, UUID } from '../../lib/cursor.js'
 import type { Rendered } from '../../lib/http.js'
@@ -50,6 +51,8 @@ export interface CardServiceDeps {
   cards: CardRepository
   templates: TemplateRepository
   cache: CardCache
+  /** The file service: may the caller use a file as artwork? */
+  files: FileReferences
   metrics: Registry
 }
 
@@ -64,7 +67,20 @@ export class CardService {
     this.likes = new Counter({ name: 'card_likes_total', help: 'Likes added and removed (no-ops not counted)', labelNames: ['action'], registers: [d.metrics] })
   }
 
-  async create (user: AuthUser, input: CreateCard): Promise<{ card: Card, etag: string }> {
+  /**
+   * A card may show only a file its owner may use: theirs (admins: any). The file service decides, asked with
+   * the caller's token, until a projection of its events can (docs/card.md). Down: 503 naming `file`, no write.
+   */
+  private async checkArtwork (fileId: string, onBehalf: OnBehalfOf): Promise<void> {
+    const ref = await this.d.files.check(fileId, onBehalf)
+    if (ref === 'ok') return
+    const why = ref === 'foreign'
+      ? 'names a file of another user; use one of your own'
+      : 'names no file of yours (it must exist)'
+    throw invalidField('artworkFileId', 'body', why, 'FILE_REFERENCE_INVALID')
+  }
+
+  async create (user: AuthUser, input: CreateCard, onBehalf: OnBehalfOf): Promise<{ card: Card, etag: string }> {
     let holo = { ...DEFAULT_HOLO }
     if (input.templateId !== undefined) {
       const template = await this.d.templates.find(input.templateId)
@@ -72,6 +88,7 @@ export class CardService {
       if (!usable) throw invalidField('templateId', 'body', 'names no template you can use (it must exist and be published)', 'TEMPLATE_NOT_USABLE')
       holo = toHolo({ ...holo, ...(template.holoDefaults as object) })
     }
+    if (input.artworkFileId !== undefined) await this.checkArtwork(input.artworkFileId, onBehalf)
     const row = await this.d.cards.create({
       ownerId: user.id,
       title: input.title,
@@ -123,11 +140,20 @@ export class CardService {
     if (isListed(before) || (after !== null && isListed(after))) await this.d.cache.invalidateLists()
   }
 
-  async update (id: string, user: AuthUser, input: UpdateCard, ifMatch: string | undefined): Promise<{ card: Card, etag: string }> {
+  async update (
+    id: string,
+    user: AuthUser,
+    input: UpdateCard,
+    ifMatch: string | undefined,
+    onBehalf: OnBehalfOf
+  ): Promise<{ card: Card, etag: string }> {
     const row = await this.visible(id, user)
     if (row.ownerId !== user.id) throw notOwner('card')
     const expected = ifMatch === undefined ? undefined : ifMatchVersion(ifMatch)
     if (expected === null || (expected !== undefined && expected !== row.version)) throw changedSinceRead('card')
+    // Only a new reference is checked: sending the card back as read must not fail on a file deleted since.
+    const artwork = input.artworkFileId
+    if (typeof artwork === 'string' && artwork !== row.artworkFileId) await this.checkArtwork(artwork, onBehalf)
     const changes: CardChanges = { ...input, holo: undefined, tags: undefined }
     if (input.holo !== undefined) changes.holo = { ...toHolo(row.holo), ...input.holo }
     if (input.tags !== undefined) changes.tags = normaliseTags(input.tags)

@@ -22,6 +22,7 @@ export const collectionRoutes: FastifyPluginAsyncTypebox<{ service: CollectionSe
   app.get('/api/v1/collections', {
     schema: {
       tags, summary: 'List public collections (all of yours with ownerId=me)', security: optionalSecurity, querystring: ListCollectionsQuerySchema,
+      description: '`ownerId=me` needs a token (401). A forged cursor is a 400 INVALID_CURSOR.',
       response: { 200: { ...CollectionPageSchema, description: 'A page of collections' }, ...problemResponses(400, 401, 503) }
     }
   }, async (request) => await service.list(request.query, request.user))
@@ -56,6 +57,8 @@ export const collectionRoutes: FastifyPluginAsyncTypebox<{ service: CollectionSe
     preValidation: app.authenticate,
     schema: {
       tags, operationId: 'addCollectionCard', summary: 'Add a card (or move it to `position`); idempotent', security, params: CollectionCardParamsSchema, body: PutCardBodySchema,
+      description: 'Owner only (403 NOT_OWNER). A card you cannot see is a 404 CARD_NOT_FOUND; a collection ' +
+        'holds at most 1000 cards (409 COLLECTION_FULL).',
       response: { 204: NoContent, ...problemResponses(400, 401, 403, 404, 409, 503) }
     }
   }, async (request, reply) => {

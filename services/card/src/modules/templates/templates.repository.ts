@@ -37,6 +37,9 @@ const templateSelect = {
   id: true, authorId: true, name: true, description: true, layout: true, holoDefaults: true, status: true, premium: true, createdAt: true, updatedAt: true
 } as const
 
+/** Prisma's `contains` is ILIKE '%…%' and escapes nothing: %, _ and \ of the user's text must match themselves. */
+export const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, '\\$&')
+
 const json = (v: object | undefined): Prisma.InputJsonObject | undefined => v as Prisma.InputJsonObject | undefined
 
 export class TemplateRepository {
@@ -74,7 +77,7 @@ export class TemplateRepository {
   async list (f: TemplateListFilter): Promise<TemplateRow[]> {
     const where: Prisma.TemplateWhereInput = { status: f.status }
     if (f.authorId !== undefined) where.authorId = f.authorId
-    if (f.q !== undefined) where.name = { contains: f.q, mode: 'insensitive' }
+    if (f.q !== undefined) where.name = { contains: likeLiteral(f.q), mode: 'insensitive' }
     if (f.after !== undefined) {
       const at = new Date(f.after.createdAt)
       where.OR = [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: f.after.id } }]

@@ -19,6 +19,9 @@ export const templateRoutes: FastifyPluginAsyncTypebox<{ service: TemplateServic
   app.get('/api/v1/templates', {
     schema: {
       tags, summary: 'List published templates (your own drafts and archived ones with a token)', security: optionalSecurity, querystring: ListTemplatesQuerySchema,
+      description: '`q` matches part of the name, case-insensitively; %, _ and \\ in it are plain characters. ' +
+        '`status=draft|archived` lists your own and needs a token (401); with another author\'s id it is a 403 ' +
+        '(admins may list anyone\'s). `authorId=me` needs a token (401).',
       response: { 200: { ...TemplatePageSchema, description: 'A page of templates' }, ...problemResponses(400, 401, 403, 503) }
     }
   }, async (request) => await service.list(request.query, request.user))

@@ -5,14 +5,17 @@ import { Type } from 'typebox'
 import { problemResponses, unauthorized, unsupportedMediaType, type AuthUser } from '@holo/shared'
 import {
   BinarySchema, ContentQuerySchema, FileListSchema, FileParamsSchema, FileSchema, ListQuerySchema,
-  SignedUrlQuerySchema, SignedUrlSchema, ThumbnailQuerySchema, UploadBodySchema, UsageSchema
+  SignedUrlSchema, ThumbnailQuerySchema, UploadBodySchema, UsageSchema, signedUrlQuerySchema
 } from './files.schemas.js'
+import { malformedMultipart } from '../../errors.js'
 import type { Delivery, FilesService, UploadPart } from './files.service.js'
 import type { ThumbnailWidth } from './image.js'
 
 export interface FilesRoutesOptions {
   service: FilesService
   maxBytes: number
+  /** FILE_SIGNED_URL_MAX_SECONDS, stated in the signed-url schema. */
+  signedUrlMaxSeconds: number
 }
 
 const tags = ['files']
@@ -32,12 +35,19 @@ function userOf (request: { user: AuthUser | null }): AuthUser {
   return request.user
 }
 
+/** The boundary parameter of a multipart Content-Type; busboy would take an empty one and split on bare `--`. */
+function hasBoundary (contentType: string | undefined): boolean {
+  const m = /;\s*boundary=(?:"([^"]*)"|([^;\s]*))/i.exec(contentType ?? '')
+  return (m?.[1] ?? m?.[2] ?? '') !== ''
+}
+
 function deliver (reply: FastifyReply, d: Delivery): FastifyReply {
   reply.code(d.status).headers(d.headers)
   return d.body === undefined ? reply.send() : reply.send(d.body)
 }
 
-export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async (app, { service, maxBytes }) => {
+export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async (app, options) => {
+  const { service, maxBytes, signedUrlMaxSeconds } = options
   await app.register(multipart, {
     // One file and a few short fields; the service also counts the bytes itself.
     limits: { fileSize: maxBytes, files: 1, fields: 4, parts: 5, fieldSize: 256, headerPairs: 50 }
@@ -51,7 +61,11 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       tags,
       operationId: 'uploadFile',
       summary: 'Upload an image',
-      description: 'Streams one image (part `file`) to storage. The type is decided by the bytes; metadata is stripped. The same bytes uploaded again by the same user return the existing file with 200.',
+      description: 'Streams one image (part `file`) to storage. The type is decided by the bytes; ' +
+        'metadata is stripped. The same bytes uploaded again by the same user return the existing file with 200. ' +
+        'A malformed body (truncated, no boundary, broken part headers, no part at all) is a 400 ' +
+        'MALFORMED_MULTIPART; no part named `file` is a 400 FILE_MISSING; a bad `purpose` or `visibility` ' +
+        'a 400 INVALID_FIELD.',
       security: bearer,
       consumes: ['multipart/form-data'],
       body: UploadBodySchema,
@@ -64,6 +78,9 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
   }, async (request, reply) => {
     const user = userOf(request)
     if (!request.isMultipart()) throw unsupportedMediaType('The body must be multipart/form-data with a part named "file"')
+    if (!hasBoundary(request.headers['content-type'])) {
+      throw malformedMultipart('its Content-Type has no boundary parameter')
+    }
     const { file, created } = await service.upload(user, request.parts() as AsyncIterable<UploadPart>)
     return await reply.code(created ? 201 : 200).send(file)
   })
@@ -76,7 +93,10 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       description: 'The caller\'s files, newest first; admins may list another user\'s.',
       security: bearer,
       querystring: ListQuerySchema,
-      response: { 200: { ...FileListSchema, description: 'A page of the files, newest first' }, ...problemResponses(400, 401, 403) }
+      response: {
+        200: { ...FileListSchema, description: 'A page of the files, newest first' },
+        ...problemResponses(400, 401, 403, 503)
+      }
     }
   }, async (request) => await service.list(userOf(request), request.query))
 
@@ -86,7 +106,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       tags,
       summary: 'Storage used and quota',
       security: bearer,
-      response: { 200: { ...UsageSchema, description: 'Bytes stored and the quota' }, ...problemResponses(401) }
+      response: { 200: { ...UsageSchema, description: 'Bytes stored and the quota' }, ...problemResponses(401, 503) }
     }
   }, async (request) => await service.usage(userOf(request)))
 
@@ -97,9 +117,30 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       description: 'Private files of others answer 404.',
       security: optionalBearer,
       params: FileParamsSchema,
-      response: { 200: { ...FileSchema, description: 'The file\'s metadata' }, ...problemResponses(400, 401, 404) }
+      response: { 200: { ...FileSchema, description: 'The file\'s metadata' }, ...problemResponses(400, 401, 404, 503) }
     }
   }, async (request) => await service.get(request.user, request.params.id))
+
+  app.get('/api/v1/files/:id/ownership', {
+    preHandler: app.authenticate,
+    schema: {
+      tags,
+      operationId: 'checkFileOwnership',
+      summary: 'May the caller use this file in their own records?',
+      description: 'Other services ask this with the caller\'s token before they store a reference to a file ' +
+        '(a card\'s artwork, an avatar). 204 when the caller owns the file or is an admin; another user\'s ' +
+        'public file is a 403 NOT_FILE_OWNER; a missing file, or another user\'s private one, a 404 FILE_NOT_FOUND.',
+      security: bearer,
+      params: FileParamsSchema,
+      response: {
+        204: { description: 'The caller may use the file', type: 'null' },
+        ...problemResponses(400, 401, 403, 404, 503)
+      }
+    }
+  }, async (request, reply) => {
+    await service.checkOwnership(userOf(request), request.params.id)
+    return await reply.code(204).send(null)
+  })
 
   app.get('/api/v1/files/:id/content', {
     schema: {
@@ -152,11 +193,17 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
     schema: {
       tags,
       summary: 'A time-limited URL that works without a token',
-      description: 'For the owner (or an admin). The URL goes through the gateway; the file service checks its signature.',
+      description: 'For the owner (or an admin). The URL goes through the gateway; ' +
+        'the file service checks its signature. ' +
+        `\`expiresIn\` over ${signedUrlMaxSeconds} seconds is a 400 naming it; another user's public file is a 403, ` +
+        'their private one a 404.',
       security: bearer,
       params: FileParamsSchema,
-      querystring: SignedUrlQuerySchema,
-      response: { 200: { ...SignedUrlSchema, description: 'The URL and when it stops working' }, ...problemResponses(400, 401, 403, 404) }
+      querystring: signedUrlQuerySchema(signedUrlMaxSeconds),
+      response: {
+        200: { ...SignedUrlSchema, description: 'The URL and when it stops working' },
+        ...problemResponses(400, 401, 403, 404, 503)
+      }
     }
   }, async (request) => await service.signedUrl(userOf(request), request.params.id, request.query.expiresIn, request.query.w as ThumbnailWidth | undefined))
 
@@ -168,7 +215,7 @@ export const filesRoutes: FastifyPluginAsyncTypebox<FilesRoutesOptions> = async 
       description: 'For the owner (or an admin): the row, the object and its thumbnails go.',
       security: bearer,
       params: FileParamsSchema,
-      response: { 204: { description: 'Deleted', type: 'null' }, ...problemResponses(400, 401, 403, 404) }
+      response: { 204: { description: 'Deleted', type: 'null' }, ...problemResponses(400, 401, 403, 404, 503) }
     }
   }, async (request, reply) => {
     await service.delete(userOf(request), request.params.id)

@@ -52,8 +52,14 @@ export const ThumbnailQuerySchema = Type.Object({
   ...SignatureQuerySchema
 })
 
-export const SignedUrlQuerySchema = Type.Object({
-  expiresIn: Type.Integer({ minimum: 1, default: 3600, description: 'Seconds the URL stays valid (at most the configured maximum)' }),
+/** The signed-URL query; its maximum comes from FILE_SIGNED_URL_MAX_SECONDS, so the document states the real limit. */
+export const signedUrlQuerySchema = (maxSeconds: number) => Type.Object({
+  expiresIn: Type.Integer({
+    minimum: 1,
+    maximum: maxSeconds,
+    default: Math.min(3600, maxSeconds),
+    description: `Seconds the URL stays valid: at most ${maxSeconds} (FILE_SIGNED_URL_MAX_SECONDS)`
+  }),
   w: Type.Optional(Type.Integer({ enum: [...THUMBNAIL_WIDTHS], description: 'Sign a thumbnail of this width instead of the original' }))
 })
 export const SignedUrlSchema = Type.Object({

@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
+import { once } from 'node:events'
 import path from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createHash } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import { badRequest, forbidden, hasRole, type AuthUser } from '@holo/shared'
-import { badField, fileMissing, fileNotFound, fileTooLarge, notOwner, quotaExceeded, rangeNotSatisfiable, signatureInvalid, unsupportedType } from '../../errors.js'
+import { AppError, badRequest, forbidden, hasRole, type AuthUser } from '@holo/shared'
+import {
+  badField, fileMissing, fileNotFound, fileTooLarge, malformedMultipart, notOwner, quotaExceeded, rangeNotSatisfiable,
+  signatureInvalid, unsupportedType
+} from '../../errors.js'
 import type { ObjectStore } from '../../storage/object-store.js'
 import type { FileRecord, FilesRepository } from './files.repository.js'
 import { PURPOSES, VISIBILITIES, type FileView } from './files.schemas.js'
@@ -56,6 +60,30 @@ function decodeCursor (cursor: string): { createdAt: Date, id: string } {
     return { createdAt, id: c.i }
   } catch {
     throw badRequest('The cursor is invalid', 'INVALID_CURSOR')
+  }
+}
+
+/**
+ * What the multipart parser (busboy) raised while reading the body: a truncated body, a missing boundary, a
+ * part cut short. The plugin's own errors (FST_*: limits, file too large) and ours keep their meaning.
+ */
+function parserError (err: unknown): unknown {
+  const code = (err as { code?: unknown } | null)?.code
+  if (err instanceof AppError || (typeof code === 'string' && code.startsWith('FST_'))) {
+    // A field declared application/json that is not JSON (the plugin says 406), or named like a prototype member.
+    const badJson = code === 'FST_INVALID_JSON_FIELD_ERROR' || code === 'FST_PROTO_VIOLATION'
+    if (badJson) return badField((err as Error).message)
+    return err
+  }
+  return malformedMultipart('it is truncated or its boundaries or part headers are broken')
+}
+
+/** The parts; what the parser throws between them becomes a 400 (errors of the consumer never pass through here). */
+async function * readParts (parts: AsyncIterable<UploadPart>): AsyncGenerator<UploadPart> {
+  try {
+    for await (const part of parts) yield part
+  } catch (err) {
+    throw parserError(err)
   }
 }
 
@@ -138,8 +166,10 @@ export class FilesService {
   private async receiveAndStore (user: AuthUser, parts: AsyncIterable<UploadPart>, input: string, output: string): Promise<{ file: FileView, created: boolean }> {
     const fields: Record<string, unknown> = {}
     let received: { size: number, sha256: string, filename: string } | undefined
+    let sawPart = false
     try {
-      for await (const part of parts) {
+      for await (const part of readParts(parts)) {
+        sawPart = true
         if (part.type === 'field') {
           fields[part.fieldname] = part.value
           continue
@@ -158,6 +188,8 @@ export class FilesService {
       if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw fileTooLarge(this.settings.maxBytes)
       throw err
     }
+    // An empty body, or parts busboy skipped (no Content-Disposition): nothing a client meant to send.
+    if (!sawPart) throw malformedMultipart('it holds no form-data part (is it empty, or are the part headers missing?)')
     if (received === undefined) throw fileMissing()
     const purpose = oneOf(fields.purpose, PURPOSES, 'purpose', 'artwork')
     const visibility = oneOf(fields.visibility, VISIBILITIES, 'visibility', 'public')
@@ -212,7 +244,18 @@ export class FilesService {
         done(null, chunk)
       }
     })
-    await pipeline(file, meter, createWriteStream(target, { flags: 'wx', mode: 0o600 }))
+    // The part's own stream fails when the body is cut short: a client error, unlike a failing disk.
+    // It may have failed before we got it (the parser runs ahead), hence `errored` too.
+    let sourceError: unknown
+    file.once('error', (err) => { sourceError = err })
+    const out = createWriteStream(target, { flags: 'wx', mode: 0o600 })
+    try {
+      await pipeline(file, meter, out)
+    } catch (err) {
+      // The temp file may still be opening: wait for its close, or it could appear after the caller removed it.
+      if (!out.closed) await once(out, 'close').catch(() => {})
+      throw err === sourceError || err === file.errored ? parserError(err) : err
+    }
     return { size, sha256: hash.digest('hex') }
   }
 
@@ -302,6 +345,11 @@ export class FilesService {
       this.thumbnailsInFlight.set(key, job)
     }
     return await job
+  }
+
+  /** May `user` reference the file from their own records (a card's artwork, an avatar)? The signed-URL rule. */
+  async checkOwnership (user: AuthUser, id: string): Promise<void> {
+    await this.owned(user, id)
   }
 
   async signedUrl (user: AuthUser, id: string, expiresIn: number, w?: ThumbnailWidth): Promise<{ url: string, expiresAt: string }> {
