@@ -59,6 +59,7 @@ export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack
         DATABASE_URL: urlForRole(adminUrl, s.role),
         DATABASE_POOL_SIZE: '20',
         AUTH_JWKS_URL: jwks,
+        FILE_SERVICE_URL: `http://127.0.0.1:${ports.file}`,
         S3_ENDPOINT: s3.endpoint,
         SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
         ...o.env[s.name]

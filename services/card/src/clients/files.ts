@@ -1,4 +1,4 @@
-import { checkFileReference, type FileReference } from './file-reference.js'
+import { checkFileReference, type FileReference } from '@holo/shared'
 
 export type { FileReference }
 
@@ -10,7 +10,7 @@ export interface FileReferences {
   check: (fileId: string, caller: OnBehalfOf) => Promise<FileReference>
 }
 
-/** Over HTTP, with the caller's token (see file-reference.ts). */
+/** Over HTTP, with the caller's token (see @holo/shared's file-reference.ts). */
 export class HttpFileReferences implements FileReferences {
   constructor (private readonly o: { baseUrl: string, timeoutMs: number }) {}
 

@@ -1,6 +1,5 @@
 // May a caller reference a file from their own records (a card's artwork, an avatar)? Asked of the file
 // service with the caller's own token, so the file service applies its own rule (owner or admin).
-// Self-contained (Node's fetch, no imports) so that it can move to packages/shared as it is.
 
 /** The file service's answer for one caller: theirs to use, not there (or not visible to them), or another user's. */
 export type FileReference = 'ok' | 'missing' | 'foreign'
