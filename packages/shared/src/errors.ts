@@ -106,16 +106,22 @@ export function defineErrors<const S extends Record<string, (...args: any[]) => 
 
 export type RequestPart = 'body' | 'querystring' | 'params' | 'headers'
 
+/** A catalogue entry's body for a 400 naming one bad field, shaped like the schema validation errors. */
+export const fieldProblem = (field: string, where: RequestPart, message: string): ErrorBody =>
+  ({ status: 400, detail: `${field} ${message}`, extra: { errors: [{ field, in: where, message }] } })
+
 /** A 400 naming one bad field, shaped like the schema validation errors. */
-export const invalidField = (field: string, where: RequestPart, message: string, code = 'VALIDATION_FAILED'): AppError =>
-  badRequest(`${field} ${message}`, code, { errors: [{ field, in: where, message }] })
+export const invalidField = (field: string, where: RequestPart, message: string, code = 'VALIDATION_FAILED'): AppError => {
+  const b = fieldProblem(field, where, message)
+  return new AppError(b.status, code, titleOf(b.status), b.detail, b.extra)
+}
 
 /** The errors every service shares; a service's own catalogue holds the rest. */
 export const commonErrors = defineErrors({
   UNAUTHORIZED: (detail = 'Authentication is required') =>
     ({ status: 401, detail, headers: { 'www-authenticate': 'Bearer' } }),
   FORBIDDEN: (detail = 'You may not do this') => ({ status: 403, detail }),
-  NOT_OWNER: (what: string) => ({ status: 403, detail: `Only the owner of this ${what} may do this` }),
+  NOT_OWNER: (what: string, detail = `Only the owner of this ${what} may do this`) => ({ status: 403, detail }),
   INVALID_CURSOR: () => ({
     status: 400,
     detail: 'cursor is not a cursor of this listing (cursors come from a previous page of the same query)',

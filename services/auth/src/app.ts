@@ -1,19 +1,31 @@
-import Fastify, { type FastifyInstance } from 'fastify'
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { authPlugin, corePlugin, serviceFastifyOptions } from '@holo/shared'
+import type { FastifyInstance } from 'fastify'
+import { createService } from '@holo/shared'
 import type { Config } from './config.js'
 import type { Deps } from './deps.js'
+import { authMetrics } from './metrics.js'
 import { RateCounters, rateLimitsPlugin } from './plugins/rate-limits.js'
+import { AccountsCore } from './modules/accounts/accounts.core.js'
 import { AccountsRepository } from './modules/accounts/accounts.repository.js'
-import { AccountsService } from './modules/accounts/accounts.service.js'
 import { LoginThrottle } from './modules/accounts/accounts.throttle.js'
-import { authRoutes } from './modules/accounts/auth.routes.js'
-import { usersRoutes } from './modules/accounts/users.routes.js'
+import { passwordChangeRoutes, passwordFlowRoutes } from './modules/accounts/passwords.routes.js'
+import { PasswordsService } from './modules/accounts/passwords.service.js'
+import { sessionRoutes, signInRoutes } from './modules/accounts/sessions.routes.js'
+import { SessionsService } from './modules/accounts/sessions.service.js'
+import { adminRoutes, meRoutes, profileRoutes } from './modules/accounts/users.routes.js'
+import { UsersService } from './modules/accounts/users.service.js'
+
+/** The account services, and a way to wait for the work they do after a response (tests wait for mail). */
+export interface Accounts {
+  sessions: SessionsService
+  passwords: PasswordsService
+  users: UsersService
+  /** Resolves once background work (password-reset lookups) and the mail it sent are done. */
+  drain: () => Promise<void>
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The account rules (tests use it to wait for background mail). */
-    accounts: AccountsService
+    accounts: Accounts
   }
 }
 
@@ -23,20 +35,25 @@ export interface AppOptions {
 
 /** Builds the auth service from its config and clients; never reads env, never listens. */
 export async function buildApp (config: Config, deps: Deps, options: AppOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify(serviceFastifyOptions({ service: 'auth', logLevel: config.LOG_LEVEL, logStream: options.logStream }))
-    .withTypeProvider<TypeBoxTypeProvider>()
-
-  await app.register(corePlugin, {
-    service: 'auth',
-    observe: { pg: deps.adapter, redis: deps.redis },
-    openapi: { title: 'Holo Cards auth service', description: 'Accounts, sessions, tokens, roles and password flows' },
+  return await createService({
+    name: 'auth',
+    title: 'Holo Cards auth service',
+    description: 'Accounts, sessions, tokens, roles and password flows',
+    config,
+    logStream: options.logStream,
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },
       redis: { check: () => deps.redis.ping() }
-    }
+    },
+    observe: { pg: deps.adapter, redis: deps.redis },
+    // The same verifier the other services use, fed with this service's own keys (no JWKS round trip).
+    auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
+    modules: async (app) => { await accountsModule(app, config, deps) }
   })
-  // The same verifier the other services use, fed with this service's own keys (no JWKS round trip).
-  await app.register(authPlugin, { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis })
+}
+
+async function accountsModule (app: FastifyInstance, config: Config, deps: Deps): Promise<void> {
+  const metrics = authMetrics(app.metrics)
   const counters = new RateCounters(deps.redis, config.RATE_LIMIT_NAMESPACE, config.RATE_LIMIT_WINDOW_SECONDS * 1000)
   await app.register(rateLimitsPlugin, { counters })
   const throttle = new LoginThrottle(counters, {
@@ -45,36 +62,42 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     delayMs: config.RATE_LIMIT_LOGIN_DELAY_MS,
     maxDelayMs: config.RATE_LIMIT_LOGIN_MAX_DELAY_MS,
     knownDeviceTtlSeconds: config.RATE_LIMIT_KNOWN_DEVICE_TTL_SECONDS
-  }, app.metrics)
+  }, metrics)
 
-  const service = new AccountsService({
+  const core = new AccountsCore({
     config,
     repo: new AccountsRepository(deps.prisma),
     redis: deps.redis,
-    keys: deps.keys,
     hasher: deps.hasher,
-    mailer: deps.mailer,
-    metrics: app.metrics,
-    throttle
+    mailer: deps.mailer
   })
-  app.decorate('accounts', service)
-  app.addHook('onClose', async () => { await service.drain() })
+  const sessions = new SessionsService(core, deps.keys, throttle, metrics)
+  const passwords = new PasswordsService(core)
+  const users = new UsersService(core)
+  app.decorate('accounts', { sessions, passwords, users, drain: async () => { await core.drain() } })
+  app.addHook('onClose', async () => { await core.drain() })
 
   await app.register(async function api (api) {
     // Every answer here may carry tokens (RFC 6749 §5.1) or personal data: no cache may store it. A route
     // with a cacheable answer sets its own Cache-Control (the JWKS does) and this leaves it alone.
     api.addHook('onSend', async (_request, reply, payload) => {
-      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+      if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store')
+      // HTTP/1.0 caches know only Pragma (problem responses come with no-store already).
+      if (reply.getHeader('cache-control') === 'no-store') reply.header('pragma', 'no-cache')
       return payload
     })
-    await api.register(authRoutes, { service, config, keys: deps.keys })
-    await api.register(usersRoutes, { service })
+    await api.register(signInRoutes, { sessions, config, keys: deps.keys })
+    await api.register(sessionRoutes, { sessions })
+    await api.register(passwordChangeRoutes, { passwords })
+    await api.register(passwordFlowRoutes, { passwords, config })
+    await api.register(meRoutes, { users })
+    await api.register(adminRoutes, { users })
+    await api.register(profileRoutes, { users })
   }, { prefix: '/api/v1/auth' })
 
   if (config.BOOTSTRAP_ADMIN_EMAIL !== undefined && config.BOOTSTRAP_ADMIN_PASSWORD !== undefined) {
-    await service.bootstrapAdmin(config.BOOTSTRAP_ADMIN_EMAIL, config.BOOTSTRAP_ADMIN_PASSWORD, { ip: null, userAgent: null, requestId: 'bootstrap', log: app.log })
+    const ctx = { ip: null, userAgent: null, requestId: 'bootstrap', log: app.log }
+    await users.bootstrapAdmin(config.BOOTSTRAP_ADMIN_EMAIL, config.BOOTSTRAP_ADMIN_PASSWORD, ctx)
     app.log.info({ email: config.BOOTSTRAP_ADMIN_EMAIL }, 'bootstrap admin ensured')
   }
-
-  return app
 }

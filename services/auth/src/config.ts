@@ -51,7 +51,10 @@ export type Config = Static<typeof EnvSchema>
 export function loadConfig (env: Record<string, string | undefined>): Config {
   const config = parseEnv(EnvSchema, env)
   assertProductionSafe(config.NODE_ENV, [
-    [config.AUTH_KEYS_DIR === undefined && config.AUTH_SIGNING_KEYS === undefined, 'no signing key configured (AUTH_KEYS_DIR or AUTH_SIGNING_KEYS)'],
+    [
+      config.AUTH_KEYS_DIR === undefined && config.AUTH_SIGNING_KEYS === undefined,
+      'no signing key configured (AUTH_KEYS_DIR or AUTH_SIGNING_KEYS)'
+    ],
     [config.BOOTSTRAP_ADMIN_PASSWORD === DEV_ADMIN_PASSWORD, 'BOOTSTRAP_ADMIN_PASSWORD is the development default'],
     [config.ARGON2_MEMORY_KIB < 19456 || config.ARGON2_TIME_COST < 2, 'argon2 parameters below OWASP\'s minimum'],
     [!config.PUBLIC_URL.startsWith('https://'), 'PUBLIC_URL must be https']

@@ -24,7 +24,11 @@ export async function createDeps (config: Config): Promise<Deps> {
     adapter,
     redis: await createRedis(config.REDIS_URL, 'holo-auth'),
     keys,
-    hasher: new PasswordHasher({ memoryCost: config.ARGON2_MEMORY_KIB, timeCost: config.ARGON2_TIME_COST, parallelism: config.ARGON2_PARALLELISM }),
+    hasher: new PasswordHasher({
+      memoryCost: config.ARGON2_MEMORY_KIB,
+      timeCost: config.ARGON2_TIME_COST,
+      parallelism: config.ARGON2_PARALLELISM
+    }),
     mailer: createMailer(config.SMTP_URL, config.MAIL_FROM)
   }
 }

@@ -1,17 +1,34 @@
-// The auth service's own error catalogue, on top of @holo/shared's factories.
-import { AppError, badRequest, conflict, forbidden, notFound, unauthorized } from '@holo/shared'
+// The auth service's error catalogue: every code it raises besides the kit's `commonErrors`.
+import { defineErrors, fieldProblem, type ErrorBody, type ErrorCode } from '@holo/shared'
 
-/** A 400 that names the offending field, like schema validation errors do. */
-export const fieldError = (field: string, message: string, code = 'VALIDATION_FAILED'): AppError =>
-  badRequest(`${field} ${message}`, code, { errors: [{ field, in: 'body', message }] })
+/** A 400 naming one bad body field. */
+const badField = (field: string, message: string): ErrorBody => fieldProblem(field, 'body', message)
 
-export const invalidCredentials = (): AppError => unauthorized('The email or password is incorrect', 'INVALID_CREDENTIALS')
-export const accountDisabled = (): AppError => forbidden('This account is disabled', 'ACCOUNT_DISABLED')
-export const refreshInvalid = (): AppError => unauthorized('The refresh token is invalid, expired or revoked', 'REFRESH_TOKEN_INVALID')
-export const refreshReused = (): AppError => unauthorized('This refresh token was already used; the session has been ended', 'REFRESH_TOKEN_REUSED')
-export const tokenInvalid = (): AppError => fieldError('token', 'is invalid, expired or already used', 'TOKEN_INVALID')
-export const emailTaken = (): AppError => conflict('An account with this email already exists', 'EMAIL_TAKEN')
-export const usernameTaken = (): AppError => conflict('This username is taken', 'USERNAME_TAKEN')
-export const userNotFound = (): AppError => notFound('No such user', 'USER_NOT_FOUND')
-export const profileNotFound = (): AppError => notFound('No such profile', 'PROFILE_NOT_FOUND')
-export const sessionNotFound = (): AppError => notFound('No such session', 'SESSION_NOT_FOUND')
+/** RFC 9110 asks every 401 to name its scheme. */
+const bearerChallenge = { 'www-authenticate': 'Bearer' }
+
+export const errors = defineErrors({
+  INVALID_CREDENTIALS: () => ({ status: 401, detail: 'The email or password is incorrect', headers: bearerChallenge }),
+  REFRESH_TOKEN_INVALID: () => ({
+    status: 401,
+    detail: 'The refresh token is invalid, expired or revoked',
+    headers: bearerChallenge
+  }),
+  REFRESH_TOKEN_REUSED: () => ({
+    status: 401,
+    detail: 'This refresh token was already used; the session has been ended',
+    headers: bearerChallenge
+  }),
+  ACCOUNT_DISABLED: () => ({ status: 403, detail: 'This account is disabled' }),
+  TOKEN_INVALID: () => badField('token', 'is invalid, expired or already used'),
+  WEAK_PASSWORD: (field: string, problem: string) => badField(field, problem),
+  CURRENT_PASSWORD_INCORRECT: () => badField('currentPassword', 'is incorrect'),
+  SELF_LOCKOUT: () => ({ status: 400, detail: 'Admins cannot disable themselves or drop their own admin role' }),
+  EMAIL_TAKEN: () => ({ status: 409, detail: 'An account with this email already exists' }),
+  USERNAME_TAKEN: () => ({ status: 409, detail: 'This username is taken' }),
+  USER_NOT_FOUND: () => ({ status: 404, detail: 'No such user' }),
+  PROFILE_NOT_FOUND: () => ({ status: 404, detail: 'No such profile' }),
+  SESSION_NOT_FOUND: () => ({ status: 404, detail: 'No such session' })
+})
+
+export type AuthErrorCode = ErrorCode<typeof errors>

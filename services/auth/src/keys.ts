@@ -1,7 +1,11 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject } from 'node:crypto'
+import {
+  createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, randomUUID, sign, type KeyObject
+} from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_AUDIENCE, ConfigError, type AccessClaims, type Jwk, type KeyResolver, type Role } from '@holo/shared'
+import {
+  ACCESS_TOKEN_ALG, ACCESS_TOKEN_AUDIENCE, ConfigError, type AccessClaims, type Jwk, type KeyResolver, type Role
+} from '@holo/shared'
 import type { Config } from './config.js'
 
 interface KeyEntry { kid: string, publicKey: KeyObject, publicPem: string, privateKey?: KeyObject }
@@ -15,16 +19,24 @@ export class SigningKeys implements KeyResolver {
   private readonly byKid = new Map<string, KeyEntry>()
   private readonly active: KeyEntry & { privateKey: KeyObject }
 
-  constructor (entries: KeyEntry[], activeKid: string | undefined, private readonly o: { issuer: string, ttlSeconds: number }) {
+  constructor (
+    entries: KeyEntry[],
+    activeKid: string | undefined,
+    private readonly o: { issuer: string, ttlSeconds: number }
+  ) {
     for (const e of entries) {
       if (this.byKid.has(e.kid)) throw new ConfigError(`config: signing key id "${e.kid}" is configured twice`)
-      if (e.publicKey.asymmetricKeyType !== 'ed25519') throw new ConfigError(`config: signing key "${e.kid}" is not an Ed25519 key`)
+      if (e.publicKey.asymmetricKeyType !== 'ed25519') {
+        throw new ConfigError(`config: signing key "${e.kid}" is not an Ed25519 key`)
+      }
       this.byKid.set(e.kid, e)
     }
     const signers = entries.filter((e) => e.privateKey !== undefined).map((e) => e.kid).sort()
     const kid = activeKid ?? signers.at(-1)
     const active = kid === undefined ? undefined : this.byKid.get(kid)
-    if (active?.privateKey === undefined) throw new ConfigError(`config: AUTH_ACTIVE_KID "${kid ?? ''}" names no configured private key`)
+    if (active?.privateKey === undefined) {
+      throw new ConfigError(`config: AUTH_ACTIVE_KID "${kid ?? ''}" names no configured private key`)
+    }
     this.active = active as KeyEntry & { privateKey: KeyObject }
   }
 
@@ -58,7 +70,8 @@ export class SigningKeys implements KeyResolver {
       exp: iat + this.o.ttlSeconds,
       jti: randomUUID()
     }
-    const input = `${b64(JSON.stringify({ alg: ACCESS_TOKEN_ALG, typ: 'JWT', kid: this.active.kid }))}.${b64(JSON.stringify(claims))}`
+    const header = { alg: ACCESS_TOKEN_ALG, typ: 'JWT', kid: this.active.kid }
+    const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(claims))}`
     const signature = sign(null, Buffer.from(input), this.active.privateKey).toString('base64url')
     return { token: `${input}.${signature}`, expiresIn: this.o.ttlSeconds }
   }
@@ -83,9 +96,12 @@ export function parseSigningKeys (value: string): KeyEntry[] {
   return value.split(',').map((s) => s.trim()).filter((s) => s !== '').map((item) => {
     const at = item.indexOf(':')
     const kid = item.slice(0, at)
-    if (at < 1 || !KID.test(kid)) throw new ConfigError('config: AUTH_SIGNING_KEYS entries must be "kid:base64-pkcs8-der"')
+    if (at < 1 || !KID.test(kid)) {
+      throw new ConfigError('config: AUTH_SIGNING_KEYS entries must be "kid:base64-pkcs8-der"')
+    }
     try {
-      const privateKey = createPrivateKey({ key: Buffer.from(item.slice(at + 1), 'base64'), format: 'der', type: 'pkcs8' })
+      const der = Buffer.from(item.slice(at + 1), 'base64')
+      const privateKey = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
       const publicKey = createPublicKey(privateKey)
       return { kid, privateKey, publicKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() }
     } catch {
@@ -128,5 +144,6 @@ export async function loadSigningKeys (config: Config): Promise<SigningKeys> {
     if (config.NODE_ENV === 'production') throw new ConfigError('config: no signing key configured')
     entries.push(entryFromPem(`ephemeral-${randomBytes(4).toString('hex')}`, generateSigningKeyPem()))
   }
-  return new SigningKeys(entries, config.AUTH_ACTIVE_KID, { issuer: config.AUTH_ISSUER, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS })
+  const o = { issuer: config.AUTH_ISSUER, ttlSeconds: config.ACCESS_TOKEN_TTL_SECONDS }
+  return new SigningKeys(entries, config.AUTH_ACTIVE_KID, o)
 }

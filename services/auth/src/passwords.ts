@@ -32,12 +32,16 @@ export class PasswordHasher {
 }
 
 /** Why a password is refused, or undefined when it is acceptable. */
-export function passwordProblem (password: string, context: { email?: string, username?: string } = {}): string | undefined {
+export function passwordProblem (
+  password: string,
+  context: { email?: string, username?: string } = {}
+): string | undefined {
   const lowered = password.toLowerCase()
   if (COMMON_PASSWORDS.has(lowered)) return 'is too common; choose a less guessable password'
   if (new Set(password).size < 4) return 'uses too few different characters'
   const local = context.email?.split('@')[0]
-  if ((local !== undefined && local.length >= 4 && lowered === local.toLowerCase()) || (context.username !== undefined && lowered === context.username.toLowerCase())) {
+  const isLocalPart = local !== undefined && local.length >= 4 && lowered === local.toLowerCase()
+  if (isLocalPart || (context.username !== undefined && lowered === context.username.toLowerCase())) {
     return 'must not be your email or username'
   }
   return undefined

@@ -5,7 +5,11 @@ const ADMIN = { BOOTSTRAP_ADMIN_EMAIL: 'Root@Example.test', BOOTSTRAP_ADMIN_PASS
 
 t.test('admin bootstrap, user management and profiles', async (t) => {
   const { app, deps, config } = await buildTestApp(t, ADMIN)
-  const adminLogin = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'root@example.test', password: ADMIN.BOOTSTRAP_ADMIN_PASSWORD } })
+  const adminLogin = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email: 'root@example.test', password: ADMIN.BOOTSTRAP_ADMIN_PASSWORD }
+  })
   t.equal(adminLogin.statusCode, 200, adminLogin.body)
   const admin = adminLogin.json() as AuthTokens
   t.same(admin.user.roles.sort(), ['admin', 'user'])
@@ -15,7 +19,10 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     const again = await buildTestApp(t, ADMIN, { databaseUrl: config.DATABASE_URL })
     t.equal(await again.deps.prisma.user.count({ where: { email: 'root@example.test' } }), 1)
     const { body } = await register(app)
-    const promoted = await buildTestApp(t, { BOOTSTRAP_ADMIN_EMAIL: body.email, BOOTSTRAP_ADMIN_PASSWORD: 'ignored for existing accounts' }, { databaseUrl: config.DATABASE_URL })
+    const promoted = await buildTestApp(t, {
+      BOOTSTRAP_ADMIN_EMAIL: body.email,
+      BOOTSTRAP_ADMIN_PASSWORD: 'ignored for existing accounts'
+    }, { databaseUrl: config.DATABASE_URL })
     const row = await promoted.deps.prisma.user.findUniqueOrThrow({ where: { email: body.email } })
     t.ok(row.roles.includes('admin'))
     const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: body.email, password: body.password } })
@@ -28,7 +35,12 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     const res = await app.inject({ url: '/api/v1/auth/users', headers: bearer(tokens.accessToken) })
     t.equal(res.statusCode, 403)
     t.equal((await app.inject({ url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(tokens.accessToken) })).statusCode, 403)
-    t.equal((await app.inject({ method: 'PATCH', url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(tokens.accessToken), payload: { roles: ['admin'] } })).statusCode, 403)
+    t.equal((await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/auth/users/${tokens.user.id}`,
+      headers: bearer(tokens.accessToken),
+      payload: { roles: ['admin'] }
+    })).statusCode, 403)
   })
 
   t.test('search, filter and page through users', async (t) => {
@@ -54,7 +66,11 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     t.equal(badRole.json().errors[0].field, 'role')
     const badCursor = await app.inject({ url: '/api/v1/auth/users?cursor=zzz', headers: bearer(admin.accessToken) })
     t.equal(badCursor.statusCode, 400)
+    t.equal(badCursor.json().code, 'INVALID_CURSOR', 'the same code as every other listing')
     t.equal(badCursor.json().errors[0].field, 'cursor')
+    const foreign = Buffer.from(JSON.stringify(['cards', admin.user.id])).toString('base64url')
+    const otherListing = await app.inject({ url: `/api/v1/auth/users?cursor=${foreign}`, headers: bearer(admin.accessToken) })
+    t.equal(otherListing.json().code, 'INVALID_CURSOR', 'a cursor of another listing is refused')
     const badLimit = await app.inject({ url: '/api/v1/auth/users?limit=1000', headers: bearer(admin.accessToken) })
     t.equal(badLimit.statusCode, 400)
     t.equal(badLimit.json().errors[0].field, 'limit')
@@ -91,14 +107,24 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
 
   t.test('roles change (user is always kept) and are audited', async (t) => {
     const { tokens } = await register(app)
-    const res = await app.inject({ method: 'PATCH', url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(admin.accessToken), payload: { roles: ['creator', 'moderator'] } })
+    const res = await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/auth/users/${tokens.user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { roles: ['creator', 'moderator'] }
+    })
     t.equal(res.statusCode, 200, res.body)
     t.same(res.json().roles.sort(), ['creator', 'moderator', 'user'])
     const got = await app.inject({ url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(admin.accessToken) })
     t.same(got.json().roles.sort(), ['creator', 'moderator', 'user'])
     const audit = await deps.prisma.auditEvent.findFirst({ where: { event: 'role.change', targetId: tokens.user.id } })
     t.equal(audit?.actorId, admin.user.id)
-    const bad = await app.inject({ method: 'PATCH', url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(admin.accessToken), payload: { roles: ['emperor'] } })
+    const bad = await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/auth/users/${tokens.user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { roles: ['emperor'] }
+    })
     t.equal(bad.statusCode, 400)
     t.match(bad.json().errors[0].field, /^roles/)
     const missing = await app.inject({ url: '/api/v1/auth/users/01a21831-6db2-70fc-a85e-e05642648a9d', headers: bearer(admin.accessToken) })
@@ -111,7 +137,12 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     const { body, tokens } = await register(app)
     const profile = await app.inject({ url: `/api/v1/auth/profiles/${tokens.user.id}` })
     t.equal(profile.statusCode, 200)
-    const res = await app.inject({ method: 'PATCH', url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(admin.accessToken), payload: { disabled: true } })
+    const res = await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/auth/users/${tokens.user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { disabled: true }
+    })
     t.equal(res.statusCode, 200)
     t.equal(res.json().disabled, true)
     t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.accessToken) })).statusCode, 401)
@@ -119,13 +150,23 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: body.email, password: body.password } })).statusCode, 403)
     t.equal((await app.inject({ url: `/api/v1/auth/profiles/${tokens.user.id}` })).statusCode, 404)
     t.ok(await deps.prisma.auditEvent.findFirst({ where: { event: 'user.disable', targetId: tokens.user.id, actorId: admin.user.id } }))
-    const enable = await app.inject({ method: 'PATCH', url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(admin.accessToken), payload: { disabled: false } })
+    const enable = await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/auth/users/${tokens.user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { disabled: false }
+    })
     t.equal(enable.json().disabled, false)
     t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: body.email, password: body.password } })).statusCode, 200)
   })
 
   t.test('admins cannot lock themselves out', async (t) => {
-    const res = await app.inject({ method: 'PATCH', url: `/api/v1/auth/users/${admin.user.id}`, headers: bearer(admin.accessToken), payload: { disabled: true } })
+    const res = await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/auth/users/${admin.user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: { disabled: true }
+    })
     t.equal(res.statusCode, 400)
     t.equal(res.json().code, 'SELF_LOCKOUT')
   })
@@ -134,12 +175,27 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     const { tokens } = await register(app)
     const other = await register(app)
     const avatar = '01a21831-6db2-70fc-a85e-e05642648a9d'
-    const res = await app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(tokens.accessToken), payload: { displayName: 'Ada', bio: 'Holo fan', avatarFileId: avatar } })
+    const res = await app.inject({
+      method: 'PATCH',
+      url: '/api/v1/auth/me',
+      headers: bearer(tokens.accessToken),
+      payload: { displayName: 'Ada', bio: 'Holo fan', avatarFileId: avatar }
+    })
     t.equal(res.statusCode, 200, res.body)
     t.match(res.json(), { displayName: 'Ada', bio: 'Holo fan', avatarFileId: avatar })
-    const taken = await app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(tokens.accessToken), payload: { username: other.body.username.toUpperCase() } })
+    const taken = await app.inject({
+      method: 'PATCH',
+      url: '/api/v1/auth/me',
+      headers: bearer(tokens.accessToken),
+      payload: { username: other.body.username.toUpperCase() }
+    })
     t.equal(taken.statusCode, 409)
-    const renamed = await app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(tokens.accessToken), payload: { username: `New_${tokens.user.username}`.slice(0, 32) } })
+    const renamed = await app.inject({
+      method: 'PATCH',
+      url: '/api/v1/auth/me',
+      headers: bearer(tokens.accessToken),
+      payload: { username: `New_${tokens.user.username}`.slice(0, 32) }
+    })
     t.equal(renamed.json().username, `new_${tokens.user.username}`.slice(0, 32))
     const cleared = await app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(tokens.accessToken), payload: { bio: null } })
     t.equal(cleared.json().bio, null)
@@ -168,6 +224,8 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     t.equal(tooMany.json().errors[0].field, 'ids')
     const bad = await app.inject({ url: '/api/v1/auth/profiles?ids=1,2' })
     t.equal(bad.statusCode, 400)
-    t.equal((await app.inject({ url: `/api/v1/auth/profiles?ids=${Array.from({ length: 100 }, () => unknown).join(',')}` })).statusCode, 200, '100 ids are fine')
+    t.equal((await app.inject({
+      url: `/api/v1/auth/profiles?ids=${Array.from({ length: 100 }, () => unknown).join(',')}`
+    })).statusCode, 200, '100 ids are fine')
   })
 })

@@ -97,14 +97,27 @@ t.test('passwords', async (t) => {
 
 t.test('every route documents itself in OpenAPI', async (t) => {
   const { app } = await buildTestApp(t)
-  const doc = (await app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, { summary?: string, tags?: string[], security?: unknown[], responses: Record<string, unknown>, requestBody?: unknown }>> }
-  const ops = Object.entries(doc.paths).filter(([p]) => p.startsWith('/api/v1/auth')).flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })))
+  interface Operation {
+    summary?: string
+    tags?: string[]
+    security?: unknown[]
+    responses: Record<string, unknown>
+    requestBody?: unknown
+  }
+  const doc = (await app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, Operation>> }
+  const ops = Object.entries(doc.paths)
+    .filter(([p]) => p.startsWith('/api/v1/auth'))
+    .flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })))
   t.equal(ops.length, 19, 'every operation is in the document')
   for (const { id, op } of ops) {
     t.ok(op.summary, `${id} has a summary`)
     t.ok(op.tags?.length, `${id} has tags`)
     if (!id.includes('jwks')) t.ok(Object.keys(op.responses).some((s) => s.startsWith('4')), `${id} documents its problems`)
   }
-  const secured = ops.filter(({ op }) => op.security !== undefined).map(({ id }) => id)
-  for (const id of ['GET /api/v1/auth/me', 'POST /api/v1/auth/logout-all', 'GET /api/v1/auth/users', 'GET /api/v1/auth/sessions']) t.ok(secured.includes(id), `${id} needs a bearer token`)
+  const security = (id: string): unknown => ops.find((o) => o.id === id)?.op.security
+  const secured = ['GET /api/v1/auth/me', 'POST /api/v1/auth/logout-all', 'GET /api/v1/auth/users', 'GET /api/v1/auth/sessions']
+  for (const id of secured) t.same(security(id), [{ bearerAuth: [] }], `${id} needs a bearer token`)
+  const open = ['POST /api/v1/auth/register', 'POST /api/v1/auth/login', 'GET /api/v1/auth/profiles/{id}']
+  for (const id of open) t.same(security(id), [], `${id} needs no token`)
+  t.ok(ops.find((o) => o.id === 'GET /api/v1/auth/users')?.op.responses['403'], 'admin routes document their 403')
 })

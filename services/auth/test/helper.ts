@@ -15,7 +15,11 @@ export const FAST_ARGON2 = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' }
  * The real auth app on its own fresh database and the real Redis, with its
  * own rate-limit counters. `withMail` starts a real MailDev for it.
  */
-export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, options: AppOptions & { withMail?: boolean, databaseUrl?: string } = {}): Promise<TestApp> {
+export async function buildTestApp (
+  t: Teardown,
+  env: Record<string, string> = {},
+  options: AppOptions & { withMail?: boolean, databaseUrl?: string } = {}
+): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? await fileDatabaseUrl()
   const mail = options.withMail === true ? await testMail(t) : undefined
   const config = loadConfig({
@@ -64,12 +68,21 @@ export function newAccount (prefix = 'u'): { email: string, username: string, pa
   return { email: `${id}@example.test`, username: id, password: `Correct horse ${id} battery` }
 }
 
-export async function register (app: FastifyInstance, body = newAccount(), headers: Record<string, string> = {}): Promise<{ res: LightMyRequestResponse, body: typeof body, tokens: AuthTokens }> {
+export async function register (
+  app: FastifyInstance,
+  body = newAccount(),
+  headers: Record<string, string> = {}
+): Promise<{ res: LightMyRequestResponse, body: typeof body, tokens: AuthTokens }> {
   const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: body, headers })
   return { res, body, tokens: res.json() as AuthTokens }
 }
 
-export interface AuthTokens { accessToken: string, refreshToken: string, expiresIn: number, user: { id: string, email: string, username: string, roles: string[], emailVerified: boolean } }
+export interface AuthTokens {
+  accessToken: string
+  refreshToken: string
+  expiresIn: number
+  user: { id: string, email: string, username: string, roles: string[], emailVerified: boolean }
+}
 
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 

@@ -52,17 +52,40 @@ t.test('email verification, password change and reset (real SMTP catcher)', asyn
   t.test('changing the password ends every other session', async (t) => {
     const { body, tokens } = await register(app)
     const other = (await login(body.email, body.password)).json() as AuthTokens
-    const wrong = await app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: bearer(tokens.accessToken), payload: { currentPassword: 'not my password', newPassword: 'a brand new passphrase' } })
+    const wrong = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(tokens.accessToken),
+      payload: { currentPassword: 'not my password', newPassword: 'a brand new passphrase' }
+    })
     t.equal(wrong.statusCode, 400)
     t.equal(wrong.json().errors[0].field, 'currentPassword')
-    const weak = await app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: bearer(tokens.accessToken), payload: { currentPassword: body.password, newPassword: '1234567890' } })
+    const weak = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(tokens.accessToken),
+      payload: { currentPassword: body.password, newPassword: '1234567890' }
+    })
     t.equal(weak.statusCode, 400)
     t.equal(weak.json().errors[0].field, 'newPassword')
-    const anonymous = await app.inject({ method: 'POST', url: '/api/v1/auth/password', payload: { currentPassword: body.password, newPassword: 'a brand new passphrase' } })
+    const anonymous = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      payload: { currentPassword: body.password, newPassword: 'a brand new passphrase' }
+    })
     t.equal(anonymous.statusCode, 401)
-    const ok = await app.inject({ method: 'POST', url: '/api/v1/auth/password', headers: bearer(tokens.accessToken), payload: { currentPassword: body.password, newPassword: 'a brand new passphrase' } })
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      headers: bearer(tokens.accessToken),
+      payload: { currentPassword: body.password, newPassword: 'a brand new passphrase' }
+    })
     t.equal(ok.statusCode, 204, ok.body)
-    t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: other.refreshToken } })).statusCode, 401, 'the other session is over')
+    t.equal((await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken: other.refreshToken }
+    })).statusCode, 401, 'the other session is over')
     t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(other.accessToken) })).statusCode, 401)
     t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.accessToken) })).statusCode, 200, 'the current session goes on')
     t.equal((await login(body.email, body.password)).statusCode, 401, 'old password refused')
@@ -90,16 +113,32 @@ t.test('email verification, password change and reset (real SMTP catcher)', asyn
     const weak = await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token: message.token, password: 'password123' } })
     t.equal(weak.statusCode, 400)
     t.equal(weak.json().errors[0].field, 'password', 'a refused password does not spend the token')
-    const ok = await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token: message.token, password: 'reset to this passphrase' } })
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password-reset/confirm',
+      payload: { token: message.token, password: 'reset to this passphrase' }
+    })
     t.equal(ok.statusCode, 204, ok.body)
-    t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: tokens.refreshToken } })).statusCode, 401, 'sessions ended')
+    t.equal((await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken: tokens.refreshToken }
+    })).statusCode, 401, 'sessions ended')
     t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.accessToken) })).statusCode, 401)
     t.equal((await login(body.email, body.password)).statusCode, 401)
     t.equal((await login(body.email, 'reset to this passphrase')).statusCode, 200)
-    const reused = await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token: message.token, password: 'yet another passphrase' } })
+    const reused = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password-reset/confirm',
+      payload: { token: message.token, password: 'yet another passphrase' }
+    })
     t.equal(reused.statusCode, 400, 'used token')
     t.equal(reused.json().code, 'TOKEN_INVALID')
-    const unknown = await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token: 'u'.repeat(43), password: 'yet another passphrase' } })
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password-reset/confirm',
+      payload: { token: 'u'.repeat(43), password: 'yet another passphrase' }
+    })
     t.equal(unknown.statusCode, 400, 'unknown token')
     t.ok(await deps.prisma.auditEvent.findFirst({ where: { event: 'password.reset', targetId: tokens.user.id } }))
   })
@@ -108,8 +147,15 @@ t.test('email verification, password change and reset (real SMTP catcher)', asyn
     const { body, tokens } = await register(app)
     await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset', payload: { email: body.email } })
     const message = await waitForMail(mail, body.email, /Reset your Holo Cards password/)
-    await deps.prisma.oneTimeToken.updateMany({ where: { userId: tokens.user.id, purpose: 'password_reset' }, data: { expiresAt: new Date(Date.now() - 1000) } })
-    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token: message.token, password: 'reset to this passphrase' } })
+    await deps.prisma.oneTimeToken.updateMany({
+      where: { userId: tokens.user.id, purpose: 'password_reset' },
+      data: { expiresAt: new Date(Date.now() - 1000) }
+    })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password-reset/confirm',
+      payload: { token: message.token, password: 'reset to this passphrase' }
+    })
     t.equal(res.statusCode, 400)
     t.equal(res.json().code, 'TOKEN_INVALID')
   })

@@ -11,7 +11,11 @@ t.test('registration', async (t) => {
 
   t.test('creates the account, normalises the email and starts a session', async (t) => {
     const body = newAccount('Reg')
-    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { ...body, email: `  ${body.email.toUpperCase()} `, username: body.username.toUpperCase() } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { ...body, email: `  ${body.email.toUpperCase()} `, username: body.username.toUpperCase() }
+    })
     t.equal(res.statusCode, 201, res.body)
     const out = res.json()
     t.same(Object.keys(out).sort(), ['accessToken', 'expiresIn', 'refreshToken', 'user'])
@@ -76,7 +80,12 @@ t.test('login', async (t) => {
   const { body, tokens } = await register(app)
 
   t.test('the right password logs in, email in any case', async (t) => {
-    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: ` ${body.email.toUpperCase()}`, password: body.password }, headers: { 'user-agent': 'tap-agent' } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: ` ${body.email.toUpperCase()}`, password: body.password },
+      headers: { 'user-agent': 'tap-agent' }
+    })
     t.equal(res.statusCode, 200, res.body)
     t.equal(res.json().user.id, tokens.user.id)
     t.not(res.json().refreshToken, tokens.refreshToken)
@@ -91,7 +100,11 @@ t.test('login', async (t) => {
 
   t.test('wrong password and unknown email give the same 401 body', async (t) => {
     const wrong = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: body.email, password: 'not the password at all' } })
-    const unknown = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: `nobody-${body.email}`, password: 'not the password at all' } })
+    const unknown = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: `nobody-${body.email}`, password: 'not the password at all' }
+    })
     t.equal(wrong.statusCode, 401)
     t.equal(unknown.statusCode, 401)
     t.same(problemBody(wrong.json()), problemBody(unknown.json()))

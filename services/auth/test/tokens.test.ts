@@ -5,7 +5,7 @@ import type { Teardown } from '@holo/infra/testing'
 import t from 'tap'
 import { ACCESS_TOKEN_AUDIENCE, authPlugin, JwksKeyStore, problemPlugin, revokedSessionKey, type Jwk } from '@holo/shared'
 import { SigningKeys } from '../src/keys.js'
-import { bearer, buildTestApp, register, type AuthTokens } from './helper.js'
+import { bearer, buildTestApp, newAccount, register, type AuthTokens } from './helper.js'
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
 const decode = (jwt: string): { header: Record<string, unknown>, payload: Record<string, unknown> } => {
@@ -22,7 +22,7 @@ async function cardLikeVerifier (t: Teardown, jwksUrl: string, redis: Redis): Pr
   const app = Fastify()
   await app.register(problemPlugin)
   await app.register(authPlugin, { keys, issuer: 'holo-auth', redis })
-  app.get('/whoami', { preHandler: app.authenticate }, async (request) => request.user)
+  app.get('/whoami', { config: { auth: 'required' } }, async (request) => request.caller)
   t.teardown(async () => { keys.stop(); await app.close() })
   return app
 }
@@ -63,7 +63,8 @@ t.test('access tokens', async (t) => {
       return `${input}.${createHmac('sha256', publicPem).update(input).digest('base64url')}`
     })()
     const other = generateKeyPairSync('ed25519').privateKey
-    const foreign = new SigningKeys([{ kid, privateKey: other, publicKey: createPublicKey(other), publicPem: '' }], kid, { issuer: 'holo-auth', ttlSeconds: 900 })
+    const foreignKey = { kid, privateKey: other, publicKey: createPublicKey(other), publicPem: '' }
+    const foreign = new SigningKeys([foreignKey], kid, { issuer: 'holo-auth', ttlSeconds: 900 })
     const [h, , s] = tokens.accessToken.split('.')
     const now = Math.floor(Date.now() / 1000)
     const cases: Array<[string, string]> = [
@@ -71,7 +72,8 @@ t.test('access tokens', async (t) => {
       ['HS256 signed with the public key', hs256],
       ['signed by another key with our kid', foreign.sign({ sub: String(payload.sub), sid: String(payload.sid), roles: ['admin'] }).token],
       ['tampered payload', `${h}.${b64({ ...payload, roles: ['admin'] })}.${s}`],
-      ['unknown kid', deps.keys.sign({ sub: String(payload.sub), sid: String(payload.sid), roles: ['user'] }).token.replace(h ?? '', b64({ alg: 'EdDSA', typ: 'JWT', kid: 'nope' }))],
+      ['unknown kid', deps.keys.sign({ sub: String(payload.sub), sid: String(payload.sid), roles: ['user'] }).token
+        .replace(h ?? '', b64({ alg: 'EdDSA', typ: 'JWT', kid: 'nope' }))],
       ['expired', deps.keys.sign({ sub: String(payload.sub), sid: String(payload.sid), roles: ['user'] }, Date.now() - 3600_000).token],
       ['wrong audience', withClaims(deps.keys, { ...payload, aud: 'someone-else' })],
       ['wrong issuer', withClaims(deps.keys, { ...payload, iss: 'evil' })],
@@ -89,6 +91,24 @@ t.test('access tokens', async (t) => {
     t.equal(none.statusCode, 401, 'no token → 401')
     const ok = await app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.accessToken) })
     t.equal(ok.statusCode, 200, 'the genuine token still works')
+  })
+
+  t.test('routes that need no token ignore the Authorization header, even a malformed one', async (t) => {
+    const malformed = { authorization: 'Basic not-a-bearer-token' }
+    const registered = await register(app, newAccount(), malformed)
+    t.equal(registered.res.statusCode, 201, 'register')
+    const login = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      headers: bearer('not.a.jwt'),
+      payload: { email: registered.body.email, password: registered.body.password }
+    })
+    t.equal(login.statusCode, 200, 'login')
+    const profile = await app.inject({ url: `/api/v1/auth/profiles/${registered.tokens.user.id}`, headers: malformed })
+    t.equal(profile.statusCode, 200, 'public profile')
+    const jwks = await app.inject({ url: '/api/v1/auth/.well-known/jwks.json', headers: malformed })
+    t.equal(jwks.statusCode, 200, 'JWKS')
+    t.equal((await app.inject({ url: '/api/v1/auth/me', headers: malformed })).statusCode, 401, 'a route that needs one still refuses it')
   })
 })
 
@@ -117,7 +137,10 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     t.equal(r2.statusCode, 200)
     const live = await deps.prisma.refreshToken.count({ where: { sessionId: String(decode(tokens.accessToken).payload.sid), rotatedAt: null } })
     t.equal(live, 1, 'one live refresh token per session')
-    const chain = await deps.prisma.refreshToken.findMany({ where: { sessionId: String(decode(tokens.accessToken).payload.sid) }, orderBy: { createdAt: 'asc' } })
+    const chain = await deps.prisma.refreshToken.findMany({
+      where: { sessionId: String(decode(tokens.accessToken).payload.sid) },
+      orderBy: { createdAt: 'asc' }
+    })
     t.equal(chain.length, 3)
     t.equal(chain[1]?.parentId, chain[0]?.id, 'each token records its parent')
     t.equal(chain[2]?.parentId, chain[1]?.id)
@@ -172,7 +195,8 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     t.equal(await deps.prisma.refreshToken.count({ where: { sessionId: sid } }), 7)
     const liveHashes = await deps.prisma.refreshToken.findMany({ where: { sessionId: sid, rotatedAt: null } })
     const last = results.map((r) => (r.json() as AuthTokens).refreshToken)
-    t.equal(last.filter((raw) => createHash('sha256').update(raw).digest('hex') === liveHashes[0]?.tokenHash).length, 1, 'exactly one response holds the live token')
+    const holdsLive = (raw: string): boolean => createHash('sha256').update(raw).digest('hex') === liveHashes[0]?.tokenHash
+    t.equal(last.filter(holdsLive).length, 1, 'exactly one response holds the live token')
   })
 
   t.test('unknown, malformed and expired refresh tokens are 401 or 400', async (t) => {
@@ -182,7 +206,10 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     t.equal(malformed.statusCode, 400)
     t.equal(malformed.json().errors[0].field, 'refreshToken')
     const { tokens } = await register(app)
-    await deps.prisma.refreshToken.updateMany({ where: { sessionId: String(decode(tokens.accessToken).payload.sid) }, data: { expiresAt: new Date(Date.now() - 1000) } })
+    await deps.prisma.refreshToken.updateMany({
+      where: { sessionId: String(decode(tokens.accessToken).payload.sid) },
+      data: { expiresAt: new Date(Date.now() - 1000) }
+    })
     t.equal((await refresh(app, tokens.refreshToken)).statusCode, 401)
   })
 
@@ -214,7 +241,11 @@ t.test('logout, logout-all and sessions', async (t) => {
   const address = app.server.address() as { port: number }
   const card = await cardLikeVerifier(t, `http://127.0.0.1:${address.port}/api/v1/auth/.well-known/jwks.json`, deps.redis)
   const { body } = await register(app)
-  const login = async (): Promise<AuthTokens> => (await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: body.email, password: body.password } })).json() as AuthTokens
+  const login = async (): Promise<AuthTokens> => (await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { email: body.email, password: body.password }
+  })).json() as AuthTokens
 
   t.test('logout ends that session only', async (t) => {
     const a = await login()
@@ -263,7 +294,11 @@ t.test('logout, logout-all and sessions', async (t) => {
     const gone = await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${bSid}`, headers: bearer(a.accessToken) })
     t.equal(gone.statusCode, 404)
     const other = await register(app)
-    const foreign = await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${String(decode(other.tokens.accessToken).payload.sid)}`, headers: bearer(a.accessToken) })
+    const foreign = await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/auth/sessions/${String(decode(other.tokens.accessToken).payload.sid)}`,
+      headers: bearer(a.accessToken)
+    })
     t.equal(foreign.statusCode, 404, 'another user\'s session is not yours to end')
     const bad = await app.inject({ method: 'DELETE', url: '/api/v1/auth/sessions/not-a-uuid', headers: bearer(a.accessToken) })
     t.equal(bad.statusCode, 400)

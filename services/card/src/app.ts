@@ -1,6 +1,5 @@
-import Fastify, { type FastifyInstance } from 'fastify'
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { authPlugin, corePlugin, serviceFastifyOptions } from '@holo/shared'
+import type { FastifyInstance } from 'fastify'
+import { createService } from '@holo/shared'
 import type { Config } from './config.js'
 import type { Deps } from './deps.js'
 import { CollectionRepository } from './modules/collections/collections.repository.js'
@@ -20,35 +19,35 @@ export interface AppOptions {
 
 /** Builds the card service from its config and clients; never reads env, never listens. */
 export async function buildApp (config: Config, deps: Deps, options: AppOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify(serviceFastifyOptions({ service: 'card', logLevel: config.LOG_LEVEL, logStream: options.logStream }))
-    .withTypeProvider<TypeBoxTypeProvider>()
-
-  await app.register(corePlugin, {
-    service: 'card',
-    observe: { pg: deps.adapter, redis: deps.redis },
-    openapi: { title: 'Holo Cards card service', description: 'Cards, templates, collections, likes and search' },
+  return await createService({
+    name: 'card',
+    title: 'Holo Cards card service',
+    description: 'Cards, templates, collections, likes and search',
+    config,
+    logStream: options.logStream,
     checks: {
       postgres: { check: () => deps.prisma.$queryRaw`SELECT 1` },
       // Without Redis the service answers from PostgreSQL: degraded, not down.
       redis: { check: () => deps.redis.ping(), critical: false }
+    },
+    observe: { pg: deps.adapter, redis: deps.redis },
+    auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
+    modules: async (app) => {
+      const cards = new CardRepository(deps.prisma, app.metrics)
+      const templates = new TemplateRepository(deps.prisma)
+      const cache = new CardCache({
+        redis: deps.redis,
+        prefix: config.CACHE_PREFIX,
+        cardTtlSeconds: config.CARD_CACHE_TTL_SECONDS,
+        listTtlSeconds: config.LIST_CACHE_TTL_SECONDS,
+        metrics: app.metrics,
+        log: app.log
+      })
+      const cardService = new CardService({ cards, templates, cache, files: deps.files, metrics: app.metrics })
+      const collectionService = new CollectionService(new CollectionRepository(deps.prisma), cards)
+      await app.register(cardRoutes, { service: cardService })
+      await app.register(templateRoutes, { service: new TemplateService(templates) })
+      await app.register(collectionRoutes, { service: collectionService })
     }
   })
-  await app.register(authPlugin, { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis })
-
-  const cards = new CardRepository(deps.prisma, app.metrics)
-  const templates = new TemplateRepository(deps.prisma)
-  const cache = new CardCache({
-    redis: deps.redis,
-    prefix: config.CACHE_PREFIX,
-    cardTtlSeconds: config.CARD_CACHE_TTL_SECONDS,
-    listTtlSeconds: config.LIST_CACHE_TTL_SECONDS,
-    metrics: app.metrics,
-    log: app.log
-  })
-  const cardService = new CardService({ cards, templates, cache, files: deps.files, metrics: app.metrics })
-  await app.register(cardRoutes, { service: cardService })
-  await app.register(templateRoutes, { service: new TemplateService(templates) })
-  await app.register(collectionRoutes, { service: new CollectionService(new CollectionRepository(deps.prisma), cards) })
-
-  return app
 }

@@ -1,13 +1,31 @@
-import { AppError, badRequest, forbidden, notFound, preconditionFailed } from '@holo/shared'
+import { defineErrors, invalidField, type ErrorBody, type ErrorCode, type RequestPart } from '@holo/shared'
 
-/** The card service's error catalogue. */
-export const cardNotFound = (): AppError => notFound('No such card', 'CARD_NOT_FOUND')
-export const templateNotFound = (): AppError => notFound('No such template', 'TEMPLATE_NOT_FOUND')
-export const collectionNotFound = (): AppError => notFound('No such collection', 'COLLECTION_NOT_FOUND')
-export const notOwner = (what: string): AppError => forbidden(`Only the owner may change this ${what}`, 'NOT_OWNER')
-export const changedSinceRead = (what: string): AppError =>
-  preconditionFailed(`The ${what} changed since you read it (If-Match does not match its ETag); read it again`, `${what.toUpperCase()}_CHANGED`)
+/** A catalogue entry shaped as the kit's invalidField shapes a 400: `errors` names the one bad field. */
+function badField (field: string, where: RequestPart, message: string): ErrorBody {
+  const e = invalidField(field, where, message)
+  return { status: e.statusCode, detail: e.detail, extra: e.extra }
+}
 
-/** A 400 naming the offending field, like the schema validation errors do. */
-export const invalidField = (field: string, where: 'body' | 'querystring' | 'params', message: string, code = 'VALIDATION_FAILED'): AppError =>
-  badRequest(`${field} ${message}`, code, { errors: [{ field, in: where, message }] })
+/**
+ * Every code the card service raises besides the kit's `commonErrors` (UNAUTHORIZED, FORBIDDEN, NOT_OWNER,
+ * INVALID_CURSOR, DEPENDENCY_UNAVAILABLE), which it uses as they are.
+ */
+export const errors = defineErrors({
+  CARD_NOT_FOUND: () => ({ status: 404, detail: 'No such card' }),
+  TEMPLATE_NOT_FOUND: () => ({ status: 404, detail: 'No such template' }),
+  COLLECTION_NOT_FOUND: () => ({ status: 404, detail: 'No such collection' }),
+  CARD_CHANGED: () => ({
+    status: 412,
+    detail: 'The card changed since you read it (If-Match does not match its ETag); read it again'
+  }),
+  COLLECTION_FULL: (max: number) => ({ status: 409, detail: `A collection holds at most ${max} cards` }),
+  TEMPLATE_NOT_USABLE: () =>
+    badField('templateId', 'body', 'names no template you can use (it must exist and be published)'),
+  FILE_REFERENCE_INVALID: (foreign: boolean) => badField('artworkFileId', 'body', foreign
+    ? 'names a file of another user; use one of your own'
+    : 'names no file of yours (it must exist)'),
+  /** Input the schema cannot refuse by itself (e.g. `sort=relevance` without `q`). */
+  VALIDATION_FAILED: (field: string, where: RequestPart, message: string) => badField(field, where, message)
+})
+
+export type CardErrorCode = ErrorCode<typeof errors>

@@ -94,6 +94,9 @@ t.test('cache: a cached first page serves signed-in callers too, each with their
 
   const tags = await Promise.all([fan, other].map(async (u) => (await app.inject({ url, headers: u.auth })).headers.etag as string))
   t.not(tags[0], tags[1], 'callers liking different cards get different ETags for the same page')
+  const shared = (await app.inject({ url })).headers.etag as string
+  t.match(shared, /^"[\w-]{22}"$/, 'a page\'s ETag is its hash')
+  t.equal(tags[0], `${shared.slice(0, -1)}.01"`, 'plus one bit per card for a signed-in caller')
   const again = await app.inject({ url, headers: { ...fan.auth, 'if-none-match': tags[0] as string } })
   t.equal(again.statusCode, 304)
 

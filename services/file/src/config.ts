@@ -33,7 +33,9 @@ export type Config = Static<typeof EnvSchema>
 export function loadConfig (env: Record<string, string | undefined>): Config {
   const config = parseEnv(EnvSchema, env)
   const keys = signingKeys(config)
-  if (keys.length === 0 || keys.some((k) => k.length < 32)) throw new ConfigError('config: FILE_URL_SIGNING_KEYS must hold keys of at least 32 characters each')
+  if (keys.length === 0 || keys.some((k) => k.length < 32)) {
+    throw new ConfigError('config: FILE_URL_SIGNING_KEYS must hold keys of at least 32 characters each')
+  }
   assertProductionSafe(config.NODE_ENV, [
     [config.S3_SECRET_KEY === 'S3RVER', 'S3_SECRET_KEY is the local development default'],
     [keys.includes(DEV_URL_SIGNING_KEY), 'FILE_URL_SIGNING_KEYS contains the development key']

@@ -1,5 +1,7 @@
 import type { Redis } from 'ioredis'
-import { JwksKeyStore, closeRedis, createRedis, pgAdapter, type KeyResolver, type ObservablePrismaPg } from '@holo/shared'
+import {
+  JwksKeyStore, closeRedis, createRedis, pgAdapter, type KeyResolver, type ObservablePrismaPg
+} from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
 import type { ObjectStore } from './storage/object-store.js'

@@ -1,25 +1,36 @@
-// The file service's error catalogue: codes and safe details on top of the shared factories.
-import { forbidden, notFound, payloadTooLarge, unprocessable, unsupportedMediaType, AppError } from '@holo/shared'
+// The file service's error catalogue. The kit's `commonErrors` (NOT_OWNER, INVALID_CURSOR, …) and
+// `invalidField` (VALIDATION_FAILED) hold the codes every service shares.
+import { defineErrors, type ErrorCode } from '@holo/shared'
 
 const MiB = 1024 * 1024
 const inMiB = (bytes: number): string => `${Math.round((bytes / MiB) * 100) / 100} MiB`
 
-export const fileNotFound = (): AppError => notFound('No such file', 'FILE_NOT_FOUND')
-export const fileTooLarge = (limit: number): AppError =>
-  payloadTooLarge(`The file is larger than the limit of ${inMiB(limit)}`, 'FILE_TOO_LARGE')
-export const quotaExceeded = (used: number, quota: number, size: number): AppError =>
-  payloadTooLarge(`This upload (${inMiB(size)}) would exceed your storage quota: ${inMiB(used)} of ${inMiB(quota)} used`, 'QUOTA_EXCEEDED')
-export const unsupportedType = (): AppError =>
-  unsupportedMediaType('Only PNG, JPEG, WebP, GIF and AVIF images are accepted; the type is decided by the file\'s content', 'FILE_TYPE_UNSUPPORTED')
-export const undecodableImage = (): AppError =>
-  unsupportedMediaType('The file does not decode as the image its content claims to be', 'IMAGE_UNDECODABLE')
-export const imageTooLarge = (detail: string): AppError => unprocessable(detail, 'IMAGE_DIMENSIONS_TOO_LARGE')
-export const fileMissing = (): AppError =>
-  new AppError(400, 'FILE_MISSING', 'Bad Request', 'The multipart body must have one part named "file"')
-export const badField = (detail: string): AppError => new AppError(400, 'INVALID_FIELD', 'Bad Request', detail)
-export const malformedMultipart = (why: string): AppError =>
-  new AppError(400, 'MALFORMED_MULTIPART', 'Bad Request', `The multipart/form-data body is malformed: ${why}`)
-export const signatureInvalid = (): AppError => forbidden('The signature of this URL is invalid or has expired', 'SIGNATURE_INVALID')
-export const rangeNotSatisfiable = (size: number): AppError =>
-  new AppError(416, 'RANGE_NOT_SATISFIABLE', 'Range Not Satisfiable', 'The requested range is outside the file', {}, { 'content-range': `bytes */${size}` })
-export const notOwner = (): AppError => forbidden('Only the owner of this file may do this', 'NOT_FILE_OWNER')
+export const errors = defineErrors({
+  FILE_NOT_FOUND: () => ({ status: 404, detail: 'No such file' }),
+  FILE_MISSING: () => ({ status: 400, detail: 'The multipart body must have one part named "file"' }),
+  INVALID_FIELD: (detail: string) => ({ status: 400, detail }),
+  MALFORMED_MULTIPART: (why: string) => ({ status: 400, detail: `The multipart/form-data body is malformed: ${why}` }),
+  UNSUPPORTED_MEDIA_TYPE: () => ({
+    status: 415,
+    detail: 'The body must be multipart/form-data with a part named "file"'
+  }),
+  FILE_TOO_LARGE: (limit: number) => ({ status: 413, detail: `The file is larger than the limit of ${inMiB(limit)}` }),
+  QUOTA_EXCEEDED: (used: number, quota: number, size: number) => ({
+    status: 413,
+    detail: `This upload (${inMiB(size)}) would exceed your storage quota: ${inMiB(used)} of ${inMiB(quota)} used`
+  }),
+  FILE_TYPE_UNSUPPORTED: () => ({
+    status: 415,
+    detail: 'Only PNG, JPEG, WebP, GIF and AVIF images are accepted; the type is decided by the file\'s content'
+  }),
+  IMAGE_UNDECODABLE: () => ({ status: 415, detail: 'The file does not decode as the image its content claims to be' }),
+  IMAGE_DIMENSIONS_TOO_LARGE: (detail: string) => ({ status: 422, detail }),
+  SIGNATURE_INVALID: () => ({ status: 403, detail: 'The signature of this URL is invalid or has expired' }),
+  RANGE_NOT_SATISFIABLE: (size: number) => ({
+    status: 416,
+    detail: 'The requested range is outside the file',
+    headers: { 'content-range': `bytes */${size}` }
+  })
+})
+
+export type FileErrorCode = ErrorCode<typeof errors>

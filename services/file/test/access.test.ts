@@ -51,6 +51,14 @@ t.test('reading, signing, listing and deleting files', async (t) => {
     t.equal(beyond.statusCode, 416)
     t.equal(beyond.headers['content-range'], `bytes */${pub.size}`)
     t.equal(beyond.json().code, 'RANGE_NOT_SATISFIABLE')
+    t.notOk(beyond.headers.etag, 'the problem carries no validators of the file')
+    t.notOk(beyond.headers['content-disposition'])
+    t.notMatch(beyond.headers['cache-control'] ?? '', /public/)
+    const current = await ta.app.inject({
+      url: pub.url,
+      headers: { range: `bytes=${pub.size}-`, 'if-none-match': `W/"${pub.id}"` }
+    })
+    t.equal(current.statusCode, 304, 'If-None-Match (weakly) before Range')
     const several = await ta.app.inject({ url: pub.url, headers: { range: 'bytes=0-1,5-6' } })
     t.equal(several.statusCode, 200, 'several ranges: the whole file')
   })
@@ -149,7 +157,7 @@ t.test('reading, signing, listing and deleting files', async (t) => {
     t.equal(await check(pub.id), 401, 'no token')
     t.equal(await check('not-a-uuid', alice.headers), 400)
     const foreign = await ta.app.inject({ url: `/api/v1/files/${pub.id}/ownership`, headers: bob.headers })
-    t.equal(foreign.json().code, 'NOT_FILE_OWNER')
+    t.equal(foreign.json().code, 'NOT_OWNER')
   })
 
   t.test('thumbnails are WebP, made once, then served from storage', async (t) => {
@@ -165,6 +173,9 @@ t.test('reading, signing, listing and deleting files', async (t) => {
     const second = await ta.app.inject({ url: `/api/v1/files/${pub.id}/thumbnail?w=128` })
     t.ok(second.rawPayload.equals(first.rawPayload))
     t.equal(second.headers['content-length'], String(first.rawPayload.length))
+    const metrics = (await ta.app.inject({ url: '/metrics' })).body
+    t.match(metrics, /cache_requests_total\{cache="thumbnail",result="miss",service="file"\} [1-9]/)
+    t.match(metrics, /cache_requests_total\{cache="thumbnail",result="hit",service="file"\} [1-9]/)
     const def = await ta.app.inject({ url: `/api/v1/files/${pub.id}/thumbnail` })
     t.equal((await sharp(def.rawPayload).metadata()).width, 256, 'default width')
     const small = await upload(ta, alice, await makeImage({ width: 40, height: 30, seed: 44 }))

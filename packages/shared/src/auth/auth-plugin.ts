@@ -3,13 +3,12 @@
 /// <reference types="@fastify/jwt" preserve="true" />
 import fp from 'fastify-plugin'
 import jwt from '@fastify/jwt'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type {
   FastifyInstance,
-  FastifyPluginAsync,
-  FastifyReply,
+  FastifyPluginOptions,
   FastifyRequest,
   onRequestAsyncHookHandler,
-  preHandlerAsyncHookHandler,
   RouteOptions
 } from 'fastify'
 import type { Redis } from 'ioredis'
@@ -45,12 +44,6 @@ declare module 'fastify' {
     /** The signed-in caller, or null for an anonymous request. */
     readonly viewer: AuthUser | null
   }
-  interface FastifyInstance {
-    /** preHandler: 401 unless the request carries a valid access token. */
-    authenticate: preHandlerAsyncHookHandler
-    /** preHandler: 401 without a token, 403 unless the caller has one of the roles (admin always passes). */
-    requireRole: (...roles: Role[]) => preHandlerAsyncHookHandler
-  }
 }
 
 export interface AuthPluginOptions {
@@ -61,7 +54,11 @@ export interface AuthPluginOptions {
   redis: Redis
   /** How long a "not revoked" answer is reused in-process; revocations take effect within this. */
   revocationCacheMs?: number
-  /** The mode of a route that declares none and sits in no scope (default `optional`). */
+  /**
+   * The mode of a route that declares none and sits in no scope. Unset, such a
+   * route is refused when it is registered: who may call a route is never left
+   * to a default.
+   */
   defaultMode?: AuthMode
 }
 
@@ -71,24 +68,27 @@ const SCOPE = Symbol.for('holo.authScope')
 interface ScopeAuth { mode: AuthMode, roles?: Role[] }
 type Scoped = FastifyInstance & { [SCOPE]?: ScopeAuth }
 
-function scope<P extends FastifyPluginAsync<any, any, any, any>> (auth: ScopeAuth, routes: P): P {
+/** The kit's services type their routes with TypeBox; a scope hands back the plugin type it was given. */
+type Routes<O extends FastifyPluginOptions> = FastifyPluginAsyncTypebox<O>
+
+function scope<O extends FastifyPluginOptions> (auth: ScopeAuth, routes: Routes<O>): Routes<O> {
   const plugin = async function (app: Scoped, opts: unknown): Promise<void> {
     // Instances of child contexts inherit from their parent's: this shadows it for this scope only.
     app[SCOPE] = auth
     await (routes as unknown as (app: FastifyInstance, opts: unknown) => Promise<void>)(app, opts)
   }
   Object.defineProperty(plugin, 'name', { value: `${auth.mode}-scope(${routes.name})` })
-  return plugin as unknown as P
+  return plugin as unknown as Routes<O>
 }
 
 /** Registers routes that need a signed-in caller (with one of `roles` when given). */
-export const authenticated = <P extends FastifyPluginAsync<any, any, any, any>>(routes: P, o: { roles?: Role[] } = {}): P =>
+export const authenticated = <O extends FastifyPluginOptions>(routes: Routes<O>, o: { roles?: Role[] } = {}): Routes<O> =>
   scope({ mode: 'required', roles: o.roles }, routes)
 /** Registers routes that work anonymously and answer personally when a token is sent. */
-export const optionalAuth = <P extends FastifyPluginAsync<any, any, any, any>>(routes: P): P =>
+export const optionalAuth = <O extends FastifyPluginOptions>(routes: Routes<O>): Routes<O> =>
   scope({ mode: 'optional' }, routes)
 /** Registers routes that need no token and ignore one. */
-export const publicRoutes = <P extends FastifyPluginAsync<any, any, any, any>>(routes: P): P =>
+export const publicRoutes = <O extends FastifyPluginOptions>(routes: Routes<O>): Routes<O> =>
   scope({ mode: 'public' }, routes)
 
 export const hasRole = (user: AuthUser | null, ...roles: Role[]): boolean =>
@@ -189,7 +189,10 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
   // 401/403 responses follow from the same declaration.
   app.addHook('onRoute', function (this: Scoped, route: RouteOptions) {
     const inherited = this[SCOPE]
-    const mode: AuthMode = route.config?.auth ?? inherited?.mode ?? o.defaultMode ?? 'optional'
+    const mode = route.config?.auth ?? inherited?.mode ?? o.defaultMode
+    if (mode === undefined) {
+      throw new Error(`${String(route.method)} ${route.url} declares no auth mode: set config.auth or register it in a scope`)
+    }
     const roles = route.config?.roles ?? (route.config?.auth === undefined ? inherited?.roles : undefined)
     if (mode === 'optional') route.onRequest = [optional, ...asArray(route.onRequest)]
     if (mode === 'required') route.onRequest = [required(roles), ...asArray(route.onRequest)]
@@ -204,14 +207,5 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     const security = mode === 'required' ? bearerSecurity : mode === 'optional' ? optionalBearerSecurity : noSecurity
     // `security` is @fastify/swagger's addition to FastifySchema.
     route.schema = { ...schema, security, ...(schema.response === undefined ? {} : { response }) } as RouteOptions['schema']
-  })
-
-  const authenticate: preHandlerAsyncHookHandler = async function (request: FastifyRequest, _reply: FastifyReply) {
-    if (request.user === null) throw unauthorized()
-  }
-  app.decorate('authenticate', authenticate)
-  app.decorate('requireRole', (...roles: Role[]): preHandlerAsyncHookHandler => async function (request: FastifyRequest) {
-    if (request.user === null) throw unauthorized()
-    if (!hasRole(request.user, ...roles)) throw forbidden(`This needs one of the roles: ${roles.join(', ')}`)
   })
 }, { name: 'holo-auth' })

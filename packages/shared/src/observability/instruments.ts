@@ -10,6 +10,11 @@ function single<T> (registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make()
 }
 
+/** A service's own counter, created once per registry (a rebuilt app or a second module gets the same one). */
+export function counter<L extends string = never> (registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  return single(registry, name, () => new Counter<L>({ name, help, labelNames, registers: [registry] }))
+}
+
 /** What pg.Pool exposes about its connections (read at scrape time). */
 export interface PoolStats { totalCount: number, idleCount: number, waitingCount: number }
 

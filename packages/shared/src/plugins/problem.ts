@@ -51,6 +51,8 @@ function render (request: FastifyRequest, reply: FastifyReply, p: Omit<Problem, 
     requestId: request.id,
     ...p
   }
+  // Validators or a cache policy set before the failure belong to the representation that was not sent.
+  reply.removeHeader('etag').removeHeader('last-modified').header('cache-control', 'no-store')
   return reply.code(p.status).type('application/problem+json').send(body)
 }
 

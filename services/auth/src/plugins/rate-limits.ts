@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { Redis } from 'ioredis'
-import { tooManyRequests } from '@holo/shared'
+import { commonErrors } from '@holo/shared'
 
 // One fixed-window step in one round trip: count, start the window on the first hit (or on a key that
 // somehow lost its expiry), and say how long the window has left.
@@ -15,6 +15,9 @@ end
 return {n, ttl}`
 
 interface HitCommand { holoAuthHit: (key: string, windowMs: number) => Promise<[number, number]> }
+
+/** Retry-After of a breached window: the whole seconds it has left, at least one. */
+export const retryAfterSeconds = (ttlMs: number): number => Math.max(1, Math.ceil(ttlMs / 1000))
 
 /**
  * Fixed-window counters in Redis, so limits hold across instances. Every key is
@@ -77,7 +80,7 @@ export const rateLimitsPlugin = fp(async function rateLimitsPlugin (app: Fastify
       }
       if (hit.count > limit.max) {
         request.log.warn({ limit: limit.name }, 'rate limit exceeded')
-        throw tooManyRequests(Math.max(1, Math.ceil(hit.ttlMs / 1000)))
+        throw commonErrors.RATE_LIMITED(retryAfterSeconds(hit.ttlMs))
       }
     }
   })

@@ -1,7 +1,11 @@
 import type { Readable } from 'node:stream'
+import type { FastifyBaseLogger } from 'fastify'
 import type { TimedCall } from '@holo/shared'
 
 export interface StoredObject { key: string, size: number, lastModified: Date }
+
+/** What a PUT of a local file states up front; `sha256` is the file's hex digest. */
+export interface PutFileOptions { size: number, sha256: string, contentType: string }
 
 /** An inclusive byte range of an object. */
 export interface ByteRange { start: number, end: number }
@@ -13,12 +17,13 @@ export interface ByteRange { start: number, end: number }
  * Every method throws a StorageUnavailableError when storage cannot be reached.
  */
 export interface ObjectStore {
-  /** Streams a local file into `key` in one PUT; `sha256` is the file's hex digest. */
-  putFile: (key: string, filePath: string, o: { size: number, sha256: string, contentType: string }) => Promise<void>
+  /** Streams a local file into `key` in one PUT. */
+  putFile: (key: string, filePath: string, o: PutFileOptions) => Promise<void>
   putBuffer: (key: string, body: Buffer, contentType: string) => Promise<void>
-  /** The bytes of `key` (or of a range of it), or undefined when there is no such object. */
-  get: (key: string, range?: ByteRange) => Promise<Readable | undefined>
-  stat: (key: string) => Promise<{ size: number } | undefined>
+  /** The bytes of `key` (or of a range of it), or null when there is no such object. */
+  get: (key: string, range?: ByteRange) => Promise<Readable | null>
+  /** The size of `key`, or null when there is no such object. */
+  stat: (key: string) => Promise<{ size: number } | null>
   /** Removes objects; missing ones are not an error. */
   remove: (keys: string[]) => Promise<void>
   list: (prefix: string) => AsyncIterable<StoredObject>
@@ -54,4 +59,11 @@ export function observedStore (store: ObjectStore, timer: TimedCall): ObjectStor
     ensureReady: timed('ensure_bucket', store.ensureReady),
     ping: timed('ping', store.ping)
   }
+}
+
+/** Removes objects, logging instead of failing: left-overs are found by the orphan cleaner. */
+export async function removeQuietly (store: ObjectStore, keys: string[], log: FastifyBaseLogger): Promise<void> {
+  await store.remove(keys).catch((err: unknown) => {
+    log.warn({ err, keys }, 'could not remove objects; the orphan cleaner will')
+  })
 }

@@ -1,7 +1,10 @@
 import { createReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
 import { Client } from 'minio'
 import type { Config } from '../config.js'
-import { StorageUnavailableError, type ByteRange, type ObjectStore, type StoredObject } from './object-store.js'
+import {
+  StorageUnavailableError, type ByteRange, type ObjectStore, type PutFileOptions, type StoredObject
+} from './object-store.js'
 
 export type S3Settings = Pick<Config, 'S3_ENDPOINT' | 'S3_REGION' | 'S3_ACCESS_KEY' | 'S3_SECRET_KEY' | 'S3_BUCKET'>
 
@@ -64,10 +67,15 @@ export class S3ObjectStore implements ObjectStore {
   // minio's putObject reads a body of up to 64 MiB into memory to hash it; we
   // already know the size and sha256, so the file is streamed in one signed PUT
   // (no multipart calls, which s3rver lacks).
-  putFile = async (key: string, filePath: string, o: { size: number, sha256: string, contentType: string }): Promise<void> => {
+  putFile = async (key: string, filePath: string, o: PutFileOptions): Promise<void> => {
     await this.call('put', async () => {
       const res = await this.s3.makeRequestStreamAsync(
-        { method: 'PUT', bucketName: this.bucket, objectName: key, headers: { 'Content-Length': o.size, 'Content-Type': o.contentType } },
+        {
+          method: 'PUT',
+          bucketName: this.bucket,
+          objectName: key,
+          headers: { 'Content-Length': o.size, 'Content-Type': o.contentType }
+        },
         createReadStream(filePath),
         this.s3.enableSHA256 ? o.sha256 : '',
         [200],
@@ -79,26 +87,28 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   putBuffer = async (key: string, body: Buffer, contentType: string): Promise<void> => {
-    await this.call('put', () => this.s3.putObject(this.bucket, key, body, body.length, { 'Content-Type': contentType }))
+    await this.call('put', () =>
+      this.s3.putObject(this.bucket, key, body, body.length, { 'Content-Type': contentType }))
   }
 
-  get = async (key: string, range?: ByteRange) => {
+  get = async (key: string, range?: ByteRange): Promise<Readable | null> => {
+    const request = range === undefined
+      ? this.s3.getObject(this.bucket, key)
+      : this.s3.getPartialObject(this.bucket, key, range.start, range.end - range.start + 1)
     try {
-      return await within(this.timeoutMs, 'get', range === undefined
-        ? this.s3.getObject(this.bucket, key)
-        : this.s3.getPartialObject(this.bucket, key, range.start, range.end - range.start + 1), (body) => body.destroy())
+      return await within(this.timeoutMs, 'get', request, (body) => body.destroy())
     } catch (err) {
-      if (isMissing(err)) return undefined
+      if (isMissing(err)) return null
       throw new StorageUnavailableError('get', err)
     }
   }
 
-  stat = async (key: string) => {
+  stat = async (key: string): Promise<{ size: number } | null> => {
     try {
       const st = await within(this.timeoutMs, 'stat', this.s3.statObject(this.bucket, key))
       return { size: st.size }
     } catch (err) {
-      if (isMissing(err)) return undefined
+      if (isMissing(err)) return null
       throw new StorageUnavailableError('stat', err)
     }
   }

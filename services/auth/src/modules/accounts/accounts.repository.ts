@@ -43,6 +43,27 @@ export type RefreshDecision =
 
 export type OneTimePurpose = 'password_reset' | 'email_verification'
 
+export interface NewUser {
+  email: string
+  username: string
+  passwordHash: string
+  roles?: string[]
+  emailVerifiedAt?: Date
+}
+export type UserChanges = Partial<Pick<UserRow,
+  'username' | 'displayName' | 'bio' | 'avatarFileId' | 'roles' | 'passwordHash' | 'emailVerifiedAt' | 'disabledAt'
+>>
+export interface NewSession {
+  userId: string
+  ip: string | null
+  userAgent: string | null
+  expiresAt: Date
+  refreshHash: string
+}
+/** A user's live sessions: all of them, one (`id`), or all but one (`exceptId`). */
+export interface SessionSelection { userId: string, id?: string, exceptId?: string }
+export interface NewOneTimeToken { userId: string, purpose: OneTimePurpose, tokenHash: string, expiresAt: Date }
+
 /** A UUIDv7 (time-ordered), as Prisma's @default(uuid(7)) makes, for rows inserted with raw SQL. */
 export function uuidv7 (now = Date.now()): string {
   const b = randomBytes(16)
@@ -63,9 +84,9 @@ export class UniqueViolation extends Error {
   constructor (readonly field: 'email' | 'username') { super(`${field} is taken`) }
 }
 
-function uniqueViolation (err: unknown): UniqueViolation | undefined {
+function uniqueViolation (err: unknown): UniqueViolation | null {
   const e = err as { code?: string, meta?: unknown, message?: string }
-  if (e?.code !== 'P2002') return undefined
+  if (e?.code !== 'P2002') return null
   // The constraint name is in the adapter's error meta (users_email_key, users_username_key).
   return new UniqueViolation(/users_email_key/.test(JSON.stringify(e.meta ?? {})) ? 'email' : 'username')
 }
@@ -73,7 +94,7 @@ function uniqueViolation (err: unknown): UniqueViolation | undefined {
 export class AccountsRepository {
   constructor (private readonly prisma: PrismaClient) {}
 
-  async createUser (data: { email: string, username: string, passwordHash: string, roles?: string[], emailVerifiedAt?: Date }): Promise<UserRow> {
+  async createUser (data: NewUser): Promise<UserRow> {
     try {
       return await this.prisma.user.create({ data })
     } catch (err) {
@@ -81,21 +102,21 @@ export class AccountsRepository {
     }
   }
 
-  async updateUser (id: string, data: Partial<Pick<UserRow, 'username' | 'displayName' | 'bio' | 'avatarFileId' | 'roles' | 'passwordHash' | 'emailVerifiedAt' | 'disabledAt'>>): Promise<UserRow | undefined> {
+  async updateUser (id: string, data: UserChanges): Promise<UserRow | null> {
     try {
       const { count } = await this.prisma.user.updateMany({ where: { id }, data })
-      return count === 0 ? undefined : await this.findUserById(id)
+      return count === 0 ? null : await this.findUserById(id)
     } catch (err) {
       throw uniqueViolation(err) ?? err
     }
   }
 
-  async findUserById (id: string): Promise<UserRow | undefined> {
-    return await this.prisma.user.findUnique({ where: { id } }) ?? undefined
+  async findUserById (id: string): Promise<UserRow | null> {
+    return await this.prisma.user.findUnique({ where: { id } })
   }
 
-  async findUserByEmail (email: string): Promise<UserRow | undefined> {
-    return await this.prisma.user.findUnique({ where: { email } }) ?? undefined
+  async findUserByEmail (email: string): Promise<UserRow | null> {
+    return await this.prisma.user.findUnique({ where: { email } })
   }
 
   async findActiveUsers (ids: string[]): Promise<UserRow[]> {
@@ -116,7 +137,7 @@ export class AccountsRepository {
     })
   }
 
-  async createSession (data: { userId: string, ip: string | null, userAgent: string | null, expiresAt: Date, refreshHash: string }): Promise<SessionRow> {
+  async createSession (data: NewSession): Promise<SessionRow> {
     return await this.prisma.session.create({
       data: {
         userId: data.userId,
@@ -133,51 +154,61 @@ export class AccountsRepository {
    * (SELECT ... FOR UPDATE), so parallel refreshes of one session are applied
    * one after the other and never leave two live refresh tokens.
    */
-  async refresh (tokenHash: string, decide: (s: RefreshState) => RefreshDecision, now: Date): Promise<{ state: RefreshState, decision: RefreshDecision } | undefined> {
+  async refresh (
+    tokenHash: string,
+    decide: (s: RefreshState) => RefreshDecision,
+    now: Date
+  ): Promise<{ state: RefreshState, decision: RefreshDecision } | null> {
     return await this.prisma.$transaction(async (tx) => {
       // One round trip reads everything the rules need and locks the session row.
       const rows = await tx.$queryRaw<RefreshRow[]>`
-        SELECT rt.id AS "tokenId", rt.session_id AS "sessionId", rt.rotated_at AS "rotatedAt", rt.expires_at AS "expiresAt",
-               s.revoked_at AS "sessionRevokedAt", s.expires_at AS "sessionExpiresAt",
-               u.id, u.email, u.username, u.display_name AS "displayName", u.bio, u.avatar_file_id AS "avatarFileId", u.roles,
-               u.password_hash AS "passwordHash", u.email_verified_at AS "emailVerifiedAt", u.disabled_at AS "disabledAt",
-               u.created_at AS "createdAt", u.updated_at AS "updatedAt"
+        SELECT rt.id AS "tokenId", rt.session_id AS "sessionId", rt.rotated_at AS "rotatedAt",
+               rt.expires_at AS "expiresAt", s.revoked_at AS "sessionRevokedAt", s.expires_at AS "sessionExpiresAt",
+               u.id, u.email, u.username, u.display_name AS "displayName", u.bio, u.avatar_file_id AS "avatarFileId",
+               u.roles, u.password_hash AS "passwordHash", u.email_verified_at AS "emailVerifiedAt",
+               u.disabled_at AS "disabledAt", u.created_at AS "createdAt", u.updated_at AS "updatedAt"
         FROM refresh_tokens rt
         JOIN sessions s ON s.id = rt.session_id
         JOIN users u ON u.id = s.user_id
         WHERE rt.token_hash = ${tokenHash}
         FOR UPDATE OF s`
       const row = rows[0]
-      if (row === undefined) return undefined
+      if (row === undefined) return null
       const { tokenId, sessionId, rotatedAt, expiresAt, sessionRevokedAt, sessionExpiresAt, ...user } = row
-      const state: RefreshState = { tokenId, sessionId, rotatedAt, expiresAt, session: { revokedAt: sessionRevokedAt, expiresAt: sessionExpiresAt }, user }
+      const session = { revokedAt: sessionRevokedAt, expiresAt: sessionExpiresAt }
+      const state: RefreshState = { tokenId, sessionId, rotatedAt, expiresAt, session, user }
       const token = { id: tokenId, sessionId }
       const decision = decide(state)
       if (decision.kind === 'rotate') {
         // One statement (the hot path): retire the live token(s), slide the session, insert the successor.
         await tx.$executeRaw`
           WITH retired AS (
-            UPDATE refresh_tokens SET rotated_at = ${now} WHERE session_id = ${token.sessionId}::uuid AND rotated_at IS NULL
+            UPDATE refresh_tokens SET rotated_at = ${now}
+            WHERE session_id = ${token.sessionId}::uuid AND rotated_at IS NULL
           ), slid AS (
-            UPDATE sessions SET last_used_at = ${now}, expires_at = ${decision.expiresAt} WHERE id = ${token.sessionId}::uuid
+            UPDATE sessions SET last_used_at = ${now}, expires_at = ${decision.expiresAt}
+            WHERE id = ${token.sessionId}::uuid
           )
           INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at, expires_at)
-          VALUES (${uuidv7()}::uuid, ${token.sessionId}::uuid, ${decision.newHash}, ${token.id}::uuid, ${now}, ${decision.expiresAt})`
+          VALUES (${uuidv7()}::uuid, ${token.sessionId}::uuid, ${decision.newHash}, ${token.id}::uuid,
+                  ${now}, ${decision.expiresAt})`
       } else if (decision.kind === 'revoke-session') {
-        await tx.refreshToken.updateMany({ where: { sessionId: token.sessionId, rotatedAt: null }, data: { rotatedAt: now } })
-        await tx.session.updateMany({ where: { id: token.sessionId, revokedAt: null }, data: { revokedAt: now, revokedReason: decision.reason } })
+        await tx.refreshToken.updateMany({
+          where: { sessionId: token.sessionId, rotatedAt: null },
+          data: { rotatedAt: now }
+        })
+        await tx.session.updateMany({
+          where: { id: token.sessionId, revokedAt: null },
+          data: { revokedAt: now, revokedReason: decision.reason }
+        })
       }
       return { state, decision }
     })
   }
 
-  async findSessionByRefreshHash (tokenHash: string): Promise<SessionRow | undefined> {
+  async findSessionByRefreshHash (tokenHash: string): Promise<SessionRow | null> {
     const token = await this.prisma.refreshToken.findUnique({ where: { tokenHash }, include: { session: true } })
-    return token?.session ?? undefined
-  }
-
-  async findSession (id: string): Promise<SessionRow | undefined> {
-    return await this.prisma.session.findUnique({ where: { id } }) ?? undefined
+    return token?.session ?? null
   }
 
   async liveSessions (userId: string, now: Date): Promise<SessionRow[]> {
@@ -188,21 +219,29 @@ export class AccountsRepository {
   }
 
   /** Ends sessions (all of a user's, or one) and kills their refresh tokens; returns the ids ended now. */
-  async revokeSessions (where: { userId: string, id?: string, exceptId?: string }, reason: string, now: Date): Promise<string[]> {
+  async revokeSessions (where: SessionSelection, reason: string, now: Date): Promise<string[]> {
     return await this.prisma.$transaction(async (tx) => {
       const sessions = await tx.session.findMany({
-        where: { userId: where.userId, revokedAt: null, ...(where.id !== undefined ? { id: where.id } : {}), ...(where.exceptId !== undefined ? { NOT: { id: where.exceptId } } : {}) },
+        where: {
+          userId: where.userId,
+          revokedAt: null,
+          ...(where.id !== undefined ? { id: where.id } : {}),
+          ...(where.exceptId !== undefined ? { NOT: { id: where.exceptId } } : {})
+        },
         select: { id: true }
       })
       const ids = sessions.map((s) => s.id)
       if (ids.length === 0) return ids
-      await tx.session.updateMany({ where: { id: { in: ids }, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } })
+      await tx.session.updateMany({
+        where: { id: { in: ids }, revokedAt: null },
+        data: { revokedAt: now, revokedReason: reason }
+      })
       await tx.refreshToken.updateMany({ where: { sessionId: { in: ids }, rotatedAt: null }, data: { rotatedAt: now } })
       return ids
     })
   }
 
-  async createOneTimeToken (data: { userId: string, purpose: OneTimePurpose, tokenHash: string, expiresAt: Date }): Promise<void> {
+  async createOneTimeToken (data: NewOneTimeToken): Promise<void> {
     await this.prisma.oneTimeToken.create({ data })
   }
 
@@ -216,7 +255,7 @@ export class AccountsRepository {
     purpose: OneTimePurpose,
     now: Date,
     voids: OneTimePurpose[] = []
-  ): Promise<string | undefined> {
+  ): Promise<string | null> {
     return await this.prisma.$transaction(async (tx) => {
       const rows = await tx.$queryRaw<Array<{ userId: string }>>`
         UPDATE one_time_tokens t SET used_at = ${now}
@@ -224,8 +263,8 @@ export class AccountsRepository {
         WHERE t.token_hash = ${tokenHash} AND t.purpose = ${purpose} AND t.used_at IS NULL AND t.expires_at > ${now}
           AND u.id = t.user_id AND u.disabled_at IS NULL
         RETURNING t.user_id AS "userId"`
-      const userId = rows[0]?.userId
-      if (userId !== undefined && voids.length > 0) {
+      const userId = rows[0]?.userId ?? null
+      if (userId !== null && voids.length > 0) {
         await tx.oneTimeToken.deleteMany({ where: { userId, purpose: { in: voids }, usedAt: null } })
       }
       return userId

@@ -1,12 +1,29 @@
 import { Type, type Static } from 'typebox'
-import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
+import { CursorSchema, LimitSchema, UUID_PATTERN, UuidSchema } from '@holo/shared'
 
-export const RoleSchema = Type.Union([Type.Literal('user'), Type.Literal('creator'), Type.Literal('moderator'), Type.Literal('admin')], { description: 'One of the roles (see ROLES in @holo/shared)' })
+export const RoleSchema = Type.Union(
+  [Type.Literal('user'), Type.Literal('creator'), Type.Literal('moderator'), Type.Literal('admin')],
+  { description: 'One of the roles (see ROLES in @holo/shared)' }
+)
 
 // Surrounding blanks are allowed: the service trims and lower-cases emails.
-const Email = Type.String({ pattern: '^\\s*[^\\s@]+@[^\\s@]+\\.[^\\s@]+\\s*$', maxLength: 254, description: 'An email address', examples: ['ada@example.com'] })
-const Username = Type.String({ pattern: '^[A-Za-z0-9_]{3,32}$', description: '3–32 of a-z, 0-9 and _; stored lower-case', examples: ['ada_l'] })
-const NewPassword = Type.String({ minLength: 10, maxLength: 128, description: '10–128 characters, not a common password', examples: ['correct horse battery'] })
+const Email = Type.String({
+  pattern: '^\\s*[^\\s@]+@[^\\s@]+\\.[^\\s@]+\\s*$',
+  maxLength: 254,
+  description: 'An email address',
+  examples: ['ada@example.com']
+})
+const Username = Type.String({
+  pattern: '^[A-Za-z0-9_]{3,32}$',
+  description: '3–32 of a-z, 0-9 and _; stored lower-case',
+  examples: ['ada_l']
+})
+const NewPassword = Type.String({
+  minLength: 10,
+  maxLength: 128,
+  description: '10–128 characters, not a common password',
+  examples: ['correct horse battery']
+})
 const AnyPassword = Type.String({ minLength: 1, maxLength: 128, examples: ['correct horse battery'] })
 const OpaqueToken = Type.String({ minLength: 16, maxLength: 128, description: 'An opaque token' })
 // Null first: with Ajv type coercion a string branch tried first would turn null into "".
@@ -57,7 +74,10 @@ export const RegisterBodySchema = Type.Object({
   email: Email,
   password: NewPassword,
   username: Username
-}, { additionalProperties: false, examples: [{ email: 'ada@example.com', password: 'correct horse battery', username: 'ada_l' }] })
+}, {
+  additionalProperties: false,
+  examples: [{ email: 'ada@example.com', password: 'correct horse battery', username: 'ada_l' }]
+})
 export type RegisterBody = Static<typeof RegisterBodySchema>
 
 export const LoginBodySchema = Type.Object({
@@ -73,7 +93,11 @@ export const RefreshBodySchema = Type.Object({
 export const ChangePasswordBodySchema = Type.Object({
   currentPassword: AnyPassword,
   newPassword: NewPassword
-}, { additionalProperties: false, examples: [{ currentPassword: 'correct horse battery', newPassword: 'another long passphrase' }] })
+}, {
+  additionalProperties: false,
+  examples: [{ currentPassword: 'correct horse battery', newPassword: 'another long passphrase' }]
+})
+export type ChangePasswordBody = Static<typeof ChangePasswordBodySchema>
 
 export const ResetRequestBodySchema = Type.Object({
   email: Type.String({ minLength: 3, maxLength: 254 })
@@ -82,7 +106,11 @@ export const ResetRequestBodySchema = Type.Object({
 export const ResetConfirmBodySchema = Type.Object({
   token: OpaqueToken,
   password: NewPassword
-}, { additionalProperties: false, examples: [{ token: 'the token from the email', password: 'another long passphrase' }] })
+}, {
+  additionalProperties: false,
+  examples: [{ token: 'the token from the email', password: 'another long passphrase' }]
+})
+export type ResetConfirmBody = Static<typeof ResetConfirmBodySchema>
 
 export const VerifyEmailBodySchema = Type.Object({
   token: OpaqueToken
@@ -93,13 +121,21 @@ export const UpdateMeBodySchema = Type.Object({
   displayName: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 64 }))),
   bio: Type.Optional(Nullable(Type.String({ maxLength: 500 }))),
   avatarFileId: Type.Optional(Nullable(UuidSchema))
-}, { additionalProperties: false, minProperties: 1, examples: [{ displayName: 'Ada', bio: 'I collect holo cards' }] })
+}, {
+  additionalProperties: false,
+  minProperties: 1,
+  examples: [{ displayName: 'Ada', bio: 'I collect holo cards' }]
+})
 export type UpdateMeBody = Static<typeof UpdateMeBodySchema>
 
 export const AdminUpdateBodySchema = Type.Object({
   roles: Type.Optional(Type.Array(RoleSchema, { maxItems: 4, uniqueItems: true })),
   disabled: Type.Optional(Type.Boolean())
-}, { additionalProperties: false, minProperties: 1, examples: [{ roles: ['user', 'creator'] }, { disabled: true }] })
+}, {
+  additionalProperties: false,
+  minProperties: 1,
+  examples: [{ roles: ['user', 'creator'] }, { disabled: true }]
+})
 export type AdminUpdateBody = Static<typeof AdminUpdateBodySchema>
 
 export const UserListQuerySchema = Type.Object({
@@ -114,10 +150,13 @@ export const UserPageSchema = Type.Object({
   items: Type.Array(UserSchema),
   nextCursor: Nullable(Type.String())
 })
+export type UserPage = Static<typeof UserPageSchema>
+
+const UUID_BODY = UUID_PATTERN.slice(1, -1)
 
 export const ProfilesQuerySchema = Type.Object({
   ids: Type.String({
-    pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}){0,99}$',
+    pattern: `^${UUID_BODY}(,${UUID_BODY}){0,99}$`,
     description: 'Up to 100 user ids, comma-separated'
   })
 }, { additionalProperties: false })

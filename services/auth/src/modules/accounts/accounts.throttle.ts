@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { Counter, type Registry } from 'prom-client'
-import { tooManyRequests } from '@holo/shared'
-import type { RateCounters } from '../../plugins/rate-limits.js'
+import { commonErrors } from '@holo/shared'
+import type { AuthMetrics } from '../../metrics.js'
+import { retryAfterSeconds, type RateCounters } from '../../plugins/rate-limits.js'
 
 export interface LoginThrottleOptions {
   /** Failed attempts per account + address per window; beyond it that pair gets 429. */
@@ -36,16 +36,11 @@ const KNOWN_DEVICES_KEPT = 20
  * account before, and the owner's known devices are not slowed at all.
  */
 export class LoginThrottle {
-  private readonly outcomes: Counter<'result'>
-
-  constructor (private readonly counters: RateCounters, private readonly o: LoginThrottleOptions, metrics: Registry) {
-    this.outcomes = new Counter({
-      name: 'auth_login_throttle_total',
-      help: 'Login attempts refused (per account + address) or slowed down (per account)',
-      labelNames: ['result'],
-      registers: [metrics]
-    })
-  }
+  constructor (
+    private readonly counters: RateCounters,
+    private readonly o: LoginThrottleOptions,
+    private readonly metrics: AuthMetrics
+  ) {}
 
   private names (a: LoginAttempt): { pair: string, account: string, known: string } {
     const account = accountKey(a.email)
@@ -69,14 +64,14 @@ export class LoginThrottle {
       return 0
     }
     if (pair.count > this.o.perAccountIp) {
-      this.outcomes.inc({ result: 'refused' })
+      this.metrics.throttled('refused')
       a.log.warn({ limit: 'login:account-ip' }, 'rate limit exceeded')
-      throw tooManyRequests(Math.max(1, Math.ceil(pair.ttlMs / 1000)))
+      throw commonErrors.RATE_LIMITED(retryAfterSeconds(pair.ttlMs))
     }
     if (failures < this.o.perAccount || await this.isKnown(names.known, a)) return 0
     const delayMs = Math.min(this.o.maxDelayMs, this.o.delayMs * 2 ** Math.min(failures - this.o.perAccount, 30))
     if (delayMs === 0) return 0
-    this.outcomes.inc({ result: 'delayed' })
+    this.metrics.throttled('delayed')
     a.log.warn({ delayMs }, 'login slowed down: many failures for this account')
     await sleep(delayMs)
     return delayMs

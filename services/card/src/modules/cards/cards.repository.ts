@@ -36,7 +36,9 @@ export interface NewCard {
   visibility: string
 }
 
-export type CardChanges = Partial<Pick<NewCard, 'title' | 'description' | 'artworkFileId' | 'holo' | 'rarity' | 'tags' | 'visibility'>>
+export type CardChanges = Partial<
+  Pick<NewCard, 'title' | 'description' | 'artworkFileId' | 'holo' | 'rarity' | 'tags' | 'visibility'>
+>
 
 export type SortKey =
   | { sort: 'new', createdAt: string, id: string }
@@ -66,8 +68,9 @@ export interface CardListFilter {
 export type CardListRow = CardRow & { rank?: number }
 
 /** A card row's columns; the like count comes from `likeCount` (card_like_counts, or 0 for a new card). */
-const cardColumns = (likeCount: Prisma.Sql): Prisma.Sql => Prisma.sql`cards.id, cards.owner_id AS "ownerId", cards.title,
-  cards.description, cards.template_id AS "templateId", cards.artwork_file_id AS "artworkFileId", cards.holo, cards.rarity,
+const cardColumns = (likeCount: Prisma.Sql): Prisma.Sql => Prisma.sql`cards.id, cards.owner_id AS "ownerId",
+  cards.title, cards.description, cards.template_id AS "templateId", cards.artwork_file_id AS "artworkFileId",
+  cards.holo, cards.rarity,
   cards.tags, cards.visibility, ${likeCount} AS "likeCount", cards.version, cards.hidden_at AS "hiddenAt",
   cards.deleted_at AS "deletedAt", cards.created_at AS "createdAt", cards.updated_at AS "updatedAt"`
 
@@ -111,14 +114,18 @@ export class CardRepository {
     return await this.inserts.load(card)
   }
 
-  /** A statement is all or nothing: when a batch fails, each card is tried alone so one bad row fails only its own request. */
+  /**
+   * A statement is all or nothing: when a batch fails, each card is tried alone so one bad row
+   * fails only its own request.
+   */
   private async insertEach (cards: readonly NewCard[]): Promise<Array<CardRow | Error>> {
     this.batchSizes.observe(cards.length)
     try {
       return await this.insertMany(cards)
     } catch (err) {
       if (cards.length === 1) throw err
-      return await Promise.all(cards.map(async (card) => await this.insertMany([card]).then((rows) => rows[0] as CardRow, (e: unknown) => e as Error)))
+      return await Promise.all(cards.map(async (card) =>
+        await this.insertMany([card]).then((rows) => rows[0] as CardRow, (e: unknown) => e as Error)))
     }
   }
 
@@ -127,7 +134,8 @@ export class CardRepository {
     const ids = cards.map(() => uuidv7())
     const now = new Date().toISOString()
     const rows = await this.prisma.$queryRaw<CardRow[]>`
-      INSERT INTO cards (id, owner_id, title, description, template_id, artwork_file_id, holo, rarity, tags, visibility, created_at, updated_at)
+      INSERT INTO cards (id, owner_id, title, description, template_id, artwork_file_id, holo, rarity, tags, visibility,
+        created_at, updated_at)
       SELECT id, owner_id, title, description, template_id, artwork_file_id, holo, rarity,
         ARRAY(SELECT jsonb_array_elements_text(tags)), visibility, ${now}::timestamptz, ${now}::timestamptz
       FROM unnest(
@@ -149,21 +157,24 @@ export class CardRepository {
 
   /**
    * Applies changes when the card exists and, if given, still has `expectedVersion`.
-   * Returns the new row, 'missing' or 'stale'.
+   * Returns the new row, null when there is no such card, or 'stale'.
    */
-  async update (id: string, changes: CardChanges, expectedVersion?: number): Promise<CardRow | 'missing' | 'stale'> {
+  async update (id: string, changes: CardChanges, expectedVersion?: number): Promise<CardRow | 'stale' | null> {
     const data = { ...changes, holo: changes.holo as Prisma.InputJsonObject | undefined, version: { increment: 1 } }
     const { count } = await this.prisma.card.updateMany({
       where: { id, deletedAt: null, ...(expectedVersion !== undefined ? { version: expectedVersion } : {}) },
       data
     })
     const row = await this.find(id)
-    if (row === null) return 'missing'
+    if (row === null) return null
     return count === 0 ? 'stale' : row
   }
 
   async softDelete (id: string): Promise<boolean> {
-    const { count } = await this.prisma.card.updateMany({ where: { id, deletedAt: null }, data: { deletedAt: new Date(), version: { increment: 1 } } })
+    const { count } = await this.prisma.card.updateMany({
+      where: { id, deletedAt: null },
+      data: { deletedAt: new Date(), version: { increment: 1 } }
+    })
     return count === 1
   }
 
@@ -229,7 +240,9 @@ export class CardRepository {
       const rank = f.text.fuzzy
         ? Prisma.sql`public.word_similarity(${f.text.raw}, title)::real`
         : Prisma.sql`ts_rank(search, to_tsquery('simple', ${f.text.tsquery}))`
-      const after = a?.sort === 'relevance' ? Prisma.sql`WHERE (rank, id) < (${a.rank}::real, ${a.id}::uuid)` : Prisma.empty
+      const after = a?.sort === 'relevance'
+        ? Prisma.sql`WHERE (rank, id) < (${a.rank}::real, ${a.id}::uuid)`
+        : Prisma.empty
       // Ranked on ids alone; only the page's rows are then read whole.
       return await this.prisma.$queryRaw<CardListRow[]>`
         SELECT ${COLUMNS}, top.rank FROM (
@@ -238,11 +251,16 @@ export class CardRepository {
         ) top JOIN ${CARDS} ON cards.id = top.id ORDER BY top.rank DESC, top.id DESC`
     }
     if (f.sort === 'popular') {
-      const after = a?.sort === 'popular' ? Prisma.sql`AND (n.like_count, n.card_id) < (${a.likeCount}::int, ${a.id}::uuid)` : Prisma.empty
+      const after = a?.sort === 'popular'
+        ? Prisma.sql`AND (n.like_count, n.card_id) < (${a.likeCount}::int, ${a.id}::uuid)`
+        : Prisma.empty
       return await this.prisma.$queryRaw<CardListRow[]>`
-        SELECT ${COLUMNS} FROM ${CARDS} WHERE ${filtered} ${after} ORDER BY n.like_count DESC, n.card_id DESC LIMIT ${take}`
+        SELECT ${COLUMNS} FROM ${CARDS} WHERE ${filtered} ${after}
+        ORDER BY n.like_count DESC, n.card_id DESC LIMIT ${take}`
     }
-    const after = a?.sort === 'new' ? Prisma.sql`AND (created_at, cards.id) < (${a.createdAt}::timestamptz, ${a.id}::uuid)` : Prisma.empty
+    const after = a?.sort === 'new'
+      ? Prisma.sql`AND (created_at, cards.id) < (${a.createdAt}::timestamptz, ${a.id}::uuid)`
+      : Prisma.empty
     return await this.prisma.$queryRaw<CardListRow[]>`
       SELECT ${COLUMNS} FROM ${CARDS} WHERE ${filtered} ${after} ORDER BY created_at DESC, cards.id DESC LIMIT ${take}`
   }

@@ -1,12 +1,15 @@
 import { Type, type Static } from 'typebox'
-import { pageOf } from '../../lib/openapi.js'
-import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
+import { CursorSchema, LimitSchema, pageOf, UuidSchema } from '@holo/shared'
 
 // `enum` rather than a union of literals: one validation error per bad value, not one per member.
-export const EffectSchema = Type.Enum(['rainbow', 'galaxy', 'cosmos', 'glitter', 'prism', 'none'], { description: 'Holographic effect' })
+export const EffectSchema = Type.Enum(
+  ['rainbow', 'galaxy', 'cosmos', 'glitter', 'prism', 'none'],
+  { description: 'Holographic effect' }
+)
 export const RaritySchema = Type.Enum(['common', 'uncommon', 'rare', 'epic', 'legendary'], { description: 'Rarity' })
 export const VisibilitySchema = Type.Enum(['public', 'unlisted', 'private'], {
-  description: 'public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only'
+  description: 'public: listed and readable by anyone; unlisted: readable by id, never listed; ' +
+    'private: owner (and admins) only'
 })
 
 export const HexColorSchema = Type.String({ pattern: '^#[0-9a-fA-F]{6}$', description: 'A hex color, #rrggbb' })
@@ -30,7 +33,10 @@ export const HoloSchema = Type.Object({
 })
 export type Holo = Static<typeof HoloSchema>
 
-export const TagSchema = Type.String({ pattern: '^[A-Za-z0-9-]{1,32}$', description: '1–32 of [a-z0-9-]; stored in lower case' })
+export const TagSchema = Type.String({
+  pattern: '^[A-Za-z0-9-]{1,32}$',
+  description: '1–32 of [a-z0-9-]; stored in lower case'
+})
 const TagsSchema = Type.Array(TagSchema, { maxItems: 10 })
 const TitleSchema = Type.String({ minLength: 1, maxLength: 120 })
 const DescriptionSchema = Type.String({ maxLength: 2000 })
@@ -74,7 +80,14 @@ export const CreateCardSchema = Type.Object({
   visibility: Type.Optional(VisibilitySchema)
 }, {
   additionalProperties: false,
-  examples: [{ title: 'Nebula Fox', description: 'A fox made of stardust', holo: { effect: 'galaxy', intensity: 0.8, angle: 135, colors: ['#6a00ff', '#00e5ff'] }, rarity: 'epic', tags: ['fox', 'space'], visibility: 'public' }]
+  examples: [{
+    title: 'Nebula Fox',
+    description: 'A fox made of stardust',
+    holo: { effect: 'galaxy', intensity: 0.8, angle: 135, colors: ['#6a00ff', '#00e5ff'] },
+    rarity: 'epic',
+    tags: ['fox', 'space'],
+    visibility: 'public'
+  }]
 })
 export type CreateCard = Static<typeof CreateCardSchema>
 
@@ -96,12 +109,18 @@ export const UpdateCardSchema = Type.Object({
 export type UpdateCard = Static<typeof UpdateCardSchema>
 
 export const ListCardsQuerySchema = Type.Object({
-  q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Full-text over title, tags and description; prefix and typo tolerant' })),
+  q: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 200,
+    description: 'Full-text over title, tags and description; prefix and typo tolerant'
+  })),
   tag: Type.Optional(TagSchema),
   rarity: Type.Optional(RaritySchema),
   effect: Type.Optional(EffectSchema),
   templateId: Type.Optional(UuidSchema),
-  ownerId: Type.Optional(Type.Union([UuidSchema, Type.Literal('me')], { description: 'A user id, or `me` (with a token) to include your own unlisted and private cards' })),
+  ownerId: Type.Optional(Type.Union([UuidSchema, Type.Literal('me')], {
+    description: 'A user id, or `me` (with a token) to include your own unlisted and private cards'
+  })),
   sort: Type.Optional(Type.Enum(['new', 'popular', 'relevance'], {
     description: 'new (default), popular, or relevance (default when q is given). relevance needs q: ' +
       'without q it is a 400 VALIDATION_FAILED naming sort'
@@ -113,7 +132,6 @@ export type ListCardsQuery = Static<typeof ListCardsQuerySchema>
 
 export const CardPageSchema = pageOf(CardSchema)
 
-export const CardParamsSchema = Type.Object({ id: UuidSchema })
 export const IfMatchHeadersSchema = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'ETag from a previous read; 412 when the card changed since' }))
 })

@@ -1,13 +1,15 @@
-import { hasRole, unauthorized, type AuthUser } from '@holo/shared'
+import {
+  commonErrors, cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, hasRole, page, UUID, type AuthUser
+} from '@holo/shared'
 import { Counter, type Registry } from 'prom-client'
 import type { FileReferences, OnBehalfOf } from '../../clients/files.js'
-import { cardNotFound, changedSinceRead, invalidField, notOwner } from '../../errors.js'
-import { cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, malformedCursor, page, UUID } from '../../lib/cursor.js'
-import type { Rendered } from '../../lib/http.js'
+import { errors } from '../../errors.js'
 import type { TemplateRepository } from '../templates/templates.repository.js'
 import type { CardCache, CachedCard } from './cards.cache.js'
 import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
-import { decodePage, encodePage, renderPage, toPageJson, withLikedByMe, type PageJson } from './cards.render.js'
+import {
+  cardTag, decodePage, encodePage, pageView, personalTag, toPageJson, withLikedByMe, type JsonView, type PageJson
+} from './cards.views.js'
 import type { CardChanges, CardListFilter, CardListRow, CardRepository, CardRow, SortKey } from './cards.repository.js'
 import type { Card, CreateCard, ListCardsQuery, UpdateCard } from './cards.schemas.js'
 
@@ -21,25 +23,14 @@ export function canReadCard (card: { ownerId: string, visibility: string, hidden
   return true
 }
 
-const isListed = (c: { visibility: string, hiddenAt: Date | null }): boolean => c.visibility === 'public' && c.hiddenAt === null
-const metaOf = (row: CardRow): { ownerId: string, visibility: string, hidden: boolean } =>
+const isListed = (c: { visibility: string, hiddenAt: Date | null }): boolean =>
+  c.visibility === 'public' && c.hiddenAt === null
+/** What canReadCard needs of a card row. */
+export const metaOf = (row: CardRow): { ownerId: string, visibility: string, hidden: boolean } =>
   ({ ownerId: row.ownerId, visibility: row.visibility, hidden: row.hiddenAt !== null })
 
-
-/**
- * A card's ETag: its version (bumped by every change to the card) and its like count (likes
- * do not touch the card row), plus likedByMe for a signed-in reader: `"v3.c12"`, `"v3.c12.l1"`.
- */
-const cardTag = (row: { version: number, likeCount: number }): string => `v${row.version}.c${row.likeCount}`
-const cardEtag = (tag: string, liked?: boolean): string => `"${tag}${liked === undefined ? '' : `.l${liked ? 1 : 0}`}"`
-
-/** The card version an If-Match names; undefined for `*`; null when it names none of ours. */
-function ifMatchVersion (header: string): number | undefined | null {
-  if (header.trim() === '*') return undefined
-  // Only the version counts: a like since the read does not conflict with an edit.
-  const m = /^(?:W\/)?"v(\d+)(?:\.c\d+)?(?:\.l[01])?"$/.exec(header.trim())
-  return m === null ? null : Number(m[1])
-}
+/** A card as its writer gets it back: with their likedByMe, and the tag of that representation. */
+export interface WrittenCard { card: Card, tag: string }
 
 /** Words of a search as a prefix tsquery (`fox:* & star:*`); only letters and digits reach it. */
 export function toPrefixQuery (q: string): string | undefined {
@@ -64,7 +55,12 @@ export class CardService {
 
   constructor (private readonly d: CardServiceDeps) {
     this.created = new Counter({ name: 'cards_created_total', help: 'Cards created', registers: [d.metrics] })
-    this.likes = new Counter({ name: 'card_likes_total', help: 'Likes added and removed (no-ops not counted)', labelNames: ['action'], registers: [d.metrics] })
+    this.likes = new Counter({
+      name: 'card_likes_total',
+      help: 'Likes added and removed (no-ops not counted)',
+      labelNames: ['action'],
+      registers: [d.metrics]
+    })
   }
 
   /**
@@ -73,19 +69,16 @@ export class CardService {
    */
   private async checkArtwork (fileId: string, onBehalf: OnBehalfOf): Promise<void> {
     const ref = await this.d.files.check(fileId, onBehalf)
-    if (ref === 'ok') return
-    const why = ref === 'foreign'
-      ? 'names a file of another user; use one of your own'
-      : 'names no file of yours (it must exist)'
-    throw invalidField('artworkFileId', 'body', why, 'FILE_REFERENCE_INVALID')
+    if (ref !== 'ok') throw errors.FILE_REFERENCE_INVALID(ref === 'foreign')
   }
 
-  async create (user: AuthUser, input: CreateCard, onBehalf: OnBehalfOf): Promise<{ card: Card, etag: string }> {
+  async create (user: AuthUser, input: CreateCard, onBehalf: OnBehalfOf): Promise<WrittenCard> {
     let holo = { ...DEFAULT_HOLO }
     if (input.templateId !== undefined) {
       const template = await this.d.templates.find(input.templateId)
-      const usable = template !== null && (template.status === 'published' || (template.status === 'draft' && (template.authorId === user.id || hasRole(user))))
-      if (!usable) throw invalidField('templateId', 'body', 'names no template you can use (it must exist and be published)', 'TEMPLATE_NOT_USABLE')
+      const mine = template !== null && (template.authorId === user.id || hasRole(user))
+      const usable = template !== null && (template.status === 'published' || (template.status === 'draft' && mine))
+      if (!usable) throw errors.TEMPLATE_NOT_USABLE()
       holo = toHolo({ ...holo, ...(template.holoDefaults as object) })
     }
     if (input.artworkFileId !== undefined) await this.checkArtwork(input.artworkFileId, onBehalf)
@@ -102,11 +95,11 @@ export class CardService {
     })
     this.created.inc()
     if (isListed(row)) await this.d.cache.invalidateLists()
-    return { card: { ...toCard(row), likedByMe: false }, etag: cardEtag(cardTag(row), false) }
+    return { card: { ...toCard(row), likedByMe: false }, tag: personalTag(cardTag(row), false) }
   }
 
   /** One card as `viewer` may see it: from the cache when it can be, with likedByMe for a signed-in viewer. */
-  async get (id: string, viewer: Viewer): Promise<Rendered> {
+  async get (id: string, viewer: Viewer): Promise<JsonView> {
     // The like lookup does not depend on the cache: run both at once.
     const [cached, likedIds] = await Promise.all([
       this.d.cache.getCard(id),
@@ -117,21 +110,21 @@ export class CardService {
       card = cached.hit
     } else {
       const row = await this.d.cards.find(id)
-      if (row === null) throw cardNotFound()
+      if (row === null) throw errors.CARD_NOT_FOUND()
       card = { tag: cardTag(row), ...metaOf(row), body: JSON.stringify(toCard(row)) }
       // Not awaited: the SET goes down the same Redis connection ahead of any later read, and fails soft.
       void this.d.cache.fillCard(id, cached.generation, card)
     }
-    if (!canReadCard(card, viewer)) throw cardNotFound()
-    if (likedIds === undefined) return { body: card.body, etag: cardEtag(card.tag), cacheControl: 'public, no-cache' }
+    if (!canReadCard(card, viewer)) throw errors.CARD_NOT_FOUND()
+    if (likedIds === undefined) return { json: card.body, tag: card.tag, personal: false }
     const liked = likedIds.has(id)
-    return { body: withLikedByMe(card.body, liked), etag: cardEtag(card.tag, liked), cacheControl: 'private, no-cache' }
+    return { json: withLikedByMe(card.body, liked), tag: personalTag(card.tag, liked), personal: true }
   }
 
   /** A card the viewer may see, or 404 exactly as for a card that does not exist. */
   private async visible (id: string, viewer: Viewer): Promise<CardRow> {
     const row = await this.d.cards.find(id)
-    if (row === null || !canReadCard(metaOf(row), viewer)) throw cardNotFound()
+    if (row === null || !canReadCard(metaOf(row), viewer)) throw errors.CARD_NOT_FOUND()
     return row
   }
 
@@ -140,17 +133,21 @@ export class CardService {
     if (isListed(before) || (after !== null && isListed(after))) await this.d.cache.invalidateLists()
   }
 
+  /**
+   * Owner only. `expected` is the version the client last saw (If-Match; undefined: any,
+   * null: none of ours): a domain rule, checked after visibility and ownership so that a stranger
+   * still gets 404/403, and only the version counts, so a like since the read is no conflict.
+   */
   async update (
     id: string,
     user: AuthUser,
     input: UpdateCard,
-    ifMatch: string | undefined,
+    expected: number | null | undefined,
     onBehalf: OnBehalfOf
-  ): Promise<{ card: Card, etag: string }> {
+  ): Promise<WrittenCard> {
     const row = await this.visible(id, user)
-    if (row.ownerId !== user.id) throw notOwner('card')
-    const expected = ifMatch === undefined ? undefined : ifMatchVersion(ifMatch)
-    if (expected === null || (expected !== undefined && expected !== row.version)) throw changedSinceRead('card')
+    if (row.ownerId !== user.id) throw commonErrors.NOT_OWNER('card')
+    if (expected === null || (expected !== undefined && expected !== row.version)) throw errors.CARD_CHANGED()
     // Only a new reference is checked: sending the card back as read must not fail on a file deleted since.
     const artwork = input.artworkFileId
     if (typeof artwork === 'string' && artwork !== row.artworkFileId) await this.checkArtwork(artwork, onBehalf)
@@ -158,27 +155,28 @@ export class CardService {
     if (input.holo !== undefined) changes.holo = { ...toHolo(row.holo), ...input.holo }
     if (input.tags !== undefined) changes.tags = normaliseTags(input.tags)
     // Without If-Match the holo merge above still must not overwrite a concurrent edit.
-    const result = await this.d.cards.update(id, changes, expected ?? (input.holo !== undefined ? row.version : undefined))
-    if (result === 'missing') throw cardNotFound()
-    if (result === 'stale') throw changedSinceRead('card')
+    const guard = expected ?? (input.holo === undefined ? undefined : row.version)
+    const result = await this.d.cards.update(id, changes, guard)
+    if (result === null) throw errors.CARD_NOT_FOUND()
+    if (result === 'stale') throw errors.CARD_CHANGED()
     await this.changed(row, result)
     const liked = (await this.d.cards.likedAmong(user.id, [id])).has(id)
-    return { card: { ...toCard(result), likedByMe: liked }, etag: cardEtag(cardTag(result), liked) }
+    return { card: { ...toCard(result), likedByMe: liked }, tag: personalTag(cardTag(result), liked) }
   }
 
   async remove (id: string, user: AuthUser): Promise<void> {
     const row = await this.visible(id, user)
-    if (row.ownerId !== user.id && !hasRole(user, 'moderator')) throw notOwner('card')
-    if (!await this.d.cards.softDelete(id)) throw cardNotFound()
+    if (row.ownerId !== user.id && !hasRole(user, 'moderator')) throw commonErrors.NOT_OWNER('card')
+    if (!await this.d.cards.softDelete(id)) throw errors.CARD_NOT_FOUND()
     await this.changed(row, null)
   }
 
   /** Moderation: the route admits moderators and admins only. */
   async setHidden (id: string, user: AuthUser, hidden: boolean): Promise<Card> {
     const before = await this.d.cards.find(id)
-    if (before === null) throw cardNotFound()
+    if (before === null) throw errors.CARD_NOT_FOUND()
     const row = await this.d.cards.setHidden(id, hidden)
-    if (row === null) throw cardNotFound()
+    if (row === null) throw errors.CARD_NOT_FOUND()
     await this.changed(before, row)
     const liked = (await this.d.cards.likedAmong(user.id, [id])).has(id)
     return { ...toCard(row), likedByMe: liked }
@@ -192,22 +190,26 @@ export class CardService {
     await this.changed(row, row)
   }
 
-  async list (query: ListCardsQuery, viewer: Viewer): Promise<Rendered> {
+  async list (query: ListCardsQuery, viewer: Viewer): Promise<JsonView> {
     const limit = query.limit ?? 20
     let ownerId = query.ownerId
     if (ownerId === 'me') {
-      if (viewer === null) throw unauthorized('ownerId=me needs an access token')
+      if (viewer === null) throw commonErrors.UNAUTHORIZED('ownerId=me needs an access token')
       ownerId = viewer.id
     }
     const scope = viewer !== null && ownerId === viewer.id ? 'own' : 'listed'
     const sort = query.sort ?? (query.q !== undefined ? 'relevance' : 'new')
-    if (sort === 'relevance' && query.q === undefined) throw invalidField('sort', 'querystring', 'relevance needs q')
+    if (sort === 'relevance' && query.q === undefined) {
+      throw errors.VALIDATION_FAILED('sort', 'querystring', 'relevance needs q')
+    }
     const tsquery = query.q === undefined ? undefined : toPrefixQuery(query.q)
     if (query.q !== undefined && tsquery === undefined) return await this.present(toPageJson([], null), viewer)
 
     // A listed first page is the same for every caller: cached once, with likedByMe laid over it per caller.
     const cacheable = query.cursor === undefined && scope === 'listed'
-    const key = JSON.stringify(['p2', query.q, query.tag, query.rarity, query.effect, query.templateId, ownerId, sort, limit])
+    const key = JSON.stringify(
+      ['p2', query.q, query.tag, query.rarity, query.effect, query.templateId, ownerId, sort, limit]
+    )
     const cached = cacheable ? await this.d.cache.getList(key) : undefined
     const hit = cached?.hit === undefined ? undefined : decodePage(cached.hit)
     if (hit !== undefined) return await this.present(hit, viewer)
@@ -220,7 +222,9 @@ export class CardService {
       rarity: query.rarity,
       effect: query.effect,
       templateId: query.templateId,
-      text: tsquery === undefined || query.q === undefined ? undefined : { tsquery, raw: query.q, fuzzy: after?.fuzzy ?? false },
+      text: tsquery === undefined || query.q === undefined
+        ? undefined
+        : { tsquery, raw: query.q, fuzzy: after?.fuzzy ?? false },
       sort,
       after: after?.key,
       limit
@@ -255,8 +259,8 @@ export class CardService {
   }
 
   /** A page as the viewer sees it: with likedByMe for a signed-in one. */
-  private async present (p: PageJson, viewer: Viewer): Promise<Rendered> {
-    return viewer === null ? renderPage(p) : renderPage(p, await this.d.cards.likedAmong(viewer.id, p.ids))
+  private async present (p: PageJson, viewer: Viewer): Promise<JsonView> {
+    return viewer === null ? pageView(p) : pageView(p, await this.d.cards.likedAmong(viewer.id, p.ids))
   }
 }
 
@@ -265,12 +269,12 @@ function afterOf (sort: CardListFilter['sort'], cursor: string): { key: SortKey,
   const kind = (k: string): string => fuzzy ? `${k}~` : k
   if (sort === 'popular') {
     const [likeCount, id] = decodeCursor(cursor, kind('p'), ['n', 's']) as [number, string]
-    if (!UUID.test(id) || !Number.isInteger(likeCount)) malformedCursor()
+    if (!UUID.test(id) || !Number.isInteger(likeCount)) throw commonErrors.INVALID_CURSOR()
     return { key: { sort, likeCount, id }, fuzzy }
   }
   if (sort === 'relevance') {
     const [rank, id] = decodeCursor(cursor, kind('r'), ['n', 's']) as [number, string]
-    if (!UUID.test(id) || !Number.isFinite(rank)) malformedCursor()
+    if (!UUID.test(id)) throw commonErrors.INVALID_CURSOR()
     return { key: { sort, rank, id }, fuzzy }
   }
   return { key: { sort, ...decodeTimeCursor(cursor, kind('n')) }, fuzzy }

@@ -23,7 +23,15 @@ export interface CollectionListFilter {
 
 export const MAX_CARDS = 1000
 
-const select = { id: true, ownerId: true, name: true, description: true, visibility: true, createdAt: true, updatedAt: true } as const
+const select = {
+  id: true,
+  ownerId: true,
+  name: true,
+  description: true,
+  visibility: true,
+  createdAt: true,
+  updatedAt: true
+} as const
 
 export class CollectionRepository {
   constructor (private readonly prisma: PrismaClient) {}
@@ -36,12 +44,16 @@ export class CollectionRepository {
     return await this.prisma.collection.findUnique({ where: { id }, select })
   }
 
-  async update (id: string, changes: CollectionChanges): Promise<CollectionRow> {
-    return await this.prisma.collection.update({ where: { id }, data: changes, select })
+  /** The changed collection, or null when there is none with this id. */
+  async update (id: string, changes: CollectionChanges): Promise<CollectionRow | null> {
+    const { count } = await this.prisma.collection.updateMany({ where: { id }, data: changes })
+    return count === 0 ? null : await this.find(id)
   }
 
-  async delete (id: string): Promise<void> {
-    await this.prisma.collection.delete({ where: { id } })
+  /** False when there was none with this id. */
+  async delete (id: string): Promise<boolean> {
+    const { count } = await this.prisma.collection.deleteMany({ where: { id } })
+    return count === 1
   }
 
   async list (f: CollectionListFilter): Promise<CollectionRow[]> {
@@ -51,12 +63,21 @@ export class CollectionRepository {
       const at = new Date(f.after.createdAt)
       where.OR = [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: f.after.id } }]
     }
-    return await this.prisma.collection.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: f.limit + 1, select })
+    return await this.prisma.collection.findMany({
+      where,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: f.limit + 1,
+      select
+    })
   }
 
   /** The card ids in order. */
   async cardIds (collectionId: string): Promise<string[]> {
-    const rows = await this.prisma.collectionCard.findMany({ where: { collectionId }, orderBy: { position: 'asc' }, select: { cardId: true } })
+    const rows = await this.prisma.collectionCard.findMany({
+      where: { collectionId },
+      orderBy: { position: 'asc' },
+      select: { cardId: true }
+    })
     return rows.map((r) => r.cardId)
   }
 
@@ -65,20 +86,27 @@ export class CollectionRepository {
    * when it is already there. Positions stay 0..n-1; the collection row is
    * locked so concurrent changes to one collection apply one after another.
    */
-  async putCard (collectionId: string, cardId: string, position: number | undefined): Promise<'added' | 'moved' | 'unchanged' | 'full'> {
+  async putCard (
+    collectionId: string,
+    cardId: string,
+    position: number | undefined
+  ): Promise<'added' | 'moved' | 'unchanged' | 'full'> {
+    const key = { collectionId_cardId: { collectionId, cardId } }
     return await this.prisma.$transaction(async (tx) => {
       await tx.$queryRaw`SELECT 1 FROM collections WHERE id = ${collectionId}::uuid FOR UPDATE`
-      const current = await tx.collectionCard.findUnique({ where: { collectionId_cardId: { collectionId, cardId } }, select: { position: true } })
+      const current = await tx.collectionCard.findUnique({ where: key, select: { position: true } })
       const count = await tx.collectionCard.count({ where: { collectionId } })
       if (current === null && count >= MAX_CARDS) return 'full'
       if (current !== null) {
         if (position === undefined || Math.min(position, count - 1) === current.position) return 'unchanged'
-        await tx.collectionCard.delete({ where: { collectionId_cardId: { collectionId, cardId } } })
-        await tx.$executeRaw`UPDATE collection_cards SET position = position - 1 WHERE collection_id = ${collectionId}::uuid AND position > ${current.position}`
+        await tx.collectionCard.delete({ where: key })
+        await tx.$executeRaw`UPDATE collection_cards SET position = position - 1
+          WHERE collection_id = ${collectionId}::uuid AND position > ${current.position}`
       }
       const size = current === null ? count : count - 1
       const at = Math.min(position ?? size, size)
-      await tx.$executeRaw`UPDATE collection_cards SET position = position + 1 WHERE collection_id = ${collectionId}::uuid AND position >= ${at}`
+      await tx.$executeRaw`UPDATE collection_cards SET position = position + 1
+        WHERE collection_id = ${collectionId}::uuid AND position >= ${at}`
       await tx.collectionCard.create({ data: { collectionId, cardId, position: at } })
       await tx.collection.update({ where: { id: collectionId }, data: { updatedAt: new Date() } })
       return current === null ? 'added' : 'moved'
@@ -100,7 +128,10 @@ export class CollectionRepository {
   private async compact (tx: Prisma.TransactionClient, collectionId: string): Promise<void> {
     await tx.$executeRaw`
       UPDATE collection_cards cc SET position = ordered.rn - 1
-      FROM (SELECT card_id, row_number() OVER (ORDER BY position) AS rn FROM collection_cards WHERE collection_id = ${collectionId}::uuid) ordered
+      FROM (
+        SELECT card_id, row_number() OVER (ORDER BY position) AS rn
+        FROM collection_cards WHERE collection_id = ${collectionId}::uuid
+      ) ordered
       WHERE cc.collection_id = ${collectionId}::uuid AND cc.card_id = ordered.card_id AND cc.position <> ordered.rn - 1`
   }
 }

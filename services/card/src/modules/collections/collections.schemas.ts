@@ -1,6 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { pageOf } from '../../lib/openapi.js'
-import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
+import { CursorSchema, LimitSchema, pageOf, UuidSchema } from '@holo/shared'
 import { CardSchema, VisibilitySchema } from '../cards/cards.schemas.js'
 
 const fields = {
@@ -29,7 +28,10 @@ export const CreateCollectionSchema = Type.Object({
   name: NameSchema,
   description: Type.Optional(DescriptionSchema),
   visibility: Type.Optional(VisibilitySchema)
-}, { additionalProperties: false, examples: [{ name: 'Space favourites', description: 'Everything with stars', visibility: 'public' }] })
+}, {
+  additionalProperties: false,
+  examples: [{ name: 'Space favourites', description: 'Everything with stars', visibility: 'public' }]
+})
 export type CreateCollection = Static<typeof CreateCollectionSchema>
 
 export const UpdateCollectionSchema = Type.Object({
@@ -41,18 +43,23 @@ export type UpdateCollection = Static<typeof UpdateCollectionSchema>
 
 export const PutCardBodySchema = Type.Union([
   Type.Object({
-    position: Type.Optional(Type.Integer({ minimum: 0, maximum: 999, description: '0-based; the end when left out or past it' }))
+    position: Type.Optional(Type.Integer({
+      minimum: 0,
+      maximum: 999,
+      description: '0-based; the end when left out or past it'
+    }))
   }, { additionalProperties: false }),
   Type.Null()
 ], { examples: [{ position: 0 }] })
 
 export const ListCollectionsQuerySchema = Type.Object({
-  ownerId: Type.Optional(Type.Union([UuidSchema, Type.Literal('me')], { description: 'A user id, or `me` (with a token) for all of yours' })),
+  ownerId: Type.Optional(Type.Union([UuidSchema, Type.Literal('me')], {
+    description: 'A user id, or `me` (with a token) for all of yours'
+  })),
   limit: Type.Optional(LimitSchema),
   cursor: Type.Optional(CursorSchema)
 }, { additionalProperties: false })
 export type ListCollectionsQuery = Static<typeof ListCollectionsQuerySchema>
 
 export const CollectionPageSchema = pageOf(CollectionSummarySchema)
-export const CollectionParamsSchema = Type.Object({ id: UuidSchema })
 export const CollectionCardParamsSchema = Type.Object({ id: UuidSchema, cardId: UuidSchema })

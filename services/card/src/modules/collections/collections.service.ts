@@ -1,11 +1,12 @@
-import { conflict, forbidden, hasRole, unauthorized, type AuthUser } from '@holo/shared'
-import { cardNotFound, collectionNotFound } from '../../errors.js'
-import { decodeTimeCursor, encodeCursor, page } from '../../lib/cursor.js'
+import { commonErrors, decodeTimeCursor, encodeCursor, hasRole, page, type AuthUser } from '@holo/shared'
+import { errors } from '../../errors.js'
 import { toCard } from '../cards/cards.mappers.js'
 import type { CardRepository } from '../cards/cards.repository.js'
-import { canReadCard, type Viewer } from '../cards/cards.service.js'
+import { canReadCard, metaOf, type Viewer } from '../cards/cards.service.js'
 import { MAX_CARDS, type CollectionRepository, type CollectionRow } from './collections.repository.js'
-import type { Collection, CollectionSummary, CreateCollection, ListCollectionsQuery, UpdateCollection } from './collections.schemas.js'
+import type {
+  Collection, CollectionSummary, CreateCollection, ListCollectionsQuery, UpdateCollection
+} from './collections.schemas.js'
 
 export function toCollectionSummary (row: CollectionRow): CollectionSummary {
   return {
@@ -20,25 +21,31 @@ export function toCollectionSummary (row: CollectionRow): CollectionSummary {
 }
 
 /** Collections follow the cards' visibility rules (without moderation). */
-const canRead = (row: CollectionRow, viewer: Viewer): boolean => canReadCard({ ownerId: row.ownerId, visibility: row.visibility, hidden: false }, viewer)
+const canRead = (row: CollectionRow, viewer: Viewer): boolean =>
+  canReadCard({ ownerId: row.ownerId, visibility: row.visibility, hidden: false }, viewer)
 
 export class CollectionService {
   constructor (private readonly collections: CollectionRepository, private readonly cards: CardRepository) {}
 
   async create (user: AuthUser, input: CreateCollection): Promise<Collection> {
-    const row = await this.collections.create({ ownerId: user.id, name: input.name, description: input.description ?? '', visibility: input.visibility ?? 'public' })
+    const row = await this.collections.create({
+      ownerId: user.id,
+      name: input.name,
+      description: input.description ?? '',
+      visibility: input.visibility ?? 'public'
+    })
     return { ...toCollectionSummary(row), cards: [] }
   }
 
   private async readable (id: string, viewer: Viewer): Promise<CollectionRow> {
     const row = await this.collections.find(id)
-    if (row === null || !canRead(row, viewer)) throw collectionNotFound()
+    if (row === null || !canRead(row, viewer)) throw errors.COLLECTION_NOT_FOUND()
     return row
   }
 
   private async owned (id: string, user: AuthUser, allowAdmin = false): Promise<CollectionRow> {
     const row = await this.readable(id, user)
-    if (row.ownerId !== user.id && !(allowAdmin && hasRole(user))) throw forbidden('Only the owner may change this collection', 'NOT_OWNER')
+    if (row.ownerId !== user.id && !(allowAdmin && hasRole(user))) throw commonErrors.NOT_OWNER('collection')
     return row
   }
 
@@ -49,7 +56,7 @@ export class CollectionService {
 
   private async render (row: CollectionRow, viewer: Viewer): Promise<Collection> {
     const rows = (await this.cards.findMany(await this.collections.cardIds(row.id)))
-      .filter((c) => canReadCard({ ownerId: c.ownerId, visibility: c.visibility, hidden: c.hiddenAt !== null }, viewer))
+      .filter((c) => canReadCard(metaOf(c), viewer))
     let cards = rows.map(toCard)
     if (viewer !== null) {
       const liked = await this.cards.likedAmong(viewer.id, cards.map((c) => c.id))
@@ -60,20 +67,22 @@ export class CollectionService {
 
   async update (id: string, user: AuthUser, input: UpdateCollection): Promise<Collection> {
     await this.owned(id, user)
-    return await this.render(await this.collections.update(id, input), user)
+    const row = await this.collections.update(id, input)
+    if (row === null) throw errors.COLLECTION_NOT_FOUND()
+    return await this.render(row, user)
   }
 
   async remove (id: string, user: AuthUser): Promise<void> {
     await this.owned(id, user, true)
-    await this.collections.delete(id)
+    if (!await this.collections.delete(id)) throw errors.COLLECTION_NOT_FOUND()
   }
 
   async putCard (id: string, cardId: string, user: AuthUser, position: number | undefined): Promise<void> {
     await this.owned(id, user)
     const card = await this.cards.find(cardId)
-    if (card === null || !canReadCard({ ownerId: card.ownerId, visibility: card.visibility, hidden: card.hiddenAt !== null }, user)) throw cardNotFound()
+    if (card === null || !canReadCard(metaOf(card), user)) throw errors.CARD_NOT_FOUND()
     const outcome = await this.collections.putCard(id, cardId, position)
-    if (outcome === 'full') throw conflict(`A collection holds at most ${MAX_CARDS} cards`, 'COLLECTION_FULL')
+    if (outcome === 'full') throw errors.COLLECTION_FULL(MAX_CARDS)
   }
 
   async removeCard (id: string, cardId: string, user: AuthUser): Promise<void> {
@@ -81,10 +90,13 @@ export class CollectionService {
     await this.collections.removeCard(id, cardId)
   }
 
-  async list (query: ListCollectionsQuery, viewer: Viewer): Promise<{ items: CollectionSummary[], nextCursor: string | null }> {
+  async list (
+    query: ListCollectionsQuery,
+    viewer: Viewer
+  ): Promise<{ items: CollectionSummary[], nextCursor: string | null }> {
     let ownerId = query.ownerId
     if (ownerId === 'me') {
-      if (viewer === null) throw unauthorized('ownerId=me needs an access token')
+      if (viewer === null) throw commonErrors.UNAUTHORIZED('ownerId=me needs an access token')
       ownerId = viewer.id
     }
     const limit = query.limit ?? 20

@@ -34,7 +34,16 @@ export interface TemplateListFilter {
 }
 
 const templateSelect = {
-  id: true, authorId: true, name: true, description: true, layout: true, holoDefaults: true, status: true, premium: true, createdAt: true, updatedAt: true
+  id: true,
+  authorId: true,
+  name: true,
+  description: true,
+  layout: true,
+  holoDefaults: true,
+  status: true,
+  premium: true,
+  createdAt: true,
+  updatedAt: true
 } as const
 
 /** Prisma's `contains` is ILIKE '%…%' and escapes nothing: %, _ and \ of the user's text must match themselves. */
@@ -46,31 +55,35 @@ export class TemplateRepository {
   constructor (private readonly prisma: PrismaClient) {}
 
   async create (t: NewTemplate): Promise<TemplateRow> {
-    return await this.prisma.template.create({ data: { ...t, layout: json(t.layout) as Prisma.InputJsonObject, holoDefaults: json(t.holoDefaults) }, select: templateSelect })
+    return await this.prisma.template.create({
+      data: { ...t, layout: json(t.layout) as Prisma.InputJsonObject, holoDefaults: json(t.holoDefaults) },
+      select: templateSelect
+    })
   }
 
   async find (id: string): Promise<TemplateRow | null> {
     return await this.prisma.template.findUnique({ where: { id }, select: templateSelect })
   }
 
-  async update (id: string, changes: TemplateChanges): Promise<TemplateRow> {
-    return await this.prisma.template.update({
+  /** The changed template, or null when there is none with this id. */
+  async update (id: string, changes: TemplateChanges): Promise<TemplateRow | null> {
+    const { count } = await this.prisma.template.updateMany({
       where: { id },
-      data: { ...changes, layout: json(changes.layout), holoDefaults: json(changes.holoDefaults) },
-      select: templateSelect
+      data: { ...changes, layout: json(changes.layout), holoDefaults: json(changes.holoDefaults) }
     })
+    return count === 0 ? null : await this.find(id)
   }
 
-  /** Deletes the template unless a card uses it, in which case it is archived. */
-  async deleteOrArchive (id: string): Promise<'deleted' | 'archived'> {
+  /** Deletes the template unless a card uses it, in which case it is archived; null when there is none. */
+  async deleteOrArchive (id: string): Promise<'deleted' | 'archived' | null> {
     return await this.prisma.$transaction(async (tx) => {
       const used = await tx.card.findFirst({ where: { templateId: id }, select: { id: true } })
       if (used !== null) {
-        await tx.template.update({ where: { id }, data: { status: 'archived' } })
-        return 'archived' as const
+        const { count } = await tx.template.updateMany({ where: { id }, data: { status: 'archived' } })
+        return count === 0 ? null : 'archived' as const
       }
-      await tx.template.delete({ where: { id } })
-      return 'deleted' as const
+      const { count } = await tx.template.deleteMany({ where: { id } })
+      return count === 0 ? null : 'deleted' as const
     })
   }
 
@@ -82,6 +95,11 @@ export class TemplateRepository {
       const at = new Date(f.after.createdAt)
       where.OR = [{ createdAt: { lt: at } }, { createdAt: at, id: { lt: f.after.id } }]
     }
-    return await this.prisma.template.findMany({ where, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: f.limit + 1, select: templateSelect })
+    return await this.prisma.template.findMany({
+      where,
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: f.limit + 1,
+      select: templateSelect
+    })
   }
 }

@@ -1,6 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { pageOf } from '../../lib/openapi.js'
-import { CursorSchema, LimitSchema, UuidSchema } from '@holo/shared'
+import { CursorSchema, LimitSchema, pageOf, UuidSchema } from '@holo/shared'
 import { HexColorSchema, HoloInputSchema } from '../cards/cards.schemas.js'
 
 /** A box on the card face, in fractions of its width and height. */
@@ -29,7 +28,9 @@ export const LayoutSchema = Type.Object({
   }, { additionalProperties: false })
 }, { additionalProperties: false, description: 'Where things go on the card face' })
 
-export const TemplateStatusSchema = Type.Enum(['draft', 'published', 'archived'], { description: 'Only published templates are listed and usable by everyone' })
+export const TemplateStatusSchema = Type.Enum(['draft', 'published', 'archived'], {
+  description: 'Only published templates are listed and usable by everyone'
+})
 
 export const TemplateSchema = Type.Object({
   id: UuidSchema,
@@ -93,4 +94,3 @@ export const ListTemplatesQuerySchema = Type.Object({
 export type ListTemplatesQuery = Static<typeof ListTemplatesQuerySchema>
 
 export const TemplatePageSchema = pageOf(TemplateSchema)
-export const TemplateParamsSchema = Type.Object({ id: UuidSchema })

@@ -1,6 +1,5 @@
-import { forbidden, hasRole, unauthorized, type AuthUser } from '@holo/shared'
-import { templateNotFound } from '../../errors.js'
-import { decodeTimeCursor, encodeCursor, page } from '../../lib/cursor.js'
+import { commonErrors, decodeTimeCursor, encodeCursor, hasRole, page, type AuthUser } from '@holo/shared'
+import { errors } from '../../errors.js'
 import type { Viewer } from '../cards/cards.service.js'
 import type { TemplateRepository, TemplateRow } from './templates.repository.js'
 import type { CreateTemplate, ListTemplatesQuery, Template, UpdateTemplate } from './templates.schemas.js'
@@ -20,7 +19,8 @@ export function toTemplate (row: TemplateRow): Template {
   }
 }
 
-const isAuthor = (row: TemplateRow, viewer: Viewer): boolean => viewer !== null && (viewer.id === row.authorId || hasRole(viewer))
+const isAuthor = (row: TemplateRow, viewer: Viewer): boolean =>
+  viewer !== null && (viewer.id === row.authorId || hasRole(viewer))
 
 export class TemplateService {
   constructor (private readonly templates: TemplateRepository) {}
@@ -41,7 +41,7 @@ export class TemplateService {
   /** Drafts are their author's (and admins') only; published and archived ones anyone may read. */
   private async readable (id: string, viewer: Viewer): Promise<TemplateRow> {
     const row = await this.templates.find(id)
-    if (row === null || (row.status === 'draft' && !isAuthor(row, viewer))) throw templateNotFound()
+    if (row === null || (row.status === 'draft' && !isAuthor(row, viewer))) throw errors.TEMPLATE_NOT_FOUND()
     return row
   }
 
@@ -51,28 +51,34 @@ export class TemplateService {
 
   async update (id: string, user: AuthUser, input: UpdateTemplate): Promise<Template> {
     const row = await this.readable(id, user)
-    if (!isAuthor(row, user)) throw forbidden('Only the author or an admin may change this template', 'NOT_OWNER')
-    return toTemplate(await this.templates.update(id, input))
+    if (!isAuthor(row, user)) throw commonErrors.NOT_OWNER('template')
+    const updated = await this.templates.update(id, input)
+    if (updated === null) throw errors.TEMPLATE_NOT_FOUND()
+    return toTemplate(updated)
   }
 
   /** Deletes, or archives when cards use it (their holo values were copied, the reference stays). */
   async remove (id: string, user: AuthUser): Promise<'deleted' | 'archived'> {
     const row = await this.readable(id, user)
-    if (!isAuthor(row, user)) throw forbidden('Only the author or an admin may delete this template', 'NOT_OWNER')
-    return await this.templates.deleteOrArchive(id)
+    if (!isAuthor(row, user)) throw commonErrors.NOT_OWNER('template')
+    const outcome = await this.templates.deleteOrArchive(id)
+    if (outcome === null) throw errors.TEMPLATE_NOT_FOUND()
+    return outcome
   }
 
   async list (query: ListTemplatesQuery, viewer: Viewer): Promise<{ items: Template[], nextCursor: string | null }> {
     const status = query.status ?? 'published'
     let authorId = query.authorId
     if (authorId === 'me') {
-      if (viewer === null) throw unauthorized('authorId=me needs an access token')
+      if (viewer === null) throw commonErrors.UNAUTHORIZED('authorId=me needs an access token')
       authorId = viewer.id
     }
     // Only published templates are public; other statuses list the caller's own (all, for admins).
     if (status !== 'published' && !hasRole(viewer)) {
-      if (viewer === null) throw unauthorized(`Listing ${status} templates needs an access token`)
-      if (authorId !== undefined && authorId !== viewer.id) throw forbidden(`Only the author may list their ${status} templates`)
+      if (viewer === null) throw commonErrors.UNAUTHORIZED(`Listing ${status} templates needs an access token`)
+      if (authorId !== undefined && authorId !== viewer.id) {
+        throw commonErrors.FORBIDDEN(`Only the author may list their ${status} templates`)
+      }
       authorId = viewer.id
     }
     const limit = query.limit ?? 20

@@ -20,5 +20,6 @@ export function sanitizeFilename (raw: string | undefined): string {
 /** Content-Disposition with an ASCII fallback and the UTF-8 name (RFC 6266/8187). */
 export function contentDisposition (filename: string, disposition: 'inline' | 'attachment' = 'inline'): string {
   const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/[\\"]/g, '_')
-  return `${disposition}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`
+  const utf8 = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return `${disposition}; filename="${ascii}"; filename*=UTF-8''${utf8}`
 }

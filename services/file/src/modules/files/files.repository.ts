@@ -46,14 +46,14 @@ const isUniqueViolation = (err: unknown): boolean =>
 export class FilesRepository {
   constructor (private readonly prisma: PrismaClient) {}
 
-  async findById (id: string): Promise<FileRecord | undefined> {
+  async findById (id: string): Promise<FileRecord | null> {
     const row = await this.prisma.file.findUnique({ where: { id } })
-    return row === null ? undefined : toRecord(row)
+    return row === null ? null : toRecord(row)
   }
 
-  async findByOwnerAndHash (ownerId: string, sha256: string): Promise<FileRecord | undefined> {
+  async findByOwnerAndHash (ownerId: string, sha256: string): Promise<FileRecord | null> {
     const row = await this.prisma.file.findUnique({ where: { ownerId_sha256: { ownerId, sha256 } } })
-    return row === null ? undefined : toRecord(row)
+    return row === null ? null : toRecord(row)
   }
 
   async list (q: ListQuery): Promise<FileRecord[]> {
@@ -101,19 +101,19 @@ export class FilesRepository {
       // The same owner uploaded the same bytes concurrently: theirs won.
       if (!isUniqueViolation(err)) throw err
       const existing = await this.findByOwnerAndHash(file.ownerId, file.sha256)
-      if (existing === undefined) throw err
+      if (existing === null) throw err
       return { kind: 'duplicate', file: existing }
     }
   }
 
-  /** Deletes the row and gives its bytes back to the owner's quota; undefined when it was already gone. */
-  async delete (id: string): Promise<FileRecord | undefined> {
+  /** Deletes the row and gives its bytes back to the owner's quota; null when it was already gone. */
+  async delete (id: string): Promise<FileRecord | null> {
     return await this.prisma.$transaction(async (tx) => {
       const row = await tx.file.findUnique({ where: { id } })
-      if (row === null) return undefined
+      if (row === null) return null
       // Of two concurrent deletes only one counts.
       const deleted = await tx.file.deleteMany({ where: { id } })
-      if (deleted.count === 0) return undefined
+      if (deleted.count === 0) return null
       await tx.storageUsage.updateMany({ where: { ownerId: row.ownerId }, data: { used: { decrement: row.size } } })
       return toRecord(row)
     })
@@ -125,10 +125,10 @@ export class FilesRepository {
     return new Set(rows.map((r) => r.storageKey))
   }
 
-  /** Every row, in id order, one page at a time. */
-  async pageById (afterId: string | undefined, limit: number): Promise<FileRecord[]> {
+  /** Every row, in id order, one page at a time (`afterId` null: the first page). */
+  async pageById (afterId: string | null, limit: number): Promise<FileRecord[]> {
     const rows = await this.prisma.file.findMany({
-      where: afterId !== undefined ? { id: { gt: afterId } } : {},
+      where: afterId !== null ? { id: { gt: afterId } } : {},
       orderBy: { id: 'asc' },
       take: limit
     })

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { fileTypeFromFile } from 'file-type'
 import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp'
-import { imageTooLarge, undecodableImage, unsupportedType } from '../../errors.js'
+import { errors } from '../../errors.js'
 
 export const MAX_DIMENSION = 8000
 export const MAX_PIXELS = 40_000_000
@@ -28,11 +28,18 @@ const isImageType = (mime: string): mime is ImageType => Object.hasOwn(FORMATS, 
 /** The type from the magic bytes, never from the name or the client's Content-Type. */
 export async function sniffImageType (filePath: string): Promise<ImageType> {
   const found = await fileTypeFromFile(filePath).catch(() => undefined)
-  if (found === undefined || !isImageType(found.mime)) throw unsupportedType()
+  if (found === undefined || !isImageType(found.mime)) throw errors.FILE_TYPE_UNSUPPORTED()
   return found.mime
 }
 
-export interface ProcessedImage { path: string, size: number, sha256: string, width: number, height: number, contentType: ImageType }
+export interface ProcessedImage {
+  path: string
+  size: number
+  sha256: string
+  width: number
+  height: number
+  contentType: ImageType
+}
 
 /**
  * Checks the header's dimensions before decoding anything, then decodes the
@@ -44,31 +51,40 @@ export async function processImage (input: string, output: string, type: ImageTy
   try {
     meta = await sharp(input, { animated: true, limitInputPixels: false }).metadata()
   } catch {
-    throw undecodableImage()
+    throw errors.IMAGE_UNDECODABLE()
   }
   // AVIF and HEIC share a container: only the AV1 kind is AVIF.
-  if (meta.format !== format.sharpFormat || (type === 'image/avif' && meta.compression !== 'av1')) throw undecodableImage()
+  const otherFormat = meta.format !== format.sharpFormat || (type === 'image/avif' && meta.compression !== 'av1')
+  if (otherFormat) throw errors.IMAGE_UNDECODABLE()
   const pages = meta.pages ?? 1
   const frameHeight = meta.pageHeight ?? meta.height
   const { width } = meta
   if (width > MAX_DIMENSION || frameHeight > MAX_DIMENSION) {
-    throw imageTooLarge(`The image is ${width}×${frameHeight} pixels; at most ${MAX_DIMENSION}×${MAX_DIMENSION} is accepted`)
+    throw errors.IMAGE_DIMENSIONS_TOO_LARGE(
+      `The image is ${width}×${frameHeight} pixels; at most ${MAX_DIMENSION}×${MAX_DIMENSION} is accepted`
+    )
   }
   if (width * frameHeight > MAX_PIXELS || width * frameHeight * pages > MAX_TOTAL_PIXELS) {
-    throw imageTooLarge(`The image has more than ${MAX_PIXELS / 1_000_000} megapixels`)
+    throw errors.IMAGE_DIMENSIONS_TOO_LARGE(`The image has more than ${MAX_PIXELS / 1_000_000} megapixels`)
   }
   const animated = pages > 1
-  let pipeline = sharp(input, { animated, limitInputPixels: MAX_TOTAL_PIXELS, failOn: 'error', sequentialRead: true })
+  let pipeline = sharp(input, {
+    animated,
+    limitInputPixels: MAX_TOTAL_PIXELS,
+    failOn: 'error',
+    sequentialRead: true
+  })
   // Orientation lives in EXIF, which is stripped: apply it to the pixels first.
   if (!animated && (meta.orientation ?? 1) > 1) pipeline = pipeline.rotate()
   let info: OutputInfo
   try {
     info = await format.encode(pipeline).toFile(output)
   } catch {
-    throw undecodableImage()
+    throw errors.IMAGE_UNDECODABLE()
   }
   const { size, sha256 } = await hashFile(output)
-  return { path: output, size, sha256, width: info.width, height: animated ? frameHeight : info.height, contentType: type }
+  const height = animated ? frameHeight : info.height
+  return { path: output, size, sha256, width: info.width, height, contentType: type }
 }
 
 export async function hashFile (filePath: string): Promise<{ size: number, sha256: string }> {

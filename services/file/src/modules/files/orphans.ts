@@ -6,7 +6,8 @@ import { readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { ObjectStore } from '../../storage/object-store.js'
 import type { FilesRepository } from './files.repository.js'
-import { ORIGINAL_SUFFIX, TEMP_FILE_PREFIX } from './files.service.js'
+import { ORIGINAL_SUFFIX } from './storage-keys.js'
+import { TEMP_FILE_PREFIX } from './uploads.service.js'
 
 export interface OrphanOptions {
   repo: FilesRepository
@@ -29,10 +30,10 @@ export interface OrphanReport {
 const KEY = /^(files\/[0-9a-f-]{36})\/(original|thumbnail-\d+\.webp)$/
 const BATCH = 500
 
-/** The storage key of the row an object belongs to, or undefined when the key is not one of ours. */
-const ownerKeyOf = (key: string): string | undefined => {
+/** The storage key of the row an object belongs to, or null when the key is not one of ours. */
+const ownerKeyOf = (key: string): string | null => {
   const m = KEY.exec(key)
-  return m === null ? undefined : `${m[1] as string}${ORIGINAL_SUFFIX}`
+  return m === null ? null : `${m[1] as string}${ORIGINAL_SUFFIX}`
 }
 
 export async function cleanOrphans (o: OrphanOptions): Promise<OrphanReport> {
@@ -43,11 +44,11 @@ export async function cleanOrphans (o: OrphanOptions): Promise<OrphanReport> {
   const listed = new Set<string>()
   let batch: Array<{ key: string, old: boolean }> = []
   const flush = async (): Promise<void> => {
-    const owners = [...new Set(batch.map((b) => ownerKeyOf(b.key)).filter((k): k is string => k !== undefined))]
+    const owners = [...new Set(batch.map((b) => ownerKeyOf(b.key)).filter((k): k is string => k !== null))]
     const existing = owners.length > 0 ? await o.repo.existingKeys(owners) : new Set<string>()
     for (const b of batch) {
       const owner = ownerKeyOf(b.key)
-      if (b.old && (owner === undefined || !existing.has(owner))) report.objectsWithoutRow.push(b.key)
+      if (b.old && (owner === null || !existing.has(owner))) report.objectsWithoutRow.push(b.key)
     }
     batch = []
   }
@@ -59,16 +60,16 @@ export async function cleanOrphans (o: OrphanOptions): Promise<OrphanReport> {
   await flush()
 
   // Rows without an object (lost by storage, or removed behind the service's back).
-  let after: string | undefined
+  let after: string | null = null
   for (;;) {
     const rows = await o.repo.pageById(after, BATCH)
     for (const row of rows) {
-      if (!listed.has(row.storageKey) && (await o.store.stat(row.storageKey)) === undefined) {
+      if (!listed.has(row.storageKey) && (await o.store.stat(row.storageKey)) === null) {
         report.rowsWithoutObject.push({ id: row.id, storageKey: row.storageKey })
       }
     }
     if (rows.length < BATCH) break
-    after = rows.at(-1)?.id
+    after = rows.at(-1)?.id ?? null
   }
 
   // Spooled uploads of requests that died with their process.
@@ -83,7 +84,7 @@ export async function cleanOrphans (o: OrphanOptions): Promise<OrphanReport> {
     for (const key of report.objectsWithoutRow) {
       // Checked again: its row may have been committed since the listing.
       const owner = ownerKeyOf(key)
-      if (owner !== undefined && (await o.repo.existingKeys([owner])).has(owner)) continue
+      if (owner !== null && (await o.repo.existingKeys([owner])).has(owner)) continue
       await o.store.remove([key])
     }
     for (const row of report.rowsWithoutObject) await o.repo.delete(row.id)

@@ -1,0 +1,29 @@
+import type { Registry } from 'prom-client'
+import { counter } from '@holo/shared'
+
+export type LoginResult = 'ok' | 'failed' | 'disabled'
+export type RefreshResult = 'ok' | 'grace' | 'reuse' | 'invalid'
+export type ThrottleResult = 'refused' | 'delayed'
+
+/** What the auth service counts (besides the shared RED metrics and client instruments). */
+export interface AuthMetrics {
+  registered: () => void
+  login: (result: LoginResult) => void
+  refresh: (result: RefreshResult) => void
+  throttled: (result: ThrottleResult) => void
+}
+
+/** The auth service's domain counters, on the app's registry: the one place the service makes metrics. */
+export function authMetrics (registry: Registry): AuthMetrics {
+  const registrations = counter(registry, 'auth_registrations_total', 'Accounts registered')
+  const logins = counter(registry, 'auth_logins_total', 'Login attempts by result', ['result'])
+  const refreshes = counter(registry, 'auth_refreshes_total', 'Refresh attempts by result', ['result'])
+  const throttle = counter(registry, 'auth_login_throttle_total',
+    'Login attempts refused (per account + address) or slowed down (per account)', ['result'])
+  return {
+    registered: () => { registrations.inc() },
+    login: (result) => { logins.inc({ result }) },
+    refresh: (result) => { refreshes.inc({ result }) },
+    throttled: (result) => { throttle.inc({ result }) }
+  }
+}

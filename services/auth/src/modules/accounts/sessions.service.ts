@@ -1,0 +1,154 @@
+import type { AuthUser, Role } from '@holo/shared'
+import { errors } from '../../errors.js'
+import type { SigningKeys } from '../../keys.js'
+import type { AuthMetrics } from '../../metrics.js'
+import { newOpaqueToken, normaliseEmail, sha256, type AccountsCore, type RequestContext } from './accounts.core.js'
+import { UniqueViolation, type RefreshDecision, type RefreshState, type UserRow } from './accounts.repository.js'
+import { toSession, toUser } from './accounts.mappers.js'
+import type { LoginAttempt, LoginThrottle } from './accounts.throttle.js'
+import type { AuthResult, LoginBody, RegisterBody, Session } from './accounts.schemas.js'
+
+/** Registration, login, refresh-token rotation, logout and the caller's sessions; knows nothing of HTTP. */
+export class SessionsService {
+  constructor (
+    private readonly core: AccountsCore,
+    private readonly keys: SigningKeys,
+    private readonly throttle: LoginThrottle,
+    private readonly metrics: AuthMetrics
+  ) {}
+
+  private get repo (): AccountsCore['repo'] { return this.core.repo }
+
+  /** An access token for the session, with the roles the user has now. */
+  private accessFor (user: UserRow, sessionId: string): { token: string, expiresIn: number } {
+    return this.keys.sign({ sub: user.id, sid: sessionId, roles: user.roles as Role[] })
+  }
+
+  private async startSession (user: UserRow, ctx: RequestContext): Promise<AuthResult> {
+    const refreshToken = newOpaqueToken()
+    const session = await this.repo.createSession({
+      userId: user.id,
+      ip: ctx.ip,
+      userAgent: ctx.userAgent?.slice(0, 512) ?? null,
+      expiresAt: new Date(Date.now() + this.core.config.REFRESH_TOKEN_TTL_SECONDS * 1000),
+      refreshHash: sha256(refreshToken)
+    })
+    const access = this.accessFor(user, session.id)
+    return { user: toUser(user), accessToken: access.token, refreshToken, expiresIn: access.expiresIn }
+  }
+
+  async register (body: RegisterBody, ctx: RequestContext): Promise<AuthResult> {
+    const email = normaliseEmail(body.email)
+    const username = body.username.toLowerCase()
+    this.core.checkPassword('password', body.password, { email, username })
+    let user: UserRow
+    try {
+      user = await this.repo.createUser({ email, username, passwordHash: await this.core.hasher.hash(body.password) })
+    } catch (err) {
+      if (err instanceof UniqueViolation) throw err.field === 'email' ? errors.EMAIL_TAKEN() : errors.USERNAME_TAKEN()
+      throw err
+    }
+    this.metrics.registered()
+    await this.core.audit(ctx, { event: 'register', actorId: user.id, targetId: user.id })
+    await this.core.sendOneTimeToken(user, 'email_verification', ctx)
+    return await this.startSession(user, ctx)
+  }
+
+  async login (body: LoginBody, ctx: RequestContext): Promise<AuthResult> {
+    const email = normaliseEmail(body.email)
+    const attempt: LoginAttempt = { email, ip: ctx.ip, userAgent: ctx.userAgent, log: ctx.log }
+    const delayedMs = await this.throttle.before(attempt)
+    const slowed = delayedMs > 0 ? { delayedMs } : {}
+    const user = await this.repo.findUserByEmail(email)
+    if (user === null) {
+      // Same work as a wrong password, so timing does not tell which accounts exist.
+      await this.core.hasher.burn(body.password)
+      this.metrics.login('failed')
+      await this.throttle.failed(attempt)
+      await this.core.audit(ctx, { event: 'login.failed', details: { reason: 'unknown_email', ...slowed } })
+      throw errors.INVALID_CREDENTIALS()
+    }
+    if (!await this.core.hasher.verify(user.passwordHash, body.password)) {
+      this.metrics.login('failed')
+      await this.throttle.failed(attempt)
+      const details = { reason: 'wrong_password', ...slowed }
+      await this.core.audit(ctx, { event: 'login.failed', targetId: user.id, details })
+      throw errors.INVALID_CREDENTIALS()
+    }
+    if (user.disabledAt !== null) {
+      this.metrics.login('disabled')
+      const details = { reason: 'disabled', ...slowed }
+      await this.core.audit(ctx, { event: 'login.failed', targetId: user.id, details })
+      throw errors.ACCOUNT_DISABLED()
+    }
+    this.metrics.login('ok')
+    await this.throttle.succeeded(attempt)
+    const okDetails = delayedMs > 0 ? { details: slowed } : {}
+    await this.core.audit(ctx, { event: 'login.ok', actorId: user.id, targetId: user.id, ...okDetails })
+    return await this.startSession(user, ctx)
+  }
+
+  /**
+   * Rotates a refresh token. A token rotated more than the grace window ago
+   * is theft: its whole session ends. Within the window the token answers
+   * again and continues the chain, killing whichever token was live, so a
+   * session never has two live refresh tokens.
+   */
+  async refresh (refreshToken: string, ctx: RequestContext): Promise<AuthResult> {
+    const now = new Date()
+    const next = newOpaqueToken()
+    const { REFRESH_REUSE_GRACE_SECONDS, REFRESH_TOKEN_TTL_SECONDS } = this.core.config
+    const decide = (s: RefreshState): RefreshDecision => {
+      const over = s.session.revokedAt !== null || s.session.expiresAt <= now || s.expiresAt <= now
+      if (over || s.user.disabledAt !== null) return { kind: 'reject' }
+      if (s.rotatedAt !== null && now.getTime() - s.rotatedAt.getTime() > REFRESH_REUSE_GRACE_SECONDS * 1000) {
+        return { kind: 'revoke-session', reason: 'refresh_token_reuse' }
+      }
+      const expiresAt = new Date(now.getTime() + REFRESH_TOKEN_TTL_SECONDS * 1000)
+      return { kind: 'rotate', newHash: sha256(next), expiresAt }
+    }
+    const outcome = await this.repo.refresh(sha256(refreshToken), decide, now)
+    if (outcome === null || outcome.decision.kind === 'reject') {
+      this.metrics.refresh('invalid')
+      throw errors.REFRESH_TOKEN_INVALID()
+    }
+    const { state, decision } = outcome
+    if (decision.kind === 'revoke-session') {
+      this.metrics.refresh('reuse')
+      await this.core.announceRevoked([state.sessionId], ctx.log)
+      const details = { sessionId: state.sessionId }
+      await this.core.audit(ctx, { event: 'refresh.reuse_detected', targetId: state.user.id, details })
+      ctx.log.warn({ sessionId: state.sessionId }, 'refresh token reuse: session revoked')
+      throw errors.REFRESH_TOKEN_REUSED()
+    }
+    this.metrics.refresh(state.rotatedAt === null ? 'ok' : 'grace')
+    const access = this.accessFor(state.user, state.sessionId)
+    return { user: toUser(state.user), accessToken: access.token, refreshToken: next, expiresIn: access.expiresIn }
+  }
+
+  async logout (refreshToken: string, ctx: RequestContext): Promise<void> {
+    const session = await this.repo.findSessionByRefreshHash(sha256(refreshToken))
+    if (session === null || session.revokedAt !== null) return
+    await this.core.endSessions({ userId: session.userId, id: session.id }, 'logout', ctx)
+    const details = { sessionId: session.id }
+    await this.core.audit(ctx, { event: 'logout', actorId: session.userId, targetId: session.userId, details })
+  }
+
+  async logoutAll (caller: AuthUser, ctx: RequestContext): Promise<void> {
+    const ids = await this.core.endSessions({ userId: caller.id }, 'logout_all', ctx)
+    const details = { sessions: ids.length }
+    await this.core.audit(ctx, { event: 'logout.all', actorId: caller.id, targetId: caller.id, details })
+  }
+
+  /** The caller's live sessions, most recently used first. */
+  async list (caller: AuthUser): Promise<Session[]> {
+    return (await this.repo.liveSessions(caller.id, new Date())).map((s) => toSession(s, caller.sessionId))
+  }
+
+  /** Ends one of the caller's own sessions; another user's is a 404 like a missing one. */
+  async end (caller: AuthUser, sessionId: string, ctx: RequestContext): Promise<void> {
+    const ended = await this.core.endSessions({ userId: caller.id, id: sessionId }, 'logout', ctx)
+    if (ended.length === 0) throw errors.SESSION_NOT_FOUND()
+    await this.core.audit(ctx, { event: 'logout', actorId: caller.id, targetId: caller.id, details: { sessionId } })
+  }
+}

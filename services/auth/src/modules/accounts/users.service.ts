@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto'
+import { decodeIdCursor, encodeCursor, page, type AuthUser, type Role } from '@holo/shared'
+import { errors } from '../../errors.js'
+import { normaliseEmail, type AccountsCore, type RequestContext } from './accounts.core.js'
+import { UniqueViolation } from './accounts.repository.js'
+import { toProfile, toUser } from './accounts.mappers.js'
+import type { AdminUpdateBody, Profile, UpdateMeBody, User, UserListQuery, UserPage } from './accounts.schemas.js'
+
+/** The admin user listing's cursors: the last id of a page (ids are UUIDv7, so roughly by creation). */
+const USERS_CURSOR = 'users'
+
+/** The caller's own account, admin account management, public profiles and the first admin. */
+export class UsersService {
+  constructor (private readonly core: AccountsCore) {}
+
+  private get repo (): AccountsCore['repo'] { return this.core.repo }
+
+  async me (caller: AuthUser): Promise<User> {
+    return toUser(await this.core.activeUser(caller.id))
+  }
+
+  async updateMe (caller: AuthUser, body: UpdateMeBody): Promise<User> {
+    await this.core.activeUser(caller.id)
+    const changes = body.username === undefined ? body : { ...body, username: body.username.toLowerCase() }
+    try {
+      const user = await this.repo.updateUser(caller.id, changes)
+      if (user === null) throw errors.USER_NOT_FOUND()
+      return toUser(user)
+    } catch (err) {
+      if (err instanceof UniqueViolation) throw errors.USERNAME_TAKEN()
+      throw err
+    }
+  }
+
+  async list (q: UserListQuery): Promise<UserPage> {
+    const afterId = q.cursor === undefined ? undefined : decodeIdCursor(q.cursor, USERS_CURSOR)
+    const rows = await this.repo.listUsers({ q: q.q, role: q.role, limit: q.limit + 1, afterId })
+    const { items, nextCursor } = page(rows, q.limit, toUser, (r) => encodeCursor(USERS_CURSOR, [r.id]))
+    return { items, nextCursor }
+  }
+
+  async get (id: string): Promise<User> {
+    const user = await this.repo.findUserById(id)
+    if (user === null) throw errors.USER_NOT_FOUND()
+    return toUser(user)
+  }
+
+  /** Roles and the disabled flag (admin). Disabling ends every session and voids pending reset links. */
+  async update (caller: AuthUser, id: string, body: AdminUpdateBody, ctx: RequestContext): Promise<User> {
+    const before = await this.repo.findUserById(id)
+    if (before === null) throw errors.USER_NOT_FOUND()
+    const roles = body.roles === undefined ? undefined : [...new Set<Role>(['user', ...body.roles])]
+    if (id === caller.id && (body.disabled === true || (roles !== undefined && !roles.includes('admin')))) {
+      throw errors.SELF_LOCKOUT()
+    }
+    const disabledAt = body.disabled === undefined
+      ? undefined
+      : body.disabled ? (before.disabledAt ?? new Date()) : null
+    const user = await this.repo.updateUser(id, {
+      ...(roles !== undefined ? { roles } : {}),
+      ...(disabledAt !== undefined ? { disabledAt } : {})
+    })
+    if (user === null) throw errors.USER_NOT_FOUND()
+    if (roles !== undefined && roles.join() !== before.roles.join()) {
+      const details = { from: before.roles, to: roles }
+      await this.core.audit(ctx, { event: 'role.change', actorId: caller.id, targetId: id, details })
+    }
+    if (body.disabled === true && before.disabledAt === null) {
+      // Reset links sent before the disable must not take the account over once it is enabled again.
+      await this.repo.voidOneTimeTokens(id, ['password_reset'])
+      await this.core.endSessions({ userId: id }, 'disabled', ctx)
+      await this.core.audit(ctx, { event: 'user.disable', actorId: caller.id, targetId: id })
+    } else if (body.disabled === false && before.disabledAt !== null) {
+      await this.core.audit(ctx, { event: 'user.enable', actorId: caller.id, targetId: id })
+    }
+    return toUser(user)
+  }
+
+  async profile (id: string): Promise<Profile> {
+    const [user] = await this.repo.findActiveUsers([id])
+    if (user === undefined) throw errors.PROFILE_NOT_FOUND()
+    return toProfile(user)
+  }
+
+  /** The profiles of enabled accounts among `ids`, in the order asked, each once. */
+  async profiles (ids: string[]): Promise<Profile[]> {
+    const rows = await this.repo.findActiveUsers([...new Set(ids.map((i) => i.toLowerCase()))])
+    const byId = new Map(rows.map((r) => [r.id, r]))
+    const found = ids.flatMap((i) => {
+      const row = byId.get(i.toLowerCase())
+      return row === undefined ? [] : [toProfile(row)]
+    })
+    return found.filter((p, i, all) => all.findIndex((q) => q.id === p.id) === i)
+  }
+
+  /** Creates or promotes the first admin; safe to run at every start, from several instances. */
+  async bootstrapAdmin (emailIn: string, password: string, ctx: RequestContext): Promise<void> {
+    const email = normaliseEmail(emailIn)
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const existing = await this.repo.findUserByEmail(email)
+      if (existing !== null) {
+        if (existing.roles.includes('admin')) return
+        await this.repo.updateUser(existing.id, { roles: [...new Set([...existing.roles, 'user', 'admin'])] })
+        const details = { from: existing.roles, to: 'admin', by: 'bootstrap' }
+        await this.core.audit(ctx, { event: 'role.change', targetId: existing.id, details })
+        return
+      }
+      const base = (email.split('@')[0] ?? 'admin').replace(/[^a-z0-9_]/g, '_').slice(0, 24).padEnd(3, '_')
+      const username = attempt === 0 ? base : `${base}_${randomBytes(3).toString('hex')}`
+      try {
+        const passwordHash = await this.core.hasher.hash(password)
+        const roles = ['user', 'admin']
+        const user = await this.repo.createUser({ email, username, passwordHash, roles, emailVerifiedAt: new Date() })
+        const details = { by: 'bootstrap', roles: user.roles }
+        await this.core.audit(ctx, { event: 'register', targetId: user.id, details })
+        return
+      } catch (err) {
+        if (!(err instanceof UniqueViolation)) throw err
+      }
+    }
+  }
+}
