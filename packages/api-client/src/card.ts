@@ -9,10 +9,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List and search cards (public ones; with ownerId=me also your own) */
+        /**
+         * List and search cards (public ones; with ownerId=me also your own)
+         * @description `sort=relevance` needs `q`: without it the answer is a 400 VALIDATION_FAILED naming `sort`. `ownerId=me` needs a token (401). A cursor of another sort or a forged one is a 400 INVALID_CURSOR.
+         */
         get: operations["listCards"];
         put?: never;
-        /** Create a card */
+        /**
+         * Create a card
+         * @description `templateId` must name a published template (or a draft of yours): else 400 TEMPLATE_NOT_USABLE. `artworkFileId` is checked with the file service (a file of yours; admins: any): a missing or foreign file is a 400 FILE_REFERENCE_INVALID, the file service down a 503 naming `file`; nothing is written then.
+         */
         post: operations["createCard"];
         delete?: never;
         options?: never;
@@ -31,11 +37,17 @@ export interface paths {
         get: operations["getCard"];
         put?: never;
         post?: never;
-        /** Delete a card (owner, moderator, admin) */
+        /**
+         * Delete a card (owner, moderator, admin)
+         * @description Others get a 403 NOT_OWNER; a card you cannot see is a 404 CARD_NOT_FOUND.
+         */
         delete: operations["deleteCard"];
         options?: never;
         head?: never;
-        /** Change your card (If-Match honoured) */
+        /**
+         * Change your card (If-Match honoured)
+         * @description Owner only: others get a 403 NOT_OWNER (404 when they cannot see the card). An If-Match that is not the card's ETag is a 412 CARD_CHANGED. A new `artworkFileId` is checked as on create (400 FILE_REFERENCE_INVALID, 503 naming `file`).
+         */
         patch: operations["updateCard"];
         trace?: never;
     };
@@ -98,7 +110,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List public collections (all of yours with ownerId=me) */
+        /**
+         * List public collections (all of yours with ownerId=me)
+         * @description `ownerId=me` needs a token (401). A forged cursor is a 400 INVALID_CURSOR.
+         */
         get: operations["listCollections"];
         put?: never;
         /** Create a collection */
@@ -136,7 +151,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Add a card (or move it to `position`); idempotent */
+        /**
+         * Add a card (or move it to `position`); idempotent
+         * @description Owner only (403 NOT_OWNER). A card you cannot see is a 404 CARD_NOT_FOUND; a collection holds at most 1000 cards (409 COLLECTION_FULL).
+         */
         put: operations["addCollectionCard"];
         post?: never;
         /** Take a card out; idempotent */
@@ -153,7 +171,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List published templates (your own drafts and archived ones with a token) */
+        /**
+         * List published templates (your own drafts and archived ones with a token)
+         * @description `q` matches part of the name, case-insensitively; %, _ and \ in it are plain characters. `status=draft|archived` lists your own and needs a token (401); with another author's id it is a 403 (admins may list anyone's). `authorId=me` needs a token (401).
+         */
         get: operations["listTemplates"];
         put?: never;
         /** Create a template (creators and admins) */
@@ -231,7 +252,7 @@ export interface operations {
                 q?: string;
                 /** @description Rarity */
                 rarity?: "common" | "uncommon" | "rare" | "epic" | "legendary";
-                /** @description new (default), popular, or relevance (default when q is given) */
+                /** @description new (default), popular, or relevance (default when q is given). relevance needs q: without q it is a 400 VALIDATION_FAILED naming sort */
                 sort?: "new" | "popular" | "relevance";
                 /** @description 1–32 of [a-z0-9-]; stored in lower case */
                 tag?: string;
@@ -374,7 +395,7 @@ export interface operations {
                 "application/json": {
                     /**
                      * Format: uuid
-                     * @description A UUID
+                     * @description A file of yours in the file service (admins: any file). Checked with the file service: a missing file or another user's is a 400 FILE_REFERENCE_INVALID; the file service down is a 503 naming `file`
                      */
                     artworkFileId?: string;
                     description?: string;
@@ -397,7 +418,7 @@ export interface operations {
                     tags?: string[];
                     /**
                      * Format: uuid
-                     * @description A UUID
+                     * @description A published template (or a draft of yours); any other is a 400 TEMPLATE_NOT_USABLE
                      */
                     templateId?: string;
                     title: string;
@@ -476,6 +497,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -700,6 +730,7 @@ export interface operations {
                  *     }
                  */
                 "application/json": {
+                    /** @description null takes the artwork off */
                     artworkFileId?: string | null;
                     description?: string;
                     holo?: {
@@ -822,6 +853,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1386,6 +1426,15 @@ export interface operations {
                 };
             };
             /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1736,6 +1785,15 @@ export interface operations {
                 };
             };
             /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1817,6 +1875,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2272,6 +2339,15 @@ export interface operations {
                 };
             };
             /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2677,6 +2753,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

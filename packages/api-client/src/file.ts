@@ -17,7 +17,7 @@ export interface paths {
         put?: never;
         /**
          * Upload an image
-         * @description Streams one image (part `file`) to storage. The type is decided by the bytes; metadata is stripped. The same bytes uploaded again by the same user return the existing file with 200.
+         * @description Streams one image (part `file`) to storage. The type is decided by the bytes; metadata is stripped. The same bytes uploaded again by the same user return the existing file with 200. A malformed body (truncated, no boundary, broken part headers, no part at all) is a 400 MALFORMED_MULTIPART; no part named `file` is a 400 FILE_MISSING; a bad `purpose` or `visibility` a 400 INVALID_FIELD.
          */
         post: operations["uploadFile"];
         delete?: never;
@@ -70,6 +70,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/files/{id}/ownership": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * May the caller use this file in their own records?
+         * @description Other services ask this with the caller's token before they store a reference to a file (a card's artwork, an avatar). 204 when the caller owns the file or is an admin; another user's public file is a 403 NOT_OWNER; a missing file, or another user's private one, a 404 FILE_NOT_FOUND.
+         */
+        get: operations["checkFileOwnership"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/files/{id}/signed-url": {
         parameters: {
             query?: never;
@@ -79,7 +99,7 @@ export interface paths {
         };
         /**
          * A time-limited URL that works without a token
-         * @description For the owner (or an admin). The URL goes through the gateway; the file service checks its signature.
+         * @description For the owner (or an admin). The URL goes through the gateway; the file service checks its signature. `expiresIn` over 604800 seconds is a 400 naming it; another user's public file is a 403, their private one a 404.
          */
         get: operations["getFileSignedUrl"];
         put?: never;
@@ -240,6 +260,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -492,6 +521,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteFile: {
@@ -549,6 +587,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getFileContent: {
@@ -599,7 +646,7 @@ export interface operations {
                     "image/webp": string;
                 };
             };
-            /** @description Not Modified: the ETag in If-None-Match still holds */
+            /** @description Not modified: your copy (If-None-Match) is current */
             304: {
                 headers: {
                     [name: string]: unknown;
@@ -662,10 +709,76 @@ export interface operations {
             };
         };
     };
+    checkFileOwnership: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller may use the file */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getFileSignedUrl: {
         parameters: {
             query?: {
-                /** @description Seconds the URL stays valid (at most the configured maximum) */
+                /** @description Seconds the URL stays valid: at most 604800 (FILE_SIGNED_URL_MAX_SECONDS) */
                 expiresIn?: number;
                 /** @description Sign a thumbnail of this width instead of the original */
                 w?: 64 | 128 | 256 | 512;
@@ -729,6 +842,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getFileThumbnail: {
@@ -759,7 +881,7 @@ export interface operations {
                     "image/webp": string;
                 };
             };
-            /** @description Not Modified: the ETag in If-None-Match still holds */
+            /** @description Not modified: your copy (If-None-Match) is current */
             304: {
                 headers: {
                     [name: string]: unknown;
@@ -838,6 +960,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,7 +6,7 @@ import { LogController, type FastifyInstance, type FastifyServerOptions } from '
 import { destination } from 'pino'
 import AjvCompiler from '@fastify/ajv-compiler'
 import { loggableUrl, loggerOptions } from './logger.js'
-import { failureOf, problemPlugin } from './plugins/problem.js'
+import { failureOf, problemPlugin, sendProblem } from './plugins/problem.js'
 import { requestGuardsPlugin } from './plugins/request-guards.js'
 import { healthPlugin, type HealthCheck } from './plugins/health.js'
 import { metricsPlugin } from './plugins/metrics.js'
@@ -79,7 +79,18 @@ export function serviceFastifyOptions (o: ServiceOptions): FastifyServerOptions 
     return503OnClosing: true,
     bodyLimit: o.bodyLimit ?? 1024 * 1024,
     ajv: { customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true } },
-    schemaController: { compilersFactory: { buildValidator } }
+    schemaController: { compilersFactory: { buildValidator } },
+    // The router's own refusals are problems like every other 400.
+    frameworkErrors: (error, request, reply) => {
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+        sendProblem(request, reply, 400, 'VALIDATION_FAILED', 'A path parameter is too long',
+          { errors: [{ field: 'path', in: 'params', message: 'has a parameter too long to name anything here' }] })
+      } else if (error.code === 'FST_ERR_BAD_URL') {
+        sendProblem(request, reply, 400, 'MALFORMED_URL', 'The URL is not valid percent-encoded UTF-8')
+      } else {
+        sendProblem(request, reply, error.statusCode ?? 400, 'BAD_REQUEST', error.message)
+      }
+    }
   }
 }
 

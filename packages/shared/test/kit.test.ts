@@ -70,6 +70,7 @@ async function build (t: Test): Promise<{ app: FastifyInstance, logs: Capture }>
         app.get('/moderation', { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }))
       }, { roles: ['moderator'] }))
       app.get('/caller-anyway', { config: { auth: 'public' } }, async (request) => ({ id: request.caller.id }))
+      app.get('/items/:id', { config: { auth: 'public' } }, async (request) => request.params)
       app.get('/boom', { config: { auth: 'public' } }, async () => { throw new Error('secret internals at db.ts:42') })
     }
   })
@@ -209,4 +210,20 @@ t.test('TRUST_PROXY never trusts every hop', async (t) => {
   t.equal(trustProxyOf('1'), 1)
   t.equal(trustProxyOf('loopback, 10.0.0.0/8'), 'loopback, 10.0.0.0/8')
   t.throws(() => trustProxyOf('true'), /TRUST_PROXY/)
+})
+
+t.test('the router\'s own refusals are problems, and the documents declare what the core answers', async (t) => {
+  const { app } = await build(t)
+  const long = await app.inject({ url: `/items/${'x'.repeat(300)}` })
+  t.equal(long.statusCode, 400, 'a path parameter too long for any id')
+  t.match(long.headers['content-type'], /^application\/problem\+json/)
+  t.match(long.json(), { status: 400, code: 'VALIDATION_FAILED' })
+  const encoded = await app.inject({ url: '/optional/%C0%AF' })
+  t.equal(encoded.statusCode, 400)
+  t.match(encoded.headers['content-type'], /^application\/problem\+json/)
+  t.match(encoded.json(), { status: 400, code: 'MALFORMED_URL' })
+  const doc = (await app.inject({ url: '/openapi.json' })).json()
+  t.ok(doc.paths['/things'].post.responses['415'], 'a route with a body documents 415')
+  t.ok(doc.paths['/things'].post.responses['400'], 'and 400')
+  t.notOk(doc.paths['/me'].get.responses['415'], 'a route without a body does not')
 })

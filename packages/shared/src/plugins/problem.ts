@@ -44,6 +44,13 @@ function validationErrors (error: FastifyError): FieldError[] {
   })
 }
 
+/** Sends a problem the core renders itself (outside the error handler, e.g. for router errors). */
+export function sendProblem (request: FastifyRequest, reply: FastifyReply, status: number, code: string, detail: string,
+  extra: Record<string, unknown> = {}): FastifyReply {
+  fail(request, { code, detail })
+  return render(request, reply, { status, title: titleOf(status), code, detail, ...extra })
+}
+
 function render (request: FastifyRequest, reply: FastifyReply, p: Omit<Problem, 'instance' | 'requestId' | 'type'> & Record<string, unknown>): FastifyReply {
   const body: Problem = {
     type: problemType(p.code),

@@ -3,6 +3,7 @@ import FindMyWay from 'find-my-way'
 import type { FastifyInstance } from 'fastify'
 import type { HTTPMethod } from 'find-my-way'
 import { AppError, invalidField, type RequestPart } from '../errors.js'
+import { ProblemSchema } from '../schemas.js'
 
 /** The path of the first string holding a NUL character, or undefined. */
 export function nulPath (value: unknown, path = ''): string | undefined {
@@ -40,6 +41,18 @@ export const requestGuardsPlugin = fp(async function requestGuards (app: Fastify
       const field = nulPath(value)
       if (field !== undefined) throw invalidField(field === '' ? where : field, where, 'must not contain NUL characters')
     }
+  })
+
+  // What the core itself answers for any route with input: 400 for input its schemas refuse, 415
+  // for a body in a type no parser takes. The documents say so without each route repeating it.
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as Record<string, unknown> | undefined
+    if (schema === undefined || schema.hide === true) return
+    const response = { ...(schema.response as Record<string, unknown> | undefined) }
+    const takesInput = ['body', 'querystring', 'params', 'headers'].some((part) => schema[part] !== undefined)
+    if (takesInput && response[400] === undefined) response[400] = ProblemSchema
+    if (schema.body !== undefined && response[415] === undefined) response[415] = ProblemSchema
+    route.schema = { ...schema, response } as typeof route.schema
   })
 
   // A side router holding every route's path: answers "which methods does this path have?".
