@@ -40,10 +40,12 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
         prefix: config.CACHE_PREFIX,
         cardTtlSeconds: config.CARD_CACHE_TTL_SECONDS,
         listTtlSeconds: config.LIST_CACHE_TTL_SECONDS,
+        listStaleSeconds: config.LIST_CACHE_STALE_SECONDS,
+        listRefreshMs: config.LIST_CACHE_REFRESH_MS,
         metrics: app.metrics,
         log: app.log
       })
-      const cardService = new CardService({ cards, templates, cache, files: deps.files, metrics: app.metrics })
+      const cardService = new CardService({ cards, templates, cache, files: deps.files, metrics: app.metrics, log: app.log })
       const collectionService = new CollectionService(new CollectionRepository(deps.prisma), cards)
       await app.register(cardRoutes, { service: cardService })
       await app.register(templateRoutes, { service: new TemplateService(templates) })

@@ -10,6 +10,10 @@ export const EnvSchema = Type.Object({
   CARD_CACHE_TTL_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 86_400 }),
   /** Lifetime of a cached first page of a public listing. */
   LIST_CACHE_TTL_SECONDS: Type.Integer({ default: 30, minimum: 1, maximum: 3600 }),
+  // Past its TTL a page may still be served this long while one request refreshes it.
+  LIST_CACHE_STALE_SECONDS: Type.Integer({ default: 30, minimum: 0, maximum: 3600 }),
+  // A page missing cards added since it was filled is refreshed (behind its readers) at most this often.
+  LIST_CACHE_REFRESH_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000 }),
   /** The file service, asked whether a caller may use a file as a card's artwork (http or https, no query). */
   FILE_SERVICE_URL: Type.String({ default: 'http://127.0.0.1:3003', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }),
   /** How long a card write waits for the file service before it answers 503 naming `file`. */

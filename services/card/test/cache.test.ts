@@ -13,7 +13,18 @@ const counter = async (app: { metrics: { getSingleMetricAsString: (n: string) =>
 }
 
 // One app for the cache tests (each uses its own owner and cards); the Redis-down test has its own.
-const h = await buildTestApp(t)
+// Pages missing a new card refresh after 50 ms here (1 s by default), so tests wait briefly.
+const h = await buildTestApp(t, { LIST_CACHE_REFRESH_MS: '50' })
+
+/** Polls `read` until it gives `expected` (bounded: about 3 s), and returns the last value. */
+async function eventually<T> (read: () => Promise<T>, expected: T): Promise<T> {
+  let last = await read()
+  for (let i = 0; i < 150 && JSON.stringify(last) !== JSON.stringify(expected); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    last = await read()
+  }
+  return last
+}
 
 t.test('cache: hits, and every write is visible to the next read', async (t) => {
   const { app } = h
@@ -55,11 +66,15 @@ t.test('cache: first pages of public listings', async (t) => {
   t.equal(await counter(app, 'hit', 'card_list'), hits + 1)
 
   await h.card(owner, { title: 'Beta' })
-  t.same(await list(), ['Beta', 'Alpha'], 'create shows at once')
+  t.same(await eventually(list, ['Beta', 'Alpha']), ['Beta', 'Alpha'], 'a new card shows once its pages refresh')
   await h.card(owner, { title: 'Gamma', visibility: 'private' })
   t.same(await list(), ['Beta', 'Alpha'])
+  const cachedHits = await counter(app, 'hit', 'card_list')
   await app.inject({ method: 'PUT', url: `/api/v1/cards/${a.id as string}/like`, headers: h.user().auth })
-  t.same(await list('?sort=popular'), ['Alpha', 'Beta'], 'like reorders popular at once')
+  t.same(await list(), ['Beta', 'Alpha'])
+  t.equal(await counter(app, 'hit', 'card_list'), cachedHits + 1, 'a like leaves list pages cached')
+  t.equal((await app.inject({ url: `/api/v1/cards/${a.id as string}` })).json().likeCount, 1, 'the card shows it at once')
+  t.same(await list('?sort=popular'), ['Alpha', 'Beta'])
   t.same(await list('?q=alpha'), ['Alpha'])
   await app.inject({ method: 'PATCH', url: `/api/v1/cards/${a.id as string}`, headers: owner.auth, payload: { title: 'Omega' } })
   t.same(await list('?q=alpha'), [], 'search results follow edits')
@@ -112,16 +127,51 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
   // Simulate the slow reader: it reads the generation, the write lands, then it fills.
   const { CardCache } = await import('../src/modules/cards/cards.cache.js')
   const { Registry } = await import('prom-client')
-  const cache = new CardCache({ redis: h.deps.redis, prefix: h.config.CACHE_PREFIX, cardTtlSeconds: 60, listTtlSeconds: 60, metrics: new Registry(), log: h.app.log })
+  const cache = new CardCache({
+    redis: h.deps.redis,
+    prefix: h.config.CACHE_PREFIX,
+    cardTtlSeconds: 60,
+    listTtlSeconds: 60,
+    listStaleSeconds: 60,
+    listRefreshMs: 0,
+    metrics: new Registry(),
+    log: h.app.log
+  })
   const read = await cache.getCard(card.id)
   t.equal(read.hit, undefined)
   await h.app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'New' } })
   await cache.fillCard(card.id, read.generation, { tag: 'v1.c0', visibility: 'public', ownerId: owner.id, hidden: false, body: JSON.stringify({ ...card, title: 'Old' }) })
   t.equal((await h.app.inject({ url })).json().title, 'New')
-  const list = await cache.getList('k')
-  await cache.invalidateLists()
-  await cache.fillList('k', list.generation, 'etag\nstale')
-  t.equal((await cache.getList('k')).hit, undefined)
+  const listed = { ownerId: owner.id, templateId: null, tags: ['slow'], rarity: 'common', effect: undefined }
+  const list = await cache.getList('k', 'g:slow')
+  await cache.bumpLists([listed], 'changed')
+  await cache.fillList('k', 'g:slow', list.stamp, 'etag\nstale')
+  t.equal((await cache.getList('k', 'g:slow')).page, undefined, 'a page read before a change is never served after it')
+
+  // An added card leaves the page servable, to be refreshed; its author reads around it.
+  const fresh = await cache.getList('k', 'g:slow')
+  await cache.fillList('k', 'g:slow', fresh.stamp, 'page')
+  t.match(await cache.getList('k', 'g:slow'), { page: 'page', refresh: false })
+  await cache.bumpLists([listed], 'added')
+  t.match(await cache.getList('k', 'g:slow'), { page: 'page', refresh: true }, 'served, and one caller refreshes it')
+  await cache.markWriter(owner.id)
+  t.equal((await cache.getList('k', 'g:slow', owner.id)).page, undefined, 'its author never gets a page older than their write')
+  t.equal((await cache.getList('k', 'g:slow', h.user().id)).page, 'page', 'others still do')
+  t.equal((await cache.getList('k', 'r:common')).page, undefined, 'other dimensions have their own entries')
+})
+
+t.test('cache: a new card is in its author\'s next read of any listing at once, and in everyone\'s soon after', async (t) => {
+  const { app } = h
+  const owner = h.user()
+  const tag = `ryw${Date.now()}`
+  await h.card(owner, { title: 'First', tags: [tag] })
+  const list = async (headers: Record<string, string> = {}): Promise<string[]> =>
+    (await app.inject({ url: `/api/v1/cards?tag=${tag}`, headers })).json().items.map((c: { title: string }) => c.title)
+  t.same(await list(), ['First'])
+  t.same(await list(owner.auth), ['First'], 'served from the cache to its author too')
+  await h.card(owner, { title: 'Second', tags: [tag] })
+  t.same(await list(owner.auth), ['Second', 'First'], 'the author sees their write at once')
+  t.same(await eventually(list, ['Second', 'First']), ['Second', 'First'], 'others once the page refreshed')
 })
 
 t.test('cache: invalidations missed while Redis was unreachable are purged before the cache is used again', async (t) => {
@@ -201,7 +251,9 @@ t.test('cache: callers missing the same first page share one query, but never on
   t.equal(calls, 1, 'ten concurrent misses, one query')
 
   // A load that read the table before a write is held back until that write has answered.
-  await app.inject({ method: 'POST', url: '/api/v1/cards', headers: owner.auth, payload: { title: 'Bump' } }) // a new generation: the next read misses
+  const first = (await Promise.all([app.inject({ url })]))[0]?.json().items[0] as { id: string }
+  // An edit: a new generation, so the next read misses.
+  await app.inject({ method: 'PATCH', url: `/api/v1/cards/${first.id}`, headers: owner.auth, payload: { title: 'Bump' } })
   let release = (): void => {}
   gate = new Promise((resolve) => { release = resolve })
   calls = 0
@@ -212,7 +264,7 @@ t.test('cache: callers missing the same first page share one query, but never on
   const after = app.inject({ url })
   for (let i = 0; i < 10_000 && calls < 2; i++) await new Promise((resolve) => setImmediate(resolve))
   release()
-  t.equal((await before).json().items.length, 2, 'the early reader saw the table as it was')
-  t.same((await after).json().items.map((c: { title: string }) => c.title).sort(), ['Bump', 'Shared one', 'Shared two'], 'the later reader ran its own query')
+  t.equal((await before).json().items.length, 1, 'the early reader saw the table as it was')
+  t.same((await after).json().items.map((c: { title: string }) => c.title).sort(), ['Bump', 'Shared two'], 'the later reader ran its own query')
   t.equal(calls, 2)
 })

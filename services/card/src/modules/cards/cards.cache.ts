@@ -18,7 +18,12 @@ export interface CardCacheOptions {
   redis: Redis
   prefix: string
   cardTtlSeconds: number
+  /** How long a list page is fresh. */
   listTtlSeconds: number
+  /** How long past that an expired page may still be served while one caller refreshes it. */
+  listStaleSeconds: number
+  /** A page that misses cards added since it was filled is refreshed at most this often. */
+  listRefreshMs: number
   metrics: Registry
   log: FastifyBaseLogger
 }
@@ -26,14 +31,74 @@ export interface CardCacheOptions {
 /** A read: the entry if present and current, plus the generation a later fill must carry. */
 export interface CacheRead<T> { hit: T | undefined, generation: string | undefined }
 
+/** What a fill of a list page must carry: the generations read before its query, and when that query started. */
+export interface ListStamp { hard: string, soft: string, startedAt: number }
+
+/** A list read: the page if it may be served, whether to refresh it behind the caller, and the stamp of a fill. */
+export interface ListRead {
+  page: string | undefined
+  refresh: boolean
+  /** Undefined when Redis was not reached: never fill blind. */
+  stamp: ListStamp | undefined
+}
+
+/** What decides which listings a card appears in. */
+export interface ListedCard {
+  ownerId: string
+  templateId: string | null
+  tags: string[]
+  rarity: string
+  effect: string | undefined
+}
+
+/** The filters of a public listing's first page (the values as the query names them). */
+export interface ListFilters {
+  ownerId?: string
+  templateId?: string
+  q?: string
+  tag?: string
+  rarity?: string
+  effect?: string
+}
+
+/**
+ * The one dimension a page's validity hangs on: its most selective filter.
+ * Any card that can appear on the page matches every filter of it, so a write
+ * to such a card bumps this dimension's generation. Every search (any `q`,
+ * typo-tolerant ones too) hangs on the one `q` dimension.
+ */
+export function listDimension (f: ListFilters): string {
+  if (f.ownerId !== undefined) return `o:${f.ownerId}`
+  if (f.templateId !== undefined) return `t:${f.templateId}`
+  if (f.q !== undefined) return 'q'
+  if (f.tag !== undefined) return `g:${f.tag}`
+  if (f.rarity !== undefined) return `r:${f.rarity}`
+  if (f.effect !== undefined) return `e:${f.effect}`
+  return 'all'
+}
+
+/** Every dimension whose pages a listed card can appear on. */
+export function cardDimensions (c: ListedCard): string[] {
+  const dims = ['all', 'q', `o:${c.ownerId}`, `r:${c.rarity}`, ...c.tags.map((t) => `g:${t}`)]
+  if (c.templateId !== null) dims.push(`t:${c.templateId}`)
+  if (c.effect !== undefined) dims.push(`e:${c.effect}`)
+  return dims
+}
+
+// INCR and EXPIRE every key in one round trip; the generation outlives any entry stamped with an older one.
+const BUMP = `for _, k in ipairs(KEYS) do redis.call('INCR', k); redis.call('EXPIRE', k, ARGV[1]) end return #KEYS`
+
 /**
  * Redis cache of single cards and first pages of public listings.
  *
  * Staleness is ruled out with generations instead of deletes: each entry is
  * stored with the generation it was read under, a write bumps the generation
- * (per card, or one for all lists) before it answers, and an entry whose
+ * (per card, or per listing dimension) before it answers, and an entry whose
  * generation is not current is a miss. So a slow reader that filled the cache
  * with what it read before a write can never be served after that write.
+ * Lists carry two generations per dimension: a hard one (a card changed or
+ * left: the page must not be served) and a soft one (a card was added: the
+ * page may be served while it is refreshed). Likes bump neither.
  *
  * Every operation fails soft: with Redis down the service reads PostgreSQL.
  * A bump that failed leaves possibly stale entries behind, so the cache stays
@@ -43,10 +108,8 @@ export class CardCache {
   private dirty = false
   private purging: Promise<void> | undefined
   private readonly counters: Record<'card' | 'list', CacheCounter>
-  private readonly listGenKey: string
 
   constructor (private readonly o: CardCacheOptions) {
-    this.listGenKey = `${o.prefix}lists:gen`
     // cache_requests_total{cache="card"|"card_list"}; a read skipped while Redis is down counts as a miss.
     this.counters = { card: cacheCounter(o.metrics, 'card'), list: cacheCounter(o.metrics, 'card_list') }
     o.redis.on('ready', () => { if (this.dirty) void this.purge() })
@@ -56,6 +119,11 @@ export class CardCache {
   private cardKey (id: string): string { return `${this.o.prefix}c2:${id}` }
   private cardGenKey (id: string): string { return `${this.o.prefix}c:${id}:gen` }
   private listKey (key: string): string { return `${this.o.prefix}l:${key}` }
+
+  private listHardKey (dim: string): string { return `${this.o.prefix}lh:${dim}` }
+  private listSoftKey (dim: string): string { return `${this.o.prefix}ls:${dim}` }
+  private writerKey (userId: string): string { return `${this.o.prefix}w:${userId}` }
+  private get listLifeSeconds (): number { return this.o.listTtlSeconds + this.o.listStaleSeconds }
 
   private usable (): boolean { return !this.dirty && this.o.redis.status === 'ready' }
 
@@ -80,20 +148,74 @@ export class CardCache {
     })
   }
 
-  async getList (key: string): Promise<CacheRead<string>> {
-    return await this.read('list', this.listGenKey, this.listKey(key))
+  /**
+   * A first page of a public listing, hanging on dimension `dim`. Served as is
+   * while fresh; served and refreshed by one caller when it expired (within the
+   * stale window) or when cards were added to its dimension since it was
+   * filled (at most every listRefreshMs). A missing, outlived or invalidated
+   * page is a miss, and so is a page older than the viewer's own last write
+   * (read-your-writes).
+   */
+  async getList (key: string, dim: string, viewerId?: string): Promise<ListRead> {
+    const startedAt = Date.now()
+    if (!this.usable()) { this.counters.list.miss(); return { page: undefined, refresh: false, stamp: undefined } }
+    try {
+      const keys = [this.listHardKey(dim), this.listSoftKey(dim), this.listKey(key)]
+      if (viewerId !== undefined) keys.push(this.writerKey(viewerId))
+      const [hard, soft, value, wrote] = await this.o.redis.mget(...keys)
+      const stamp = { hard: hard ?? '0', soft: soft ?? '0', startedAt }
+      const entry = value == null ? undefined : parseListEntry(value)
+      if (entry === undefined || entry.hard !== stamp.hard || (wrote != null && Number(wrote) >= entry.filledAt)) {
+        this.counters.list.miss()
+        return { page: undefined, refresh: false, stamp }
+      }
+      this.counters.list.hit()
+      const age = startedAt - entry.filledAt
+      const refresh = age >= this.o.listTtlSeconds * 1000 || (entry.soft !== stamp.soft && age >= this.o.listRefreshMs)
+      return { page: entry.page, refresh, stamp }
+    } catch (err) {
+      this.o.log.warn({ err }, 'cache read failed; reading PostgreSQL')
+      this.counters.list.miss()
+      return { page: undefined, refresh: false, stamp: undefined }
+    }
   }
 
-  async fillList (key: string, generation: string | undefined, body: string): Promise<void> {
-    await this.write(this.listKey(key), generation, body, this.o.listTtlSeconds)
+  async fillList (key: string, dim: string, stamp: ListStamp | undefined, page: string): Promise<void> {
+    if (stamp === undefined || !this.usable()) return
+    const life = this.listLifeSeconds
+    try {
+      await this.o.redis.multi()
+        .set(this.listKey(key), `${stamp.hard}\n${stamp.soft}\n${stamp.startedAt}\n${page}`, 'EX', life)
+        // The generations must outlive the entry (see bumpLists).
+        .expire(this.listHardKey(dim), life * 2)
+        .expire(this.listSoftKey(dim), life * 2)
+        .exec()
+    } catch (err) {
+      this.o.log.warn({ err }, 'cache fill failed')
+    }
   }
 
-  /** Any write that changes what a public listing shows. */
-  async invalidateLists (): Promise<void> {
-    await this.bump(async () => { await this.o.redis.incr(this.listGenKey) })
+  /**
+   * After a write to listed cards commits and before it is answered. `added`:
+   * new cards only, so pages of their dimensions stay servable and are
+   * refreshed behind their readers. `changed`: cards edited, hidden, deleted
+   * or made unlisted, so no page of their dimensions may be served again.
+   */
+  async bumpLists (cards: ListedCard[], how: 'added' | 'changed'): Promise<void> {
+    const dims = [...new Set(cards.flatMap(cardDimensions))]
+    if (dims.length === 0) return
+    const keyOf = how === 'added' ? (d: string) => this.listSoftKey(d) : (d: string) => this.listHardKey(d)
+    await this.bump(async () => {
+      await this.o.redis.eval(BUMP, dims.length, ...dims.map(keyOf), this.listLifeSeconds * 2)
+    })
   }
 
-  private async read (kind: 'card' | 'list', genKey: string, key: string): Promise<CacheRead<string>> {
+  /** Marks a user's write, so their next list reads skip pages filled before it. */
+  async markWriter (userId: string): Promise<void> {
+    await this.bump(async () => { await this.o.redis.set(this.writerKey(userId), Date.now(), 'EX', this.listLifeSeconds) })
+  }
+
+  private async read (kind: 'card', genKey: string, key: string): Promise<CacheRead<string>> {
     if (!this.usable()) { this.counters[kind].miss(); return { hit: undefined, generation: undefined } }
     try {
       const [gen, value] = await this.o.redis.mget(genKey, key)
@@ -151,4 +273,12 @@ export class CardCache {
     })()
     return this.purging
   }
+}
+
+function parseListEntry (value: string): { hard: string, soft: string, filledAt: number, page: string } | undefined {
+  const a = value.indexOf('\n')
+  const b = value.indexOf('\n', a + 1)
+  const c = value.indexOf('\n', b + 1)
+  if (a < 0 || b < 0 || c < 0) return undefined
+  return { hard: value.slice(0, a), soft: value.slice(a + 1, b), filledAt: Number(value.slice(b + 1, c)), page: value.slice(c + 1) }
 }

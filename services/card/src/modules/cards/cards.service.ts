@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify'
 import {
   commonErrors, cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, hasRole, page, UUID, type AuthUser
 } from '@holo/shared'
@@ -5,7 +6,7 @@ import { Counter, type Registry } from 'prom-client'
 import type { FileReferences, OnBehalfOf } from '../../clients/files.js'
 import { errors } from '../../errors.js'
 import type { TemplateRepository } from '../templates/templates.repository.js'
-import type { CardCache, CachedCard } from './cards.cache.js'
+import { listDimension, type CardCache, type CachedCard, type ListedCard, type ListStamp } from './cards.cache.js'
 import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
 import {
   cardTag, decodePage, encodePage, pageView, personalTag, toPageJson, withLikedByMe, type JsonView, type PageJson
@@ -25,6 +26,14 @@ export function canReadCard (card: { ownerId: string, visibility: string, hidden
 
 const isListed = (c: { visibility: string, hiddenAt: Date | null }): boolean =>
   c.visibility === 'public' && c.hiddenAt === null
+/** What decides the listings a card row appears in. */
+const listedOf = (row: CardRow): ListedCard => ({
+  ownerId: row.ownerId,
+  templateId: row.templateId,
+  tags: row.tags,
+  rarity: row.rarity,
+  effect: (row.holo as { effect?: string } | null)?.effect
+})
 /** What canReadCard needs of a card row. */
 export const metaOf = (row: CardRow): { ownerId: string, visibility: string, hidden: boolean } =>
   ({ ownerId: row.ownerId, visibility: row.visibility, hidden: row.hiddenAt !== null })
@@ -45,6 +54,7 @@ export interface CardServiceDeps {
   /** The file service: may the caller use a file as artwork? */
   files: FileReferences
   metrics: Registry
+  log: FastifyBaseLogger
 }
 
 export class CardService {
@@ -94,7 +104,12 @@ export class CardService {
       visibility: input.visibility ?? 'public'
     })
     this.created.inc()
-    if (isListed(row)) await this.d.cache.invalidateLists()
+    // A new card removes nothing from any page: its pages stay servable and refresh behind their
+    // readers, while its author's own reads skip pages filled before it (read-your-writes).
+    await Promise.all([
+      isListed(row) ? this.d.cache.bumpLists([listedOf(row)], 'added') : undefined,
+      this.d.cache.markWriter(user.id)
+    ])
     return { card: { ...toCard(row), likedByMe: false }, tag: personalTag(cardTag(row), false) }
   }
 
@@ -128,9 +143,10 @@ export class CardService {
     return row
   }
 
+  /** A card changed, left its listings or was deleted: no page of its listings before or after may be served. */
   private async changed (before: CardRow, after: CardRow | null): Promise<void> {
-    await this.d.cache.invalidateCard(before.id)
-    if (isListed(before) || (after !== null && isListed(after))) await this.d.cache.invalidateLists()
+    const listed = [before, after].filter((c): c is CardRow => c !== null && isListed(c)).map(listedOf)
+    await Promise.all([this.d.cache.invalidateCard(before.id), this.d.cache.bumpLists(listed, 'changed')])
   }
 
   /**
@@ -187,7 +203,8 @@ export class CardService {
     const changed = on ? await this.d.cards.like(user.id, id) : await this.d.cards.unlike(user.id, id)
     if (!changed) return
     this.likes.inc({ action: on ? 'like' : 'unlike' })
-    await this.changed(row, row)
+    // The card's own entry carries its count; list pages keep theirs until they refresh (at most the list TTL).
+    await this.d.cache.invalidateCard(row.id)
   }
 
   async list (query: ListCardsQuery, viewer: Viewer): Promise<JsonView> {
@@ -205,20 +222,12 @@ export class CardService {
     const tsquery = query.q === undefined ? undefined : toPrefixQuery(query.q)
     if (query.q !== undefined && tsquery === undefined) return await this.present(toPageJson([], null), viewer)
 
-    // A listed first page is the same for every caller: cached once, with likedByMe laid over it per caller.
-    const cacheable = query.cursor === undefined && scope === 'listed'
-    const key = JSON.stringify(
-      ['p2', query.q, query.tag, query.rarity, query.effect, query.templateId, ownerId, sort, limit]
-    )
-    const cached = cacheable ? await this.d.cache.getList(key) : undefined
-    const hit = cached?.hit === undefined ? undefined : decodePage(cached.hit)
-    if (hit !== undefined) return await this.present(hit, viewer)
-
     const after = query.cursor === undefined ? undefined : afterOf(sort, query.cursor)
+    const tag = query.tag?.toLowerCase()
     const filter: CardListFilter = {
       scope,
       ownerId,
-      tag: query.tag?.toLowerCase(),
+      tag,
       rarity: query.rarity,
       effect: query.effect,
       templateId: query.templateId,
@@ -229,20 +238,43 @@ export class CardService {
       after: after?.key,
       limit
     }
-    if (cached?.generation === undefined) return await this.present(await this.loadPage(filter), viewer)
-    // Callers that missed the same entry under the same generation share one query and one
+    // A listed first page is the same for every caller: cached once, with likedByMe laid over it per caller.
+    if (query.cursor !== undefined || scope !== 'listed') return await this.present(await this.loadPage(filter), viewer)
+    const key = JSON.stringify(['p3', query.q, tag, query.rarity, query.effect, query.templateId, ownerId, sort, limit])
+    const dim = listDimension({ ownerId, templateId: query.templateId, q: query.q, tag, rarity: query.rarity, effect: query.effect })
+    const read = await this.d.cache.getList(key, dim, viewer?.id)
+    const hit = read.page === undefined ? undefined : decodePage(read.page)
+    if (hit !== undefined) {
+      if (read.refresh) this.refresh(key, dim, read.stamp, filter)
+      return await this.present(hit, viewer)
+    }
+    const stamp = read.stamp
+    if (stamp === undefined) return await this.present(await this.loadPage(filter), viewer)
+    // Callers that missed the same entry under the same generations share one query and one
     // fill: an expired popular search costs PostgreSQL once, not once per waiting caller.
-    // A caller that saw a newer generation (a write answered since) never joins an older load.
-    const flight = `${cached.generation}|${key}`
+    // A caller that saw newer generations (a write answered since) never joins an older load.
+    const flight = `${stamp.hard}|${stamp.soft}|${key}`
     let shared = this.loading.get(flight)
     if (shared === undefined) {
       shared = this.loadPage(filter).then((found) => {
-        void this.d.cache.fillList(key, cached.generation, encodePage(found))
+        void this.d.cache.fillList(key, dim, stamp, encodePage(found))
         return found
       }).finally(() => this.loading.delete(flight))
       this.loading.set(flight, shared)
     }
     return await this.present(await shared, viewer)
+  }
+
+  /** Loads a servable page again behind its readers: one refresh per page at a time, failures only logged. */
+  private refresh (key: string, dim: string, stamp: ListStamp | undefined, filter: CardListFilter): void {
+    const flight = `refresh|${key}`
+    if (stamp === undefined || this.loading.has(flight)) return
+    const job = this.loadPage(filter).then(async (found) => {
+      await this.d.cache.fillList(key, dim, stamp, encodePage(found))
+      return found
+    }).finally(() => this.loading.delete(flight))
+    job.catch((err: unknown) => { this.d.log.warn({ err }, 'list page refresh failed; the cached page stays until it expires') })
+    this.loading.set(flight, job)
   }
 
   /** A page of cards matching the filter; a first-page search that finds nothing retries with typo tolerance. */
