@@ -87,7 +87,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Change the caller's username or profile */
+        /**
+         * Change the caller's username or profile
+         * @description A new avatarFileId must name a file the caller may use (their own; admins any), as the file service says: otherwise 400 FILE_REFERENCE_INVALID; 503 naming `file` (nothing changed) when it cannot say.
+         */
         patch: operations["updateAuthMe"];
         trace?: never;
     };
@@ -720,6 +723,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

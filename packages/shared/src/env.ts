@@ -24,3 +24,11 @@ export function authVerifierEnv () {
     AUTH_ISSUER: Type.String({ default: 'holo-auth', minLength: 1 })
   }
 }
+
+/** Variables of a service that asks the file service whether a caller may use a file. */
+export function fileServiceEnv () {
+  return {
+    FILE_SERVICE_URL: Type.String({ default: 'http://127.0.0.1:3003', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }),
+    FILE_SERVICE_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 30_000 })
+  }
+}

@@ -73,7 +73,7 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
   })
   const sessions = new SessionsService(core, deps.keys, throttle, metrics)
   const passwords = new PasswordsService(core)
-  const users = new UsersService(core)
+  const users = new UsersService(core, deps.checkFile)
   app.decorate('accounts', { sessions, passwords, users, drain: async () => { await core.drain() } })
   app.addHook('onClose', async () => { await core.drain() })
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { assertProductionSafe, baseEnv, ConfigError, DEFAULT_ISSUER, parseEnv } from '@holo/shared'
+import { assertProductionSafe, baseEnv, ConfigError, DEFAULT_ISSUER, fileServiceEnv, parseEnv } from '@holo/shared'
 
 /** The development admin password the local stack uses; refused in production. */
 export const DEV_ADMIN_PASSWORD = 'holo-dev-admin-password'
@@ -43,7 +43,9 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_RESET_PER_IP: Type.Integer({ default: 20, minimum: 1 }),
   RATE_LIMIT_RESET_PER_ACCOUNT: Type.Integer({ default: 3, minimum: 1 }),
   // Prefix of the rate-limit counters in Redis (tests give each app its own).
-  RATE_LIMIT_NAMESPACE: Type.String({ default: 'auth:rl:', pattern: '^[A-Za-z0-9_.:-]*:$', maxLength: 100 })
+  RATE_LIMIT_NAMESPACE: Type.String({ default: 'auth:rl:', pattern: '^[A-Za-z0-9_.:-]*:$', maxLength: 100 }),
+  // The file service, asked whether the caller may use a file (FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_MS).
+  ...fileServiceEnv()
 })
 
 export type Config = Static<typeof EnvSchema>

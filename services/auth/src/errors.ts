@@ -28,7 +28,10 @@ export const errors = defineErrors({
   USERNAME_TAKEN: () => ({ status: 409, detail: 'This username is taken' }),
   USER_NOT_FOUND: () => ({ status: 404, detail: 'No such user' }),
   PROFILE_NOT_FOUND: () => ({ status: 404, detail: 'No such profile' }),
-  SESSION_NOT_FOUND: () => ({ status: 404, detail: 'No such session' })
+  SESSION_NOT_FOUND: () => ({ status: 404, detail: 'No such session' }),
+  FILE_REFERENCE_INVALID: (foreign: boolean) => badField('avatarFileId', foreign
+    ? 'names a file of another user; use one of your own'
+    : 'names no file of yours (it must exist)')
 })
 
 export type AuthErrorCode = ErrorCode<typeof errors>

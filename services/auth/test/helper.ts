@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
 import tap from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { testDatabase, testMail, testRedisUrl, type Teardown, type TestMail } from '@holo/infra/testing'
+import { freePort, testDatabase, testMail, testRedisUrl, type Teardown, type TestMail } from '@holo/infra/testing'
+import { JWKS_PATH } from '@holo/shared'
+// The real file service, for the avatarFileId check (tsconfig.json has rootDir '..' for this).
+import { buildTestApp as buildFileTestApp, makeImage, upload as uploadFile } from '../../file/test/helper.js'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { closeDeps, createDeps, type Deps } from '../src/deps.js'
@@ -14,6 +18,8 @@ export const FAST_ARGON2 = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' }
 /**
  * The real auth app on its own fresh database and the real Redis, with its
  * own rate-limit counters. `withMail` starts a real MailDev for it.
+ * FILE_SERVICE_URL points at a closed port: a test that needs the file service
+ * uses buildTestAppWithFiles.
  */
 export async function buildTestApp (
   t: Teardown,
@@ -22,6 +28,7 @@ export async function buildTestApp (
 ): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? await fileDatabaseUrl()
   const mail = options.withMail === true ? await testMail(t) : undefined
+  const closedPort = await freePort()
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -31,6 +38,8 @@ export async function buildTestApp (
     // Nothing listens there unless the test asked for mail: sends fail in the background and are logged.
     SMTP_URL: mail !== undefined ? `smtp://127.0.0.1:${mail.smtpPort}` : 'smtp://127.0.0.1:9',
     PUBLIC_URL: 'http://holo.test',
+    // A stray call to the file service fails loudly (503) instead of reaching one.
+    FILE_SERVICE_URL: `http://127.0.0.1:${closedPort}`,
     ...FAST_ARGON2,
     ...env
   })
@@ -43,6 +52,42 @@ export async function buildTestApp (
     await closeDeps(deps)
   })
   return { app, deps, config, mail }
+}
+
+export interface TestFiles {
+  /** Where the file service listens. */
+  url: string
+  app: FastifyInstance
+  /** Uploads a small PNG (new bytes each time) with `accessToken` and returns the file. */
+  upload: (accessToken: string, o?: { visibility?: 'public' | 'private' }) => Promise<Record<string, any>>
+}
+
+/**
+ * The auth app listening on a free port plus the real file service (its own database, s3rver and temp dir)
+ * on another, verifying this app's tokens over its JWKS; the auth app's FILE_SERVICE_URL points at it.
+ */
+export async function buildTestAppWithFiles (
+  t: Teardown,
+  env: Record<string, string> = {},
+  options: Parameters<typeof buildTestApp>[2] = {}
+): Promise<TestApp & { files: TestFiles }> {
+  // Each needs the other's address, so the file service's port is chosen first.
+  const filePort = await freePort()
+  const url = `http://127.0.0.1:${filePort}`
+  const h = await buildTestApp(t, { FILE_SERVICE_URL: url, ...env }, options)
+  await h.app.listen({ host: '127.0.0.1', port: 0 })
+  const authUrl = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`
+  const file = await buildFileTestApp(t, { AUTH_JWKS_URL: `${authUrl}${JWKS_PATH}`, AUTH_ISSUER: h.config.AUTH_ISSUER })
+  await file.app.listen({ host: '127.0.0.1', port: filePort })
+  let seed = 0
+  const upload: TestFiles['upload'] = async (accessToken, o = {}) => {
+    const who = { id: '', token: accessToken, headers: { authorization: `Bearer ${accessToken}` } }
+    const fields = { visibility: o.visibility ?? 'public' }
+    const res = await uploadFile(file, who, await makeImage({ seed: ++seed }), { fields })
+    if (res.statusCode !== 201) throw new Error(`upload failed: ${res.statusCode} ${res.body}`)
+    return res.json()
+  }
+  return { ...h, files: { url, app: file.app, upload } }
 }
 
 async function dropKeys (deps: Deps, prefix: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { authVerifierEnv, baseEnv, parseEnv } from '@holo/shared'
+import { authVerifierEnv, baseEnv, fileServiceEnv, parseEnv } from '@holo/shared'
 
 export const EnvSchema = Type.Object({
   ...baseEnv({ port: 3002, schema: 'card', role: 'holo_card' }),
@@ -14,10 +14,8 @@ export const EnvSchema = Type.Object({
   LIST_CACHE_STALE_SECONDS: Type.Integer({ default: 30, minimum: 0, maximum: 3600 }),
   // A page missing cards added since it was filled is refreshed (behind its readers) at most this often.
   LIST_CACHE_REFRESH_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000 }),
-  /** The file service, asked whether a caller may use a file as a card's artwork (http or https, no query). */
-  FILE_SERVICE_URL: Type.String({ default: 'http://127.0.0.1:3003', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' }),
-  /** How long a card write waits for the file service before it answers 503 naming `file`. */
-  FILE_SERVICE_TIMEOUT_MS: Type.Integer({ default: 2000, minimum: 50, maximum: 30_000 })
+  // The file service, asked whether the caller may use a file (FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_MS).
+  ...fileServiceEnv()
 })
 
 export type Config = Static<typeof EnvSchema>

@@ -1,9 +1,7 @@
-import { checkFileReference, type FileReference } from '@holo/shared'
+import { checkFileReference, type FileReference, type OnBehalfOf } from '@holo/shared'
 
-export type { FileReference }
+export type { FileReference, OnBehalfOf }
 
-/** On whose behalf a call to another service is made: the caller's token and request id. */
-export interface OnBehalfOf { token: string, requestId: string }
 
 /** The file service as the card service needs it: may this caller use this file? */
 export interface FileReferences {

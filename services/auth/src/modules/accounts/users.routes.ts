@@ -1,4 +1,4 @@
-import { authenticated, IdParamsSchema, problemResponses, publicRoutes } from '@holo/shared'
+import { authenticated, IdParamsSchema, onBehalfOf, problemResponses, publicRoutes } from '@holo/shared'
 import { contextOf } from './accounts.http.js'
 import {
   AdminUpdateBodySchema, ProfileListSchema, ProfileSchema, ProfilesQuerySchema, UpdateMeBodySchema, UserListQuerySchema,
@@ -22,10 +22,12 @@ export const meRoutes = authenticated<UsersRoutesOptions>(async (app, { users })
     schema: {
       tags: ['me'],
       summary: 'Change the caller\'s username or profile',
+      description: 'A new avatarFileId must name a file the caller may use (their own; admins any), as the file ' +
+        'service says: otherwise 400 FILE_REFERENCE_INVALID; 503 naming `file` (nothing changed) when it cannot say.',
       body: UpdateMeBodySchema,
-      response: { 200: UserSchema, ...problemResponses(400, 403, 404, 409) }
+      response: { 200: UserSchema, ...problemResponses(400, 403, 404, 409, 503) }
     }
-  }, async (request) => await users.updateMe(request.caller, request.body))
+  }, async (request) => await users.updateMe(request.caller, request.body, onBehalfOf(request)))
 })
 
 /** Account management: admins only. */

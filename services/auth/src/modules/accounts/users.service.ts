@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { decodeIdCursor, encodeCursor, page, type AuthUser, type Role } from '@holo/shared'
+import { type AuthUser, decodeIdCursor, encodeCursor, type OnBehalfOf, page, type Role } from '@holo/shared'
+import type { FileReferenceCheck } from '../../deps.js'
 import { errors } from '../../errors.js'
 import { normaliseEmail, type AccountsCore, type RequestContext } from './accounts.core.js'
 import { UniqueViolation } from './accounts.repository.js'
@@ -11,7 +12,7 @@ const USERS_CURSOR = 'users'
 
 /** The caller's own account, admin account management, public profiles and the first admin. */
 export class UsersService {
-  constructor (private readonly core: AccountsCore) {}
+  constructor (private readonly core: AccountsCore, private readonly checkFile: FileReferenceCheck) {}
 
   private get repo (): AccountsCore['repo'] { return this.core.repo }
 
@@ -19,8 +20,15 @@ export class UsersService {
     return toUser(await this.core.activeUser(caller.id))
   }
 
-  async updateMe (caller: AuthUser, body: UpdateMeBody): Promise<User> {
-    await this.core.activeUser(caller.id)
+  /** A new avatarFileId must name a file the caller may use (the file service says); it is checked before any write. */
+  async updateMe (caller: AuthUser, body: UpdateMeBody, onBehalf: OnBehalfOf): Promise<User> {
+    const current = await this.core.activeUser(caller.id)
+    const avatar = body.avatarFileId
+    // null takes the avatar off; the id the profile already shows is no new reference.
+    if (typeof avatar === 'string' && avatar.toLowerCase() !== current.avatarFileId) {
+      const ref = await this.checkFile(avatar, onBehalf)
+      if (ref !== 'ok') throw errors.FILE_REFERENCE_INVALID(ref === 'foreign')
+    }
     const changes = body.username === undefined ? body : { ...body, username: body.username.toLowerCase() }
     try {
       const user = await this.repo.updateUser(caller.id, changes)

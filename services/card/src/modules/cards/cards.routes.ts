@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import {
-  commonErrors, IdParamsSchema, NoContentSchema, NotModifiedSchema, problemResponses, sendJsonWithValidators
+  IdParamsSchema, NoContentSchema, NotModifiedSchema, onBehalfOf, problemResponses, sendJsonWithValidators
 } from '@holo/shared'
-import type { OnBehalfOf } from '../../clients/files.js'
 import type { CardService } from './cards.service.js'
 import {
   CardPageSchema, CardSchema, CreateCardSchema, IfMatchHeadersSchema, IfNoneMatchHeadersSchema, ListCardsQuerySchema,
@@ -33,14 +32,6 @@ function ifMatchVersion (header: string | undefined): number | null | undefined 
   if (header === undefined || header.trim() === '*') return undefined
   const tag = /^(?:W\/)?"([^"]*)"$/.exec(header.trim())?.[1]
   return tag === undefined ? null : versionOfTag(tag)
-}
-
-/** The caller's token and request id, for a call to another service made on their behalf. */
-function onBehalfOf (request: FastifyRequest): OnBehalfOf {
-  // The route's auth mode has verified this token already.
-  const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1]
-  if (token === undefined) throw commonErrors.UNAUTHORIZED()
-  return { token, requestId: request.id }
 }
 
 export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = async (app, { service }) => {
