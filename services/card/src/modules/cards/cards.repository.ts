@@ -93,6 +93,21 @@ export class CardRepository {
    */
   private readonly inserts = new DataLoader<NewCard, CardRow>(async (cards) => await this.insertEach(cards), sameTurn)
 
+  /**
+   * Like lookups arriving in the same turn (every signed-in read asks one) share one SELECT over
+   * the (user, card) pairs of all of them: one round trip instead of one per reader.
+   */
+  private readonly likeLookups = new DataLoader<{ userId: string, cardIds: string[] }, Set<string>>(async (asks) => {
+    const users = asks.flatMap((a) => a.cardIds.map(() => a.userId))
+    const cards = asks.flatMap((a) => a.cardIds)
+    const rows = await this.prisma.$queryRaw<Array<{ userId: string, cardId: string }>>`
+      SELECT l.user_id AS "userId", l.card_id AS "cardId"
+      FROM unnest(${users}::uuid[], ${cards}::uuid[]) AS p(user_id, card_id)
+      JOIN likes l ON l.user_id = p.user_id AND l.card_id = p.card_id`
+    const liked = new Set(rows.map((r) => `${r.userId}|${r.cardId}`))
+    return asks.map((a) => new Set(a.cardIds.filter((id) => liked.has(`${a.userId}|${id}`))))
+  }, sameTurn)
+
   /** Reads by id arriving in the same turn share one SELECT, as creates share an INSERT. */
   private readonly reads = new DataLoader<string, CardRow | null>(async (ids) => {
     const byId = await this.byIds(ids)
@@ -214,10 +229,7 @@ export class CardRepository {
   /** Which of `cardIds` the user likes. */
   async likedAmong (userId: string, cardIds: string[]): Promise<Set<string>> {
     if (cardIds.length === 0) return new Set()
-    // One array parameter: the same statement text whatever the page size.
-    const rows = await this.prisma.$queryRaw<Array<{ cardId: string }>>`
-      SELECT card_id AS "cardId" FROM likes WHERE user_id = ${userId}::uuid AND card_id = ANY(${cardIds}::uuid[])`
-    return new Set(rows.map((r) => r.cardId))
+    return await this.likeLookups.load({ userId, cardIds })
   }
 
   async list (f: CardListFilter): Promise<CardListRow[]> {
