@@ -6,6 +6,9 @@
 //   pnpm bench [--quick] [--duration S] [--warmup S]
 //              [--profile card,...]  (V8 CPU profiles to bench/results/profiles) [--connections N] [--cards N]
 //              [--scenarios a,b,...] [--targets direct,gateway]
+//
+// Closed-loop scenarios run on autocannon; the fixed-rate ones (a scenario's `rate`) on the open-loop generator
+// in lib/open-loop.ts, which autocannon's per-second quotas cannot stand in for.
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -14,8 +17,9 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { startBenchStack } from './lib/bench-stack.js'
 import { login, makeImages, registerUsers, renewTokens, seedCards, uploadFiles } from './lib/seed.js'
-import { scenarios, type BenchData, type Target } from './lib/scenarios.js'
-import { describeKinds, renderMarkdown, type Row } from './lib/report.js'
+import { scenarios, type BenchData, type Scenario, type ScenarioRun, type Target } from './lib/scenarios.js'
+import { openLoop } from './lib/open-loop.js'
+import { describeKinds, describeOpenLoop, renderMarkdown, type Row } from './lib/report.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -92,48 +96,89 @@ try {
         await renewTokens(stack.direct.auth, users)
         tokensAt = Date.now()
       }
-      const { path: fixedPath, requests, tally } = s.requests(data)
-      const options = {
-        url: `${base}${fixedPath ?? ''}`,
-        connections,
-        requests,
-        // autocannon 8's "correction" of rate-limited latencies takes ceil(1 / per-connection rate) = 1 ms as the
-        // interval between requests and records phantom samples 1 ms apart below every real one, which drags the
-        // average and the percentiles down. The rate scenarios report the latencies as measured.
-        ...s.rate === undefined ? {} : { overallRate: s.rate, ignoreCoordinatedOmission: true }
-      }
-      // Unmeasured warm-up first: V8 optimises the hot paths, pools and keep-alive connections fill.
-      if (warmup > 0) await autocannon({ ...options, duration: warmup })
-      tally?.reset()
-      const cpuBefore = process.cpuUsage()
-      const t0 = performance.now()
-      const result = await autocannon({ ...options, duration })
-      const wallMs = performance.now() - t0
-      const cpu = process.cpuUsage(cpuBefore)
-      const row: Row = {
-        scenario: s.name,
-        target,
-        baseline: s.baseline,
-        requestsPerSec: Math.round(result.requests.average),
-        latencyAvgMs: result.latency.average,
-        p50Ms: result.latency.p50,
-        p975Ms: result.latency.p97_5,
-        p99Ms: result.latency.p99,
-        requests: result.requests.total,
-        errors: result.errors,
-        timeouts: result.timeouts,
-        non2xx: result.non2xx,
-        loadGeneratorCpuPct: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
-        rate: s.rate,
-        byKind: tally?.summary()
-      }
+      const run = s.requests(data)
+      const row = s.rate === undefined
+        ? await closedLoop(s, target, base, run)
+        : await fixedRate(s, target, base, run, s.rate)
       rows.push(row)
       log(`${s.name.padEnd(24)} ${target.padEnd(8)} ${String(row.requestsPerSec).padStart(7)} req/s  p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  errors ${row.errors}  non2xx ${row.non2xx}`)
       if (row.byKind !== undefined) log(`  by kind: ${describeKinds(row.byKind)}`)
+      if (row.openLoop !== undefined) log(`  open loop: ${describeOpenLoop(row)}`)
     }
   }
 } finally {
   await stack.stop()
+}
+
+/** autocannon: `connections` each send their next request as soon as the last is answered. */
+async function closedLoop (s: Scenario, target: Target, base: string, run: ScenarioRun): Promise<Row> {
+  const { path: fixedPath, requests, tally } = run
+  const options = { url: `${base}${fixedPath ?? ''}`, connections, requests }
+  // Unmeasured warm-up first: V8 optimises the hot paths, pools and keep-alive connections fill.
+  if (warmup > 0) await autocannon({ ...options, duration: warmup })
+  tally?.reset()
+  const cpuBefore = process.cpuUsage()
+  const t0 = performance.now()
+  const result = await autocannon({ ...options, duration })
+  const wallMs = performance.now() - t0
+  const cpu = process.cpuUsage(cpuBefore)
+  return {
+    scenario: s.name,
+    target,
+    baseline: s.baseline,
+    requestsPerSec: Math.round(result.requests.average),
+    latencyAvgMs: result.latency.average,
+    p50Ms: result.latency.p50,
+    p975Ms: result.latency.p97_5,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
+    loadGeneratorCpuPct: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
+    byKind: tally?.summary()
+  }
+}
+
+/**
+ * The open-loop generator (lib/open-loop.ts) at `rate` req/s, evenly spaced, over a pool of `connections`; the
+ * warm-up runs at the same rate straight into the measured part, so the arrivals stay steady across the boundary.
+ */
+async function fixedRate (s: Scenario, target: Target, base: string, run: ScenarioRun, rate: number): Promise<Row> {
+  if (run.next === undefined) throw new Error(`${s.name}: a fixed rate needs a run that draws its requests (next)`)
+  const r = await openLoop({
+    origin: new URL(base).origin,
+    rate,
+    warmupS: warmup,
+    durationS: duration,
+    connections,
+    next: run.next,
+    tally: run.tally
+  })
+  return {
+    scenario: s.name,
+    target,
+    baseline: s.baseline,
+    requestsPerSec: r.requestsPerSec,
+    latencyAvgMs: r.latency.average,
+    p50Ms: r.latency.p50,
+    p975Ms: r.latency.p97_5,
+    p99Ms: r.latency.p99,
+    requests: r.answered,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+    loadGeneratorCpuPct: r.cpuPct,
+    rate,
+    openLoop: {
+      sent: r.sent,
+      dropped: r.dropped,
+      maxInFlight: r.maxInFlight,
+      sendLagP99Ms: r.sendLag.p99,
+      sendLagMaxMs: r.sendLag.max
+    },
+    byKind: run.tally?.summary()
+  }
 }
 
 // Ratios: every scenario against the matching baseline of the same target, same run.

@@ -13,8 +13,13 @@ export interface Row {
   non2xx: number
   loadGeneratorCpuPct: number
   ratioToBaseline?: number
-  /** The fixed arrival rate asked for (req/s over all connections); absent for a closed loop. */
+  /** The fixed arrival rate asked for (req/s, evenly spaced, open loop); absent for a closed loop. */
   rate?: number
+  /**
+   * The open-loop generator's own account: measured requests sent, those not sent because maxInFlight were
+   * already out (counted in errors), and how late it sent them (ms, included in every latency).
+   */
+  openLoop?: { sent: number, dropped: number, maxInFlight: number, sendLagP99Ms: number, sendLagMaxMs: number }
   /** A mix's req/s as a ratio to card-get-cached through the gateway in the same run. */
   ratioToCardGetCached?: number
   /** A mix's answers by kind of request. */
@@ -37,7 +42,10 @@ export function renderMarkdown (r: Report): string {
     '',
     `Machine: ${r.machine.cpus} cores (${r.machine.cpuModel ?? 'unknown'}), ${r.machine.memoryGiB} GiB, Node ${r.machine.node}, ${r.machine.platform}.`,
     `Settings: ${r.settings.connections} connections, ${r.settings.duration} s per scenario after a ${r.settings.warmup} s warm-up, ${r.settings.cards} cards in the table${r.settings.quick ? ', quick mode' : ''}.`,
-    'The load generator (autocannon) runs on the same machine; its own CPU use is shown. Ratios compare each scenario with the baseline of the same target measured in the same run: `nginx-static` is nginx answering a fixed body itself, `fastify-redis` a bare Fastify route reading one Redis key (through nginx for gateway rows, direct otherwise).',
+    'The load generator (autocannon; an open-loop generator for fixed-rate rows, see below) runs on the same ' +
+    'machine; its own CPU use is shown. Ratios compare each scenario with the baseline of the same target ' +
+    'measured in the same run: `nginx-static` is nginx answering a fixed body itself, `fastify-redis` a bare ' +
+    'Fastify route reading one Redis key (through nginx for gateway rows, direct otherwise).',
     '',
     '| scenario | target | req/s | ratio to baseline | avg ms | p50 ms | p97.5 ms | p99 ms | errors | non-2xx | loadgen CPU |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
@@ -54,15 +62,24 @@ export function renderMarkdown (r: Report): string {
         `(card-get-cached, ${cached.requestsPerSec} req/s); by kind of request: share of the answers, average ` +
         'latency, statuses:')
     for (const x of mixes) {
-      // A rate the stack could not reach means it saturated: the row then measures a closed loop after all.
+      // Answers slower than the arrivals mean the stack saturated: the queue, and with it the latency, grew
+      // through the run, so the figures depend on the duration.
       const saturated = x.rate !== undefined && x.requestsPerSec < 0.95 * x.rate
-      const short = saturated ? `, only ${x.requestsPerSec} reached: saturated` : ''
-      const how = x.rate === undefined ? x.target : `${x.target}, fixed ${x.rate} req/s${short}`
+      const short = saturated ? `, only ${x.requestsPerSec} answered: saturated` : ''
+      const loop = x.openLoop === undefined ? '' : `, ${describeOpenLoop(x)}`
+      const how = x.rate === undefined ? x.target : `${x.target}, fixed ${x.rate} req/s${short}${loop}`
       const ratio = x.ratioToCardGetCached === undefined ? '' : `${x.ratioToCardGetCached} × card-get-cached; `
       lines.push(`- ${x.scenario} (${how}): ${ratio}${describeKinds(x.byKind ?? {})}`)
     }
     lines.push('', 'The mixes run through the gateway only: they span the auth and card services, and autocannon ' +
       'sends all of a run\'s requests to one host.')
+    if (mixes.some((x) => x.openLoop !== undefined)) {
+      lines.push('', 'Fixed-rate rows are open loop: request i is due at start + i / rate, evenly spaced, sent on a ' +
+        'pool of keep-alive connections without waiting for earlier answers, and its latency runs from that due ' +
+        'instant (so the generator\'s own lateness and any queueing count). A request due while the in-flight ' +
+        'bound is out is not sent and counts as an error. Their percentiles are exact (every latency kept), to ' +
+        'the hundredth of a ms; autocannon\'s are whole ms, rounded down, both over 2xx answers only.')
+    }
   }
   return `${lines.join('\n')}\n`
 }
@@ -76,6 +93,15 @@ export function describeKinds (byKind: Record<string, KindSummary>): string {
     const share = total === 0 ? 0 : 100 * k.answers / total
     return `${kind} ${share.toFixed(1)} % ${k.avgMs.toFixed(1)} ms (${codes.join(', ')})`
   }).join(', ')
+}
+
+/** "sent 10000, none dropped (bound 2000 in flight), sent late by p99 0.9 ms, at most 3.2 ms". */
+export function describeOpenLoop (x: Row): string {
+  const o = x.openLoop
+  if (o === undefined) return ''
+  const dropped = o.dropped === 0 ? 'none dropped' : `${o.dropped} dropped`
+  return `sent ${o.sent}, ${dropped} (bound ${o.maxInFlight} in flight), sent late by p99 ${o.sendLagP99Ms} ms, ` +
+    `at most ${o.sendLagMaxMs} ms`
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)

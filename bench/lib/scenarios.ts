@@ -24,7 +24,15 @@ export interface ScenarioRun {
    * compares the scenarios that have one (the mixes) with card-get-cached through the gateway.
    */
   tally?: Tally
+  /**
+   * Draws the next request of a mix (kind and what it sends): the open-loop generator sends these itself, so a
+   * scenario at a fixed rate sends the same kinds of requests as its closed-loop twin.
+   */
+  next?: () => Drawn
 }
+
+/** One request of a mix: the kind it was drawn as and what it sends. */
+export interface Drawn { kind: string, call: Call }
 
 export interface Scenario {
   name: string
@@ -34,9 +42,9 @@ export interface Scenario {
   uses?: Array<'auth' | 'card' | 'file'>
   baseline: Baseline
   /**
-   * A fixed arrival rate over all connections (req/s) instead of a closed loop. autocannon enforces it as a quota
-   * per connection and second: each connection sends its share back to back, then waits for the next second, so
-   * the requests arrive in a burst at the start of every second rather than evenly spaced.
+   * A fixed arrival rate (req/s) instead of a closed loop, sent by the open-loop generator (open-loop.ts) from the
+   * run's `next`, not by autocannon: autocannon's overallRate is a quota per connection and second, sent back to
+   * back at the start of each second, so its "rate" is a burst every second and its latencies queue behind it.
    */
   rate?: number
   /** autocannon request options for one run. */
@@ -71,7 +79,7 @@ export class Tally {
 }
 
 /** What one request sends; it replaces the method, path, headers and body of autocannon's defaults. */
-type Call = Required<Pick<autocannon.Request, 'method' | 'path' | 'headers'>> & Pick<autocannon.Request, 'body'>
+export type Call = Required<Pick<autocannon.Request, 'method' | 'path' | 'headers'>> & Pick<autocannon.Request, 'body'>
 
 const json = { 'content-type': 'application/json' }
 const bearer = (u: BenchUser): Record<string, string> => ({ authorization: `Bearer ${u.accessToken}` })
@@ -166,6 +174,8 @@ interface MixContext { kind?: string, sentAt?: number }
  * autocannon calls setupRequest just before it writes each request and hands the same per-cycle context to
  * onResponse, which is how an answer and its latency are counted under the kind that asked. (A connection's first
  * request is built before the connection opens, so that one latency per connection includes the connect.)
+ * The open-loop generator draws from the same `next` and counts into the same tally, so a mix's fixed-rate twin
+ * sends the same kinds of requests in the same proportions.
  */
 function mix (seed: number, shares: Share[]): ScenarioRun {
   const random = new Random(seed)
@@ -175,15 +185,20 @@ function mix (seed: number, shares: Share[]): ScenarioRun {
     let r = random.number() * total
     return shares.find((s) => (r -= s.weight) < 0) ?? (shares[shares.length - 1] as Share)
   }
+  const next = (): Drawn => {
+    const share = draw()
+    return { kind: share.kind, call: share.call(random) }
+  }
   return {
     tally,
+    next,
     requests: [{
       setupRequest: (req, context) => {
-        const share = draw()
+        const { kind, call } = next()
         const cycle: MixContext = context
-        cycle.kind = share.kind
+        cycle.kind = kind
         cycle.sentAt = performance.now()
-        return { ...req, ...share.call(random) }
+        return { ...req, ...call }
       },
       onResponse: (status, _body, context) => {
         const cycle: MixContext = context
@@ -324,7 +339,8 @@ export const scenarios: Scenario[] = [
   // they run through the gateway only, as clients see the service.
   { name: 'mix-plan', uses: ['auth', 'card'], baseline: 'fastify-redis', requests: planMix(1) },
   {
-    // The same mix at a fixed arrival rate below saturation: the latency a community sees on a normal day.
+    // The same mix at a fixed arrival rate below saturation, evenly spaced (open loop): the latency a community
+    // sees on a normal day.
     name: 'mix-plan-rate',
     uses: ['auth', 'card'],
     baseline: 'fastify-redis',
