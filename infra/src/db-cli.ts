@@ -16,7 +16,8 @@ try {
     console.log('database bootstrapped: roles, schemas and grants are in place')
   } else if (command === 'migrate') {
     for (const r of await setupDatabase(adminUrl, passwords)) {
-      console.log(`${r.service}: ${r.applied.length} applied${r.applied.length > 0 ? ` (${r.applied.join(', ')})` : ''}, ${r.skipped.length} already applied`)
+      const applied = r.applied.length > 0 ? ` (${r.applied.join(', ')})` : ''
+      console.log(`${r.service}: ${r.applied.length} applied${applied}, ${r.skipped.length} already applied`)
     }
   } else {
     console.error('usage: db-cli bootstrap|migrate')

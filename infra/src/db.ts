@@ -28,7 +28,11 @@ export async function withClusterLock<T> (adminUrl: string, fn: (maintenance: pg
   })
 }
 
-async function bootstrapLocked (maintenance: pg.Client, adminUrl: string, passwords: Partial<Record<string, string>>): Promise<void> {
+async function bootstrapLocked (
+  maintenance: pg.Client,
+  adminUrl: string,
+  passwords: Partial<Record<string, string>>
+): Promise<void> {
   const dbName = decodeURIComponent(new URL(adminUrl).pathname.slice(1))
   const found = await maintenance.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName])
   if (found.rowCount === 0) await maintenance.query(`CREATE DATABASE ${pg.escapeIdentifier(dbName)}`)
@@ -37,13 +41,18 @@ async function bootstrapLocked (maintenance: pg.Client, adminUrl: string, passwo
     await c.query(sql)
     for (const s of services) {
       const pw = passwords[s.name]
-      if (pw !== undefined && pw !== '') await c.query(`ALTER ROLE ${pg.escapeIdentifier(s.role)} PASSWORD ${pg.escapeLiteral(pw)}`)
+      if (pw !== undefined && pw !== '') {
+        await c.query(`ALTER ROLE ${pg.escapeIdentifier(s.role)} PASSWORD ${pg.escapeLiteral(pw)}`)
+      }
     }
   })
 }
 
 /** Creates the database when missing, then its roles, schemas and grants (idempotent). */
-export async function bootstrapDatabase (adminUrl: string, passwords: Partial<Record<string, string>> = {}): Promise<void> {
+export async function bootstrapDatabase (
+  adminUrl: string,
+  passwords: Partial<Record<string, string>> = {}
+): Promise<void> {
   await withClusterLock(adminUrl, (m) => bootstrapLocked(m, adminUrl, passwords))
 }
 
@@ -53,7 +62,9 @@ export async function schemaFingerprint (): Promise<string> {
   for (const s of services) {
     const dir = path.join(s.dir, 'prisma/migrations')
     const names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort()
-    for (const name of names) hash.update(`${s.name}/${name}\n`).update(await readFile(path.join(dir, name, 'migration.sql')))
+    for (const name of names) {
+      hash.update(`${s.name}/${name}\n`).update(await readFile(path.join(dir, name, 'migration.sql')))
+    }
   }
   return hash.digest('hex').slice(0, 12)
 }
@@ -76,8 +87,13 @@ export async function createMigratedDatabase (adminUrl: string, target: string):
       for (const s of services) await migrateService(s, urlForRole(buildUrl.toString(), s.role))
       // Renamed only once complete: a half-built template is never used.
       await m.query(`ALTER DATABASE ${pg.escapeIdentifier(building)} RENAME TO ${pg.escapeIdentifier(template)}`)
-      const stale = await m.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'holo\\_tpl\\_%' AND datname <> $1", [template])
-      for (const r of stale.rows) await m.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(r.datname)} WITH (FORCE)`)
+      const stale = await m.query<{ datname: string }>(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'holo\\_tpl\\_%' AND datname <> $1",
+        [template]
+      )
+      for (const r of stale.rows) {
+        await m.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(r.datname)} WITH (FORCE)`)
+      }
     }
     await m.query(`CREATE DATABASE ${pg.escapeIdentifier(target)} TEMPLATE ${pg.escapeIdentifier(template)}`)
   })
@@ -130,17 +146,27 @@ export async function migrateService (service: ServiceInfo, url: string): Promis
         const checksum = createHash('sha256').update(sql).digest('hex')
         const row = byName.get(name)
         if (row !== undefined) {
-          if (row.finished_at === null) throw new Error(`${service.name}: migration ${name} failed earlier; resolve it before migrating`)
-          if (row.checksum !== checksum) throw new Error(`${service.name}: migration ${name} was edited after it was applied`)
+          if (row.finished_at === null) {
+            throw new Error(`${service.name}: migration ${name} failed earlier; resolve it before migrating`)
+          }
+          if (row.checksum !== checksum) {
+            throw new Error(`${service.name}: migration ${name} was edited after it was applied`)
+          }
           skipped.push(name)
           continue
         }
         const id = randomUUID()
         await c.query('BEGIN')
         try {
-          await c.query('INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())', [id, checksum, name])
+          await c.query(
+            'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())',
+            [id, checksum, name]
+          )
           await c.query(sql)
-          await c.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id])
+          await c.query(
+            'UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1',
+            [id]
+          )
           await c.query('COMMIT')
         } catch (err) {
           await c.query('ROLLBACK')
@@ -156,7 +182,10 @@ export async function migrateService (service: ServiceInfo, url: string): Promis
 }
 
 /** Bootstraps and migrates every service on the database of `adminUrl`. */
-export async function setupDatabase (adminUrl: string, passwords: Partial<Record<string, string>> = {}): Promise<MigrationResult[]> {
+export async function setupDatabase (
+  adminUrl: string,
+  passwords: Partial<Record<string, string>> = {}
+): Promise<MigrationResult[]> {
   await bootstrapDatabase(adminUrl, passwords)
   const results: MigrationResult[] = []
   for (const s of services) results.push(await migrateService(s, urlForRole(adminUrl, s.role, passwords[s.name])))

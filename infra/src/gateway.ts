@@ -53,13 +53,20 @@ export async function renderNginxConf (s: GatewaySettings): Promise<string> {
   replace(/listen 8080 reuseport;/, `listen 127.0.0.1:${s.port};`)
   replace(/pid \/tmp\/nginx.pid;/, `pid ${path.join(s.runDir, 'nginx.pid')};`)
   replace(/error_log \/dev\/stderr warn;/, `error_log ${path.join(s.runDir, 'error.log')} warn;`)
-  replace(/access_log \/dev\/stdout holo_json( [^;]*)?;/, s.accessLog === 'off' ? 'access_log off;' : `access_log ${s.accessLog ?? path.join(s.runDir, 'access.log')} holo_json$1;`)
+  replace(
+    /access_log \/dev\/stdout holo_json( [^;]*)?;/,
+    s.accessLog === 'off'
+      ? 'access_log off;'
+      : `access_log ${s.accessLog ?? path.join(s.runDir, 'access.log')} holo_json$1;`
+  )
   const workerDir = s.workerDir ?? s.runDir
   replace(/\/usr\/share\/holo\/docs\//, `${path.join(workerDir, 'public/docs')}/`)
   replace(/\/usr\/share\/holo\/swagger-ui\//, `${path.join(workerDir, 'public/swagger-ui')}/`)
   const realIpFrom = (s.trustedProxies ?? []).map((p) => `  set_real_ip_from ${trustedProxy(p)};\n`)
   replace(/ {2}# @trusted-proxies\n/, realIpFrom.join(''))
-  if (s.extraUpstreams !== undefined) replace(/ {2}upstream auth_service \{\n/, `${s.extraUpstreams}\n  upstream auth_service {\n`)
+  if (s.extraUpstreams !== undefined) {
+    replace(/ {2}upstream auth_service \{\n/, `${s.extraUpstreams}\n  upstream auth_service {\n`)
+  }
   if (s.extraLocations !== undefined) replace(/ {4}location \/ \{\n/, `${s.extraLocations}\n    location / {\n`)
   const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
     .map((k) => `  ${k}_temp_path ${path.join(workerDir, 'tmp', k)};`).join('\n')

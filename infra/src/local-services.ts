@@ -6,7 +6,10 @@ import S3rver from 's3rver'
 import { MailDev } from 'maildev'
 
 /** The S3-compatible server used where MinIO is not installed (no auth, no signatures). */
-export async function startS3 (directory: string, port: number): Promise<{ endpoint: string, stop: () => Promise<void> }> {
+export async function startS3 (
+  directory: string,
+  port: number
+): Promise<{ endpoint: string, stop: () => Promise<void> }> {
   await mkdir(directory, { recursive: true })
   const server = new S3rver({ address: '127.0.0.1', port, directory, silent: true })
   const addr = await server.run() as { port: number }
@@ -14,7 +17,10 @@ export async function startS3 (directory: string, port: number): Promise<{ endpo
 }
 
 /** MailDev, a real SMTP catcher with a REST API (GET /email, DELETE /email/all). */
-export async function startMail (smtpPort: number, webPort: number): Promise<{ smtpPort: number, apiUrl: string, stop: () => Promise<void> }> {
+export async function startMail (
+  smtpPort: number,
+  webPort: number
+): Promise<{ smtpPort: number, apiUrl: string, stop: () => Promise<void> }> {
   const mail = new MailDev({ smtp: smtpPort, web: webPort, ip: '127.0.0.1', webIp: '127.0.0.1', silent: true })
   await mail.start()
   return { smtpPort, apiUrl: `http://127.0.0.1:${webPort}`, stop: () => mail.stop() }
@@ -34,8 +40,18 @@ export async function freePort (): Promise<number> {
 export interface NodeProcess { child: ChildProcess, stop: () => Promise<void> }
 
 /** Runs a TypeScript entry point of the workspace (from source, through tsx) as a child process. */
-export function spawnTs (script: string, cwd: string, env: NodeJS.ProcessEnv, stdio: StdioOptions = ['ignore', 'inherit', 'inherit'], nodeArgs: string[] = []): NodeProcess {
-  const child = spawn(process.execPath, [...nodeArgs, '--conditions=holo-source', '--import', 'tsx', script], { cwd, env, stdio })
+export function spawnTs (
+  script: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  stdio: StdioOptions = ['ignore', 'inherit', 'inherit'],
+  nodeArgs: string[] = []
+): NodeProcess {
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--conditions=holo-source', '--import', 'tsx', script],
+    { cwd, env, stdio }
+  )
   return {
     child,
     stop: async () => {

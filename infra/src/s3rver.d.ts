@@ -1,5 +1,11 @@
 declare module 's3rver' {
-  interface S3rverOptions { address?: string, port?: number, directory?: string, silent?: boolean, resetOnClose?: boolean }
+  interface S3rverOptions {
+    address?: string
+    port?: number
+    directory?: string
+    silent?: boolean
+    resetOnClose?: boolean
+  }
   export default class S3rver {
     constructor (options: S3rverOptions)
     run (): Promise<{ address: string, port: number }>

@@ -30,7 +30,12 @@ process.on('SIGINT', () => { void stopAll(0) })
 process.on('SIGTERM', () => { void stopAll(0) })
 
 function startService (s: ServiceInfo, extra: Record<string, string>): ChildProcess {
-  const { child, stop } = spawnTs('src/server.ts', s.dir, { ...env, NODE_ENV: env.NODE_ENV ?? 'development', PORT: String(s.port), ...extra })
+  const { child, stop } = spawnTs('src/server.ts', s.dir, {
+    ...env,
+    NODE_ENV: env.NODE_ENV ?? 'development',
+    PORT: String(s.port),
+    ...extra
+  })
   child.on('exit', (code, signal) => {
     if (!stopping) { log(`${s.name} exited (${signal ?? code}); stopping the stack`); void stopAll(1) }
   })
@@ -40,7 +45,9 @@ function startService (s: ServiceInfo, extra: Record<string, string>): ChildProc
 
 try {
   log(`database: ${new URL(adminUrl).pathname.slice(1)} on ${new URL(adminUrl).host}`)
-  for (const r of await setupDatabase(adminUrl)) log(`  ${r.service}: ${r.applied.length} migration(s) applied, ${r.skipped.length} already there`)
+  for (const r of await setupDatabase(adminUrl)) {
+    log(`  ${r.service}: ${r.applied.length} migration(s) applied, ${r.skipped.length} already there`)
+  }
 
   let s3Endpoint = env.S3_ENDPOINT
   if (s3Endpoint === undefined) {
@@ -59,7 +66,11 @@ try {
 
   const shared = await localServiceEnv({ stackDir, s3Endpoint, smtpUrl, gatewayPort, env })
   await Promise.all(services.map(async (s) => {
-    const child = startService(s, { DATABASE_URL: urlForRole(adminUrl, s.role), ...shared.common, ...shared.perService[s.name] })
+    const child = startService(s, {
+      DATABASE_URL: urlForRole(adminUrl, s.role),
+      ...shared.common,
+      ...shared.perService[s.name]
+    })
     await waitForHttp(`http://127.0.0.1:${s.port}/health/live`, child, 90_000)
   }))
 

@@ -10,7 +10,15 @@ export interface TestIssuer {
   jwksUrl: string
   issuer: string
   /** Mints an access token; `claims` overrides or adds claims, `header` the JOSE header. */
-  token: (o?: { sub?: string, sid?: string, roles?: Role[], expiresIn?: number, claims?: Record<string, unknown>, header?: Record<string, unknown>, key?: KeyObject }) => string
+  token: (o?: {
+    sub?: string
+    sid?: string
+    roles?: Role[]
+    expiresIn?: number
+    claims?: Record<string, unknown>
+    header?: Record<string, unknown>
+    key?: KeyObject
+  }) => string
   privateKey: KeyObject
 }
 

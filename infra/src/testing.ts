@@ -12,7 +12,8 @@ import { urlForRole, withDatabase, serviceInfo, type ServiceInfo } from './servi
 /** The subset of a tap Test the harness needs. */
 export interface Teardown { teardown: (fn: () => unknown) => void }
 
-export const adminBaseUrl = (): string => process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
+export const adminBaseUrl = (): string =>
+  process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 export const testRedisUrl = (): string => process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
 export interface TestDatabase {
@@ -61,7 +62,13 @@ export async function testMail (t: Teardown): Promise<TestMail> {
       // MailDev 3 serves its REST API under /api (2.x had it at the root).
       const res = await fetch(`${mail.apiUrl}/api/email`)
       if (!res.ok) throw new Error(`MailDev answered ${res.status}`)
-      const all = await res.json() as Array<{ subject: string, text: string, to: Array<{ address: string }>, time?: string, date?: string }>
+      const all = await res.json() as Array<{
+        subject: string
+        text: string
+        to: Array<{ address: string }>
+        time?: string
+        date?: string
+      }>
       const when = (m: { time?: string, date?: string }): number => Date.parse(m.time ?? m.date ?? '') || 0
       // The list is oldest first and times have second precision: reverse, then a stable sort.
       return [...all].reverse()
@@ -81,7 +88,11 @@ export async function testMail (t: Teardown): Promise<TestMail> {
   return api
 }
 
-export async function testGateway (t: Teardown, upstreams: GatewaySettings['upstreams'], extra: Partial<GatewaySettings> = {}): Promise<RunningGateway> {
+export async function testGateway (
+  t: Teardown,
+  upstreams: GatewaySettings['upstreams'],
+  extra: Partial<GatewaySettings> = {}
+): Promise<RunningGateway> {
   const runDir = await tempDir(t, 'holo-nginx-')
   const gw = await startGateway({ port: await freePort(), upstreams, runDir, ...extra })
   t.teardown(() => gw.stop())

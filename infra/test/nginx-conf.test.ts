@@ -14,7 +14,11 @@ function nginxTest (confPath: string, prefix: string): { status: number | null, 
   const outPath = path.join(prefix, 'nginx-t.out')
   const out = openSync(outPath, 'w')
   try {
-    const r = spawnSync(nginxBinary(), ['-t', '-q', '-p', prefix, '-e', path.join(prefix, 'error.log'), '-c', confPath], { stdio: ['ignore', out, out] })
+    const r = spawnSync(
+      nginxBinary(),
+      ['-t', '-q', '-p', prefix, '-e', path.join(prefix, 'error.log'), '-c', confPath],
+      { stdio: ['ignore', out, out] }
+    )
     return { status: r.status, output: readFileSync(outPath, 'utf8') }
   } finally { closeSync(out) }
 }
@@ -22,7 +26,11 @@ function nginxTest (confPath: string, prefix: string): { status: number | null, 
 t.test('the rendered local config passes nginx -t', async (t) => {
   const runDir = await tempDir(t, 'holo-nginx-t-')
   await mkdir(path.join(runDir, 'tmp'), { recursive: true })
-  const conf = await renderNginxConf({ port: 18080, upstreams: { auth: '127.0.0.1:13001', card: '127.0.0.1:13002', file: '127.0.0.1:13003' }, runDir })
+  const conf = await renderNginxConf({
+    port: 18080,
+    upstreams: { auth: '127.0.0.1:13001', card: '127.0.0.1:13002', file: '127.0.0.1:13003' },
+    runDir
+  })
   const confPath = path.join(runDir, 'nginx.conf')
   await writeFile(confPath, conf)
   const r = nginxTest(confPath, runDir)
@@ -45,7 +53,9 @@ t.test('nginx -t does catch a broken config', async (t) => {
   const dir = await tempDir(t, 'holo-nginx-t-')
   const original = await readFile(path.join(repoRoot, 'gateway/nginx.conf'), 'utf8')
   const confPath = path.join(dir, 'nginx.conf')
-  await writeFile(confPath, original.replace(/server (auth|card|file):(300[123])/g, 'server 127.0.0.1:$2').replace('proxy_pass http://card_service;', 'proxy_pass http://card_service'))
+  await writeFile(confPath, original
+    .replace(/server (auth|card|file):(300[123])/g, 'server 127.0.0.1:$2')
+    .replace('proxy_pass http://card_service;', 'proxy_pass http://card_service'))
   t.not(nginxTest(confPath, dir).status, 0)
 })
 

@@ -21,13 +21,18 @@ interface Operation { responses?: Record<string, ResponseObject> }
 interface Doc { paths: Record<string, Record<string, Operation>>, components?: JsonObject }
 
 // ESM/CJS interop: the default export is the plugin under NodeNext.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (ajv: Ajv2020) => Ajv2020
+const addFormats = (
+  (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule
+) as unknown as (ajv: Ajv2020) => Ajv2020
 
 // ---- The stack: auth (real MailDev, a bootstrap admin), card, file (real S3), nginx.
 const db = await testDatabase(t)
 const s3 = await testS3(t)
 const mail = await testMail(t)
-const admin = { email: `admin-${randomUUID().slice(0, 8)}@example.test`, password: 'Admin passphrase for the contract test' }
+const admin = {
+  email: `admin-${randomUUID().slice(0, 8)}@example.test`,
+  password: 'Admin passphrase for the contract test'
+}
 const auth = await startService(t, 'auth', {
   DATABASE_URL: db.urlFor('auth'),
   REDIS_URL: testRedisUrl(),
@@ -43,7 +48,13 @@ const FILE_MAX_BYTES = 64 * 1024
 const services: Record<ServiceName, RunningService> = {
   auth,
   card: await startService(t, 'card', { ...trustAuth, DATABASE_URL: db.urlFor('card') }),
-  file: await startService(t, 'file', { ...trustAuth, DATABASE_URL: db.urlFor('file'), S3_ENDPOINT: s3.endpoint, S3_BUCKET: `contract-${randomUUID().slice(0, 8)}`, FILE_MAX_BYTES: String(FILE_MAX_BYTES) })
+  file: await startService(t, 'file', {
+    ...trustAuth,
+    DATABASE_URL: db.urlFor('file'),
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: `contract-${randomUUID().slice(0, 8)}`,
+    FILE_MAX_BYTES: String(FILE_MAX_BYTES)
+  })
 }
 const upstream = (s: RunningService): string => `127.0.0.1:${s.port}`
 const gw = await testGateway(t, { auth: upstream(auth), card: upstream(services.card), file: upstream(services.file) })
@@ -60,15 +71,27 @@ const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'optio
 const routes: Route[] = []
 for (const [service, doc] of Object.entries(docs) as Array<[ServiceName, Doc]>) {
   for (const [template, item] of Object.entries(doc.paths)) {
-    const source = template.split(/(\{[^}]+\})/).map((part) => /^\{[^}]+\}$/.test(part) ? '[^/]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')).join('')
+    const source = template.split(/(\{[^}]+\})/)
+      .map((part) => /^\{[^}]+\}$/.test(part) ? '[^/]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
+      .join('')
     for (const [method, op] of Object.entries(item)) {
-      if (METHODS.has(method)) routes.push({ service, method: method.toUpperCase(), template, regex: new RegExp(`^${source}$`), params: (template.match(/\{/g) ?? []).length, op })
+      if (METHODS.has(method)) {
+        routes.push({
+          service,
+          method: method.toUpperCase(),
+          template,
+          regex: new RegExp(`^${source}$`),
+          params: (template.match(/\{/g) ?? []).length,
+          op
+        })
+      }
     }
   }
 }
 // A literal segment wins over a parameter (/files/usage before /files/{id}).
 routes.sort((a, b) => a.params - b.params)
-const findRoute = (method: string, pathname: string): Route | undefined => routes.find((r) => r.method === method && r.regex.test(pathname))
+const findRoute = (method: string, pathname: string): Route | undefined =>
+  routes.find((r) => r.method === method && r.regex.test(pathname))
 
 /** A schema with every `$ref` into the document's components inlined (and `$id`s dropped, so copies do not clash). */
 function resolveRefs (schema: Json, doc: Doc, depth = 0): Json {
@@ -79,7 +102,9 @@ function resolveRefs (schema: Json, doc: Doc, depth = 0): Json {
   if (typeof ref === 'string') {
     if (!ref.startsWith('#/')) throw new Error(`unsupported $ref ${ref}`)
     let target: Json = doc as unknown as Json
-    for (const seg of ref.slice(2).split('/')) target = (target as JsonObject)[seg.replace(/~1/g, '/').replace(/~0/g, '~')] as Json
+    for (const seg of ref.slice(2).split('/')) {
+      target = (target as JsonObject)[seg.replace(/~1/g, '/').replace(/~0/g, '~')] as Json
+    }
     if (target === undefined) throw new Error(`dangling $ref ${ref}`)
     const { $ref: _ref, ...rest } = schema
     const inlined = resolveRefs(target, doc, depth + 1)
@@ -101,7 +126,15 @@ function validatorFor (key: string, schema: Json): ValidateFunction {
 }
 
 // ---- Recording: every response the journey receives through the gateway.
-interface Recorded { method: string, pathname: string, status: number, contentType: string, text: string, bytes: number, note: string }
+interface Recorded {
+  method: string
+  pathname: string
+  status: number
+  contentType: string
+  text: string
+  bytes: number
+  note: string
+}
 const recorded: Recorded[] = []
 let note = ''
 async function recordingFetch (input: Request | string | URL, init?: RequestInit): Promise<Response> {
@@ -131,14 +164,23 @@ function mismatches (r: Recorded): string[] {
   const documented = responses[String(r.status)] ?? responses[`${String(r.status)[0]}XX`] ?? responses.default
   if (documented === undefined) return [`status ${r.status} is not documented (${Object.keys(responses).join(', ')})`]
   const content = documented.content ?? {}
-  if (Object.keys(content).length === 0) return r.bytes === 0 ? [] : [`documented without a body, got ${r.bytes} bytes of ${r.contentType}`]
+  if (Object.keys(content).length === 0) {
+    return r.bytes === 0 ? [] : [`documented without a body, got ${r.bytes} bytes of ${r.contentType}`]
+  }
   const media = content[r.contentType]
-  if (media === undefined) return [`Content-Type ${r.contentType || '(none)'} is not documented (${Object.keys(content).join(', ')})`]
+  if (media === undefined) {
+    return [`Content-Type ${r.contentType || '(none)'} is not documented (${Object.keys(content).join(', ')})`]
+  }
   if (!/json/.test(r.contentType)) return r.bytes > 0 ? [] : ['an empty binary body']
-  const v = validatorFor(`${route.service} ${route.method} ${route.template} ${r.status} ${r.contentType}`, resolveRefs(media.schema ?? {}, docs[route.service]))
+  const v = validatorFor(
+    `${route.service} ${route.method} ${route.template} ${r.status} ${r.contentType}`,
+    resolveRefs(media.schema ?? {}, docs[route.service])
+  )
   let body: unknown
   try { body = JSON.parse(r.text) } catch { return ['the body is not JSON'] }
-  return v(body) ? [] : (v.errors ?? []).map((e) => `body${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`)
+  return v(body)
+    ? []
+    : (v.errors ?? []).map((e) => `body${e.instancePath} ${e.message ?? ''} ${JSON.stringify(e.params)}`)
 }
 
 const label = (r: Recorded): string => `${r.method} ${r.pathname} → ${r.status} ${r.contentType} (${r.note})`
@@ -146,7 +188,11 @@ const label = (r: Recorded): string => `${r.method} ${r.pathname} → ${r.status
 // ---- The journey.
 t.test('a realistic journey through the gateway with the typed client', async (t) => {
   /** Makes one call (its responses recorded under `what`) and checks its status. */
-  const expect = async <R extends { response: Response }>(what: string, status: number, call: () => Promise<R>): Promise<R> => {
+  const expect = async <R extends { response: Response }>(
+    what: string,
+    status: number,
+    call: () => Promise<R>
+  ): Promise<R> => {
     step(what)
     const r = await call()
     t.equal(r.response.status, status, `${what}: ${status}`)
@@ -156,90 +202,192 @@ t.test('a realistic journey through the gateway with the typed client', async (t
   const account = { email: `ada-${id}@example.test`, username: `ada_${id}`, password: `Correct horse ${id} battery` }
 
   // Auth: errors first, then the happy path.
-  await expect('register with bad fields', 400, async () => await client.auth.POST('/api/v1/auth/register', { body: { email: 'not an email', password: 'x', username: '!' } }))
-  const reg = await expect('register', 201, async () => await client.auth.POST('/api/v1/auth/register', { body: account }))
+  await expect('register with bad fields', 400, async () => await client.auth.POST('/api/v1/auth/register', {
+    body: { email: 'not an email', password: 'x', username: '!' }
+  }))
+  const reg = await expect('register', 201, async () => await client.auth.POST('/api/v1/auth/register', {
+    body: account
+  }))
   const me0 = reg.data?.user
   t.ok(me0 !== undefined, 'the new user comes back')
-  await expect('register the same email again', 409, async () => await client.auth.POST('/api/v1/auth/register', { body: account }))
-  await expect('login with a wrong password', 401, async () => await client.auth.POST('/api/v1/auth/login', { body: { email: account.email, password: 'wrong password here' } }))
-  const login = await expect('login', 200, async () => await client.auth.POST('/api/v1/auth/login', { body: { email: account.email, password: account.password } }))
+  await expect('register the same email again', 409, async () => await client.auth.POST('/api/v1/auth/register', {
+    body: account
+  }))
+  await expect('login with a wrong password', 401, async () => await client.auth.POST('/api/v1/auth/login', {
+    body: { email: account.email, password: 'wrong password here' }
+  }))
+  const login = await expect('login', 200, async () => await client.auth.POST('/api/v1/auth/login', {
+    body: { email: account.email, password: account.password }
+  }))
   await expect('me without a token', 401, async () => await client.auth.GET('/api/v1/auth/me'))
   client.setAccessToken(login.data?.accessToken)
 
   const welcome = await mail.waitFor(account.email, /Confirm your Holo Cards email/)
   const token = /Token: (\S+)/.exec(welcome.text)?.[1]
   t.ok(token, 'the welcome email carries a verification token')
-  await expect('verify email', 204, async () => await client.auth.POST('/api/v1/auth/verify-email', { body: { token: token ?? '' } }))
+  await expect('verify email', 204, async () => await client.auth.POST('/api/v1/auth/verify-email', {
+    body: { token: token ?? '' }
+  }))
 
   const me = await expect('me', 200, async () => await client.auth.GET('/api/v1/auth/me'))
   t.equal(me.data?.emailVerified, true, 'verified')
-  const patched = await expect('patch me', 200, async () => await client.auth.PATCH('/api/v1/auth/me', { body: { displayName: 'Ada', bio: 'I collect holo cards' } }))
+  const patched = await expect('patch me', 200, async () => await client.auth.PATCH('/api/v1/auth/me', {
+    body: { displayName: 'Ada', bio: 'I collect holo cards' }
+  }))
   t.equal(patched.data?.displayName, 'Ada')
-  const refreshed = await expect('refresh', 200, async () => await client.auth.POST('/api/v1/auth/refresh', { body: { refreshToken: login.data?.refreshToken ?? '' } }))
+  const refreshed = await expect('refresh', 200, async () => await client.auth.POST('/api/v1/auth/refresh', {
+    body: { refreshToken: login.data?.refreshToken ?? '' }
+  }))
   client.setAccessToken(refreshed.data?.accessToken)
   const sessions = await expect('sessions', 200, async () => await client.auth.GET('/api/v1/auth/sessions'))
   t.ok((sessions.data?.items.length ?? 0) >= 1, 'at least this session')
   const jwks = await expect('jwks', 200, async () => await client.auth.GET('/api/v1/auth/.well-known/jwks.json'))
   t.ok((jwks.data?.keys.length ?? 0) >= 1, 'at least one signing key')
   const userId = me.data?.id ?? ''
-  await expect('one profile', 200, async () => await client.auth.GET('/api/v1/auth/profiles/{id}', { params: { path: { id: userId } } }))
-  await expect('profiles by ids', 200, async () => await client.auth.GET('/api/v1/auth/profiles', { params: { query: { ids: userId } } }))
-  await expect('unknown profile', 404, async () => await client.auth.GET('/api/v1/auth/profiles/{id}', { params: { path: { id: randomUUID() } } }))
+  await expect('one profile', 200, async () => await client.auth.GET('/api/v1/auth/profiles/{id}', {
+    params: { path: { id: userId } }
+  }))
+  await expect('profiles by ids', 200, async () => await client.auth.GET('/api/v1/auth/profiles', {
+    params: { query: { ids: userId } }
+  }))
+  await expect('unknown profile', 404, async () => await client.auth.GET('/api/v1/auth/profiles/{id}', {
+    params: { path: { id: randomUUID() } }
+  }))
 
   // Cards.
   const card = await expect('create card', 201, async () => await client.card.POST('/api/v1/cards', {
-    body: { title: `Nebula Fox ${id}`, description: 'A fox made of stardust', holo: { effect: 'galaxy', intensity: 0.8, angle: 135, colors: ['#6a00ff', '#00e5ff'] }, rarity: 'epic', tags: ['fox', 'space'], visibility: 'public' }
+    body: {
+      title: `Nebula Fox ${id}`,
+      description: 'A fox made of stardust',
+      holo: { effect: 'galaxy', intensity: 0.8, angle: 135, colors: ['#6a00ff', '#00e5ff'] },
+      rarity: 'epic',
+      tags: ['fox', 'space'],
+      visibility: 'public'
+    }
   }))
   const cardId = card.data?.id ?? ''
-  await expect('create card with an empty title', 400, async () => await client.card.POST('/api/v1/cards', { body: { title: '' } }))
-  const got = await expect('get card', 200, async () => await client.card.GET('/api/v1/cards/{id}', { params: { path: { id: cardId } } }))
+  await expect('create card with an empty title', 400, async () => await client.card.POST('/api/v1/cards', {
+    body: { title: '' }
+  }))
+  const got = await expect('get card', 200, async () => await client.card.GET('/api/v1/cards/{id}', {
+    params: { path: { id: cardId } }
+  }))
   const etag = got.response.headers.get('etag') ?? ''
   t.ok(etag !== '', 'an ETag')
-  await expect('get card not modified', 304, async () => await client.card.GET('/api/v1/cards/{id}', { params: { path: { id: cardId }, header: { 'if-none-match': etag } } }))
-  await expect('unknown card', 404, async () => await client.card.GET('/api/v1/cards/{id}', { params: { path: { id: randomUUID() } } }))
-  const patchedCard = await expect('patch card with its ETag', 200, async () => await client.card.PATCH('/api/v1/cards/{id}', { params: { path: { id: cardId }, header: { 'if-match': etag } }, body: { title: `Nebula Fox II ${id}`, holo: { intensity: 0.9 } } }))
+  await expect('get card not modified', 304, async () => await client.card.GET('/api/v1/cards/{id}', {
+    params: { path: { id: cardId }, header: { 'if-none-match': etag } }
+  }))
+  await expect('unknown card', 404, async () => await client.card.GET('/api/v1/cards/{id}', {
+    params: { path: { id: randomUUID() } }
+  }))
+  const patchedCard = await expect('patch card with its ETag', 200, async () =>
+    await client.card.PATCH('/api/v1/cards/{id}', {
+      params: { path: { id: cardId }, header: { 'if-match': etag } },
+      body: { title: `Nebula Fox II ${id}`, holo: { intensity: 0.9 } }
+    }))
   t.equal(patchedCard.data?.title, `Nebula Fox II ${id}`, 'the patch is applied')
-  await expect('patch card with a stale ETag', 412, async () => await client.card.PATCH('/api/v1/cards/{id}', { params: { path: { id: cardId }, header: { 'if-match': etag } }, body: { title: 'stale' } }))
-  await expect('list cards', 200, async () => await client.card.GET('/api/v1/cards', { params: { query: { ownerId: userId, limit: 10 } } }))
-  await expect('search cards', 200, async () => await client.card.GET('/api/v1/cards', { params: { query: { q: 'nebula', limit: 5 } } }))
-  await expect('like', 204, async () => await client.card.PUT('/api/v1/cards/{id}/like', { params: { path: { id: cardId } } }))
-  await expect('unlike', 204, async () => await client.card.DELETE('/api/v1/cards/{id}/like', { params: { path: { id: cardId } } }))
+  await expect('patch card with a stale ETag', 412, async () => await client.card.PATCH('/api/v1/cards/{id}', {
+    params: { path: { id: cardId }, header: { 'if-match': etag } },
+    body: { title: 'stale' }
+  }))
+  await expect('list cards', 200, async () => await client.card.GET('/api/v1/cards', {
+    params: { query: { ownerId: userId, limit: 10 } }
+  }))
+  await expect('search cards', 200, async () => await client.card.GET('/api/v1/cards', {
+    params: { query: { q: 'nebula', limit: 5 } }
+  }))
+  await expect('like', 204, async () => await client.card.PUT('/api/v1/cards/{id}/like', {
+    params: { path: { id: cardId } }
+  }))
+  await expect('unlike', 204, async () => await client.card.DELETE('/api/v1/cards/{id}/like', {
+    params: { path: { id: cardId } }
+  }))
 
   // Templates: a user may not; the admin makes them a creator.
   const templateBody = {
     name: `Cosmic Classic ${id}`,
     description: 'A classic frame with a galaxy shimmer',
-    layout: { frame: { style: 'classic', color: '#222244', borderWidth: 12 }, fonts: { title: 'Orbitron', body: 'Inter' }, positions: { title: { x: 0.05, y: 0.03, width: 0.9, height: 0.08 }, artwork: { x: 0.05, y: 0.12, width: 0.9, height: 0.5 }, description: { x: 0.05, y: 0.65, width: 0.9, height: 0.3 } } },
+    layout: {
+      frame: { style: 'classic', color: '#222244', borderWidth: 12 },
+      fonts: { title: 'Orbitron', body: 'Inter' },
+      positions: {
+        title: { x: 0.05, y: 0.03, width: 0.9, height: 0.08 },
+        artwork: { x: 0.05, y: 0.12, width: 0.9, height: 0.5 },
+        description: { x: 0.05, y: 0.65, width: 0.9, height: 0.3 }
+      }
+    },
     holoDefaults: { effect: 'galaxy', intensity: 0.7, angle: 45 },
     status: 'draft'
   } as const
-  await expect('create a template without the creator role', 403, async () => await client.card.POST('/api/v1/templates', { body: templateBody }))
-  const adminLogin = await expect('admin login', 200, async () => await client.auth.POST('/api/v1/auth/login', { body: admin }))
+  await expect('create a template without the creator role', 403, async () =>
+    await client.card.POST('/api/v1/templates', { body: templateBody }))
+  const adminLogin = await expect('admin login', 200, async () => await client.auth.POST('/api/v1/auth/login', {
+    body: admin
+  }))
   const adminHeaders = { authorization: `Bearer ${adminLogin.data?.accessToken ?? ''}` }
-  await expect('admin reads the user', 200, async () => await client.auth.GET('/api/v1/auth/users/{id}', { params: { path: { id: userId } }, headers: adminHeaders }))
-  const roles = await expect('admin grants the creator role', 200, async () => await client.auth.PATCH('/api/v1/auth/users/{id}', { params: { path: { id: userId } }, body: { roles: ['user', 'creator'] }, headers: adminHeaders }))
-  const again = await expect('refresh picks up the new role', 200, async () => await client.auth.POST('/api/v1/auth/refresh', { body: { refreshToken: refreshed.data?.refreshToken ?? '' } }))
+  await expect('admin reads the user', 200, async () => await client.auth.GET('/api/v1/auth/users/{id}', {
+    params: { path: { id: userId } },
+    headers: adminHeaders
+  }))
+  const roles = await expect('admin grants the creator role', 200, async () =>
+    await client.auth.PATCH('/api/v1/auth/users/{id}', {
+      params: { path: { id: userId } },
+      body: { roles: ['user', 'creator'] },
+      headers: adminHeaders
+    }))
+  const again = await expect('refresh picks up the new role', 200, async () =>
+    await client.auth.POST('/api/v1/auth/refresh', {
+      body: { refreshToken: refreshed.data?.refreshToken ?? '' }
+    }))
   client.setAccessToken(again.data?.accessToken)
-  const template = await expect('create a template as a creator', 201, async () => await client.card.POST('/api/v1/templates', { body: templateBody }))
+  const template = await expect('create a template as a creator', 201, async () =>
+    await client.card.POST('/api/v1/templates', { body: templateBody }))
   const templateId = template.data?.id ?? ''
-  await expect('publish the template', 200, async () => await client.card.PATCH('/api/v1/templates/{id}', { params: { path: { id: templateId } }, body: { status: 'published' } }))
-  await expect('get template', 200, async () => await client.card.GET('/api/v1/templates/{id}', { params: { path: { id: templateId } } }))
-  await expect('list templates', 200, async () => await client.card.GET('/api/v1/templates', { params: { query: { limit: 10 } } }))
+  await expect('publish the template', 200, async () => await client.card.PATCH('/api/v1/templates/{id}', {
+    params: { path: { id: templateId } },
+    body: { status: 'published' }
+  }))
+  await expect('get template', 200, async () => await client.card.GET('/api/v1/templates/{id}', {
+    params: { path: { id: templateId } }
+  }))
+  await expect('list templates', 200, async () => await client.card.GET('/api/v1/templates', {
+    params: { query: { limit: 10 } }
+  }))
 
   // Collections.
-  const collection = await expect('create collection', 201, async () => await client.card.POST('/api/v1/collections', { body: { name: `Space favourites ${id}`, description: 'Everything with stars', visibility: 'public' } }))
+  const collection = await expect('create collection', 201, async () => await client.card.POST('/api/v1/collections', {
+    body: { name: `Space favourites ${id}`, description: 'Everything with stars', visibility: 'public' }
+  }))
   const collectionId = collection.data?.id ?? ''
-  await expect('add the card', 204, async () => await client.card.PUT('/api/v1/collections/{id}/cards/{cardId}', { params: { path: { id: collectionId, cardId } }, body: { position: 0 } }))
+  await expect('add the card', 204, async () => await client.card.PUT('/api/v1/collections/{id}/cards/{cardId}', {
+    params: { path: { id: collectionId, cardId } },
+    body: { position: 0 }
+  }))
   step('add the card again')
-  const dup = await client.card.PUT('/api/v1/collections/{id}/cards/{cardId}', { params: { path: { id: collectionId, cardId } }, body: { position: 0 } })
+  const dup = await client.card.PUT('/api/v1/collections/{id}/cards/{cardId}', {
+    params: { path: { id: collectionId, cardId } },
+    body: { position: 0 }
+  })
   t.ok([204, 409].includes(dup.response.status), `adding it again: 204 or 409 (${dup.response.status})`)
-  await expect('get collection', 200, async () => await client.card.GET('/api/v1/collections/{id}', { params: { path: { id: collectionId } } }))
-  await expect('list collections', 200, async () => await client.card.GET('/api/v1/collections', { params: { query: { ownerId: userId, limit: 10 } } }))
+  await expect('get collection', 200, async () => await client.card.GET('/api/v1/collections/{id}', {
+    params: { path: { id: collectionId } }
+  }))
+  await expect('list collections', 200, async () => await client.card.GET('/api/v1/collections', {
+    params: { query: { ownerId: userId, limit: 10 } }
+  }))
 
   // Moderation.
-  await expect('a user cannot hide', 403, async () => await client.card.POST('/api/v1/cards/{id}/hide', { params: { path: { id: cardId } } }))
-  await expect('admin hides', 200, async () => await client.card.POST('/api/v1/cards/{id}/hide', { params: { path: { id: cardId } }, headers: adminHeaders }))
-  await expect('admin unhides', 200, async () => await client.card.POST('/api/v1/cards/{id}/unhide', { params: { path: { id: cardId } }, headers: adminHeaders }))
+  await expect('a user cannot hide', 403, async () => await client.card.POST('/api/v1/cards/{id}/hide', {
+    params: { path: { id: cardId } }
+  }))
+  await expect('admin hides', 200, async () => await client.card.POST('/api/v1/cards/{id}/hide', {
+    params: { path: { id: cardId } },
+    headers: adminHeaders
+  }))
+  await expect('admin unhides', 200, async () => await client.card.POST('/api/v1/cards/{id}/unhide', {
+    params: { path: { id: cardId } },
+    headers: adminHeaders
+  }))
 
   // Files: multipart through fetch (the client cannot build the form), typed by the document.
   type Uploaded = FilePaths['/api/v1/files']['post']['responses'][201]['content']['application/json']
@@ -253,39 +401,75 @@ t.test('a realistic journey through the gateway with the typed client', async (t
   }
   const png = await makeImage({ width: 96, height: 64, seed: 42 })
   step('upload')
-  const up = await recordingFetch(`${gw.url}/api/v1/files`, { method: 'POST', headers: bearer, body: uploadForm(png, 'fox.png', 'image/png') })
+  const up = await recordingFetch(`${gw.url}/api/v1/files`, {
+    method: 'POST',
+    headers: bearer,
+    body: uploadForm(png, 'fox.png', 'image/png')
+  })
   t.equal(up.status, 201, 'upload a PNG: 201')
   const file = await up.json() as Uploaded
   t.equal(file.contentType, 'image/png', 'stored as PNG')
   step('upload 415')
-  const text = await recordingFetch(`${gw.url}/api/v1/files`, { method: 'POST', headers: bearer, body: uploadForm(Buffer.from('plain text, not an image\n'.repeat(20)), 'notes.txt', 'text/plain') })
+  const text = await recordingFetch(`${gw.url}/api/v1/files`, {
+    method: 'POST',
+    headers: bearer,
+    body: uploadForm(Buffer.from('plain text, not an image\n'.repeat(20)), 'notes.txt', 'text/plain')
+  })
   t.equal(text.status, 415, 'a text file: 415')
   step('upload 413')
   const big = await makeImage({ width: 200, height: 200, noise: true })
   t.ok(big.length > FILE_MAX_BYTES, `the noisy PNG (${big.length} B) is over the ${FILE_MAX_BYTES} B limit`)
-  const tooBig = await recordingFetch(`${gw.url}/api/v1/files`, { method: 'POST', headers: bearer, body: uploadForm(big, 'big.png', 'image/png') })
+  const tooBig = await recordingFetch(`${gw.url}/api/v1/files`, {
+    method: 'POST',
+    headers: bearer,
+    body: uploadForm(big, 'big.png', 'image/png')
+  })
   t.equal(tooBig.status, 413, 'a file over the limit: 413')
   step('upload 401')
-  const anon = await recordingFetch(`${gw.url}/api/v1/files`, { method: 'POST', body: uploadForm(png, 'fox.png', 'image/png') })
+  const anon = await recordingFetch(`${gw.url}/api/v1/files`, {
+    method: 'POST',
+    body: uploadForm(png, 'fox.png', 'image/png')
+  })
   t.equal(anon.status, 401, 'upload without a token: 401')
 
   const fileId = file.id
-  await expect('file metadata', 200, async () => await client.file.GET('/api/v1/files/{id}', { params: { path: { id: fileId } } }))
-  const content = await expect('content', 200, async () => await client.file.GET('/api/v1/files/{id}/content', { params: { path: { id: fileId } }, parseAs: 'arrayBuffer' }))
+  await expect('file metadata', 200, async () => await client.file.GET('/api/v1/files/{id}', {
+    params: { path: { id: fileId } }
+  }))
+  const content = await expect('content', 200, async () => await client.file.GET('/api/v1/files/{id}/content', {
+    params: { path: { id: fileId } },
+    parseAs: 'arrayBuffer'
+  }))
   t.equal(content.response.headers.get('content-type'), 'image/png', 'content: Content-Type')
   t.equal(content.response.headers.get('content-length'), String(png.length), 'content: Content-Length')
   t.ok(content.response.headers.get('etag'), 'content: ETag')
   t.same(Buffer.from(content.data as ArrayBuffer), png, 'content: the same bytes')
-  const range = await expect('content range', 206, async () => await client.file.GET('/api/v1/files/{id}/content', { params: { path: { id: fileId }, header: { range: 'bytes=0-7' } }, parseAs: 'arrayBuffer' }))
+  const range = await expect('content range', 206, async () => await client.file.GET('/api/v1/files/{id}/content', {
+    params: { path: { id: fileId }, header: { range: 'bytes=0-7' } },
+    parseAs: 'arrayBuffer'
+  }))
   t.match(range.response.headers.get('content-range'), /^bytes 0-7\//, 'Content-Range')
-  const thumb = await expect('thumbnail', 200, async () => await client.file.GET('/api/v1/files/{id}/thumbnail', { params: { path: { id: fileId }, query: { w: 128 } }, parseAs: 'arrayBuffer' }))
+  const thumb = await expect('thumbnail', 200, async () => await client.file.GET('/api/v1/files/{id}/thumbnail', {
+    params: { path: { id: fileId }, query: { w: 128 } },
+    parseAs: 'arrayBuffer'
+  }))
   t.equal(thumb.response.headers.get('content-type'), 'image/webp', 'thumbnail: WebP')
-  const signed = await expect('signed URL', 200, async () => await client.file.GET('/api/v1/files/{id}/signed-url', { params: { path: { id: fileId }, query: { expiresIn: 600 } } }))
+  const signed = await expect('signed URL', 200, async () => await client.file.GET('/api/v1/files/{id}/signed-url', {
+    params: { path: { id: fileId }, query: { expiresIn: 600 } }
+  }))
   await expect('usage', 200, async () => await client.file.GET('/api/v1/files/usage'))
-  await expect('list files', 200, async () => await client.file.GET('/api/v1/files', { params: { query: { ownerId: 'me', limit: 10 } } }))
-  await expect('delete file', 204, async () => await client.file.DELETE('/api/v1/files/{id}', { params: { path: { id: fileId } } }))
-  await expect('deleted file', 404, async () => await client.file.GET('/api/v1/files/{id}', { params: { path: { id: fileId } } }))
-  await expect('a bad id', 400, async () => await client.file.GET('/api/v1/files/{id}', { params: { path: { id: 'not-a-uuid' } } }))
+  await expect('list files', 200, async () => await client.file.GET('/api/v1/files', {
+    params: { query: { ownerId: 'me', limit: 10 } }
+  }))
+  await expect('delete file', 204, async () => await client.file.DELETE('/api/v1/files/{id}', {
+    params: { path: { id: fileId } }
+  }))
+  await expect('deleted file', 404, async () => await client.file.GET('/api/v1/files/{id}', {
+    params: { path: { id: fileId } }
+  }))
+  await expect('a bad id', 400, async () => await client.file.GET('/api/v1/files/{id}', {
+    params: { path: { id: 'not-a-uuid' } }
+  }))
 })
 
 t.test('every recorded response matches its service\'s document', async (t) => {
@@ -296,8 +480,12 @@ t.test('every recorded response matches its service\'s document', async (t) => {
     if (r.status >= 400) t.equal(r.contentType, 'application/problem+json', `${label(r)}: errors are problem+json`)
   }
   const statuses = new Set(recorded.map((r) => r.status))
-  for (const s of [200, 201, 204, 206, 304, 400, 401, 403, 404, 409, 412, 413, 415]) t.ok(statuses.has(s), `status ${s} was exercised`)
-  const covered = new Set(recorded.map((r) => findRoute(r.method, r.pathname)).filter((x) => x !== undefined).map((x) => `${x.method} ${x.template}`))
+  for (const s of [200, 201, 204, 206, 304, 400, 401, 403, 404, 409, 412, 413, 415]) {
+    t.ok(statuses.has(s), `status ${s} was exercised`)
+  }
+  const covered = new Set(recorded.map((r) => findRoute(r.method, r.pathname))
+    .filter((x) => x !== undefined)
+    .map((x) => `${x.method} ${x.template}`))
   t.comment(`${covered.size} of ${routes.length} documented operations exercised`)
 })
 
@@ -305,7 +493,10 @@ t.test('the check itself fails on drift', async (t) => {
   const meRecord = recorded.find((r) => r.method === 'GET' && r.pathname === '/api/v1/auth/me' && r.status === 200)
   t.ok(meRecord, 'a recorded GET /me')
   const route = findRoute('GET', '/api/v1/auth/me') as Route
-  const schema = resolveRefs(route.op.responses?.['200']?.content?.['application/json']?.schema ?? {}, docs.auth) as JsonObject
+  const schema = resolveRefs(
+    route.op.responses?.['200']?.content?.['application/json']?.schema ?? {},
+    docs.auth
+  ) as JsonObject
   const body = JSON.parse(meRecord?.text ?? '{}') as unknown
   t.ok(ajv.compile(schema)(body), 'the documented schema accepts the body')
   const tampered = structuredClone(schema)
@@ -316,6 +507,12 @@ t.test('the check itself fails on drift', async (t) => {
   t.notOk(ajv.compile(retyped)(body), 'a schema with a changed property type rejects it')
   // The lookup itself: an undocumented status and content type are reported.
   t.match(mismatches({ ...(meRecord as Recorded), status: 418 }), [/status 418 is not documented/])
-  t.match(mismatches({ ...(meRecord as Recorded), contentType: 'text/html' }), [/Content-Type text\/html is not documented/])
-  t.match(mismatches({ ...(meRecord as Recorded), pathname: '/api/v1/auth/nowhere' }), ['no documented operation matches'])
+  t.match(
+    mismatches({ ...(meRecord as Recorded), contentType: 'text/html' }),
+    [/Content-Type text\/html is not documented/]
+  )
+  t.match(
+    mismatches({ ...(meRecord as Recorded), pathname: '/api/v1/auth/nowhere' }),
+    ['no documented operation matches']
+  )
 })

@@ -20,7 +20,8 @@ t.test('the docs page shows every service\'s operations without a console error'
     const address = app.server.address()
     upstreams[name] = `127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`
     const doc = (await app.inject('/openapi.json')).json() as { paths: Record<string, Record<string, unknown>> }
-    operations[name] = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).filter((k) => k !== 'parameters').length, 0)
+    operations[name] = Object.values(doc.paths)
+      .reduce((n, item) => n + Object.keys(item).filter((k) => k !== 'parameters').length, 0)
   }
   const gw = await testGateway(t, upstreams as Record<ServiceName, string>)
 
@@ -39,15 +40,28 @@ t.test('the docs page shows every service\'s operations without a console error'
 
   const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic']
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic'
+    ]
   })
   t.teardown(() => browser.close())
   const page = await browser.newPage()
   const problems: string[] = []
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location().url.replace(gw.url, '')})`) })
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()} (${m.location().url.replace(gw.url, '')})`)
+  })
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`))
-  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url().replace(gw.url, '')}`) })
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url().replace(gw.url, '')}`)
+  })
   const outside: string[] = []
   page.on('request', (r) => { if (!r.url().startsWith(gw.url) && !r.url().startsWith('data:')) outside.push(r.url()) })
 
@@ -60,7 +74,11 @@ t.test('the docs page shows every service\'s operations without a console error'
     t.ok(expected > 0, `${name} documents operations`)
     const blocks = page.locator(`#${name}-ui .opblock`)
     // Swagger UI renders after fetching /docs/<name>.json: wait for it, bounded.
-    await page.waitForFunction(([sel, n]) => document.querySelectorAll(sel as string).length >= (n as number), [`#${name}-ui .opblock`, expected] as const, { timeout: 20_000 })
+    await page.waitForFunction(
+      ([sel, n]) => document.querySelectorAll(sel as string).length >= (n as number),
+      [`#${name}-ui .opblock`, expected] as const,
+      { timeout: 20_000 }
+    )
     t.equal(await blocks.count(), expected, `${name}: all ${expected} operations shown`)
     t.match(await page.locator(`#${name}-ui .info .title`).innerText(), /Holo Cards/, `${name}: title shown`)
   }

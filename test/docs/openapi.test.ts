@@ -15,14 +15,22 @@ const repoRoot = path.resolve(here, '../..')
 
 interface MediaType { schema?: Record<string, unknown>, example?: unknown, examples?: unknown }
 type Operation = { requestBody?: { content?: Record<string, MediaType> }, security?: Array<Record<string, unknown>> }
-interface Doc { openapi: string, info: { title: string }, paths: Record<string, Record<string, Operation>>, components?: { securitySchemes?: Record<string, Record<string, unknown>> }, security?: unknown[] }
+interface Doc {
+  openapi: string
+  info: { title: string }
+  paths: Record<string, Record<string, Operation>>
+  components?: { securitySchemes?: Record<string, Record<string, unknown>> }
+  security?: unknown[]
+}
 
 const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'])
 
 function operations (doc: Doc): Array<[string, Operation]> {
   const out: Array<[string, Operation]> = []
   for (const [p, item] of Object.entries(doc.paths ?? {})) {
-    for (const [method, op] of Object.entries(item)) if (METHODS.has(method)) out.push([`${method.toUpperCase()} ${p}`, op])
+    for (const [method, op] of Object.entries(item)) {
+      if (METHODS.has(method)) out.push([`${method.toUpperCase()} ${p}`, op])
+    }
   }
   return out
 }
@@ -51,14 +59,20 @@ interface LintProblem { ruleId: string, severity: string, message: string, locat
 
 async function redoclyLint (files: string[]): Promise<LintProblem[]> {
   const bin = path.join(repoRoot, 'node_modules/.bin/redocly')
-  const child = spawn(bin, ['lint', '--config', path.join(here, 'redocly.yaml'), '--format=json', ...files], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' } })
+  const child = spawn(bin, ['lint', '--config', path.join(here, 'redocly.yaml'), '--format=json', ...files], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' }
+  })
   let out = ''
   child.stdout.on('data', (d: Buffer) => { out += d.toString() })
   child.stderr.resume()
   await new Promise((resolve) => child.on('close', resolve))
   // One JSON report per file, written back to back: `}{` separates them.
   const start = out.indexOf('{')
-  const reports = JSON.parse(`[${out.slice(start).trim().replace(/\n\}\{/g, '\n},{')}]`) as Array<{ totals: { errors: number }, problems: LintProblem[] }>
+  const reports = JSON.parse(`[${out.slice(start).trim().replace(/\n\}\{/g, '\n},{')}]`) as Array<{
+    totals: { errors: number }
+    problems: LintProblem[]
+  }>
   if (reports.length !== files.length) throw new Error(`redocly: ${reports.length} reports for ${files.length} files`)
   return reports.flatMap((r) => r.problems)
 }
@@ -69,7 +83,9 @@ t.test('the body-example check itself catches a body without an example', async 
     info: { title: 'x' },
     paths: {
       '/a': { post: { requestBody: { content: { 'application/json': { schema: { type: 'object' } } } } } },
-      '/b': { post: { requestBody: { content: { 'application/json': { schema: { type: 'object', examples: [{}] } } } } } }
+      '/b': {
+        post: { requestBody: { content: { 'application/json': { schema: { type: 'object', examples: [{}] } } } } }
+      }
     }
   }
   t.same(bodiesWithoutExamples(doc), ['POST /a (application/json)'])
@@ -90,18 +106,29 @@ for (const name of SERVICES) {
   t.test(`${name}: the committed client is generated from the current routes`, async (t) => {
     const fresh = generated.get(name) as Generated
     const hint = 'run `pnpm --filter @holo/api-client generate` and commit the result'
-    t.ok(await readFile(path.join(clientDir, 'openapi', `${name}.json`), 'utf8') === fresh.json, `openapi/${name}.json is current (${hint})`)
-    t.ok(await readFile(path.join(clientDir, 'src', `${name}.ts`), 'utf8') === fresh.ts, `src/${name}.ts is current (${hint})`)
+    t.ok(
+      await readFile(path.join(clientDir, 'openapi', `${name}.json`), 'utf8') === fresh.json,
+      `openapi/${name}.json is current (${hint})`
+    )
+    t.ok(
+      await readFile(path.join(clientDir, 'src', `${name}.ts`), 'utf8') === fresh.ts,
+      `src/${name}.ts is current (${hint})`
+    )
   })
 
 
   t.test(`${name}: OpenAPI 3.1 with the bearer scheme and examples for every request body`, async (t) => {
     const doc = docs.get(name) as Doc
     t.match(doc.openapi, /^3\.1\.\d+$/)
-    t.match(doc.components?.securitySchemes?.bearerAuth, { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearerAuth declared')
+    t.match(
+      doc.components?.securitySchemes?.bearerAuth,
+      { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+      'bearerAuth declared'
+    )
     const ops = operations(doc)
     t.ok(ops.length > 0, `${ops.length} documented operations`)
-    const unknownSchemes = ops.flatMap(([op, o]) => (o.security ?? []).flatMap((req) => Object.keys(req).filter((k) => k !== 'bearerAuth').map((k) => `${op}: ${k}`)))
+    const unknownSchemes = ops.flatMap(([op, o]) => (o.security ?? []).flatMap((req) =>
+      Object.keys(req).filter((k) => k !== 'bearerAuth').map((k) => `${op}: ${k}`)))
     t.same(unknownSchemes, [], 'operations only name the declared scheme')
     t.same(bodiesWithoutExamples(doc), [], 'every request body has an example')
   })
@@ -120,10 +147,27 @@ t.test('Redocly CLI lints the three documents without an error', async (t) => {
   await writeFile(broken, JSON.stringify({
     openapi: '3.1.0',
     info: { title: 'broken', version: '1' },
-    paths: { '/things/{id}': { get: { responses: { 200: { description: 'ok', content: { 'application/json': { schema: { type: 'object', properties: { n: { type: 'integer' } } }, example: { n: 'not a number' } } } } } } } }
+    paths: {
+      '/things/{id}': {
+        get: {
+          responses: {
+            200: {
+              description: 'ok',
+              content: {
+                'application/json': {
+                  schema: { type: 'object', properties: { n: { type: 'integer' } } },
+                  example: { n: 'not a number' }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
   }))
   const all = await redoclyLint([...files, broken])
-  const fromBroken = all.filter((p) => p.severity === 'error' && p.location?.[0]?.pointer !== undefined && JSON.stringify(p).includes('broken.json'))
+  const fromBroken = all.filter((p) => p.severity === 'error' && p.location?.[0]?.pointer !== undefined &&
+    JSON.stringify(p).includes('broken.json'))
   t.ok(fromBroken.some((p) => p.ruleId === 'path-parameters-defined'), 'undeclared path parameter caught')
   t.ok(fromBroken.some((p) => p.ruleId === 'no-invalid-media-type-examples'), 'example contradicting its schema caught')
   const problems = all.filter((p) => !JSON.stringify(p).includes('broken.json'))
@@ -131,5 +175,7 @@ t.test('Redocly CLI lints the three documents without an error', async (t) => {
     .map((p) => `${p.ruleId}: ${p.message} at ${p.location?.[0]?.pointer ?? '?'}`)
   t.same(errors, [], 'no lint errors')
   const warnings = problems.filter((p) => p.severity === 'warn')
-  if (warnings.length > 0) t.comment(`lint warnings: ${[...new Set(warnings.map((w) => w.ruleId))].join(', ')} (${warnings.length})`)
+  if (warnings.length > 0) {
+    t.comment(`lint warnings: ${[...new Set(warnings.map((w) => w.ruleId))].join(', ')} (${warnings.length})`)
+  }
 })

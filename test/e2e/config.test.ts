@@ -10,7 +10,11 @@ import type { ServiceName } from './helpers.js'
 
 interface Case { service: ServiceName, env: Record<string, string>, names: string, secret?: string }
 
-const loaders: Record<ServiceName, (env: Record<string, string | undefined>) => unknown> = { auth: authConfig, card: cardConfig, file: fileConfig }
+const loaders: Record<ServiceName, (env: Record<string, string | undefined>) => unknown> = {
+  auth: authConfig,
+  card: cardConfig,
+  file: fileConfig
+}
 
 const matrix: Case[] = []
 for (const service of ['auth', 'card', 'file'] as ServiceName[]) {
@@ -32,7 +36,12 @@ matrix.push(
   { service: 'file', env: { NODE_ENV: 'production' }, names: 'S3_SECRET_KEY' },
   { service: 'auth', env: { NODE_ENV: 'production', PUBLIC_URL: 'https://holo.example' }, names: 'AUTH_KEYS_DIR' },
   { service: 'auth', env: { SMTP_URL: 'mail:1025' }, names: 'SMTP_URL' },
-  { service: 'file', env: { FILE_URL_SIGNING_KEYS: 'too-short-secret-value' }, names: 'FILE_URL_SIGNING_KEYS', secret: 'too-short-secret-value' }
+  {
+    service: 'file',
+    env: { FILE_URL_SIGNING_KEYS: 'too-short-secret-value' },
+    names: 'FILE_URL_SIGNING_KEYS',
+    secret: 'too-short-secret-value'
+  }
 )
 
 const message = (c: Case): string => `config: .*\\b${c.names}\\b`
@@ -47,14 +56,21 @@ t.test('each service\'s loadConfig names the bad variable', async (t) => {
     t.notOk(msg.includes('\n'), 'one line')
     if (c.secret !== undefined) t.notOk(msg.includes(c.secret), 'the secret is not echoed')
   }
-  for (const s of ['auth', 'card', 'file'] as ServiceName[]) t.doesNotThrow(() => loaders[s]({}), `${s} starts with no variables at all (local defaults)`)
+  for (const s of ['auth', 'card', 'file'] as ServiceName[]) {
+    t.doesNotThrow(() => loaders[s]({}), `${s} starts with no variables at all (local defaults)`)
+  }
 })
 
 // The real entry point: the process exits non-zero with that one line on stderr.
 const spawned: Case[] = [
   { service: 'auth', env: { PORT: 'not-a-port' }, names: 'PORT' },
   { service: 'card', env: { DATABASE_URL: 'mysql://holo@127.0.0.1/holo' }, names: 'DATABASE_URL' },
-  { service: 'file', env: { FILE_URL_SIGNING_KEYS: 'too-short-secret-value' }, names: 'FILE_URL_SIGNING_KEYS', secret: 'too-short-secret-value' }
+  {
+    service: 'file',
+    env: { FILE_URL_SIGNING_KEYS: 'too-short-secret-value' },
+    names: 'FILE_URL_SIGNING_KEYS',
+    secret: 'too-short-secret-value'
+  }
 ]
 const runs = spawned.map((c) => {
   const p = spawnService(c.service, { LOG_LEVEL: 'silent', PORT: '0', ...c.env })

@@ -13,18 +13,32 @@ const s3 = await testS3(t)
 const issuer = await testIssuer(t)
 const common = { REDIS_URL: testRedisUrl(), AUTH_JWKS_URL: issuer.jwksUrl }
 const services: Record<ServiceName, RunningService> = {
-  auth: await startService(t, 'auth', { ...common, DATABASE_URL: db.urlFor('auth'), RATE_LIMIT_NAMESPACE: `e2e:${randomUUID()}:` }),
+  auth: await startService(t, 'auth', {
+    ...common,
+    DATABASE_URL: db.urlFor('auth'),
+    RATE_LIMIT_NAMESPACE: `e2e:${randomUUID()}:`
+  }),
   card: await startService(t, 'card', { ...common, DATABASE_URL: db.urlFor('card') }),
-  file: await startService(t, 'file', { ...common, DATABASE_URL: db.urlFor('file'), S3_ENDPOINT: s3.endpoint, S3_BUCKET: `e2e-${randomUUID().slice(0, 8)}` })
+  file: await startService(t, 'file', {
+    ...common,
+    DATABASE_URL: db.urlFor('file'),
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: `e2e-${randomUUID().slice(0, 8)}`
+  })
 }
 const upstream = (s: RunningService): string => `127.0.0.1:${s.port}`
-const gw = await testGateway(t, { auth: upstream(services.auth), card: upstream(services.card), file: upstream(services.file) })
+const gw = await testGateway(t, {
+  auth: upstream(services.auth),
+  card: upstream(services.card),
+  file: upstream(services.file)
+})
 
 const newId = (): string => `e2e-${randomUUID()}`
 
 /** The services whose log has a line of this request (lines are written once the response is sent). */
 async function servicesThatLogged (requestId: string, expectAny: boolean): Promise<ServiceName[]> {
-  const who = (): ServiceName[] => (Object.keys(services) as ServiceName[]).filter((n) => services[n].logs.withRequestId(requestId).length > 0)
+  const who = (): ServiceName[] => (Object.keys(services) as ServiceName[])
+    .filter((n) => services[n].logs.withRequestId(requestId).length > 0)
   if (expectAny) await eventually(async () => who().length > 0, { tries: 50, intervalMs: 50 })
   return who()
 }
@@ -77,7 +91,8 @@ t.test('each prefix reaches its service with the path unchanged', async (t) => {
 
 t.test('unknown paths, /metrics and /health/* get the gateway\'s own 404 problem', async (t) => {
   const paths = ['/', '/api', '/api/v1/unknown', '/api/v1/cardsx', '/api/v1/filesystem', '/api/v2/cards',
-    '/metrics', '/health/ready', '/health/live', '/openapi.json', '/index.html', '/logo.png', '/api/v1/cards/../../metrics']
+    '/metrics', '/health/ready', '/health/live', '/openapi.json', '/index.html', '/logo.png',
+    '/api/v1/cards/../../metrics']
   for (const p of paths) {
     const res = await fetch(`${gw.url}${p}`)
     const body = await res.json() as Record<string, unknown>
@@ -153,7 +168,13 @@ t.test('a body over the gateway limit gets a 413 problem from nginx', async (t) 
 t.test('a service that is down gives a 502 problem from nginx', async (t) => {
   const dead = `127.0.0.1:${await freePort()}`
   const down = await testGateway(t, { auth: dead, card: dead, file: dead })
-  for (const p of ['/api/v1/auth/login', '/api/v1/cards', '/api/v1/files/x', '/api/v1/files/card.json', '/api/v1/cards/index.html']) {
+  for (const p of [
+    '/api/v1/auth/login',
+    '/api/v1/cards',
+    '/api/v1/files/x',
+    '/api/v1/files/card.json',
+    '/api/v1/cards/index.html'
+  ]) {
     const id = newId()
     const res = await fetch(`${down.url}${p}`, { headers: { 'x-request-id': id } })
     const body = await res.json() as Record<string, unknown>
@@ -173,13 +194,21 @@ t.test('an upstream that does not answer in time gives a 504 problem; nginx\'s o
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => { for (const s of held) s.destroy(); silent.close(() => resolve()) }))
   const port = (silent.address() as net.AddressInfo).port
-  const slow = await testGateway(t, { auth: upstream(services.auth), card: upstream(services.card), file: upstream(services.file) }, {
+  const slow = await testGateway(t, {
+    auth: upstream(services.auth),
+    card: upstream(services.card),
+    file: upstream(services.file)
+  }, {
     extraLocations: [
-      `    location /__e2e_slow/ { proxy_read_timeout 1s; proxy_next_upstream off; proxy_pass http://127.0.0.1:${port}; }`,
+      '    location /__e2e_slow/ { proxy_read_timeout 1s; proxy_next_upstream off; ' +
+        `proxy_pass http://127.0.0.1:${port}; }`,
       '    location = /__e2e_unavailable { return 503; }'
     ].join('\n')
   })
-  for (const [p, status, code] of [['/__e2e_slow/cards', 504, 'GATEWAY_TIMEOUT'], ['/__e2e_unavailable', 503, 'SERVICE_UNAVAILABLE']] as const) {
+  for (const [p, status, code] of [
+    ['/__e2e_slow/cards', 504, 'GATEWAY_TIMEOUT'],
+    ['/__e2e_unavailable', 503, 'SERVICE_UNAVAILABLE']
+  ] as const) {
     const id = newId()
     const res = await fetch(`${slow.url}${p}`, { headers: { 'x-request-id': id } })
     const body = await res.json() as Record<string, unknown>
@@ -198,7 +227,9 @@ t.test('a validation error through the gateway lists each bad field', async (t) 
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ unexpected: true })
   })
-  const body = await res.json() as Record<string, unknown> & { errors?: Array<{ field: string, in: string, message: string }> }
+  const body = await res.json() as Record<string, unknown> & {
+    errors?: Array<{ field: string, in: string, message: string }>
+  }
   assertProblem(t, res, body, 400, '/api/v1/auth/register')
   t.equal(body.code, 'VALIDATION_FAILED')
   const errors = body.errors ?? []

@@ -7,7 +7,10 @@ import { createService, type ServiceName } from '../../packages/api-client/scrip
 
 export type { ServiceName }
 /** The part of a Fastify instance these tests use. */
-export interface FastifyInstance { listen: (o: { host: string, port: number }) => Promise<string>, close: () => Promise<unknown> }
+export interface FastifyInstance {
+  listen: (o: { host: string, port: number }) => Promise<string>
+  close: () => Promise<unknown>
+}
 export type LogLine = Record<string, unknown> & { requestId?: string, service?: string, msg?: string }
 
 /** A pino destination that keeps every JSON line it is given. */
@@ -28,7 +31,11 @@ export class LogCapture extends Writable {
 export interface RunningService { name: ServiceName, url: string, port: number, app: FastifyInstance, logs: LogCapture }
 
 /** Builds a service with its own buildApp and listens on a free port until the test ends. */
-export async function startService (t: Teardown, name: ServiceName, env: Record<string, string>): Promise<RunningService> {
+export async function startService (
+  t: Teardown,
+  name: ServiceName,
+  env: Record<string, string>
+): Promise<RunningService> {
   const logs = new LogCapture()
   const { app, close } = await createService(name, { LOG_LEVEL: 'info', ...env }, { logStream: logs })
   t.teardown(close)
@@ -38,7 +45,10 @@ export async function startService (t: Teardown, name: ServiceName, env: Record<
 }
 
 /** Polls `fn` until it returns true or the bound is reached; returns the last result. */
-export async function eventually (fn: () => Promise<boolean>, { tries = 100, intervalMs = 100 } = {}): Promise<boolean> {
+export async function eventually (
+  fn: () => Promise<boolean>,
+  { tries = 100, intervalMs = 100 } = {}
+): Promise<boolean> {
   for (let i = 0; i < tries; i++) {
     if (await fn().catch(() => false)) return true
     await new Promise((resolve) => setTimeout(resolve, intervalMs))
@@ -53,7 +63,11 @@ export async function ownRedis (t: Teardown): Promise<OwnRedis> {
   const port = await freePort()
   let child: ChildProcess | undefined
   const start = async (): Promise<void> => {
-    const c = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    const c = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' }
+    )
     child = c
     const up = await eventually(async () => {
       if (c.exitCode !== null) throw new Error(`redis-server exited with ${c.exitCode}`)

@@ -13,7 +13,9 @@ export interface ServiceProcess {
 
 /** Only the variables given (plus PATH/HOME): nothing leaks in from the developer's shell. */
 export function spawnService (name: ServiceName, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ['--conditions=holo-source', '--import', 'tsx', path.join('services', name, 'src/server.ts')], {
+  const child = spawn(process.execPath, [
+    '--conditions=holo-source', '--import', 'tsx', path.join('services', name, 'src/server.ts')
+  ], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe']

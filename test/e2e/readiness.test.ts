@@ -21,10 +21,16 @@ const bucket = `ready-${randomUUID().slice(0, 8)}`
 const made = await fetch(`${s3.endpoint}/${bucket}`, { method: 'PUT' })
 if (!made.ok) throw new Error(`could not create the bucket: ${made.status}`)
 
-for (const name of ['auth', 'card', 'file'] as ServiceName[]) t.test(`${name} readiness names Redis when it stops and recovers by itself when it is back`, async (t) => {
+for (const name of ['auth', 'card', 'file'] as ServiceName[]) t.test(`${name} readiness names Redis when it stops ` +
+  'and recovers by itself when it is back', async (t) => {
   const redis = await ownRedis(t)
   const svc = await startService(t, name, {
-    DATABASE_URL: db.urlFor(name), REDIS_URL: redis.url, AUTH_JWKS_URL: issuer.jwksUrl, S3_ENDPOINT: s3.endpoint, S3_BUCKET: bucket, LOG_LEVEL: 'silent'
+    DATABASE_URL: db.urlFor(name),
+    REDIS_URL: redis.url,
+    AUTH_JWKS_URL: issuer.jwksUrl,
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: bucket,
+    LOG_LEVEL: 'silent'
   })
 
   let before = await ready(svc.url)
@@ -36,7 +42,10 @@ for (const name of ['auth', 'card', 'file'] as ServiceName[]) t.test(`${name} re
 
   await redis.stop()
   let down: { code: number, body: Ready } | undefined
-  t.ok(await eventually(async () => { down = await ready(svc.url); return down.body.checks.redis?.status === 'down' }), 'redis reported down')
+  t.ok(await eventually(async () => {
+    down = await ready(svc.url)
+    return down.body.checks.redis?.status === 'down'
+  }), 'redis reported down')
   t.match(down?.body.checks.redis?.error ?? '', /redis/, 'names redis')
   t.equal(down?.body.checks.postgres?.status, 'ok', 'postgres is not blamed')
   if (critical === true) {
@@ -52,14 +61,21 @@ for (const name of ['auth', 'card', 'file'] as ServiceName[]) t.test(`${name} re
 
   await redis.start()
   let back: { code: number, body: Ready } | undefined
-  t.ok(await eventually(async () => { back = await ready(svc.url); return back.body.status === 'ok' }), 'ok again by itself')
+  t.ok(await eventually(async () => {
+    back = await ready(svc.url)
+    return back.body.status === 'ok'
+  }), 'ok again by itself')
   t.equal(back?.code, 200)
   t.equal(back?.body.checks.redis?.status, 'ok')
 })
 
 t.test('auth, which needs Redis for sessions and rate limits, is unready without it', async (t) => {
   const redis = await ownRedis(t)
-  const svc = await startService(t, 'auth', { DATABASE_URL: db.urlFor('auth'), REDIS_URL: redis.url, LOG_LEVEL: 'silent' })
+  const svc = await startService(t, 'auth', {
+    DATABASE_URL: db.urlFor('auth'),
+    REDIS_URL: redis.url,
+    LOG_LEVEL: 'silent'
+  })
   await redis.stop()
   let down: { code: number, body: Ready } | undefined
   t.ok(await eventually(async () => { down = await ready(svc.url); return down.code === 503 }), 'turns 503')

@@ -19,10 +19,17 @@ t.test('card finishes an in-flight request after SIGTERM, refuses new ones, exit
   const issuer = await testIssuer(t)
   const port = await freePort()
   const p = spawnService('card', {
-    PORT: String(port), DATABASE_URL: db.urlFor('card'), REDIS_URL: testRedisUrl(), AUTH_JWKS_URL: issuer.jwksUrl, LOG_LEVEL: 'info'
+    PORT: String(port),
+    DATABASE_URL: db.urlFor('card'),
+    REDIS_URL: testRedisUrl(),
+    AUTH_JWKS_URL: issuer.jwksUrl,
+    LOG_LEVEL: 'info'
   })
   t.teardown(() => { if (p.child.exitCode === null) p.child.kill('SIGKILL') })
-  const up = await eventually(async () => (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200, { tries: 300 })
+  const up = await eventually(
+    async () => (await fetch(`http://127.0.0.1:${port}/health/live`)).status === 200,
+    { tries: 300 }
+  )
   t.ok(up, 'the service came up')
 
   // A POST whose body arrives in two parts: in flight until the second part is
@@ -31,7 +38,12 @@ t.test('card finishes an in-flight request after SIGTERM, refuses new ones, exit
   let answered = false
   const req = request({
     host: '127.0.0.1', port, method: 'POST', path: '/__shutdown_probe__',
-    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': 'shutdown-probe-1', expect: '100-continue' }
+    headers: {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'x-request-id': 'shutdown-probe-1',
+      expect: '100-continue'
+    }
   })
   const response = new Promise<{ status: number, type: string, text: string }>((resolve, reject) => {
     req.once('response', (res) => {
@@ -47,7 +59,10 @@ t.test('card finishes an in-flight request after SIGTERM, refuses new ones, exit
   req.write(body.slice(0, 10))
 
   p.child.kill('SIGTERM')
-  t.ok(await eventually(async () => !(await canConnect(port)), { tries: 100 }), 'new connections are refused after SIGTERM')
+  t.ok(
+    await eventually(async () => !(await canConnect(port)), { tries: 100 }),
+    'new connections are refused after SIGTERM'
+  )
   t.equal(p.child.exitCode, null, 'still running while a request is in flight')
   t.notOk(answered, 'the in-flight request has not been answered yet')
 
@@ -60,8 +75,13 @@ t.test('card finishes an in-flight request after SIGTERM, refuses new ones, exit
   const { code, signal } = await p.exited
   t.equal(signal, null)
   t.equal(code, 0, 'exits 0')
-  const lines = p.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+  const lines = p.stdout().split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
   t.ok(lines.some((l) => l.signal === 'SIGTERM' && l.msg === 'closing'), 'logs that it is closing on SIGTERM')
-  t.ok(lines.some((l) => l.requestId === 'shutdown-probe-1' && l.status === 404), 'the in-flight request was logged with its id')
+  t.ok(
+    lines.some((l) => l.requestId === 'shutdown-probe-1' && l.status === 404),
+    'the in-flight request was logged with its id'
+  )
   t.equal(p.stderr().trim(), '', 'nothing on stderr')
 })

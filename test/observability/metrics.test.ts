@@ -7,7 +7,12 @@ import path from 'node:path'
 import t from 'tap'
 import { freePort, tempDir } from '@holo/infra/testing'
 import { SERVICES, buildService } from '../../packages/api-client/scripts/documents.js'
-import { parseMetrics, prometheusBinary, promtoolBinary, promtoolProblems } from '../../packages/shared/test/obs-helpers.js'
+import {
+  parseMetrics,
+  prometheusBinary,
+  promtoolBinary,
+  promtoolProblems
+} from '../../packages/shared/test/obs-helpers.js'
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..')
 /** Metric families the services really expose, filled by the per-service tests. */
@@ -33,25 +38,58 @@ for (const name of SERVICES) {
     for (const f of families.keys()) exposed.add(f)
     const requests = families.get('http_requests_total')
     t.equal(requests?.type, 'COUNTER')
-    t.equal(requests?.metrics.find((m) => m.labels?.route === '/health/live' && m.labels.status_code === '200')?.value, '2')
-    t.ok(requests?.metrics.some((m) => m.labels?.route === 'unmatched' && m.labels.status_code === '404'), 'unknown paths under one label, not their raw URL')
+    t.equal(
+      requests?.metrics.find((m) => m.labels?.route === '/health/live' && m.labels.status_code === '200')?.value,
+      '2'
+    )
+    t.ok(
+      requests?.metrics.some((m) => m.labels?.route === 'unmatched' && m.labels.status_code === '404'),
+      'unknown paths under one label, not their raw URL'
+    )
     t.ok(requests?.metrics.every((m) => m.labels?.service === name), 'every series names the service')
     t.equal(families.get('http_request_duration_seconds')?.type, 'HISTOGRAM')
-    for (const metric of ['nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'process_resident_memory_bytes']) {
+    for (const metric of [
+      'nodejs_eventloop_lag_p99_seconds',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+      'process_resident_memory_bytes'
+    ]) {
       t.ok(families.has(metric), `${metric} exposed`)
     }
     // The shared instruments, wired in buildApp: pool gauges (0 before the first query) and Redis latency.
     for (const state of ['total', 'idle']) {
-      t.ok(families.get('db_pool_connections')?.metrics.some((m) => m.labels?.pool === 'main' && m.labels.state === state), `db_pool_connections{state="${state}"}`)
+      t.ok(
+        families.get('db_pool_connections')?.metrics.some((m) => m.labels?.pool === 'main' && m.labels.state === state),
+        `db_pool_connections{state="${state}"}`
+      )
     }
-    t.ok(families.get('db_pool_waiting_clients')?.metrics.some((m) => m.labels?.pool === 'main'), 'db_pool_waiting_clients')
+    t.ok(
+      families.get('db_pool_waiting_clients')?.metrics.some((m) => m.labels?.pool === 'main'),
+      'db_pool_waiting_clients'
+    )
     // (read from the text: the parser drops a histogram's labels when `le` comes first)
-    t.match(res.body, /^redis_command_duration_seconds_count\{(?=[^}]*client="main")(?=[^}]*command="ping")(?=[^}]*outcome="ok")[^}]*\} [1-9]/m, 'the readiness ping to Redis was timed')
+    t.match(
+      res.body,
+      new RegExp(
+        '^redis_command_duration_seconds_count\\{(?=[^}]*client="main")(?=[^}]*command="ping")' +
+          '(?=[^}]*outcome="ok")[^}]*\\} [1-9]',
+        'm'
+      ),
+      'the readiness ping to Redis was timed'
+    )
     if (name === 'card') {
       const cache = families.get('cache_requests_total')?.metrics ?? []
-      for (const c of ['card', 'card_list']) t.equal(cache.filter((m) => m.labels?.cache === c).length, 2, `cache_requests_total{cache="${c}"} hit and miss`)
+      for (const c of ['card', 'card_list']) {
+        t.equal(cache.filter((m) => m.labels?.cache === c).length, 2, `cache_requests_total{cache="${c}"} hit and miss`)
+      }
     }
-    if (name === 'file') t.equal(families.get('storage_operation_duration_seconds')?.type, 'HISTOGRAM', 'storage latency histogram registered')
+    if (name === 'file') {
+      t.equal(
+        families.get('storage_operation_duration_seconds')?.type,
+        'HISTOGRAM',
+        'storage latency histogram registered'
+      )
+    }
   })
 }
 
@@ -110,10 +148,19 @@ t.test('Prometheus scrapes a service and answers a query for one of its series',
   t.equal(upResult[0]?.value[1], '1', 'the target is up')
 })
 
-interface Panel { type: string, title: string, datasource?: { type: string, uid: string }, targets?: Array<{ expr: string, datasource?: { type: string } }> }
+interface Panel {
+  type: string
+  title: string
+  datasource?: { type: string, uid: string }
+  targets?: Array<{ expr: string, datasource?: { type: string } }>
+}
 
 t.test('the Grafana dashboard queries only what the services and the gateway really produce', async (t) => {
-  const dashboard = JSON.parse(await readFile(path.join(repoRoot, 'infra/grafana/holo-dashboard.json'), 'utf8')) as { uid: string, title: string, panels: Panel[] }
+  const dashboard = JSON.parse(await readFile(path.join(repoRoot, 'infra/grafana/holo-dashboard.json'), 'utf8')) as {
+    uid: string
+    title: string
+    panels: Panel[]
+  }
   t.ok(dashboard.uid !== '' && dashboard.title !== '', 'titled dashboard')
   const panels = dashboard.panels.filter((p) => p.type !== 'row')
   t.ok(panels.length >= 10, `${panels.length} panels`)
@@ -133,14 +180,20 @@ t.test('the Grafana dashboard queries only what the services and the gateway rea
   const dir = await tempDir(t, 'holo-dashboard-')
   const rules = path.join(dir, 'rules.yml')
   const concrete = (e: string): string => e.replace(/\$__rate_interval/g, '5m').replace(/\$service/g, '.+')
-  await writeFile(rules, `groups:\n  - name: dashboard\n    rules:\n${prom.map((q, i) => `      - record: dashboard:q${i}\n        expr: ${JSON.stringify(concrete(q.expr))}\n`).join('')}`)
+  const records = prom.map((q, i) =>
+    `      - record: dashboard:q${i}\n        expr: ${JSON.stringify(concrete(q.expr))}\n`)
+  await writeFile(rules, `groups:\n  - name: dashboard\n    rules:\n${records.join('')}`)
   const bin = promtoolBinary()
   if (bin === undefined) throw new Error('promtool not found')
   const check = spawn(bin, ['check', 'rules', rules], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   check.stdout.on('data', (d: Buffer) => { out += d.toString() })
   check.stderr.on('data', (d: Buffer) => { out += d.toString() })
-  t.equal(await new Promise((resolve) => check.on('close', resolve)), 0, `promtool parses every PromQL query ${out.includes('FAILED') ? out : ''}`)
+  t.equal(
+    await new Promise((resolve) => check.on('close', resolve)),
+    0,
+    `promtool parses every PromQL query ${out.includes('FAILED') ? out : ''}`
+  )
 
   // Metric names: every one is in a service's real /metrics (the services wire the shared instruments).
   t.ok(exposed.has('http_requests_total'), 'service metrics were collected first')
@@ -163,7 +216,8 @@ t.test('the Grafana dashboard queries only what the services and the gateway rea
   t.ok(loki.length >= 3, 'gateway rate, errors and duration panels')
   for (const q of loki) {
     t.match(q.expr, /\{job="holo-gateway"\} \| json/, `${q.title}: parses the gateway's JSON lines`)
-    const used = [...q.expr.matchAll(/\| (?:unwrap )?([a-zA-Z]+) *(?:>=|<=|==|!=|>|<|=|\[|\))/g)].map((m) => m[1] as string)
+    const used = [...q.expr.matchAll(/\| (?:unwrap )?([a-zA-Z]+) *(?:>=|<=|==|!=|>|<|=|\[|\))/g)]
+      .map((m) => m[1] as string)
       .concat([...q.expr.matchAll(/by \(([^)]*)\)/g)].flatMap((m) => (m[1] ?? '').split(',').map((s) => s.trim())))
       .filter((f) => f !== '' && f !== 'json' && f !== '__error__')
     for (const f of used) t.ok(fields.has(f), `${q.title}: field ${f} is in the access log`)

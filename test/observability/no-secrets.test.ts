@@ -24,12 +24,23 @@ t.test('secrets sent to every service never appear in any captured log line', as
     ARGON2_TIME_COST: '1'
   })
   const verifier = { AUTH_JWKS_URL: `${auth.url}${JWKS_PATH}` }
-  const card = await startService(t, 'card', { ...common, ...verifier, DATABASE_URL: db.urlFor('card'), CACHE_PREFIX: `obs-${unique}:` })
+  const card = await startService(t, 'card', {
+    ...common,
+    ...verifier,
+    DATABASE_URL: db.urlFor('card'),
+    CACHE_PREFIX: `obs-${unique}:`
+  })
   // s3rver takes unsigned requests: the bucket is made up front.
   const bucket = `obs-${unique}`
   const made = await fetch(`${s3.endpoint}/${bucket}`, { method: 'PUT' })
   t.ok(made.ok, 'bucket created')
-  const file = await startService(t, 'file', { ...common, ...verifier, DATABASE_URL: db.urlFor('file'), S3_ENDPOINT: s3.endpoint, S3_BUCKET: bucket })
+  const file = await startService(t, 'file', {
+    ...common,
+    ...verifier,
+    DATABASE_URL: db.urlFor('file'),
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: bucket
+  })
   const services: RunningService[] = [auth, card, file]
 
   // Every value here is a secret: none may be logged, however it was sent.
@@ -42,10 +53,20 @@ t.test('secrets sent to every service never appear in any captured log line', as
   const fakeSig = secret('fake signature', `sig${unique}ABCdef0123456789`)
   const email = `obs-${unique}@example.com`
 
-  const call = async (s: RunningService, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number, json: Record<string, unknown> }> => {
+  const call = async (
+    s: RunningService,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {}
+  ): Promise<{ status: number, json: Record<string, unknown> }> => {
     const res = await fetch(`${s.url}${path}`, {
       method,
-      headers: { cookie: `sid=${cookie}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        cookie: `sid=${cookie}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers
+      },
       body: body === undefined ? undefined : JSON.stringify(body)
     })
     const text = await res.text()
@@ -68,12 +89,18 @@ t.test('secrets sent to every service never appear in any captured log line', as
   t.ok(accessToken.length > 20 && refreshToken.length > 20, 'got real tokens')
   secret('access token', accessToken)
   secret('refresh token', refreshToken)
-  for (const r of [registered]) for (const k of ['accessToken', 'refreshToken']) if (tokenOf(r, k) !== '') secret(`registration ${k}`, tokenOf(r, k))
+  for (const r of [registered]) {
+    for (const k of ['accessToken', 'refreshToken']) {
+      if (tokenOf(r, k) !== '') secret(`registration ${k}`, tokenOf(r, k))
+    }
+  }
   const bearer = { authorization: `Bearer ${accessToken}` }
 
   const refreshed = await call(auth, 'POST', '/api/v1/auth/refresh', { refreshToken })
   t.equal(refreshed.status, 200, 'refreshed')
-  for (const k of ['accessToken', 'refreshToken']) if (tokenOf(refreshed, k) !== '') secret(`refreshed ${k}`, tokenOf(refreshed, k))
+  for (const k of ['accessToken', 'refreshToken']) {
+    if (tokenOf(refreshed, k) !== '') secret(`refreshed ${k}`, tokenOf(refreshed, k))
+  }
   const freshAccess = tokenOf(refreshed, 'accessToken') || accessToken
   const freshBearer = { authorization: `Bearer ${freshAccess}` }
   await call(auth, 'POST', '/api/v1/auth/refresh', { refreshToken }) // reuse of a rotated token: refused, logged
@@ -82,7 +109,8 @@ t.test('secrets sent to every service never appear in any captured log line', as
   await call(auth, 'POST', '/api/v1/auth/password-reset', { email })
   await call(auth, 'POST', '/api/v1/auth/password-reset/confirm', { token: resetToken, password: newPassword })
   await call(auth, 'POST', '/api/v1/auth/verify-email', { token: resetToken })
-  await call(auth, 'GET', `/api/v1/auth/sessions?token=${resetToken}&access_token=${accessToken}`, undefined, freshBearer)
+  await call(auth, 'GET', `/api/v1/auth/sessions?token=${resetToken}&access_token=${accessToken}`,
+    undefined, freshBearer)
   // Validation failures echo nothing of the bad value.
   await call(auth, 'POST', '/api/v1/auth/login', { email, password, extra: password })
   await call(auth, 'POST', '/api/v1/auth/register', { email: password, password, username: 'x' })
@@ -91,12 +119,16 @@ t.test('secrets sent to every service never appear in any captured log line', as
   await call(card, 'GET', `/api/v1/cards?token=${resetToken}`, undefined, freshBearer)
   await call(card, 'POST', '/api/v1/cards', { title: 'x', password, refreshToken }, bearer)
   await call(card, 'GET', '/api/v1/cards', undefined, { authorization: `Bearer ${accessToken}x` })
-  await call(file, 'GET', `/api/v1/files/00000000-0000-4000-8000-000000000000/content?expires=9999999999&sig=${fakeSig}`)
+  await call(file, 'GET',
+    `/api/v1/files/00000000-0000-4000-8000-000000000000/content?expires=9999999999&sig=${fakeSig}`)
   await call(file, 'GET', '/api/v1/files/usage', undefined, freshBearer)
 
   // A real signed URL: upload, sign, fetch; its signature must stay out of the logs.
   const form = new FormData()
-  form.append('file', new Blob([Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64')], { type: 'image/png' }), 'x.png')
+  form.append('file', new Blob([Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
+    'base64'
+  )], { type: 'image/png' }), 'x.png')
   const upload = await fetch(`${file.url}/api/v1/files`, { method: 'POST', headers: freshBearer, body: form })
   const uploaded = await upload.json().catch(() => ({})) as { id?: string }
   t.equal(upload.status, 201, 'uploaded an image')
@@ -114,14 +146,24 @@ t.test('secrets sent to every service never appear in any captured log line', as
   // the query, body and headers; a known route's secret parameters are redacted.)
   for (const s of services) {
     await call(s, 'POST', `/api/v1/not-yet/a-route?password=${password}&refreshToken=${refreshToken}&sig=${fakeSig}`,
-      { password, newPassword, currentPassword: password, refreshToken, accessToken, token: resetToken, nested: { password, token: resetToken } },
+      {
+        password,
+        newPassword,
+        currentPassword: password,
+        refreshToken,
+        accessToken,
+        token: resetToken,
+        nested: { password, token: resetToken }
+      },
       { ...bearer, 'x-api-key': resetToken })
     await call(s, 'GET', `/health/ready?token=${resetToken}`, undefined, bearer)
   }
 
   // Wait (bounded) until each service has logged the last request's line.
   for (const s of services) {
-    for (let i = 0; i < 50 && !s.logs.lines.some((l) => String(l.url ?? '').startsWith('/health/ready')); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+    for (let i = 0; i < 50 && !s.logs.lines.some((l) => String(l.url ?? '').startsWith('/health/ready')); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
   }
 
   const all = services.flatMap((s) => s.logs.lines.map((l) => JSON.stringify(l)))
@@ -132,7 +174,10 @@ t.test('secrets sent to every service never appear in any captured log line', as
   }
   // The request lines are still useful: route, status, request id, user id.
   const lines = all.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request completed')
-  t.ok(lines.some((l) => l.route === '/api/v1/auth/login' && l.status === 200 && typeof l.requestId === 'string'), 'login request line')
+  t.ok(
+    lines.some((l) => l.route === '/api/v1/auth/login' && l.status === 200 && typeof l.requestId === 'string'),
+    'login request line'
+  )
   t.ok(lines.some((l) => typeof l.userId === 'string' && l.userId !== ''), 'user id on authenticated requests')
   t.ok(lines.some((l) => String(l.url).includes('sig=[redacted]')), 'signed URL logged with its signature redacted')
 })

@@ -60,7 +60,10 @@ type ValidatorFactory = ReturnType<typeof AjvCompiler>
 const buildValidator: ValidatorFactory = (external, options) => {
   const coercing = ajvCompilers(external, options)
   const custom = (options as { customOptions?: object } | undefined)?.customOptions
-  const exact = ajvCompilers(external, { ...options, customOptions: { ...custom, coerceTypes: false } } as typeof options)
+  const exact = ajvCompilers(
+    external,
+    { ...options, customOptions: { ...custom, coerceTypes: false } } as typeof options
+  )
   return (route) => route.httpPart === 'body' ? exact(route) : coercing(route)
 }
 

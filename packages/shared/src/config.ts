@@ -21,7 +21,9 @@ export function parseEnv<T extends TObject> (schema: T, env: Record<string, stri
   const first = Value.Errors(schema, converted)[0]
   if (first !== undefined) {
     const name = first.instancePath.replace(/^\//, '') || missingName(first.params)
-    const shown = env[name] === undefined ? 'missing' : `invalid value ${JSON.stringify(redactIfSecret(name, env[name] ?? ''))}`
+    const shown = env[name] === undefined
+      ? 'missing'
+      : `invalid value ${JSON.stringify(redactIfSecret(name, env[name] ?? ''))}`
     throw new ConfigError(`config: ${name} is ${shown}: ${first.message}`)
   }
   return converted as Static<T>

@@ -30,7 +30,12 @@ export class ObservablePrismaPg extends PrismaPg {
  */
 export function pgAdapter (db: DbSettings): ObservablePrismaPg {
   return new ObservablePrismaPg(
-    { connectionString: db.DATABASE_URL, max: db.DATABASE_POOL_SIZE, connectionTimeoutMillis: 2000, idleTimeoutMillis: 30_000 },
+    {
+      connectionString: db.DATABASE_URL,
+      max: db.DATABASE_POOL_SIZE,
+      connectionTimeoutMillis: 2000,
+      idleTimeoutMillis: 30_000
+    },
     { schema: db.DATABASE_SCHEMA }
   )
 }

@@ -41,7 +41,14 @@ export const unprocessable = (detail: string, code = 'UNPROCESSABLE'): AppError 
 export const tooManyRequests = (retryAfterSeconds: number, detail = 'Too many requests, try again later'): AppError =>
   new AppError(429, 'RATE_LIMITED', 'Too Many Requests', detail, {}, { 'retry-after': String(retryAfterSeconds) })
 export const serviceUnavailable = (dependency: string, detail?: string): AppError =>
-  new AppError(503, 'DEPENDENCY_UNAVAILABLE', 'Service Unavailable', detail ?? `${dependency} is unavailable, try again shortly`, { dependency }, { 'retry-after': '5' })
+  new AppError(
+    503,
+    'DEPENDENCY_UNAVAILABLE',
+    'Service Unavailable',
+    detail ?? `${dependency} is unavailable, try again shortly`,
+    { dependency },
+    { 'retry-after': '5' }
+  )
 
 /** What a catalogue entry gives: the status and the safe detail, optionally extra members and headers. */
 export interface ErrorBody {
@@ -111,7 +118,12 @@ export const fieldProblem = (field: string, where: RequestPart, message: string)
   ({ status: 400, detail: `${field} ${message}`, extra: { errors: [{ field, in: where, message }] } })
 
 /** A 400 naming one bad field, shaped like the schema validation errors. */
-export const invalidField = (field: string, where: RequestPart, message: string, code = 'VALIDATION_FAILED'): AppError => {
+export const invalidField = (
+  field: string,
+  where: RequestPart,
+  message: string,
+  code = 'VALIDATION_FAILED'
+): AppError => {
   const b = fieldProblem(field, where, message)
   return new AppError(b.status, code, titleOf(b.status), b.detail, b.extra)
 }

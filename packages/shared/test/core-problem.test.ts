@@ -25,7 +25,11 @@ async function build (t: Test, checks: Parameters<typeof corePlugin>[1]['checks'
     schema: {
       params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
       querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }),
-      body: Type.Object({ name: Type.String({ minLength: 1 }), count: Type.Integer(), tags: Type.Array(Type.String()) }, { additionalProperties: false })
+      body: Type.Object({
+        name: Type.String({ minLength: 1 }),
+        count: Type.Integer(),
+        tags: Type.Array(Type.String())
+      }, { additionalProperties: false })
     }
   }, async () => ({ ok: true }))
   app.get('/boom', async () => { throw new Error('SELECT secret FROM internals failed at db.ts:42') })
@@ -48,7 +52,13 @@ t.test('a validation error lists each bad field', async (t) => {
   t.match(res.headers['content-type'], /^application\/problem\+json/)
   const body = res.json()
   for (const k of problemKeys) t.ok(k in body, `has ${k}`)
-  t.match(body, { status: 400, title: 'Bad Request', code: 'VALIDATION_FAILED', instance: '/api/v1/things/not-a-uuid', requestId: 'req-validation-1' })
+  t.match(body, {
+    status: 400,
+    title: 'Bad Request',
+    code: 'VALIDATION_FAILED',
+    instance: '/api/v1/things/not-a-uuid',
+    requestId: 'req-validation-1'
+  })
   t.match(body.type, /^https:\/\//)
   // Fastify validates params first and stops at the first failing part.
   t.same(body.errors.map((e: { field: string, in: string }) => `${e.in}:${e.field}`), ['params:id'])
@@ -66,7 +76,12 @@ t.test('a validation error lists each bad field', async (t) => {
   for (const f of ['count', 'extra', 'name', 'tags']) t.match(body2.detail, f, `detail mentions ${f}`)
   const lines = logs.lines.filter((l) => l.requestId === 'req-validation-1')
   t.equal(lines.length, 1, 'one log line for the failed request')
-  t.match(lines[0], { msg: 'request completed', level: 'warn', status: 400, code: 'VALIDATION_FAILED' }, 'at warn, with why')
+  t.match(lines[0], {
+    msg: 'request completed',
+    level: 'warn',
+    status: 400,
+    code: 'VALIDATION_FAILED'
+  }, 'at warn, with why')
 })
 
 t.test('an unexpected error is a generic 500: no message, stack or SQL reaches the client', async (t) => {
@@ -76,7 +91,8 @@ t.test('an unexpected error is a generic 500: no message, stack or SQL reaches t
   const body = res.json()
   t.match(body, { status: 500, code: 'INTERNAL', requestId: 'req-boom-1', instance: '/boom' })
   t.notMatch(res.body, /SELECT|secret|db\.ts|stack|at /, 'nothing internal in the body')
-  const err = logs.lines.find((l) => l.requestId === 'req-boom-1' && l.level === 'error' && l.msg === 'request completed')
+  const err = logs.lines.find((l) =>
+    l.requestId === 'req-boom-1' && l.level === 'error' && l.msg === 'request completed')
   t.match((err?.err as { message?: string } | undefined)?.message, /SELECT secret/, 'the cause is in the log instead')
 })
 
@@ -90,7 +106,12 @@ t.test('an unavailable dependency is a 503 naming it', async (t) => {
 
 t.test('malformed JSON and unknown routes are problems too', async (t) => {
   const { app } = await build(t)
-  const bad = await app.inject({ method: 'POST', url: '/api/v1/things/0190b9a0-0000-7000-8000-000000000000', headers: { 'content-type': 'application/json' }, payload: '{"name":' })
+  const bad = await app.inject({
+    method: 'POST',
+    url: '/api/v1/things/0190b9a0-0000-7000-8000-000000000000',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"name":'
+  })
   t.equal(bad.statusCode, 400)
   t.match(bad.json(), { code: 'MALFORMED_JSON', status: 400 })
   const missing = await app.inject({ url: '/api/v1/nowhere?x=1' })
@@ -130,7 +151,14 @@ t.test('readiness names the failed dependency; a non-critical one only degrades'
   })
   const down = await app.inject({ url: '/health/ready' })
   t.equal(down.statusCode, 503)
-  t.match(down.json(), { status: 'unavailable', checks: { postgres: { status: 'ok' }, queue: { status: 'down', error: 'queue is unreachable' }, cache: { status: 'down', critical: false } } })
+  t.match(down.json(), {
+    status: 'unavailable',
+    checks: {
+      postgres: { status: 'ok' },
+      queue: { status: 'down', error: 'queue is unreachable' },
+      cache: { status: 'down', critical: false }
+    }
+  })
   t.notMatch(down.body, /ECONNREFUSED/, 'the cause stays in the log')
   up = true
   const back = await app.inject({ url: '/health/ready' })

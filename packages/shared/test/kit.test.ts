@@ -30,7 +30,14 @@ const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('bas
 function token (roles: Role[] = ['user'], sub = randomUUID()): string {
   const now = Math.floor(Date.now() / 1000)
   const input = `${b64({ alg: 'EdDSA', typ: 'JWT', kid: 'k1' })}.${b64({
-    sub, sid: randomUUID(), roles, iss: 'kit-test', aud: ACCESS_TOKEN_AUDIENCE, iat: now, exp: now + 300, jti: randomUUID()
+    sub,
+    sid: randomUUID(),
+    roles,
+    iss: 'kit-test',
+    aud: ACCESS_TOKEN_AUDIENCE,
+    iat: now,
+    exp: now + 300,
+    jti: randomUUID()
   })}`
   return `${input}.${sign(null, Buffer.from(input), privateKey).toString('base64url')}`
 }
@@ -58,16 +65,23 @@ async function build (t: Test): Promise<{ app: FastifyInstance, logs: Capture }>
         app.get('/optional/strict', { config: { auth: 'required' } }, async (request) => ({ id: request.caller.id }))
       }))
       await app.register(authenticated(async (app) => {
-        app.get('/me', { schema: { response: { 200: Type.Object({ id: Type.String() }) } } }, async (request) => ({ id: request.caller.id }))
+        app.get('/me', {
+          schema: { response: { 200: Type.Object({ id: Type.String() }) } }
+        }, async (request) => ({ id: request.caller.id }))
         app.post('/things', {
           schema: {
             querystring: Type.Object({ n: Type.Optional(Type.Integer()) }),
-            body: Type.Object({ name: Type.String(), tags: Type.Optional(Type.Array(Type.String())) }, { additionalProperties: false })
+            body: Type.Object({
+              name: Type.String(),
+              tags: Type.Optional(Type.Array(Type.String()))
+            }, { additionalProperties: false })
           }
         }, async (request) => ({ body: request.body, query: request.query }))
       }))
       await app.register(authenticated(async (app) => {
-        app.get('/moderation', { schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }))
+        app.get('/moderation', {
+          schema: { response: { 200: Type.Object({ ok: Type.Boolean() }) } }
+        }, async () => ({ ok: true }))
       }, { roles: ['moderator'] }))
       app.get('/caller-anyway', { config: { auth: 'public' } }, async (request) => ({ id: request.caller.id }))
       app.get('/items/:id', { config: { auth: 'public' } }, async (request) => request.params)
@@ -83,8 +97,16 @@ t.test('auth modes: public ignores tokens, optional verifies one when sent, requ
   const bad = { authorization: 'Bearer not-a-token' }
   const user = { authorization: `Bearer ${token()}` }
 
-  t.same((await app.inject({ url: '/public', headers: bad })).json(), { viewer: null }, 'a bad token is ignored where none is needed')
-  t.equal((await app.inject({ url: '/public', headers: user })).json().viewer, null, 'public routes do not even read a good one')
+  t.same(
+    (await app.inject({ url: '/public', headers: bad })).json(),
+    { viewer: null },
+    'a bad token is ignored where none is needed'
+  )
+  t.equal(
+    (await app.inject({ url: '/public', headers: user })).json().viewer,
+    null,
+    'public routes do not even read a good one'
+  )
 
   t.equal((await app.inject({ url: '/optional' })).json().viewer, null)
   t.equal((await app.inject({ url: '/optional', headers: bad })).statusCode, 401, 'optional: a bad token is refused')
@@ -142,8 +164,16 @@ t.test('a NUL character anywhere in body, query or params is a 400 naming the fi
   const body = await app.inject({ method: 'POST', url: '/things', headers, payload: { name: 'a\u0000b' } })
   t.equal(body.statusCode, 400)
   t.match(body.headers['content-type'], /^application\/problem\+json/)
-  t.match(body.json(), { code: 'VALIDATION_FAILED', errors: [{ field: 'name', in: 'body', message: 'must not contain NUL characters' }] })
-  const nested = await app.inject({ method: 'POST', url: '/things', headers, payload: { name: 'a', tags: ['ok', 'x\u0000'] } })
+  t.match(body.json(), {
+    code: 'VALIDATION_FAILED',
+    errors: [{ field: 'name', in: 'body', message: 'must not contain NUL characters' }]
+  })
+  const nested = await app.inject({
+    method: 'POST',
+    url: '/things',
+    headers,
+    payload: { name: 'a', tags: ['ok', 'x\u0000'] }
+  })
   t.match(nested.json().errors, [{ field: 'tags.1', in: 'body' }])
   const query = await app.inject({ method: 'POST', url: '/things?n=a%00b', headers, payload: { name: 'a' } })
   t.match(query.json().errors, [{ field: 'n', in: 'querystring' }])
@@ -187,7 +217,12 @@ t.test('error catalogues: typed codes, titles from the status', async (t) => {
 t.test('cursors: opaque, bound to their listing, every forgery the same 400', async (t) => {
   const c = encodeCursor('n', ['2026-01-01T00:00:00.000Z', randomUUID()])
   t.equal(decodeCursor(c, 'n', ['s', 's']).length, 2)
-  for (const bad of ['%%%', Buffer.from('[1]').toString('base64url'), encodeCursor('p', [1, 'x']), encodeCursor('n', ['a'])]) {
+  for (const bad of [
+    '%%%',
+    Buffer.from('[1]').toString('base64url'),
+    encodeCursor('p', [1, 'x']),
+    encodeCursor('n', ['a'])
+  ]) {
     t.throws(() => decodeCursor(bad, 'n', ['s', 's']), { statusCode: 400, code: 'INVALID_CURSOR' })
   }
   t.throws(() => decodeCursor(encodeCursor('n', [Number.NaN]), 'n', ['n']), { code: 'INVALID_CURSOR' })

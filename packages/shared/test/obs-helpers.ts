@@ -4,7 +4,18 @@ import { existsSync } from 'node:fs'
 // @ts-expect-error the parser ships no types
 import parsePrometheusTextFormat from 'parse-prometheus-text-format'
 
-export interface Family { name: string, help: string, type: string, metrics: Array<{ labels?: Record<string, string>, value?: string, buckets?: Record<string, string>, count?: string, sum?: string }> }
+export interface Family {
+  name: string
+  help: string
+  type: string
+  metrics: Array<{
+    labels?: Record<string, string>
+    value?: string
+    buckets?: Record<string, string>
+    count?: string
+    sum?: string
+  }>
+}
 
 export function parseMetrics (text: string): Map<string, Family> {
   const families = parsePrometheusTextFormat(text) as Family[]
@@ -18,7 +29,8 @@ export const prometheusBinary = (): string | undefined =>
   ['/usr/bin/prometheus', '/usr/local/bin/prometheus'].find((p) => existsSync(p))
 
 // prom-client's default gauges end in _total; promtool's linter flags only those.
-const KNOWN_LINT = /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/
+const KNOWN_LINT =
+  /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/
 
 /** Runs `promtool check metrics`: resolves the problems it reports beyond prom-client's known ones. */
 export async function promtoolProblems (text: string): Promise<{ code: number | null, problems: string[] }> {

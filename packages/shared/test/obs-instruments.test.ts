@@ -76,11 +76,16 @@ t.test('Redis command latency, cache hits and misses, storage calls', async (t) 
   const json = await registry.getMetricsAsJSON()
   const count = (name: string, labels: Record<string, string>): number => {
     const family = json.find((m) => m.name === name)
-    const v = family?.values.find((x) => x.metricName === `${name}_count` && Object.entries(labels).every(([k, want]) => String(x.labels[k]) === want))
+    const v = family?.values.find((x) => x.metricName === `${name}_count` &&
+      Object.entries(labels).every(([k, want]) => String(x.labels[k]) === want))
     return v?.value ?? 0
   }
   t.equal(count('redis_command_duration_seconds', { client: 'cache', command: 'set', outcome: 'ok' }), 1)
-  t.equal(count('redis_command_duration_seconds', { client: 'cache', command: 'get', outcome: 'ok' }), 5, 'pipelined commands counted one by one')
+  t.equal(
+    count('redis_command_duration_seconds', { client: 'cache', command: 'get', outcome: 'ok' }),
+    5,
+    'pipelined commands counted one by one'
+  )
   t.equal(count('redis_command_duration_seconds', { client: 'cache', command: 'nosuchcommand', outcome: 'error' }), 1)
   t.equal(count('storage_operation_duration_seconds', { operation: 'put', outcome: 'ok' }), 1)
   t.equal(count('storage_operation_duration_seconds', { operation: 'get', outcome: 'error' }), 1)
@@ -94,7 +99,11 @@ t.test('Redis command latency, cache hits and misses, storage calls', async (t) 
   t.equal(sample(text, 'cache_requests_total', { cache: 'card', result: 'hit' }), 2)
   t.equal(sample(text, 'cache_requests_total', { cache: 'card', result: 'miss' }), 1)
   t.equal(sample(text, 'cache_requests_total', { cache: 'avatar', result: 'miss' }), 1)
-  t.equal(sample(text, 'cache_requests_total', { cache: 'avatar', result: 'hit' }), 0, 'both results exist from the start')
+  t.equal(
+    sample(text, 'cache_requests_total', { cache: 'avatar', result: 'hit' }),
+    0,
+    'both results exist from the start'
+  )
 
   const lint = await promtoolProblems(text)
   t.same(lint.problems, [], 'promtool finds nothing wrong')
@@ -115,10 +124,19 @@ t.test('/metrics of the core plugin passes promtool and carries RED and runtime 
   const families = parseMetrics(res.body)
   const requests = families.get('http_requests_total')
   t.equal(requests?.type, 'COUNTER')
-  t.equal(requests?.metrics.find((m) => m.labels?.route === '/api/v1/things/:id')?.value, '2', 'by route template, not raw url')
+  t.equal(
+    requests?.metrics.find((m) => m.labels?.route === '/api/v1/things/:id')?.value,
+    '2',
+    'by route template, not raw url'
+  )
   t.ok(requests?.metrics.some((m) => m.labels?.status_code === '404'), 'unmatched requests counted')
   t.ok(requests?.metrics.every((m) => m.labels?.service === 'card'), 'service label on every series')
-  for (const name of ['http_request_duration_seconds', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_heap_size_used_bytes', 'process_cpu_seconds_total']) {
+  for (const name of [
+    'http_request_duration_seconds',
+    'nodejs_eventloop_lag_p99_seconds',
+    'nodejs_heap_size_used_bytes',
+    'process_cpu_seconds_total'
+  ]) {
     t.ok(families.has(name), `${name} exposed`)
   }
   const lint = await promtoolProblems(res.body)
@@ -126,7 +144,8 @@ t.test('/metrics of the core plugin passes promtool and carries RED and runtime 
   t.same(lint.problems, [], 'no lint problem beyond prom-client defaults')
 })
 
-t.test('two apps sharing one Redis client each see its commands; corePlugin observe wires pool and Redis', async (t) => {
+t.test('two apps sharing one Redis client each see its commands; ' +
+  'corePlugin observe wires pool and Redis', async (t) => {
   const redis = await createRedis(REDIS_URL, 'obs-test-shared')
   t.teardown(() => closeRedis(redis))
   const adapter = new ObservablePrismaPg({ connectionString: PG_URL, max: 3 })
@@ -136,7 +155,12 @@ t.test('two apps sharing one Redis client each see its commands; corePlugin obse
 
   const apps = await Promise.all([1, 2].map(async () => {
     const app = Fastify(serviceFastifyOptions({ service: 'card', logLevel: 'silent' }))
-    await app.register(corePlugin, { service: 'card', checks: {}, openapi: { title: 't', description: 'd' }, observe: { pg: adapter, redis } })
+    await app.register(corePlugin, {
+      service: 'card',
+      checks: {},
+      openapi: { title: 't', description: 'd' },
+      observe: { pg: adapter, redis }
+    })
     t.teardown(() => app.close())
     await app.ready()
     return app
@@ -148,6 +172,10 @@ t.test('two apps sharing one Redis client each see its commands; corePlugin obse
       .find((v) => v.metricName === 'redis_command_duration_seconds_count' && v.labels.command === 'ping')
     t.equal(ping?.value, 1, 'this app counted the PING once')
     const text = (await app.inject('/metrics')).body
-    t.equal(sample(text, 'db_pool_connections', { pool: 'main', state: 'total' }), 1, 'pool gauges from the observed adapter')
+    t.equal(
+      sample(text, 'db_pool_connections', { pool: 'main', state: 'total' }),
+      1,
+      'pool gauges from the observed adapter'
+    )
   }
 })

@@ -17,7 +17,11 @@ t.test('tracing is off unless the environment switches it on', async (t) => {
 t.test('incoming trace context reaches the outgoing fetch (service-to-service call)', async (t) => {
   // The "other service": records the headers of the call it receives.
   const seen: IncomingHttpHeaders[] = []
-  const upstream = createServer((req, res) => { seen.push(req.headers); res.setHeader('content-type', 'application/json'); res.end('{"keys":[]}') })
+  const upstream = createServer((req, res) => {
+    seen.push(req.headers)
+    res.setHeader('content-type', 'application/json')
+    res.end('{"keys":[]}')
+  })
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => upstream.close(() => resolve())))
   const upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/jwks.json`
@@ -40,7 +44,9 @@ t.test('incoming trace context reaches the outgoing fetch (service-to-service ca
   const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
   // node:http, not fetch: the test's own fetch would be traced and add its own traceparent.
   const status = await new Promise<number | undefined>((resolve, reject) => {
-    httpRequest(`http://127.0.0.1:${port}/calls-upstream`, { headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` } }, (res) => {
+    httpRequest(`http://127.0.0.1:${port}/calls-upstream`, {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01` }
+    }, (res) => {
       res.resume()
       res.on('end', () => resolve(res.statusCode))
     }).on('error', reject).end()
@@ -52,7 +58,9 @@ t.test('incoming trace context reaches the outgoing fetch (service-to-service ca
   t.equal(traceparent.split('-')[1], traceId, 'in the caller\'s trace')
 
   // The server span ends in onResponse, just after the client has its answer.
-  for (let i = 0; i < 50 && !exporter.getFinishedSpans().some((s) => s.kind === 1); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  for (let i = 0; i < 50 && !exporter.getFinishedSpans().some((s) => s.kind === 1); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
   const spans = exporter.getFinishedSpans()
   t.ok(spans.some((s) => s.spanContext().traceId === traceId && s.kind === 2), 'a client span for the fetch')
   t.ok(spans.some((s) => s.spanContext().traceId === traceId && s.kind === 1), 'a server span for the request')

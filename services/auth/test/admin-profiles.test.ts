@@ -25,7 +25,11 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     }, { databaseUrl: config.DATABASE_URL })
     const row = await promoted.deps.prisma.user.findUniqueOrThrow({ where: { email: body.email } })
     t.ok(row.roles.includes('admin'))
-    const login = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: body.email, password: body.password } })
+    const login = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: body.email, password: body.password }
+    })
     t.equal(login.statusCode, 200, 'the existing password is kept')
   })
 
@@ -34,7 +38,10 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     t.equal((await app.inject({ url: '/api/v1/auth/users' })).statusCode, 401)
     const res = await app.inject({ url: '/api/v1/auth/users', headers: bearer(tokens.accessToken) })
     t.equal(res.statusCode, 403)
-    t.equal((await app.inject({ url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(tokens.accessToken) })).statusCode, 403)
+    t.equal((await app.inject({
+      url: `/api/v1/auth/users/${tokens.user.id}`,
+      headers: bearer(tokens.accessToken)
+    })).statusCode, 403)
     t.equal((await app.inject({
       method: 'PATCH',
       url: `/api/v1/auth/users/${tokens.user.id}`,
@@ -69,7 +76,10 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     t.equal(badCursor.json().code, 'INVALID_CURSOR', 'the same code as every other listing')
     t.equal(badCursor.json().errors[0].field, 'cursor')
     const foreign = Buffer.from(JSON.stringify(['cards', admin.user.id])).toString('base64url')
-    const otherListing = await app.inject({ url: `/api/v1/auth/users?cursor=${foreign}`, headers: bearer(admin.accessToken) })
+    const otherListing = await app.inject({
+      url: `/api/v1/auth/users?cursor=${foreign}`,
+      headers: bearer(admin.accessToken)
+    })
     t.equal(otherListing.json().code, 'INVALID_CURSOR', 'a cursor of another listing is refused')
     const badLimit = await app.inject({ url: '/api/v1/auth/users?limit=1000', headers: bearer(admin.accessToken) })
     t.equal(badLimit.statusCode, 400)
@@ -127,9 +137,17 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     })
     t.equal(bad.statusCode, 400)
     t.match(bad.json().errors[0].field, /^roles/)
-    const missing = await app.inject({ url: '/api/v1/auth/users/01a21831-6db2-70fc-a85e-e05642648a9d', headers: bearer(admin.accessToken) })
+    const missing = await app.inject({
+      url: '/api/v1/auth/users/01a21831-6db2-70fc-a85e-e05642648a9d',
+      headers: bearer(admin.accessToken)
+    })
     t.equal(missing.statusCode, 404)
-    const empty = await app.inject({ method: 'PATCH', url: `/api/v1/auth/users/${tokens.user.id}`, headers: bearer(admin.accessToken), payload: {} })
+    const empty = await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/auth/users/${tokens.user.id}`,
+      headers: bearer(admin.accessToken),
+      payload: {}
+    })
     t.equal(empty.statusCode, 400)
   })
 
@@ -146,10 +164,20 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     t.equal(res.statusCode, 200)
     t.equal(res.json().disabled, true)
     t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.accessToken) })).statusCode, 401)
-    t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: tokens.refreshToken } })).statusCode, 401)
-    t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: body.email, password: body.password } })).statusCode, 403)
+    t.equal((await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken: tokens.refreshToken }
+    })).statusCode, 401)
+    t.equal((await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: body.email, password: body.password }
+    })).statusCode, 403)
     t.equal((await app.inject({ url: `/api/v1/auth/profiles/${tokens.user.id}` })).statusCode, 404)
-    t.ok(await deps.prisma.auditEvent.findFirst({ where: { event: 'user.disable', targetId: tokens.user.id, actorId: admin.user.id } }))
+    t.ok(await deps.prisma.auditEvent.findFirst({
+      where: { event: 'user.disable', targetId: tokens.user.id, actorId: admin.user.id }
+    }))
     const enable = await app.inject({
       method: 'PATCH',
       url: `/api/v1/auth/users/${tokens.user.id}`,
@@ -157,7 +185,11 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
       payload: { disabled: false }
     })
     t.equal(enable.json().disabled, false)
-    t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: body.email, password: body.password } })).statusCode, 200)
+    t.equal((await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: body.email, password: body.password }
+    })).statusCode, 200)
   })
 
   t.test('admins cannot lock themselves out', async (t) => {
@@ -197,12 +229,27 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
       payload: { username: `New_${tokens.user.username}`.slice(0, 32) }
     })
     t.equal(renamed.json().username, `new_${tokens.user.username}`.slice(0, 32))
-    const cleared = await app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(tokens.accessToken), payload: { bio: null } })
+    const cleared = await app.inject({
+      method: 'PATCH',
+      url: '/api/v1/auth/me',
+      headers: bearer(tokens.accessToken),
+      payload: { bio: null }
+    })
     t.equal(cleared.json().bio, null)
-    const bad = await app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(tokens.accessToken), payload: { avatarFileId: 'nope' } })
+    const bad = await app.inject({
+      method: 'PATCH',
+      url: '/api/v1/auth/me',
+      headers: bearer(tokens.accessToken),
+      payload: { avatarFileId: 'nope' }
+    })
     t.equal(bad.statusCode, 400)
     t.match(bad.json().errors[0].field, /^avatarFileId/)
-    const noRoles = await app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(tokens.accessToken), payload: { roles: ['admin'] } })
+    const noRoles = await app.inject({
+      method: 'PATCH',
+      url: '/api/v1/auth/me',
+      headers: bearer(tokens.accessToken),
+      payload: { roles: ['admin'] }
+    })
     t.equal(noRoles.statusCode, 400, 'roles cannot be self-assigned')
     t.equal(noRoles.json().errors[0].field, 'roles')
   })
@@ -214,12 +261,16 @@ t.test('admin bootstrap, user management and profiles', async (t) => {
     t.same(Object.keys(one.json()).sort(), ['avatarFileId', 'bio', 'displayName', 'id', 'username'])
     await deps.prisma.user.update({ where: { id: b.tokens.user.id }, data: { disabledAt: new Date() } })
     const unknown = '01a21831-6db2-70fc-a85e-e05642648a9d'
-    const many = await app.inject({ url: `/api/v1/auth/profiles?ids=${a.tokens.user.id},${b.tokens.user.id},${unknown},${a.tokens.user.id}` })
+    const many = await app.inject({
+      url: `/api/v1/auth/profiles?ids=${a.tokens.user.id},${b.tokens.user.id},${unknown},${a.tokens.user.id}`
+    })
     t.equal(many.statusCode, 200)
     t.same(many.json().items.map((p: { id: string }) => p.id), [a.tokens.user.id])
     t.notOk(many.body.includes('@'), 'no email anywhere')
     t.equal((await app.inject({ url: `/api/v1/auth/profiles/${unknown}` })).statusCode, 404)
-    const tooMany = await app.inject({ url: `/api/v1/auth/profiles?ids=${Array.from({ length: 101 }, () => unknown).join(',')}` })
+    const tooMany = await app.inject({
+      url: `/api/v1/auth/profiles?ids=${Array.from({ length: 101 }, () => unknown).join(',')}`
+    })
     t.equal(tooMany.statusCode, 400)
     t.equal(tooMany.json().errors[0].field, 'ids')
     const bad = await app.inject({ url: '/api/v1/auth/profiles?ids=1,2' })

@@ -5,7 +5,10 @@ import { freePort } from '@holo/infra/testing'
 import { loadConfig } from '../src/config.js'
 import { bearer, buildTestApp, buildTestAppWithFiles, register, type AuthTokens } from './helper.js'
 
-const ADMIN = { BOOTSTRAP_ADMIN_EMAIL: 'avatar-admin@example.test', BOOTSTRAP_ADMIN_PASSWORD: 'avatar admin passphrase' }
+const ADMIN = {
+  BOOTSTRAP_ADMIN_EMAIL: 'avatar-admin@example.test',
+  BOOTSTRAP_ADMIN_PASSWORD: 'avatar admin passphrase'
+}
 
 const patchMe = async (app: FastifyInstance, who: AuthTokens, body: Record<string, unknown>): Promise<any> =>
   await app.inject({ method: 'PATCH', url: '/api/v1/auth/me', headers: bearer(who.accessToken), payload: body })
@@ -80,13 +83,20 @@ t.test('avatarFileId must name a file the caller may use, as the file service sa
     t.equal((await h.files.app.inject({ method: 'DELETE', url, headers: bearer(bob.accessToken) })).statusCode, 204)
     const same = await patchMe(h.app, bob, { avatarFileId: file.id, bio: 'Saved the whole profile' })
     t.equal(same.statusCode, 200, same.body)
-    t.equal((await patchMe(h.app, alice, { avatarFileId: file.id })).statusCode, 400, 'a new reference to it is refused')
+    t.equal(
+      (await patchMe(h.app, alice, { avatarFileId: file.id })).statusCode,
+      400,
+      'a new reference to it is refused'
+    )
   })
 })
 
 t.test('the file service unreachable: 503 naming file and /me unchanged', async (t) => {
   const closed = await freePort()
-  const { app, deps } = await buildTestApp(t, { FILE_SERVICE_URL: `http://127.0.0.1:${closed}`, FILE_SERVICE_TIMEOUT_MS: '300' })
+  const { app, deps } = await buildTestApp(t, {
+    FILE_SERVICE_URL: `http://127.0.0.1:${closed}`,
+    FILE_SERVICE_TIMEOUT_MS: '300'
+  })
   const { tokens } = await register(app)
   t.equal((await patchMe(app, tokens, { displayName: 'Before' })).statusCode, 200, 'no avatar, no call')
   const before = await deps.prisma.user.findUniqueOrThrow({ where: { id: tokens.user.id } })

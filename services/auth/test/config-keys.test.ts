@@ -21,10 +21,17 @@ t.test('config', async (t) => {
   t.equal(config.REFRESH_REUSE_GRACE_SECONDS, 10)
   t.equal(config.PASSWORD_RESET_TTL_SECONDS, 1800)
 
-  const prod = { NODE_ENV: 'production', PUBLIC_URL: 'https://holo.cards', AUTH_SIGNING_KEYS: `k1:${derOf(generateSigningKeyPem())}` }
+  const prod = {
+    NODE_ENV: 'production',
+    PUBLIC_URL: 'https://holo.cards',
+    AUTH_SIGNING_KEYS: `k1:${derOf(generateSigningKeyPem())}`
+  }
   t.ok(loadConfig(prod), 'a safe production config loads')
   t.throws(() => loadConfig({ ...prod, AUTH_SIGNING_KEYS: undefined }), /no signing key/)
-  t.throws(() => loadConfig({ ...prod, BOOTSTRAP_ADMIN_EMAIL: 'a@b.c', BOOTSTRAP_ADMIN_PASSWORD: DEV_ADMIN_PASSWORD }), /development default/)
+  t.throws(
+    () => loadConfig({ ...prod, BOOTSTRAP_ADMIN_EMAIL: 'a@b.c', BOOTSTRAP_ADMIN_PASSWORD: DEV_ADMIN_PASSWORD }),
+    /development default/
+  )
   t.throws(() => loadConfig({ ...prod, ARGON2_MEMORY_KIB: '1024' }), /OWASP/)
   t.throws(() => loadConfig({ ...prod, PUBLIC_URL: 'http://holo.cards' }), /https/)
   t.throws(() => loadConfig({ BOOTSTRAP_ADMIN_EMAIL: 'a@b.c' }), /set together/)
@@ -42,10 +49,17 @@ t.test('signing keys', async (t) => {
   t.match(ephemeral.activeKid, /^ephemeral-/, 'development and tests get an ephemeral key')
   t.throws(() => parseSigningKeys('no-colon'), /kid:base64/)
   t.throws(() => parseSigningKeys('k1:bm90IGEga2V5'), /not a PKCS#8/)
-  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'der' }).toString('base64')
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+    .export({ type: 'pkcs8', format: 'der' })
+    .toString('base64')
   await t.rejects(loadSigningKeys(loadConfig({ AUTH_SIGNING_KEYS: `k1:${ec}` })), /not an Ed25519 key/)
-  await t.rejects(loadSigningKeys(loadConfig({ AUTH_SIGNING_KEYS: `k1:${derOf(generateSigningKeyPem())}`, AUTH_ACTIVE_KID: 'k2' })), /AUTH_ACTIVE_KID/)
-  const two = await loadSigningKeys(loadConfig({ AUTH_SIGNING_KEYS: `2026-01:${derOf(generateSigningKeyPem())},2026-11:${derOf(generateSigningKeyPem())}` }))
+  await t.rejects(
+    loadSigningKeys(loadConfig({ AUTH_SIGNING_KEYS: `k1:${derOf(generateSigningKeyPem())}`, AUTH_ACTIVE_KID: 'k2' })),
+    /AUTH_ACTIVE_KID/
+  )
+  const two = await loadSigningKeys(loadConfig({
+    AUTH_SIGNING_KEYS: `2026-01:${derOf(generateSigningKeyPem())},2026-11:${derOf(generateSigningKeyPem())}`
+  }))
   t.equal(two.activeKid, '2026-11', 'without AUTH_ACTIVE_KID the greatest kid signs')
   t.same(two.jwks().keys.map((k) => k.kid), ['2026-01', '2026-11'])
 })
@@ -62,17 +76,40 @@ t.test('key rotation: tokens of the previous key stay valid until it is removed'
   await mkdir(dir, { recursive: true })
   await writeFile(path.join(dir, '2026-10.pem'), createPublicKey(oldPem).export({ type: 'spki', format: 'pem' }))
   await writeFile(path.join(dir, '2026-11.pem'), newPem)
-  const rotated = await buildTestApp(t, { AUTH_KEYS_DIR: dir, AUTH_ACTIVE_KID: '2026-11' }, { databaseUrl: first.config.DATABASE_URL })
-  t.equal((await rotated.app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.accessToken) })).statusCode, 200, 'old token still verifies')
-  const jwks = (await rotated.app.inject({ url: '/api/v1/auth/.well-known/jwks.json' })).json() as { keys: Array<{ kid: string }> }
+  const rotated = await buildTestApp(
+    t,
+    { AUTH_KEYS_DIR: dir, AUTH_ACTIVE_KID: '2026-11' },
+    { databaseUrl: first.config.DATABASE_URL }
+  )
+  t.equal((await rotated.app.inject({
+    url: '/api/v1/auth/me',
+    headers: bearer(tokens.accessToken)
+  })).statusCode, 200, 'old token still verifies')
+  const jwks = (await rotated.app.inject({ url: '/api/v1/auth/.well-known/jwks.json' })).json() as {
+    keys: Array<{ kid: string }>
+  }
   t.same(jwks.keys.map((k) => k.kid).sort(), ['2026-10', '2026-11'])
-  const refreshed = await rotated.app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: tokens.refreshToken } })
+  const refreshed = await rotated.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/refresh',
+    payload: { refreshToken: tokens.refreshToken }
+  })
   t.equal(kidOf(refreshed.json().accessToken), '2026-11', 'new tokens carry the new kid')
 
   // Retirement: the old key is gone from the configuration.
-  const retired = await buildTestApp(t, { AUTH_SIGNING_KEYS: `2026-11:${derOf(newPem)}` }, { databaseUrl: first.config.DATABASE_URL })
-  t.equal((await retired.app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.accessToken) })).statusCode, 401, 'retired key no longer verifies')
-  t.equal((await retired.app.inject({ url: '/api/v1/auth/me', headers: bearer(refreshed.json().accessToken) })).statusCode, 200)
+  const retired = await buildTestApp(
+    t,
+    { AUTH_SIGNING_KEYS: `2026-11:${derOf(newPem)}` },
+    { databaseUrl: first.config.DATABASE_URL }
+  )
+  t.equal((await retired.app.inject({
+    url: '/api/v1/auth/me',
+    headers: bearer(tokens.accessToken)
+  })).statusCode, 401, 'retired key no longer verifies')
+  t.equal((await retired.app.inject({
+    url: '/api/v1/auth/me',
+    headers: bearer(refreshed.json().accessToken)
+  })).statusCode, 200)
 })
 
 t.test('passwords', async (t) => {
@@ -104,7 +141,9 @@ t.test('every route documents itself in OpenAPI', async (t) => {
     responses: Record<string, unknown>
     requestBody?: unknown
   }
-  const doc = (await app.inject({ url: '/openapi.json' })).json() as { paths: Record<string, Record<string, Operation>> }
+  const doc = (await app.inject({ url: '/openapi.json' })).json() as {
+    paths: Record<string, Record<string, Operation>>
+  }
   const ops = Object.entries(doc.paths)
     .filter(([p]) => p.startsWith('/api/v1/auth'))
     .flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })))
@@ -112,10 +151,17 @@ t.test('every route documents itself in OpenAPI', async (t) => {
   for (const { id, op } of ops) {
     t.ok(op.summary, `${id} has a summary`)
     t.ok(op.tags?.length, `${id} has tags`)
-    if (!id.includes('jwks')) t.ok(Object.keys(op.responses).some((s) => s.startsWith('4')), `${id} documents its problems`)
+    if (!id.includes('jwks')) {
+      t.ok(Object.keys(op.responses).some((s) => s.startsWith('4')), `${id} documents its problems`)
+    }
   }
   const security = (id: string): unknown => ops.find((o) => o.id === id)?.op.security
-  const secured = ['GET /api/v1/auth/me', 'POST /api/v1/auth/logout-all', 'GET /api/v1/auth/users', 'GET /api/v1/auth/sessions']
+  const secured = [
+    'GET /api/v1/auth/me',
+    'POST /api/v1/auth/logout-all',
+    'GET /api/v1/auth/users',
+    'GET /api/v1/auth/sessions'
+  ]
   for (const id of secured) t.same(security(id), [{ bearerAuth: [] }], `${id} needs a bearer token`)
   const open = ['POST /api/v1/auth/register', 'POST /api/v1/auth/login', 'GET /api/v1/auth/profiles/{id}']
   for (const id of open) t.same(security(id), [], `${id} needs no token`)

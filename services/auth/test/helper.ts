@@ -109,7 +109,9 @@ async function fileDatabaseUrl (): Promise<string> {
 let counter = 0
 /** A unique, valid registration body. */
 export function newAccount (prefix = 'u'): { email: string, username: string, password: string } {
-  const id = `${prefix}${process.pid}${(counter++).toString(36)}${randomBytes(2).toString('hex')}`.toLowerCase().slice(0, 32)
+  const id = `${prefix}${process.pid}${(counter++).toString(36)}${randomBytes(2).toString('hex')}`
+    .toLowerCase()
+    .slice(0, 32)
   return { email: `${id}@example.test`, username: id, password: `Correct horse ${id} battery` }
 }
 
@@ -132,7 +134,11 @@ export interface AuthTokens {
 export const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` })
 
 /** Waits for a message to `address` matching `subject` and reads its Token line. */
-export async function waitForMail (mail: TestMail, address: string, subject: RegExp): Promise<{ subject: string, text: string, token: string }> {
+export async function waitForMail (
+  mail: TestMail,
+  address: string,
+  subject: RegExp
+): Promise<{ subject: string, text: string, token: string }> {
   const found = await mail.waitFor(address, subject)
   const token = /^Token: (\S+)$/m.exec(found.text)?.[1]
   if (token === undefined) throw new Error(`no Token line in mail "${found.subject}"`)

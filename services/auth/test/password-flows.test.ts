@@ -21,7 +21,8 @@ async function resetTokens (mail: TestMail, address: string, count: number): Pro
 t.test('email verification, password change and reset (real SMTP catcher)', async (t) => {
   const { app, deps, mail } = await buildTestApp(t, ADMIN, { withMail: true })
   if (mail === undefined) throw new Error('mail catcher missing')
-  const login = async (email: string, password: string) => await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } })
+  const login = async (email: string, password: string) =>
+    await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password } })
   const askReset = async (email: string) => {
     const res = await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset', payload: { email } })
     if (res.statusCode !== 202) throw new Error(`password-reset answered ${res.statusCode}`)
@@ -43,7 +44,11 @@ t.test('email verification, password change and reset (real SMTP catcher)', asyn
     t.equal(ok.statusCode, 204)
     const me = await app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.accessToken) })
     t.equal(me.json().emailVerified, true)
-    const again = await app.inject({ method: 'POST', url: '/api/v1/auth/verify-email', payload: { token: message.token } })
+    const again = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/verify-email',
+      payload: { token: message.token }
+    })
     t.equal(again.statusCode, 400)
     t.equal(again.json().code, 'TOKEN_INVALID')
     t.equal(again.json().errors[0].field, 'token')
@@ -87,7 +92,10 @@ t.test('email verification, password change and reset (real SMTP catcher)', asyn
       payload: { refreshToken: other.refreshToken }
     })).statusCode, 401, 'the other session is over')
     t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(other.accessToken) })).statusCode, 401)
-    t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(tokens.accessToken) })).statusCode, 200, 'the current session goes on')
+    t.equal((await app.inject({
+      url: '/api/v1/auth/me',
+      headers: bearer(tokens.accessToken)
+    })).statusCode, 200, 'the current session goes on')
     t.equal((await login(body.email, body.password)).statusCode, 401, 'old password refused')
     t.equal((await login(body.email, 'a brand new passphrase')).statusCode, 200)
     t.ok(await deps.prisma.auditEvent.findFirst({ where: { event: 'password.change', targetId: tokens.user.id } }))
@@ -96,8 +104,16 @@ t.test('email verification, password change and reset (real SMTP catcher)', asyn
   t.test('password reset: 202 for anyone, single-use token, every session ends', async (t) => {
     const { body, tokens } = await register(app)
     const unknownEmail = newAccount('ghost').email
-    const forUnknown = await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset', payload: { email: unknownEmail } })
-    const forKnown = await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset', payload: { email: body.email.toUpperCase() } })
+    const forUnknown = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password-reset',
+      payload: { email: unknownEmail }
+    })
+    const forKnown = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password-reset',
+      payload: { email: body.email.toUpperCase() }
+    })
     t.equal(forUnknown.statusCode, 202)
     t.equal(forKnown.statusCode, 202)
     t.same(forUnknown.json(), forKnown.json(), 'same body either way')
@@ -106,11 +122,17 @@ t.test('email verification, password change and reset (real SMTP catcher)', asyn
     t.match(message.text, /30 minutes/)
     await app.accounts.drain()
     t.same(await mail.messagesTo(unknownEmail), [], 'nothing is sent for an unknown account')
-    const row = await deps.prisma.oneTimeToken.findFirstOrThrow({ where: { userId: tokens.user.id, purpose: 'password_reset' } })
+    const row = await deps.prisma.oneTimeToken.findFirstOrThrow({
+      where: { userId: tokens.user.id, purpose: 'password_reset' }
+    })
     const minutes = (row.expiresAt.getTime() - row.createdAt.getTime()) / 60_000
     t.equal(Math.round(minutes), 30, 'valid 30 minutes')
 
-    const weak = await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset/confirm', payload: { token: message.token, password: 'password123' } })
+    const weak = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/password-reset/confirm',
+      payload: { token: message.token, password: 'password123' }
+    })
     t.equal(weak.statusCode, 400)
     t.equal(weak.json().errors[0].field, 'password', 'a refused password does not spend the token')
     const ok = await app.inject({

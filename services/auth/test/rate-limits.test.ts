@@ -102,7 +102,11 @@ t.test('an attacker everywhere slows strangers down but never locks the owner ou
 })
 
 t.test('register is limited per IP; password reset per IP and per account', async (t) => {
-  const { app } = await buildTestApp(t, { RATE_LIMIT_REGISTER_PER_IP: '2', RATE_LIMIT_RESET_PER_ACCOUNT: '2', RATE_LIMIT_RESET_PER_IP: '4' })
+  const { app } = await buildTestApp(t, {
+    RATE_LIMIT_REGISTER_PER_IP: '2',
+    RATE_LIMIT_RESET_PER_ACCOUNT: '2',
+    RATE_LIMIT_RESET_PER_IP: '4'
+  })
   const headers = { 'x-forwarded-for': '203.0.113.9' }
   t.equal((await register(app, newAccount(), headers)).res.statusCode, 201)
   t.equal((await register(app, newAccount(), headers)).res.statusCode, 201)
@@ -110,7 +114,8 @@ t.test('register is limited per IP; password reset per IP and per account', asyn
   t.equal(third.res.statusCode, 429)
   t.ok(Number(third.res.headers['retry-after']) > 0)
 
-  const reset = async (email: string) => await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset', payload: { email }, headers })
+  const reset = async (email: string) =>
+    await app.inject({ method: 'POST', url: '/api/v1/auth/password-reset', payload: { email }, headers })
   t.equal((await reset('a@example.test')).statusCode, 202)
   t.equal((await reset('A@example.test')).statusCode, 202)
   t.equal((await reset('a@example.test')).statusCode, 429, 'per account')

@@ -38,11 +38,19 @@ t.test('registration', async (t) => {
 
   t.test('duplicate email or username (any case) is 409', async (t) => {
     const { body } = await register(app)
-    const dupEmail = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { ...newAccount(), email: body.email.toUpperCase() } })
+    const dupEmail = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { ...newAccount(), email: body.email.toUpperCase() }
+    })
     t.equal(dupEmail.statusCode, 409)
     t.equal(dupEmail.json().code, 'EMAIL_TAKEN')
     t.equal(dupEmail.headers['content-type'], 'application/problem+json; charset=utf-8')
-    const dupName = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { ...newAccount(), username: body.username.toUpperCase() } })
+    const dupName = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: { ...newAccount(), username: body.username.toUpperCase() }
+    })
     t.equal(dupName.statusCode, 409)
     t.equal(dupName.json().code, 'USERNAME_TAKEN')
   })
@@ -61,15 +69,27 @@ t.test('registration', async (t) => {
       [{ extra: 1 }, 'extra']
     ]
     for (const [patch, field] of cases) {
-      const res = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { ...newAccount(), ...patch } })
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/register',
+        payload: { ...newAccount(), ...patch }
+      })
       t.equal(res.statusCode, 400, `${JSON.stringify(patch)} → 400`)
       const body = res.json()
-      t.ok(body.errors.some((e: { field: string }) => e.field === field), `${JSON.stringify(patch)} names ${field}: ${res.body}`)
+      t.ok(
+        body.errors.some((e: { field: string }) => e.field === field),
+        `${JSON.stringify(patch)} names ${field}: ${res.body}`
+      )
     }
     const missing = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: { email: 'a@b.test' } })
     t.equal(missing.statusCode, 400)
     t.ok(missing.json().errors.some((e: { field: string }) => e.field === 'password'))
-    const malformed = await app.inject({ method: 'POST', url: '/api/v1/auth/register', payload: '{"email":', headers: { 'content-type': 'application/json' } })
+    const malformed = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/register',
+      payload: '{"email":',
+      headers: { 'content-type': 'application/json' }
+    })
     t.equal(malformed.statusCode, 400)
     t.equal(malformed.json().code, 'MALFORMED_JSON')
   })
@@ -99,7 +119,11 @@ t.test('login', async (t) => {
   })
 
   t.test('wrong password and unknown email give the same 401 body', async (t) => {
-    const wrong = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: body.email, password: 'not the password at all' } })
+    const wrong = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: body.email, password: 'not the password at all' }
+    })
     const unknown = await app.inject({
       method: 'POST',
       url: '/api/v1/auth/login',
@@ -115,13 +139,20 @@ t.test('login', async (t) => {
   t.test('a disabled account is 403', async (t) => {
     const other = await register(app)
     await deps.prisma.user.update({ where: { id: other.tokens.user.id }, data: { disabledAt: new Date() } })
-    const res = await app.inject({ method: 'POST', url: '/api/v1/auth/login', payload: { email: other.body.email, password: other.body.password } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: other.body.email, password: other.body.password }
+    })
     t.equal(res.statusCode, 403)
     t.equal(res.json().code, 'ACCOUNT_DISABLED')
   })
 
   t.test('every event is in the append-only audit trail', async (t) => {
-    const events = await deps.prisma.auditEvent.findMany({ where: { targetId: tokens.user.id }, orderBy: { createdAt: 'asc' } })
+    const events = await deps.prisma.auditEvent.findMany({
+      where: { targetId: tokens.user.id },
+      orderBy: { createdAt: 'asc' }
+    })
     const names = events.map((e) => e.event)
     t.ok(names.includes('register'))
     t.ok(names.includes('login.ok'))

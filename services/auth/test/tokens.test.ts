@@ -1,16 +1,35 @@
-import { createHash, createHmac, createPublicKey, generateKeyPairSync, sign as cryptoSign, verify, type JsonWebKey, type KeyObject } from 'node:crypto'
+import {
+  createHash,
+  createHmac,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as cryptoSign,
+  verify,
+  type JsonWebKey,
+  type KeyObject
+} from 'node:crypto'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Teardown } from '@holo/infra/testing'
 import t from 'tap'
-import { ACCESS_TOKEN_AUDIENCE, authPlugin, JwksKeyStore, problemPlugin, revokedSessionKey, type Jwk } from '@holo/shared'
+import {
+  ACCESS_TOKEN_AUDIENCE,
+  authPlugin,
+  JwksKeyStore,
+  problemPlugin,
+  revokedSessionKey,
+  type Jwk
+} from '@holo/shared'
 import { SigningKeys } from '../src/keys.js'
 import { bearer, buildTestApp, newAccount, register, type AuthTokens } from './helper.js'
 
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
 const decode = (jwt: string): { header: Record<string, unknown>, payload: Record<string, unknown> } => {
   const [h, p] = jwt.split('.')
-  return { header: JSON.parse(Buffer.from(h ?? '', 'base64url').toString()), payload: JSON.parse(Buffer.from(p ?? '', 'base64url').toString()) }
+  return {
+    header: JSON.parse(Buffer.from(h ?? '', 'base64url').toString()),
+    payload: JSON.parse(Buffer.from(p ?? '', 'base64url').toString())
+  }
 }
 
 const refresh = async (app: FastifyInstance, refreshToken: string) =>
@@ -70,11 +89,15 @@ t.test('access tokens', async (t) => {
     const cases: Array<[string, string]> = [
       ['alg none', `${b64({ alg: 'none', typ: 'JWT', kid })}.${b64(payload)}.`],
       ['HS256 signed with the public key', hs256],
-      ['signed by another key with our kid', foreign.sign({ sub: String(payload.sub), sid: String(payload.sid), roles: ['admin'] }).token],
+      ['signed by another key with our kid',
+        foreign.sign({ sub: String(payload.sub), sid: String(payload.sid), roles: ['admin'] }).token],
       ['tampered payload', `${h}.${b64({ ...payload, roles: ['admin'] })}.${s}`],
       ['unknown kid', deps.keys.sign({ sub: String(payload.sub), sid: String(payload.sid), roles: ['user'] }).token
         .replace(h ?? '', b64({ alg: 'EdDSA', typ: 'JWT', kid: 'nope' }))],
-      ['expired', deps.keys.sign({ sub: String(payload.sub), sid: String(payload.sid), roles: ['user'] }, Date.now() - 3600_000).token],
+      ['expired', deps.keys.sign(
+        { sub: String(payload.sub), sid: String(payload.sid), roles: ['user'] },
+        Date.now() - 3600_000
+      ).token],
       ['wrong audience', withClaims(deps.keys, { ...payload, aud: 'someone-else' })],
       ['wrong issuer', withClaims(deps.keys, { ...payload, iss: 'evil' })],
       ['missing sid', withClaims(deps.keys, { ...payload, sid: undefined, exp: now + 60 })],
@@ -108,7 +131,10 @@ t.test('access tokens', async (t) => {
     t.equal(profile.statusCode, 200, 'public profile')
     const jwks = await app.inject({ url: '/api/v1/auth/.well-known/jwks.json', headers: malformed })
     t.equal(jwks.statusCode, 200, 'JWKS')
-    t.equal((await app.inject({ url: '/api/v1/auth/me', headers: malformed })).statusCode, 401, 'a route that needs one still refuses it')
+    t.equal((await app.inject({
+      url: '/api/v1/auth/me',
+      headers: malformed
+    })).statusCode, 401, 'a route that needs one still refuses it')
   })
 })
 
@@ -135,7 +161,9 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     t.equal(decode(next.accessToken).payload.sid, decode(tokens.accessToken).payload.sid, 'same session')
     const r2 = await refresh(app, next.refreshToken)
     t.equal(r2.statusCode, 200)
-    const live = await deps.prisma.refreshToken.count({ where: { sessionId: String(decode(tokens.accessToken).payload.sid), rotatedAt: null } })
+    const live = await deps.prisma.refreshToken.count({
+      where: { sessionId: String(decode(tokens.accessToken).payload.sid), rotatedAt: null }
+    })
     t.equal(live, 1, 'one live refresh token per session')
     const chain = await deps.prisma.refreshToken.findMany({
       where: { sessionId: String(decode(tokens.accessToken).payload.sid) },
@@ -144,7 +172,10 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     t.equal(chain.length, 3)
     t.equal(chain[1]?.parentId, chain[0]?.id, 'each token records its parent')
     t.equal(chain[2]?.parentId, chain[1]?.id)
-    t.ok(chain.every((r) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(r.id)), 'UUIDv7 ids')
+    t.ok(
+      chain.every((r) => /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(r.id)),
+      'UUIDv7 ids'
+    )
   })
 
   t.test('a rotated token presented after the grace window revokes the whole family', async (t) => {
@@ -153,7 +184,10 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     const r1 = (await refresh(app, tokens.refreshToken)).json() as AuthTokens
     const r2 = (await refresh(app, r1.refreshToken)).json() as AuthTokens
     // Age the rotation past the grace window (10 s by default).
-    await deps.prisma.refreshToken.updateMany({ where: { sessionId: sid, rotatedAt: { not: null } }, data: { rotatedAt: new Date(Date.now() - 60_000) } })
+    await deps.prisma.refreshToken.updateMany({
+      where: { sessionId: sid, rotatedAt: { not: null } },
+      data: { rotatedAt: new Date(Date.now() - 60_000) }
+    })
     const stolen = await refresh(app, tokens.refreshToken)
     t.equal(stolen.statusCode, 401)
     t.equal(stolen.json().code, 'REFRESH_TOKEN_REUSED')
@@ -166,7 +200,9 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     const me = await app.inject({ url: '/api/v1/auth/me', headers: bearer(r2.accessToken) })
     t.equal(me.statusCode, 401, 'access tokens of the family are refused')
     t.equal(me.json().code, 'SESSION_REVOKED')
-    const audit = await deps.prisma.auditEvent.findFirst({ where: { event: 'refresh.reuse_detected', targetId: tokens.user.id } })
+    const audit = await deps.prisma.auditEvent.findFirst({
+      where: { event: 'refresh.reuse_detected', targetId: tokens.user.id }
+    })
     t.ok(audit, 'reuse is audited')
     const session = await deps.prisma.session.findUniqueOrThrow({ where: { id: sid } })
     t.equal(session.revokedReason, 'refresh_token_reuse')
@@ -180,7 +216,11 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     t.equal(again.statusCode, 200, 'lost response recovered')
     const recovered = again.json() as AuthTokens
     t.equal(decode(recovered.accessToken).payload.sid, sid, 'same session')
-    t.equal(await deps.prisma.refreshToken.count({ where: { sessionId: sid, rotatedAt: null } }), 1, 'still one live token')
+    t.equal(
+      await deps.prisma.refreshToken.count({ where: { sessionId: sid, rotatedAt: null } }),
+      1,
+      'still one live token'
+    )
     const next = await refresh(app, recovered.refreshToken)
     t.equal(next.statusCode, 200, 'the chain goes on from the recovered token')
     t.not(first.refreshToken, recovered.refreshToken)
@@ -195,14 +235,19 @@ t.test('refresh tokens rotate; reuse ends the session', async (t) => {
     t.equal(await deps.prisma.refreshToken.count({ where: { sessionId: sid } }), 7)
     const liveHashes = await deps.prisma.refreshToken.findMany({ where: { sessionId: sid, rotatedAt: null } })
     const last = results.map((r) => (r.json() as AuthTokens).refreshToken)
-    const holdsLive = (raw: string): boolean => createHash('sha256').update(raw).digest('hex') === liveHashes[0]?.tokenHash
+    const holdsLive = (raw: string): boolean =>
+      createHash('sha256').update(raw).digest('hex') === liveHashes[0]?.tokenHash
     t.equal(last.filter(holdsLive).length, 1, 'exactly one response holds the live token')
   })
 
   t.test('unknown, malformed and expired refresh tokens are 401 or 400', async (t) => {
     const unknown = await refresh(app, 'x'.repeat(43))
     t.equal(unknown.statusCode, 401)
-    const malformed = await app.inject({ method: 'POST', url: '/api/v1/auth/refresh', payload: { refreshToken: 'short' } })
+    const malformed = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/refresh',
+      payload: { refreshToken: 'short' }
+    })
     t.equal(malformed.statusCode, 400)
     t.equal(malformed.json().errors[0].field, 'refreshToken')
     const { tokens } = await register(app)
@@ -239,7 +284,11 @@ t.test('logout, logout-all and sessions', async (t) => {
   const { app, deps } = await buildTestApp(t)
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address() as { port: number }
-  const card = await cardLikeVerifier(t, `http://127.0.0.1:${address.port}/api/v1/auth/.well-known/jwks.json`, deps.redis)
+  const card = await cardLikeVerifier(
+    t,
+    `http://127.0.0.1:${address.port}/api/v1/auth/.well-known/jwks.json`,
+    deps.redis
+  )
   const { body } = await register(app)
   const login = async (): Promise<AuthTokens> => (await app.inject({
     method: 'POST',
@@ -250,12 +299,20 @@ t.test('logout, logout-all and sessions', async (t) => {
   t.test('logout ends that session only', async (t) => {
     const a = await login()
     const b = await login()
-    const out = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', payload: { refreshToken: a.refreshToken } })
+    const out = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      payload: { refreshToken: a.refreshToken }
+    })
     t.equal(out.statusCode, 204)
     t.equal((await refresh(app, a.refreshToken)).statusCode, 401)
     t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(a.accessToken) })).statusCode, 401)
     t.equal((await app.inject({ url: '/api/v1/auth/me', headers: bearer(b.accessToken) })).statusCode, 200)
-    const again = await app.inject({ method: 'POST', url: '/api/v1/auth/logout', payload: { refreshToken: a.refreshToken } })
+    const again = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/logout',
+      payload: { refreshToken: a.refreshToken }
+    })
     t.equal(again.statusCode, 204, 'idempotent')
   })
 
@@ -268,7 +325,11 @@ t.test('logout, logout-all and sessions', async (t) => {
     t.equal((await app.inject({ method: 'POST', url: '/api/v1/auth/logout-all' })).statusCode, 401, 'needs a token')
     const res = await app.inject({ method: 'POST', url: '/api/v1/auth/logout-all', headers: bearer(a.accessToken) })
     t.equal(res.statusCode, 204)
-    t.equal(await deps.redis.exists(revokedSessionKey(String(decode(b.accessToken).payload.sid))), 1, 'revocation is in Redis when logout-all answers')
+    t.equal(
+      await deps.redis.exists(revokedSessionKey(String(decode(b.accessToken).payload.sid))),
+      1,
+      'revocation is in Redis when logout-all answers'
+    )
     // The verifier may reuse a "not revoked" answer for up to 500 ms: poll at most ten times, 100 ms apart.
     let refused = false
     for (let i = 0; i < 10 && !refused; i++) {
@@ -288,10 +349,18 @@ t.test('logout, logout-all and sessions', async (t) => {
     t.equal(items.length, 2, 'ended sessions are not listed')
     const bSid = String(decode(b.accessToken).payload.sid)
     t.ok(items.some((s) => s.id === bSid && !s.current))
-    const del = await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${bSid}`, headers: bearer(a.accessToken) })
+    const del = await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/auth/sessions/${bSid}`,
+      headers: bearer(a.accessToken)
+    })
     t.equal(del.statusCode, 204)
     t.equal((await refresh(app, b.refreshToken)).statusCode, 401)
-    const gone = await app.inject({ method: 'DELETE', url: `/api/v1/auth/sessions/${bSid}`, headers: bearer(a.accessToken) })
+    const gone = await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/auth/sessions/${bSid}`,
+      headers: bearer(a.accessToken)
+    })
     t.equal(gone.statusCode, 404)
     const other = await register(app)
     const foreign = await app.inject({
@@ -300,7 +369,11 @@ t.test('logout, logout-all and sessions', async (t) => {
       headers: bearer(a.accessToken)
     })
     t.equal(foreign.statusCode, 404, 'another user\'s session is not yours to end')
-    const bad = await app.inject({ method: 'DELETE', url: '/api/v1/auth/sessions/not-a-uuid', headers: bearer(a.accessToken) })
+    const bad = await app.inject({
+      method: 'DELETE',
+      url: '/api/v1/auth/sessions/not-a-uuid',
+      headers: bearer(a.accessToken)
+    })
     t.equal(bad.statusCode, 400)
     t.equal(bad.json().errors[0].field, 'id')
   })

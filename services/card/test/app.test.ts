@@ -8,7 +8,10 @@ t.test('the app: readiness, its own schema, OpenAPI, metrics', async (t) => {
   t.test('readiness: postgres critical, redis not', async (t) => {
     const res = await app.inject({ url: '/health/ready' })
     t.equal(res.statusCode, 200)
-    t.match(res.json(), { status: 'ok', checks: { postgres: { status: 'ok', critical: true }, redis: { status: 'ok', critical: false } } })
+    t.match(res.json(), {
+      status: 'ok',
+      checks: { postgres: { status: 'ok', critical: true }, redis: { status: 'ok', critical: false } }
+    })
   })
 
   t.test('reads and writes the card schema under its own role', async (t) => {
@@ -20,7 +23,8 @@ t.test('the app: readiness, its own schema, OpenAPI, metrics', async (t) => {
 
   t.test('every API route is documented: tags, summary, problems, security, strict bodies with examples', async (t) => {
     const doc = (await app.inject({ url: '/openapi.json' })).json()
-    const paths = Object.entries(doc.paths as Record<string, Record<string, any>>).filter(([p]) => p.startsWith('/api/v1/'))
+    const paths = Object.entries(doc.paths as Record<string, Record<string, any>>)
+      .filter(([p]) => p.startsWith('/api/v1/'))
     t.ok(paths.length >= 10)
     let operations = 0
     for (const [path, methods] of paths) {
@@ -63,7 +67,13 @@ t.test('the app: readiness, its own schema, OpenAPI, metrics', async (t) => {
     const text = (await app.inject({ url: '/metrics' })).body
     for (const name of ['cards_created_total', 'card_likes_total']) t.match(text, name)
     for (const cache of ['card', 'card_list']) {
-      for (const result of ['hit', 'miss']) t.match(text, new RegExp(`^cache_requests_total\\{[^}]*cache="${cache}",result="${result}"[^}]*\\} \\d+`, 'm'), `cache_requests_total ${cache} ${result}`)
+      for (const result of ['hit', 'miss']) {
+        t.match(
+          text,
+          new RegExp(`^cache_requests_total\\{[^}]*cache="${cache}",result="${result}"[^}]*\\} \\d+`, 'm'),
+          `cache_requests_total ${cache} ${result}`
+        )
+      }
     }
   })
 })

@@ -6,7 +6,11 @@ import { CardRepository } from '../src/modules/cards/cards.repository.js'
 import { buildTestApp } from './helper.js'
 
 /** cache_requests_total{cache, result}: the shared cache counter. */
-const counter = async (app: { metrics: { getSingleMetricAsString: (n: string) => Promise<string> } }, result: 'hit' | 'miss', cache: string): Promise<number> => {
+const counter = async (
+  app: { metrics: { getSingleMetricAsString: (n: string) => Promise<string> } },
+  result: 'hit' | 'miss',
+  cache: string
+): Promise<number> => {
   const text = await app.metrics.getSingleMetricAsString('cache_requests_total')
   const m = new RegExp(`cache="${cache}",result="${result}"[^}]*\\} (\\d+)`).exec(text)
   return m === null ? 0 : Number(m[1])
@@ -58,7 +62,8 @@ t.test('cache: first pages of public listings', async (t) => {
   const owner = h.user()
   const a = await h.card(owner, { title: 'Alpha' })
   const list = async (q = ''): Promise<string[]> =>
-    (await app.inject({ url: `/api/v1/cards?ownerId=${owner.id}${q.replace('?', '&')}` })).json().items.map((c: { title: string }) => c.title)
+    (await app.inject({ url: `/api/v1/cards?ownerId=${owner.id}${q.replace('?', '&')}` })).json().items
+      .map((c: { title: string }) => c.title)
 
   t.same(await list(), ['Alpha'])
   const hits = await counter(app, 'hit', 'card_list')
@@ -73,15 +78,33 @@ t.test('cache: first pages of public listings', async (t) => {
   await app.inject({ method: 'PUT', url: `/api/v1/cards/${a.id as string}/like`, headers: h.user().auth })
   t.same(await list(), ['Beta', 'Alpha'])
   t.equal(await counter(app, 'hit', 'card_list'), cachedHits + 1, 'a like leaves list pages cached')
-  t.equal((await app.inject({ url: `/api/v1/cards/${a.id as string}` })).json().likeCount, 1, 'the card shows it at once')
+  t.equal(
+    (await app.inject({ url: `/api/v1/cards/${a.id as string}` })).json().likeCount,
+    1,
+    'the card shows it at once'
+  )
   t.same(await list('?sort=popular'), ['Alpha', 'Beta'])
   t.same(await list('?q=alpha'), ['Alpha'])
-  await app.inject({ method: 'PATCH', url: `/api/v1/cards/${a.id as string}`, headers: owner.auth, payload: { title: 'Omega' } })
+  await app.inject({
+    method: 'PATCH',
+    url: `/api/v1/cards/${a.id as string}`,
+    headers: owner.auth,
+    payload: { title: 'Omega' }
+  })
   t.same(await list('?q=alpha'), [], 'search results follow edits')
   await app.inject({ method: 'POST', url: `/api/v1/cards/${a.id as string}/hide`, headers: h.user(['moderator']).auth })
   t.same(await list(), ['Beta'], 'hide removes from lists at once')
-  await app.inject({ method: 'PATCH', url: `/api/v1/cards/${a.id as string}`, headers: owner.auth, payload: { visibility: 'unlisted' } })
-  await app.inject({ method: 'POST', url: `/api/v1/cards/${a.id as string}/unhide`, headers: h.user(['moderator']).auth })
+  await app.inject({
+    method: 'PATCH',
+    url: `/api/v1/cards/${a.id as string}`,
+    headers: owner.auth,
+    payload: { visibility: 'unlisted' }
+  })
+  await app.inject({
+    method: 'POST',
+    url: `/api/v1/cards/${a.id as string}/unhide`,
+    headers: h.user(['moderator']).auth
+  })
   t.same(await list(), ['Beta'], 'unlisted never listed')
 })
 
@@ -97,7 +120,8 @@ t.test('cache: a cached first page serves signed-in callers too, each with their
   const likedBy = async (headers: Record<string, string> = {}): Promise<Record<string, unknown>> => {
     const res = await app.inject({ url, headers })
     t.equal(res.headers['cache-control'], Object.keys(headers).length === 0 ? 'public, no-cache' : 'private, no-cache')
-    return Object.fromEntries(res.json().items.map((c: { title: string, likedByMe?: boolean }) => [c.title, c.likedByMe]))
+    return Object.fromEntries(res.json().items.map((c: { title: string, likedByMe?: boolean }) =>
+      [c.title, c.likedByMe]))
   }
 
   t.same(await likedBy(), { Ypsilon: undefined, Xi: undefined }, 'anonymous: no likedByMe; this fills the cache')
@@ -107,7 +131,8 @@ t.test('cache: a cached first page serves signed-in callers too, each with their
   t.same(await likedBy(), { Ypsilon: undefined, Xi: undefined }, 'the shared entry never holds a caller\'s likes')
   t.equal(await counter(app, 'hit', 'card_list'), hits + 3, 'all three from the cache')
 
-  const tags = await Promise.all([fan, other].map(async (u) => (await app.inject({ url, headers: u.auth })).headers.etag as string))
+  const tags = await Promise.all([fan, other].map(async (u) =>
+    (await app.inject({ url, headers: u.auth })).headers.etag as string))
   t.not(tags[0], tags[1], 'callers liking different cards get different ETags for the same page')
   const shared = (await app.inject({ url })).headers.etag as string
   t.match(shared, /^"[\w-]{22}"$/, 'a page\'s ETag is its hash')
@@ -117,7 +142,10 @@ t.test('cache: a cached first page serves signed-in callers too, each with their
 
   await app.inject({ method: 'PUT', url: `/api/v1/cards/${y.id as string}/like`, headers: other.auth })
   t.same(await likedBy(other.auth), { Ypsilon: true, Xi: false }, 'a like shows at once for its author')
-  t.equal((await app.inject({ url, headers: { ...other.auth, 'if-none-match': tags[1] as string } })).statusCode, 200, 'and changes the ETag')
+  t.equal((await app.inject({
+    url,
+    headers: { ...other.auth, 'if-none-match': tags[1] as string }
+  })).statusCode, 200, 'and changes the ETag')
   t.same(await likedBy(fan.auth), { Ypsilon: false, Xi: true })
 })
 t.test('cache: a reader that read before a write cannot fill the cache after it', async (t) => {
@@ -140,7 +168,13 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
   const read = await cache.getCard(card.id)
   t.equal(read.hit, undefined)
   await h.app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'New' } })
-  await cache.fillCard(card.id, read.generation, { tag: 'v1.c0', visibility: 'public', ownerId: owner.id, hidden: false, body: JSON.stringify({ ...card, title: 'Old' }) })
+  await cache.fillCard(card.id, read.generation, {
+    tag: 'v1.c0',
+    visibility: 'public',
+    ownerId: owner.id,
+    hidden: false,
+    body: JSON.stringify({ ...card, title: 'Old' })
+  })
   t.equal((await h.app.inject({ url })).json().title, 'New')
   const listed = { ownerId: owner.id, templateId: null, tags: ['slow'], rarity: 'common', effect: undefined }
   const list = await cache.getList('k', 'g:slow')
@@ -155,12 +189,17 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
   await cache.bumpLists([listed], 'added')
   t.match(await cache.getList('k', 'g:slow'), { page: 'page', refresh: true }, 'served, and one caller refreshes it')
   await cache.markWriter(owner.id)
-  t.equal((await cache.getList('k', 'g:slow', owner.id)).page, undefined, 'its author never gets a page older than their write')
+  t.equal(
+    (await cache.getList('k', 'g:slow', owner.id)).page,
+    undefined,
+    'its author never gets a page older than their write'
+  )
   t.equal((await cache.getList('k', 'g:slow', h.user().id)).page, 'page', 'others still do')
   t.equal((await cache.getList('k', 'r:common')).page, undefined, 'other dimensions have their own entries')
 })
 
-t.test('cache: a new card is in its author\'s next read of any listing at once, and in everyone\'s soon after', async (t) => {
+t.test('cache: a new card is in its author\'s next read of any listing at once, ' +
+  'and in everyone\'s soon after', async (t) => {
   const { app } = h
   const owner = h.user()
   const tag = `ryw${Date.now()}`
@@ -174,14 +213,20 @@ t.test('cache: a new card is in its author\'s next read of any listing at once, 
   t.same(await eventually(list, ['Second', 'First']), ['Second', 'First'], 'others once the page refreshed')
 })
 
-t.test('cache: invalidations missed while Redis was unreachable are purged before the cache is used again', async (t) => {
+t.test('cache: invalidations missed while Redis was unreachable are purged ' +
+  'before the cache is used again', async (t) => {
   const owner = h.user()
   const card = await h.card(owner, { title: 'Cached' })
   const url = `/api/v1/cards/${card.id as string}`
   await h.app.inject({ url })
   t.equal((await h.app.inject({ url })).json().title, 'Cached')
   h.deps.redis.disconnect() // the entry stays in Redis, this app cannot reach it
-  const patched = await h.app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'Changed while away' } })
+  const patched = await h.app.inject({
+    method: 'PATCH',
+    url,
+    headers: owner.auth,
+    payload: { title: 'Changed while away' }
+  })
   t.equal(patched.statusCode, 200)
   t.equal((await h.app.inject({ url })).json().title, 'Changed while away', 'answers from PostgreSQL')
   await h.deps.redis.connect()
@@ -192,7 +237,11 @@ t.test('cache: invalidations missed while Redis was unreachable are purged befor
 t.test('Redis down: answers from PostgreSQL, readiness degraded, recovers', async (t) => {
   const port = await freePort()
   const start = async (): Promise<ReturnType<typeof spawn>> => {
-    const child = spawn('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'],
+      { stdio: ['ignore', 'pipe', 'ignore'] }
+    )
     let out = ''
     child.stdout?.on('data', (d: Buffer) => { out += d.toString() })
     while (!out.includes('Ready to accept connections')) await once(child.stdout as NodeJS.ReadableStream, 'data')
@@ -218,8 +267,18 @@ t.test('Redis down: answers from PostgreSQL, readiness degraded, recovers', asyn
   t.equal((await app.inject({ url })).statusCode, 200, 'reads go on')
   t.equal((await app.inject({ url: '/api/v1/cards' })).json().items.length, 1, 'lists go on')
   const owner2 = own.user()
-  t.equal((await app.inject({ method: 'POST', url: '/api/v1/cards', headers: owner2.auth, payload: { title: 'while down' } })).statusCode, 201, 'writes go on')
-  t.equal((await app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { title: 'renamed while down' } })).statusCode, 200)
+  t.equal((await app.inject({
+    method: 'POST',
+    url: '/api/v1/cards',
+    headers: owner2.auth,
+    payload: { title: 'while down' }
+  })).statusCode, 201, 'writes go on')
+  t.equal((await app.inject({
+    method: 'PATCH',
+    url,
+    headers: owner.auth,
+    payload: { title: 'renamed while down' }
+  })).statusCode, 200)
   t.equal((await app.inject({ method: 'PUT', url: `${url}/like`, headers: owner2.auth })).statusCode, 204)
   t.equal((await app.inject({ url })).json().title, 'renamed while down')
 
@@ -229,7 +288,8 @@ t.test('Redis down: answers from PostgreSQL, readiness degraded, recovers', asyn
   t.equal((await app.inject({ url })).json().likeCount, 1)
 })
 
-t.test('cache: callers missing the same first page share one query, but never one begun before a write they follow', async (t) => {
+t.test('cache: callers missing the same first page share one query, ' +
+  'but never one begun before a write they follow', async (t) => {
   const { app } = h
   const owner = h.user()
   await h.card(owner, { title: 'Shared one' })
@@ -253,18 +313,32 @@ t.test('cache: callers missing the same first page share one query, but never on
   // A load that read the table before a write is held back until that write has answered.
   const first = (await Promise.all([app.inject({ url })]))[0]?.json().items[0] as { id: string }
   // An edit: a new generation, so the next read misses.
-  await app.inject({ method: 'PATCH', url: `/api/v1/cards/${first.id}`, headers: owner.auth, payload: { title: 'Bump' } })
+  await app.inject({
+    method: 'PATCH',
+    url: `/api/v1/cards/${first.id}`,
+    headers: owner.auth,
+    payload: { title: 'Bump' }
+  })
   let release = (): void => {}
   gate = new Promise((resolve) => { release = resolve })
   calls = 0
   const before = app.inject({ url })
   for (let i = 0; i < 10_000 && calls === 0; i++) await new Promise((resolve) => setImmediate(resolve))
-  const created = await app.inject({ method: 'POST', url: '/api/v1/cards', headers: owner.auth, payload: { title: 'Shared two' } })
+  const created = await app.inject({
+    method: 'POST',
+    url: '/api/v1/cards',
+    headers: owner.auth,
+    payload: { title: 'Shared two' }
+  })
   t.equal(created.statusCode, 201)
   const after = app.inject({ url })
   for (let i = 0; i < 10_000 && calls < 2; i++) await new Promise((resolve) => setImmediate(resolve))
   release()
   t.equal((await before).json().items.length, 1, 'the early reader saw the table as it was')
-  t.same((await after).json().items.map((c: { title: string }) => c.title).sort(), ['Bump', 'Shared two'], 'the later reader ran its own query')
+  t.same(
+    (await after).json().items.map((c: { title: string }) => c.title).sort(),
+    ['Bump', 'Shared two'],
+    'the later reader ran its own query'
+  )
   t.equal(calls, 2)
 })

@@ -3,12 +3,20 @@ import { buildTestApp, type TestApp, type TestUser } from './helper.js'
 
 const ids = (res: { json: () => any }): string[] => res.json().items.map((c: { id: string }) => c.id)
 
-async function allPages (h: TestApp, url: string, headers: Record<string, string> = {}, between?: (page: number, seen: string[]) => Promise<void>): Promise<string[]> {
+async function allPages (
+  h: TestApp,
+  url: string,
+  headers: Record<string, string> = {},
+  between?: (page: number, seen: string[]) => Promise<void>
+): Promise<string[]> {
   const seen: string[] = []
   let cursor: string | null = null
   for (let page = 0; page < 100; page++) {
     const sep = url.includes('?') ? '&' : '?'
-    const res: { statusCode: number, body: string, json: () => any } = await h.app.inject({ url: cursor === null ? url : `${url}${sep}cursor=${cursor}`, headers })
+    const res: { statusCode: number, body: string, json: () => any } = await h.app.inject({
+      url: cursor === null ? url : `${url}${sep}cursor=${cursor}`,
+      headers
+    })
     if (res.statusCode !== 200) throw new Error(`${res.statusCode} ${res.body}`)
     seen.push(...ids(res))
     cursor = res.json().nextCursor
@@ -27,10 +35,30 @@ t.test('listing, filters, search and cursors', async (t) => {
   const bob = h.user()
   const mod = h.user(['moderator'])
 
-  const pub1 = await h.card(alice, { title: 'Nebula Dragon', tags: ['space', 'dragon'], rarity: 'epic', holo: { effect: 'galaxy' } })
-  const pub2 = await h.card(bob, { title: 'Ocean Turtle', description: 'calm waters of the reef', tags: ['sea'], rarity: 'common', holo: { effect: 'prism' } })
-  const pub3 = await h.card(alice, { title: 'Starlight Fox', tags: ['space', 'fox'], rarity: 'rare', holo: { effect: 'cosmos' } })
-  const unlisted = await h.card(alice, { title: 'Secret Dragon unlisted', tags: ['space', 'dragon'], visibility: 'unlisted' })
+  const pub1 = await h.card(alice, {
+    title: 'Nebula Dragon',
+    tags: ['space', 'dragon'],
+    rarity: 'epic',
+    holo: { effect: 'galaxy' }
+  })
+  const pub2 = await h.card(bob, {
+    title: 'Ocean Turtle',
+    description: 'calm waters of the reef',
+    tags: ['sea'],
+    rarity: 'common',
+    holo: { effect: 'prism' }
+  })
+  const pub3 = await h.card(alice, {
+    title: 'Starlight Fox',
+    tags: ['space', 'fox'],
+    rarity: 'rare',
+    holo: { effect: 'cosmos' }
+  })
+  const unlisted = await h.card(alice, {
+    title: 'Secret Dragon unlisted',
+    tags: ['space', 'dragon'],
+    visibility: 'unlisted'
+  })
   const priv = await h.card(alice, { title: 'Private Dragon', tags: ['space', 'dragon'], visibility: 'private' })
   const hidden = await h.card(bob, { title: 'Hidden Dragon', tags: ['space', 'dragon'] })
   await app.inject({ method: 'POST', url: `/api/v1/cards/${hidden.id as string}/hide`, headers: mod.auth })
@@ -47,7 +75,10 @@ t.test('listing, filters, search and cursors', async (t) => {
     }
     const anon = await app.inject({ url: '/api/v1/cards' })
     t.equal(anon.headers['cache-control'], 'public, no-cache')
-    t.equal((await app.inject({ url: '/api/v1/cards', headers: { 'if-none-match': anon.headers.etag as string } })).statusCode, 304)
+    t.equal((await app.inject({
+      url: '/api/v1/cards',
+      headers: { 'if-none-match': anon.headers.etag as string }
+    })).statusCode, 304)
   })
 
   t.test('filters combine', async (t) => {
@@ -86,7 +117,9 @@ t.test('listing, filters, search and cursors', async (t) => {
     const ranked = await app.inject({ url: '/api/v1/cards?q=space&sort=relevance&limit=1' })
     t.equal(ranked.json().items.length, 1)
     t.type(ranked.json().nextCursor, 'string')
-    const second = await app.inject({ url: `/api/v1/cards?q=space&sort=relevance&limit=1&cursor=${ranked.json().nextCursor as string}` })
+    const second = await app.inject({
+      url: `/api/v1/cards?q=space&sort=relevance&limit=1&cursor=${ranked.json().nextCursor as string}`
+    })
     t.same([...ids(ranked), ...ids(second)].sort(), [pub1.id, pub3.id].sort())
     const noQ = await app.inject({ url: '/api/v1/cards?sort=relevance' })
     t.equal(noQ.statusCode, 400)
@@ -98,10 +131,20 @@ t.test('listing, filters, search and cursors', async (t) => {
     const mine = await app.inject({ url: '/api/v1/cards?ownerId=me', headers: alice.auth })
     t.same(ids(mine), [priv.id, unlisted.id, pub3.id, pub1.id])
     t.equal(mine.headers['cache-control'], 'private, no-cache')
-    t.same(ids(await app.inject({ url: `/api/v1/cards?ownerId=${alice.id}`, headers: alice.auth })), [priv.id, unlisted.id, pub3.id, pub1.id])
+    t.same(
+      ids(await app.inject({ url: `/api/v1/cards?ownerId=${alice.id}`, headers: alice.auth })),
+      [priv.id, unlisted.id, pub3.id, pub1.id]
+    )
     t.same(ids(await app.inject({ url: `/api/v1/cards?ownerId=${alice.id}`, headers: bob.auth })), [pub3.id, pub1.id])
-    t.same(ids(await app.inject({ url: '/api/v1/cards?ownerId=me&q=dragon', headers: alice.auth })).sort(), [pub1.id, unlisted.id, priv.id].sort())
-    t.same(ids(await app.inject({ url: '/api/v1/cards?ownerId=me', headers: bob.auth })), [hidden.id, pub2.id], 'the owner still sees a hidden card')
+    t.same(
+      ids(await app.inject({ url: '/api/v1/cards?ownerId=me&q=dragon', headers: alice.auth })).sort(),
+      [pub1.id, unlisted.id, priv.id].sort()
+    )
+    t.same(
+      ids(await app.inject({ url: '/api/v1/cards?ownerId=me', headers: bob.auth })),
+      [hidden.id, pub2.id],
+      'the owner still sees a hidden card'
+    )
   })
 
   t.test('cursors: opaque, bound to their sort, refused when tampered', async (t) => {
@@ -151,7 +194,9 @@ t.test('popular sort follows likes', async (t) => {
   const a = await h.card(owner, { title: 'a' })
   const b = await h.card(owner, { title: 'b' })
   const c = await h.card(owner, { title: 'c' })
-  for (let i = 0; i < 2; i++) await h.app.inject({ method: 'PUT', url: `/api/v1/cards/${b.id as string}/like`, headers: h.user().auth })
+  for (let i = 0; i < 2; i++) {
+    await h.app.inject({ method: 'PUT', url: `/api/v1/cards/${b.id as string}/like`, headers: h.user().auth })
+  }
   await h.app.inject({ method: 'PUT', url: `/api/v1/cards/${a.id as string}/like`, headers: h.user().auth })
   t.same(ids(await h.app.inject({ url: `/api/v1/cards?sort=popular&ownerId=${owner.id}` })), [b.id, a.id, c.id])
   t.same(await allPages(h, `/api/v1/cards?sort=popular&limit=1&ownerId=${owner.id}`), [b.id, a.id, c.id])

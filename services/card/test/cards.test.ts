@@ -16,12 +16,18 @@ t.test('cards: create, read, change, delete', async (t) => {
   t.test('create answers 201 with the full card, normalised tags and defaults', async (t) => {
     const res = await app.inject({
       method: 'POST', url: '/api/v1/cards', headers: alice.auth,
-      payload: { title: 'Nebula Fox', tags: ['Space', 'fox', 'space'], holo: { effect: 'galaxy', colors: ['#aabbcc'] }, rarity: 'epic' }
+      payload: {
+        title: 'Nebula Fox',
+        tags: ['Space', 'fox', 'space'],
+        holo: { effect: 'galaxy', colors: ['#aabbcc'] },
+        rarity: 'epic'
+      }
     })
     t.equal(res.statusCode, 201)
     const card = res.json()
     t.match(card, {
-      ownerId: alice.id, title: 'Nebula Fox', description: '', tags: ['space', 'fox'], rarity: 'epic', visibility: 'public',
+      ownerId: alice.id, title: 'Nebula Fox', description: '', tags: ['space', 'fox'],
+      rarity: 'epic', visibility: 'public',
       likeCount: 0, hidden: false, likedByMe: false, templateId: null, artworkFileId: null,
       holo: { effect: 'galaxy', intensity: 0.5, angle: 0, pattern: null, colors: ['#aabbcc'] }
     })
@@ -31,11 +37,21 @@ t.test('cards: create, read, change, delete', async (t) => {
 
   t.test('unknown and server-owned fields are refused, naming the field', async (t) => {
     for (const field of ['ownerId', 'likeCount', 'hidden', 'id', 'createdAt']) {
-      const res = await app.inject({ method: 'POST', url: '/api/v1/cards', headers: alice.auth, payload: { title: 'x', [field]: 'x' } })
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/cards',
+        headers: alice.auth,
+        payload: { title: 'x', [field]: 'x' }
+      })
       t.equal(res.statusCode, 400, field)
       t.same(res.json().errors, [{ field, in: 'body', message: 'is not an allowed field' }], field)
     }
-    const nested = await app.inject({ method: 'POST', url: '/api/v1/cards', headers: alice.auth, payload: { title: 'x', holo: { effect: 'none', shine: 1 } } })
+    const nested = await app.inject({
+      method: 'POST',
+      url: '/api/v1/cards',
+      headers: alice.auth,
+      payload: { title: 'x', holo: { effect: 'none', shine: 1 } }
+    })
     t.equal(nested.statusCode, 400)
     t.equal(nested.json().errors[0].field, 'holo.shine')
   })
@@ -61,7 +77,10 @@ t.test('cards: create, read, change, delete', async (t) => {
     for (const [payload, field] of cases) {
       const res = await app.inject({ method: 'POST', url: '/api/v1/cards', headers: alice.auth, payload })
       t.equal(res.statusCode, 400, JSON.stringify(payload))
-      t.ok(res.json().errors.some((e: { field: string }) => e.field === field), `${field} named for ${JSON.stringify(payload).slice(0, 60)}`)
+      t.ok(
+        res.json().errors.some((e: { field: string }) => e.field === field),
+        `${field} named for ${JSON.stringify(payload).slice(0, 60)}`
+      )
     }
     const badId = await app.inject({ url: '/api/v1/cards/not-a-uuid' })
     t.equal(badId.statusCode, 400)
@@ -70,10 +89,16 @@ t.test('cards: create, read, change, delete', async (t) => {
 
   t.test('a bad or expired token is 401 even on public reads', async (t) => {
     const card = await h.card(alice)
-    const res = await app.inject({ url: `/api/v1/cards/${card.id as string}`, headers: { authorization: 'Bearer nope' } })
+    const res = await app.inject({
+      url: `/api/v1/cards/${card.id as string}`,
+      headers: { authorization: 'Bearer nope' }
+    })
     t.equal(res.statusCode, 401)
     const expired = h.issuer.token({ expiresIn: -60 })
-    t.equal((await app.inject({ url: `/api/v1/cards/${card.id as string}`, headers: { authorization: `Bearer ${expired}` } })).statusCode, 401)
+    t.equal((await app.inject({
+      url: `/api/v1/cards/${card.id as string}`,
+      headers: { authorization: `Bearer ${expired}` }
+    })).statusCode, 401)
   })
 
   t.test('read: ETag, Cache-Control, 304, likedByMe only with a token', async (t) => {
@@ -106,18 +131,43 @@ t.test('cards: create, read, change, delete', async (t) => {
     const read = await app.inject({ url, headers: alice.auth })
     const byBob = await app.inject({ method: 'PATCH', url, headers: bob.auth, payload: { title: 'mine now' } })
     t.equal(byBob.statusCode, 403)
-    const ok = await app.inject({ method: 'PATCH', url, headers: { ...alice.auth, 'if-match': read.headers.etag as string }, payload: { title: 'Renamed', holo: { angle: 90 }, tags: ['New'] } })
+    const ok = await app.inject({
+      method: 'PATCH',
+      url,
+      headers: { ...alice.auth, 'if-match': read.headers.etag as string },
+      payload: { title: 'Renamed', holo: { angle: 90 }, tags: ['New'] }
+    })
     t.equal(ok.statusCode, 200)
     t.match(ok.json(), { title: 'Renamed', tags: ['new'], holo: { effect: 'prism', intensity: 0.9, angle: 90 } })
     t.not(ok.headers.etag, read.headers.etag)
-    const stale = await app.inject({ method: 'PATCH', url, headers: { ...alice.auth, 'if-match': read.headers.etag as string }, payload: { title: 'Lost update' } })
+    const stale = await app.inject({
+      method: 'PATCH',
+      url,
+      headers: { ...alice.auth, 'if-match': read.headers.etag as string },
+      payload: { title: 'Lost update' }
+    })
     t.equal(stale.statusCode, 412)
     t.equal(stale.json().code, 'CARD_CHANGED')
-    const garbage = await app.inject({ method: 'PATCH', url, headers: { ...alice.auth, 'if-match': '"something-else"' }, payload: { title: 'x' } })
+    const garbage = await app.inject({
+      method: 'PATCH',
+      url,
+      headers: { ...alice.auth, 'if-match': '"something-else"' },
+      payload: { title: 'x' }
+    })
     t.equal(garbage.statusCode, 412)
-    const star = await app.inject({ method: 'PATCH', url, headers: { ...alice.auth, 'if-match': '*' }, payload: { description: 'any version' } })
+    const star = await app.inject({
+      method: 'PATCH',
+      url,
+      headers: { ...alice.auth, 'if-match': '*' },
+      payload: { description: 'any version' }
+    })
     t.equal(star.statusCode, 200)
-    const fresh = await app.inject({ method: 'PATCH', url, headers: { ...alice.auth, 'if-match': star.headers.etag as string }, payload: { rarity: 'rare' } })
+    const fresh = await app.inject({
+      method: 'PATCH',
+      url,
+      headers: { ...alice.auth, 'if-match': star.headers.etag as string },
+      payload: { rarity: 'rare' }
+    })
     t.equal(fresh.statusCode, 200)
     t.equal((await app.inject({ url })).json().title, 'Renamed')
     const empty = await app.inject({ method: 'PATCH', url, headers: alice.auth, payload: {} })
@@ -131,13 +181,33 @@ t.test('cards: create, read, change, delete', async (t) => {
     const a = await h.card(alice)
     const b = await h.card(alice)
     const c = await h.card(alice)
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/cards/${a.id as string}`, headers: bob.auth })).statusCode, 403)
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/cards/${a.id as string}`, headers: alice.auth })).statusCode, 204)
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/cards/${b.id as string}`, headers: h.user(['moderator']).auth })).statusCode, 204)
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/cards/${c.id as string}`, headers: h.user(['admin']).auth })).statusCode, 204)
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/cards/${a.id as string}`,
+      headers: bob.auth
+    })).statusCode, 403)
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/cards/${a.id as string}`,
+      headers: alice.auth
+    })).statusCode, 204)
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/cards/${b.id as string}`,
+      headers: h.user(['moderator']).auth
+    })).statusCode, 204)
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/cards/${c.id as string}`,
+      headers: h.user(['admin']).auth
+    })).statusCode, 204)
     for (const card of [a, b, c]) {
       t.equal((await app.inject({ url: `/api/v1/cards/${card.id as string}`, headers: alice.auth })).statusCode, 404)
-      t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/cards/${card.id as string}`, headers: alice.auth })).statusCode, 404)
+      t.equal((await app.inject({
+        method: 'DELETE',
+        url: `/api/v1/cards/${card.id as string}`,
+        headers: alice.auth
+      })).statusCode, 404)
     }
   })
 
@@ -150,12 +220,31 @@ t.test('cards: create, read, change, delete', async (t) => {
     t.equal(anon.statusCode, 404)
     t.equal(anon.json().code, 'CARD_NOT_FOUND', 'a private card looks exactly like a missing one')
     t.equal((await app.inject({ url: `/api/v1/cards/${priv.id as string}`, headers: bob.auth })).statusCode, 404)
-    t.equal((await app.inject({ url: `/api/v1/cards/${priv.id as string}`, headers: h.user(['moderator']).auth })).statusCode, 404)
+    t.equal((await app.inject({
+      url: `/api/v1/cards/${priv.id as string}`,
+      headers: h.user(['moderator']).auth
+    })).statusCode, 404)
     t.equal((await app.inject({ url: `/api/v1/cards/${priv.id as string}`, headers: alice.auth })).statusCode, 200)
-    t.equal((await app.inject({ url: `/api/v1/cards/${priv.id as string}`, headers: h.user(['admin']).auth })).statusCode, 200)
-    t.equal((await app.inject({ method: 'PATCH', url: `/api/v1/cards/${priv.id as string}`, headers: bob.auth, payload: { title: 'x' } })).statusCode, 404)
-    t.equal((await app.inject({ method: 'PUT', url: `/api/v1/cards/${priv.id as string}/like`, headers: bob.auth })).statusCode, 404)
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/cards/${priv.id as string}`, headers: bob.auth })).statusCode, 404)
+    t.equal((await app.inject({
+      url: `/api/v1/cards/${priv.id as string}`,
+      headers: h.user(['admin']).auth
+    })).statusCode, 200)
+    t.equal((await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/cards/${priv.id as string}`,
+      headers: bob.auth,
+      payload: { title: 'x' }
+    })).statusCode, 404)
+    t.equal((await app.inject({
+      method: 'PUT',
+      url: `/api/v1/cards/${priv.id as string}/like`,
+      headers: bob.auth
+    })).statusCode, 404)
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/cards/${priv.id as string}`,
+      headers: bob.auth
+    })).statusCode, 404)
   })
 
   t.test('moderation: hide and unhide', async (t) => {
@@ -173,8 +262,16 @@ t.test('cards: create, read, change, delete', async (t) => {
     t.equal((await app.inject({ url, headers: alice.auth })).json().hidden, true)
     t.equal((await app.inject({ url, headers: mod.auth })).statusCode, 200)
     t.equal((await app.inject({ method: 'PUT', url: `${url}/like`, headers: bob.auth })).statusCode, 404)
-    t.equal((await app.inject({ method: 'POST', url: `${url}/unhide`, headers: h.user(['admin']).auth })).statusCode, 200)
+    t.equal((await app.inject({
+      method: 'POST',
+      url: `${url}/unhide`,
+      headers: h.user(['admin']).auth
+    })).statusCode, 200)
     t.equal((await app.inject({ url })).statusCode, 200)
-    t.equal((await app.inject({ method: 'POST', url: '/api/v1/cards/00000000-0000-4000-8000-000000000000/hide', headers: mod.auth })).statusCode, 404)
+    t.equal((await app.inject({
+      method: 'POST',
+      url: '/api/v1/cards/00000000-0000-4000-8000-000000000000/hide',
+      headers: mod.auth
+    })).statusCode, 404)
   })
 })

@@ -8,33 +8,82 @@ t.test('collections', async (t) => {
   const bob = h.user()
   const mod = h.user(['moderator'])
   const col = async (who = alice, body: Record<string, unknown> = {}): Promise<any> =>
-    (await app.inject({ method: 'POST', url: '/api/v1/collections', headers: who.auth, payload: { name: 'Faves', ...body } })).json()
+    (await app.inject({
+      method: 'POST',
+      url: '/api/v1/collections',
+      headers: who.auth,
+      payload: { name: 'Faves', ...body }
+    })).json()
   const put = async (id: string, cardId: string, who = alice, payload?: Record<string, unknown>): Promise<number> =>
-    (await app.inject({ method: 'PUT', url: `/api/v1/collections/${id}/cards/${cardId}`, headers: who.auth, ...(payload === undefined ? {} : { payload }) })).statusCode
+    (await app.inject({
+      method: 'PUT',
+      url: `/api/v1/collections/${id}/cards/${cardId}`,
+      headers: who.auth,
+      ...(payload === undefined ? {} : { payload })
+    })).statusCode
   const cardIds = async (id: string, headers: Record<string, string> = {}): Promise<string[]> =>
     (await app.inject({ url: `/api/v1/collections/${id}`, headers })).json().cards.map((c: { id: string }) => c.id)
 
   t.test('create, read, patch, delete with owner rules', async (t) => {
-    const res = await app.inject({ method: 'POST', url: '/api/v1/collections', headers: alice.auth, payload: { name: 'Space', description: 'stars' } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/collections',
+      headers: alice.auth,
+      payload: { name: 'Space', description: 'stars' }
+    })
     t.equal(res.statusCode, 201)
     t.match(res.json(), { ownerId: alice.id, name: 'Space', description: 'stars', visibility: 'public', cards: [] })
-    t.equal((await app.inject({ method: 'POST', url: '/api/v1/collections', headers: alice.auth, payload: { name: 'x', ownerId: bob.id } })).json().errors[0].field, 'ownerId')
+    t.equal((await app.inject({
+      method: 'POST',
+      url: '/api/v1/collections',
+      headers: alice.auth,
+      payload: { name: 'x', ownerId: bob.id }
+    })).json().errors[0].field, 'ownerId')
     t.equal((await app.inject({ method: 'POST', url: '/api/v1/collections', payload: { name: 'x' } })).statusCode, 401)
     const id = res.json().id as string
-    t.equal((await app.inject({ method: 'PATCH', url: `/api/v1/collections/${id}`, headers: bob.auth, payload: { name: 'mine' } })).statusCode, 403)
-    t.equal((await app.inject({ method: 'PATCH', url: `/api/v1/collections/${id}`, headers: alice.auth, payload: { name: 'Cosmos' } })).json().name, 'Cosmos')
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/collections/${id}`, headers: bob.auth })).statusCode, 403)
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/collections/${id}`, headers: alice.auth })).statusCode, 204)
+    t.equal((await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/collections/${id}`,
+      headers: bob.auth,
+      payload: { name: 'mine' }
+    })).statusCode, 403)
+    t.equal((await app.inject({
+      method: 'PATCH',
+      url: `/api/v1/collections/${id}`,
+      headers: alice.auth,
+      payload: { name: 'Cosmos' }
+    })).json().name, 'Cosmos')
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/collections/${id}`,
+      headers: bob.auth
+    })).statusCode, 403)
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/collections/${id}`,
+      headers: alice.auth
+    })).statusCode, 204)
     t.equal((await app.inject({ url: `/api/v1/collections/${id}` })).statusCode, 404)
     const priv = await col(alice, { visibility: 'private' })
     t.equal((await app.inject({ url: `/api/v1/collections/${priv.id as string}`, headers: bob.auth })).statusCode, 404)
-    t.equal((await app.inject({ url: `/api/v1/collections/${priv.id as string}`, headers: alice.auth })).statusCode, 200)
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/collections/${priv.id as string}`, headers: h.user(['admin']).auth })).statusCode, 204)
+    t.equal((await app.inject({
+      url: `/api/v1/collections/${priv.id as string}`,
+      headers: alice.auth
+    })).statusCode, 200)
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/collections/${priv.id as string}`,
+      headers: h.user(['admin']).auth
+    })).statusCode, 204)
   })
 
   t.test('ordered cards: add, position, move, remove, idempotent', async (t) => {
     const c = await col()
-    const [a, b, d] = [await h.card(alice, { title: 'a' }), await h.card(alice, { title: 'b' }), await h.card(bob, { title: 'd' })]
+    const [a, b, d] = [
+      await h.card(alice, { title: 'a' }),
+      await h.card(alice, { title: 'b' }),
+      await h.card(bob, { title: 'd' })
+    ]
     t.equal(await put(c.id, a.id), 204)
     t.equal(await put(c.id, b.id), 204)
     t.equal(await put(c.id, d.id, alice, { position: 0 }), 204)
@@ -45,14 +94,25 @@ t.test('collections', async (t) => {
     t.same(await cardIds(c.id), [a.id, b.id, d.id])
     t.equal(await put(c.id, d.id, alice, { position: 1 }), 204)
     t.same(await cardIds(c.id), [a.id, d.id, b.id])
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/collections/${c.id as string}/cards/${d.id as string}`, headers: alice.auth })).statusCode, 204)
-    t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/collections/${c.id as string}/cards/${d.id as string}`, headers: alice.auth })).statusCode, 204)
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/collections/${c.id as string}/cards/${d.id as string}`,
+      headers: alice.auth
+    })).statusCode, 204)
+    t.equal((await app.inject({
+      method: 'DELETE',
+      url: `/api/v1/collections/${c.id as string}/cards/${d.id as string}`,
+      headers: alice.auth
+    })).statusCode, 204)
     t.same(await cardIds(c.id), [a.id, b.id])
     t.equal(await put(c.id, a.id, bob), 403)
     t.equal(await put(c.id, a.id, alice, { position: -1 }), 400)
     t.equal(await put(c.id, a.id, alice, { position: 0, extra: 1 }), 400)
     t.equal(await put(c.id, '00000000-0000-4000-8000-000000000000'), 404)
-    const rows = await h.deps.prisma.collectionCard.findMany({ where: { collectionId: c.id }, orderBy: { position: 'asc' } })
+    const rows = await h.deps.prisma.collectionCard.findMany({
+      where: { collectionId: c.id },
+      orderBy: { position: 'asc' }
+    })
     t.same(rows.map((r) => r.position), [0, 1], 'positions stay dense')
   })
 
@@ -86,7 +146,10 @@ t.test('collections', async (t) => {
     t.same(await ids('/api/v1/collections?ownerId=me', owner.auth), [priv.id, unl.id, pub.id])
     t.notOk((await ids('/api/v1/collections?limit=100')).some((id) => [unl.id, priv.id].includes(id)))
     const first = await app.inject({ url: '/api/v1/collections?ownerId=me&limit=2', headers: owner.auth })
-    const next = await ids(`/api/v1/collections?ownerId=me&limit=2&cursor=${first.json().nextCursor as string}`, owner.auth)
+    const next = await ids(
+      `/api/v1/collections?ownerId=me&limit=2&cursor=${first.json().nextCursor as string}`,
+      owner.auth
+    )
     t.same(next, [pub.id])
     t.equal((await app.inject({ url: '/api/v1/collections?ownerId=me' })).statusCode, 401)
   })

@@ -22,7 +22,12 @@ t.test('creates arriving together share one INSERT; each caller gets its own car
     method: 'POST',
     url: '/api/v1/cards',
     headers: u.auth,
-    payload: { title: `Card ${i}`, tags: [`Tag-${i}`], holo: { intensity: i / 100 }, visibility: i % 2 === 0 ? 'public' : 'private' }
+    payload: {
+      title: `Card ${i}`,
+      tags: [`Tag-${i}`],
+      holo: { intensity: i / 100 },
+      visibility: i % 2 === 0 ? 'public' : 'private'
+    }
   })))
   t.same(res.map((r) => r.statusCode), users.map(() => 201))
   const bodies = res.map((r) => r.json())

@@ -28,9 +28,16 @@ t.test('through the gateway: routes, ETag and 304, problem+json, request id', as
   const list = await fetch(`${gw.url}/api/v1/cards?tag=gw`)
   t.same(((await list.json()) as { items: Array<{ id: string }> }).items.map((c) => c.id), [card.id])
 
-  const col = await fetch(`${gw.url}/api/v1/collections`, { method: 'POST', headers: { ...alice.auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'gw' }) })
+  const col = await fetch(`${gw.url}/api/v1/collections`, {
+    method: 'POST',
+    headers: { ...alice.auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'gw' })
+  })
   const { id } = await col.json() as { id: string }
-  t.equal((await fetch(`${gw.url}/api/v1/collections/${id}/cards/${card.id}`, { method: 'PUT', headers: alice.auth })).status, 204)
+  t.equal((await fetch(`${gw.url}/api/v1/collections/${id}/cards/${card.id}`, {
+    method: 'PUT',
+    headers: alice.auth
+  })).status, 204)
   t.equal((await fetch(`${gw.url}/api/v1/templates`)).status, 200)
 
   const missing = await fetch(`${gw.url}/api/v1/cards/00000000-0000-4000-8000-000000000000`)

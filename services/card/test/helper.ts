@@ -55,7 +55,12 @@ export async function buildTestApp (
     return { id, token, auth: { authorization: `Bearer ${token}` } }
   }
   const card = async (owner: TestUser, body: Record<string, unknown> = {}): Promise<Record<string, any>> => {
-    const res = await app.inject({ method: 'POST', url: '/api/v1/cards', headers: owner.auth, payload: { title: 'A card', ...body } })
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/cards',
+      headers: owner.auth,
+      payload: { title: 'A card', ...body }
+    })
     if (res.statusCode !== 201) throw new Error(`card create failed: ${res.statusCode} ${res.body}`)
     return res.json()
   }

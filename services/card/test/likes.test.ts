@@ -10,12 +10,18 @@ t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
 
   t.test('need a token', async (t) => {
     t.equal((await app.inject({ method: 'PUT', url: `${url}/like` })).statusCode, 401)
-    t.equal((await app.inject({ method: 'PUT', url: '/api/v1/cards/00000000-0000-4000-8000-000000000000/like', headers: owner.auth })).statusCode, 404)
+    t.equal((await app.inject({
+      method: 'PUT',
+      url: '/api/v1/cards/00000000-0000-4000-8000-000000000000/like',
+      headers: owner.auth
+    })).statusCode, 404)
   })
 
   t.test('like and unlike are idempotent and show in likedByMe', async (t) => {
     const fan = h.user()
-    for (let i = 0; i < 3; i++) t.equal((await app.inject({ method: 'PUT', url: `${url}/like`, headers: fan.auth })).statusCode, 204)
+    for (let i = 0; i < 3; i++) {
+      t.equal((await app.inject({ method: 'PUT', url: `${url}/like`, headers: fan.auth })).statusCode, 204)
+    }
     const liked = (await app.inject({ url, headers: fan.auth })).json()
     t.equal(liked.likeCount, 1)
     t.equal(liked.likedByMe, true)
@@ -23,7 +29,9 @@ t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
     t.equal((await app.inject({ url })).json().likeCount, 1, 'anonymous readers see the new count at once')
     const listed = (await app.inject({ url: '/api/v1/cards', headers: fan.auth })).json().items[0]
     t.equal(listed.likedByMe, true)
-    for (let i = 0; i < 3; i++) t.equal((await app.inject({ method: 'DELETE', url: `${url}/like`, headers: fan.auth })).statusCode, 204)
+    for (let i = 0; i < 3; i++) {
+      t.equal((await app.inject({ method: 'DELETE', url: `${url}/like`, headers: fan.auth })).statusCode, 204)
+    }
     const after = (await app.inject({ url, headers: fan.auth })).json()
     t.equal(after.likeCount, 0)
     t.equal(after.likedByMe, false)
@@ -34,11 +42,13 @@ t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
     const res = await Promise.all(fans.map((f) => app.inject({ method: 'PUT', url: `${url}/like`, headers: f.auth })))
     t.ok(res.every((r) => r.statusCode === 204))
     const same = h.user()
-    await Promise.all(Array.from({ length: 20 }, () => app.inject({ method: 'PUT', url: `${url}/like`, headers: same.auth })))
+    await Promise.all(Array.from({ length: 20 }, () =>
+      app.inject({ method: 'PUT', url: `${url}/like`, headers: same.auth })))
     t.equal((await app.inject({ url })).json().likeCount, 41)
     const rows = await h.deps.prisma.like.count({ where: { cardId: card.id } })
     t.equal(rows, 41)
-    await Promise.all([...fans.slice(0, 15), same, same, same].map((f) => app.inject({ method: 'DELETE', url: `${url}/like`, headers: f.auth })))
+    await Promise.all([...fans.slice(0, 15), same, same, same].map((f) =>
+      app.inject({ method: 'DELETE', url: `${url}/like`, headers: f.auth })))
     t.equal((await app.inject({ url })).json().likeCount, 25)
     const metrics = await app.metrics.getSingleMetricAsString('card_likes_total')
     t.match(metrics, /card_likes_total\{action="like",service="card"\} 42/)
@@ -53,10 +63,20 @@ t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
     t.equal(after.statusCode, 200, 'the old ETag no longer matches')
     t.equal(after.json().likeCount, 1)
     t.not(after.headers.etag, before.headers.etag)
-    const edit = await app.inject({ method: 'PATCH', url: cardUrl, headers: { ...owner.auth, 'if-match': before.headers.etag as string }, payload: { title: 'Edited' } })
+    const edit = await app.inject({
+      method: 'PATCH',
+      url: cardUrl,
+      headers: { ...owner.auth, 'if-match': before.headers.etag as string },
+      payload: { title: 'Edited' }
+    })
     t.equal(edit.statusCode, 200, 'the owner\'s edit is not refused because someone liked the card')
     t.equal(edit.json().likeCount, 1)
-    const again = await app.inject({ method: 'PATCH', url: cardUrl, headers: { ...owner.auth, 'if-match': before.headers.etag as string }, payload: { title: 'Lost' } })
+    const again = await app.inject({
+      method: 'PATCH',
+      url: cardUrl,
+      headers: { ...owner.auth, 'if-match': before.headers.etag as string },
+      payload: { title: 'Lost' }
+    })
     t.equal(again.statusCode, 412, 'an edit since the read still is a conflict')
   })
 })

@@ -14,7 +14,9 @@ t.test('reading, signing, listing and deleting files', async (t) => {
   const admin = ta.user(['admin'])
   const png = await makeImage({ width: 300, height: 200, noise: true })
   const pub = (await upload(ta, alice, png)).json()
-  const priv = (await upload(ta, alice, await makeImage({ seed: 9 }), { fields: { visibility: 'private', purpose: 'template' } })).json()
+  const priv = (await upload(ta, alice, await makeImage({ seed: 9 }), {
+    fields: { visibility: 'private', purpose: 'template' }
+  })).json()
   t.equal(priv.visibility, 'private')
 
   t.test('content headers', async (t) => {
@@ -39,7 +41,12 @@ t.test('reading, signing, listing and deleting files', async (t) => {
 
   t.test('Range requests', async (t) => {
     const whole = (await ta.app.inject({ url: pub.url })).rawPayload
-    const cases: Array<[string, number, number]> = [['bytes=0-99', 0, 99], ['bytes=100-', 100, pub.size - 1], ['bytes=-50', pub.size - 50, pub.size - 1], [`bytes=10-${pub.size + 1000}`, 10, pub.size - 1]]
+    const cases: Array<[string, number, number]> = [
+      ['bytes=0-99', 0, 99],
+      ['bytes=100-', 100, pub.size - 1],
+      ['bytes=-50', pub.size - 50, pub.size - 1],
+      [`bytes=10-${pub.size + 1000}`, 10, pub.size - 1]
+    ]
     for (const [range, start, end] of cases) {
       const res = await ta.app.inject({ url: pub.url, headers: { range } })
       t.equal(res.statusCode, 206, range)
@@ -75,11 +82,18 @@ t.test('reading, signing, listing and deleting files', async (t) => {
     const own = await ta.app.inject({ url: priv.url, headers: alice.headers })
     t.equal(own.headers['cache-control'], 'private, no-cache')
     t.equal((await ta.app.inject({ url: `/api/v1/files/${priv.id}/signed-url`, headers: bob.headers })).statusCode, 404)
-    t.equal((await ta.app.inject({ method: 'DELETE', url: `/api/v1/files/${priv.id}`, headers: bob.headers })).statusCode, 404)
+    t.equal((await ta.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/files/${priv.id}`,
+      headers: bob.headers
+    })).statusCode, 404)
   })
 
   t.test('signed URLs work without a token until they expire', async (t) => {
-    const res = await ta.app.inject({ url: `/api/v1/files/${priv.id}/signed-url?expiresIn=600`, headers: alice.headers })
+    const res = await ta.app.inject({
+      url: `/api/v1/files/${priv.id}/signed-url?expiresIn=600`,
+      headers: alice.headers
+    })
     t.equal(res.statusCode, 200)
     const { url, expiresAt } = res.json()
     t.match(url, new RegExp(`^/api/v1/files/${priv.id}/content\\?expires=\\d+&sig=[A-Za-z0-9_-]+$`))
@@ -107,21 +121,33 @@ t.test('reading, signing, listing and deleting files', async (t) => {
     }
     const past = Math.floor(Date.now() / 1000) - 1
     const expired = new UrlSigner([NEW_KEY]).sign(priv.id, 'original', past)
-    t.equal((await ta.app.inject({ url: `/api/v1/files/${priv.id}/content?expires=${past}&sig=${expired}` })).statusCode, 403, 'expired')
+    t.equal((await ta.app.inject({
+      url: `/api/v1/files/${priv.id}/content?expires=${past}&sig=${expired}`
+    })).statusCode, 403, 'expired')
   })
 
   t.test('key rotation: old keys still verify, unknown keys do not', async (t) => {
     const expires = Math.floor(Date.now() / 1000) + 60
     const byOld = new UrlSigner([OLD_KEY]).sign(priv.id, 'original', expires)
-    t.equal((await ta.app.inject({ url: `/api/v1/files/${priv.id}/content?expires=${expires}&sig=${byOld}` })).statusCode, 200)
+    t.equal((await ta.app.inject({
+      url: `/api/v1/files/${priv.id}/content?expires=${expires}&sig=${byOld}`
+    })).statusCode, 200)
     const byStranger = new UrlSigner(['some-other-key-0123456789abcdefghijkl']).sign(priv.id, 'original', expires)
-    t.equal((await ta.app.inject({ url: `/api/v1/files/${priv.id}/content?expires=${expires}&sig=${byStranger}` })).statusCode, 403)
+    t.equal((await ta.app.inject({
+      url: `/api/v1/files/${priv.id}/content?expires=${expires}&sig=${byStranger}`
+    })).statusCode, 403)
   })
 
   t.test('signed URLs: owner only, bounded lifetime, thumbnails too', async (t) => {
-    t.equal((await ta.app.inject({ url: `/api/v1/files/${pub.id}/signed-url`, headers: bob.headers })).statusCode, 403, 'not the owner of a public file')
+    t.equal((await ta.app.inject({
+      url: `/api/v1/files/${pub.id}/signed-url`,
+      headers: bob.headers
+    })).statusCode, 403, 'not the owner of a public file')
     t.equal((await ta.app.inject({ url: `/api/v1/files/${pub.id}/signed-url` })).statusCode, 401)
-    const tooLong = await ta.app.inject({ url: `/api/v1/files/${pub.id}/signed-url?expiresIn=99999999`, headers: alice.headers })
+    const tooLong = await ta.app.inject({
+      url: `/api/v1/files/${pub.id}/signed-url?expiresIn=99999999`,
+      headers: alice.headers
+    })
     t.equal(tooLong.statusCode, 400)
     const thumb = await ta.app.inject({ url: `/api/v1/files/${priv.id}/signed-url?w=128`, headers: alice.headers })
     t.equal(thumb.statusCode, 200)
@@ -167,7 +193,8 @@ t.test('reading, signing, listing and deleting files', async (t) => {
     t.equal(first.headers.etag, `"${pub.id}-w128"`)
     const meta = await sharp(first.rawPayload).metadata()
     t.match(meta, { format: 'webp', width: 128 })
-    const prefix = (await ta.deps.prisma.file.findUniqueOrThrow({ where: { id: pub.id } })).storageKey.replace(/original$/, '')
+    const prefix = (await ta.deps.prisma.file.findUniqueOrThrow({ where: { id: pub.id } })).storageKey
+      .replace(/original$/, '')
     const objects = (await leftovers(ta)).objects.filter((k) => k === `${prefix}thumbnail-128.webp`)
     t.equal(objects.length, 1, 'stored once')
     const second = await ta.app.inject({ url: `/api/v1/files/${pub.id}/thumbnail?w=128` })
@@ -181,13 +208,19 @@ t.test('reading, signing, listing and deleting files', async (t) => {
     const small = await upload(ta, alice, await makeImage({ width: 40, height: 30, seed: 44 }))
     const notEnlarged = await ta.app.inject({ url: `/api/v1/files/${small.json().id}/thumbnail?w=512` })
     t.equal((await sharp(notEnlarged.rawPayload).metadata()).width, 40, 'never enlarged')
-    t.equal((await ta.app.inject({ url: `/api/v1/files/${pub.id}/thumbnail?w=100` })).statusCode, 400, 'fixed widths only')
+    t.equal((await ta.app.inject({
+      url: `/api/v1/files/${pub.id}/thumbnail?w=100`
+    })).statusCode, 400, 'fixed widths only')
   })
 
   t.test('listing: own files, newest first, by purpose, with a cursor', async (t) => {
     const carol = ta.user()
     const ids: string[] = []
-    for (let i = 0; i < 5; i++) ids.push((await upload(ta, carol, await makeImage({ seed: 200 + i }), { fields: { purpose: i % 2 === 0 ? 'artwork' : 'avatar' } })).json().id)
+    for (let i = 0; i < 5; i++) {
+      ids.push((await upload(ta, carol, await makeImage({ seed: 200 + i }), {
+        fields: { purpose: i % 2 === 0 ? 'artwork' : 'avatar' }
+      })).json().id)
+    }
     const seen: string[] = []
     let cursor: string | null = null
     do {
@@ -202,7 +235,10 @@ t.test('reading, signing, listing and deleting files', async (t) => {
     const avatars = await ta.app.inject({ url: '/api/v1/files?ownerId=me&purpose=avatar', headers: carol.headers })
     t.same(avatars.json().items.map((f: { id: string }) => f.id), [ids[3], ids[1]])
     t.equal((await ta.app.inject({ url: `/api/v1/files?ownerId=${carol.id}`, headers: bob.headers })).statusCode, 403)
-    t.equal((await ta.app.inject({ url: `/api/v1/files?ownerId=${carol.id}`, headers: admin.headers })).json().items.length, 5)
+    t.equal((await ta.app.inject({
+      url: `/api/v1/files?ownerId=${carol.id}`,
+      headers: admin.headers
+    })).json().items.length, 5)
     t.equal((await ta.app.inject({ url: '/api/v1/files?cursor=nonsense', headers: carol.headers })).statusCode, 400)
     t.equal((await ta.app.inject({ url: '/api/v1/files' })).statusCode, 401)
   })
@@ -210,20 +246,33 @@ t.test('reading, signing, listing and deleting files', async (t) => {
   t.test('delete: owner or admin; the row, the object and its thumbnails go', async (t) => {
     const file = (await upload(ta, alice, await makeImage({ seed: 300 }))).json()
     await ta.app.inject({ url: `/api/v1/files/${file.id}/thumbnail?w=64` })
-    const prefix = (await ta.deps.prisma.file.findUniqueOrThrow({ where: { id: file.id } })).storageKey.replace(/original$/, '')
+    const prefix = (await ta.deps.prisma.file.findUniqueOrThrow({ where: { id: file.id } })).storageKey
+      .replace(/original$/, '')
     const objectsOf = async (): Promise<string[]> => (await leftovers(ta)).objects.filter((k) => k.startsWith(prefix))
     t.equal((await objectsOf()).length, 2)
     const usedBefore = (await ta.app.inject({ url: '/api/v1/files/usage', headers: alice.headers })).json().used
-    t.equal((await ta.app.inject({ method: 'DELETE', url: `/api/v1/files/${file.id}`, headers: bob.headers })).statusCode, 403)
+    t.equal((await ta.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/files/${file.id}`,
+      headers: bob.headers
+    })).statusCode, 403)
     const del = await ta.app.inject({ method: 'DELETE', url: `/api/v1/files/${file.id}`, headers: alice.headers })
     t.equal(del.statusCode, 204)
     t.same(await objectsOf(), [])
     t.equal((await ta.app.inject({ url: `/api/v1/files/${file.id}` })).statusCode, 404)
-    t.equal((await ta.app.inject({ method: 'DELETE', url: `/api/v1/files/${file.id}`, headers: alice.headers })).statusCode, 404)
+    t.equal((await ta.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/files/${file.id}`,
+      headers: alice.headers
+    })).statusCode, 404)
     const usedAfter = (await ta.app.inject({ url: '/api/v1/files/usage', headers: alice.headers })).json().used
     t.equal(usedAfter, usedBefore - file.size, 'quota given back')
     const other = (await upload(ta, bob, await makeImage({ seed: 301 }))).json()
-    t.equal((await ta.app.inject({ method: 'DELETE', url: `/api/v1/files/${other.id}`, headers: admin.headers })).statusCode, 204, 'admins may')
+    t.equal((await ta.app.inject({
+      method: 'DELETE',
+      url: `/api/v1/files/${other.id}`,
+      headers: admin.headers
+    })).statusCode, 204, 'admins may')
   })
 
   t.test('unknown ids and malformed ids', async (t) => {

@@ -11,7 +11,11 @@ t.test('through the nginx gateway', async (t) => {
   const gw = await testGateway(t, { auth: '127.0.0.1:9', card: '127.0.0.1:9', file: address.host })
   const alice = ta.user()
   const post = async (payload: Buffer, headers: Record<string, string>): Promise<Response> =>
-    await fetch(`${gw.url}/api/v1/files`, { method: 'POST', headers: { ...alice.headers, ...headers }, body: new Uint8Array(payload) })
+    await fetch(`${gw.url}/api/v1/files`, {
+      method: 'POST',
+      headers: { ...alice.headers, ...headers },
+      body: new Uint8Array(payload)
+    })
 
   t.test('an upload streams through and comes back by a signed URL without a token', async (t) => {
     const form = imageForm(await makeImage({ width: 300, height: 300, noise: true }))

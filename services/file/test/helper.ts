@@ -4,7 +4,16 @@ import { crc32, deflateSync } from 'node:zlib'
 import type { FastifyInstance } from 'fastify'
 import sharp from 'sharp'
 import type { Role } from '@holo/shared'
-import { tempDir, testDatabase, testIssuer, testRedisUrl, testS3, type Teardown, type TestDatabase, type TestIssuer } from '@holo/infra/testing'
+import {
+  tempDir,
+  testDatabase,
+  testIssuer,
+  testRedisUrl,
+  testS3,
+  type Teardown,
+  type TestDatabase,
+  type TestIssuer
+} from '@holo/infra/testing'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { closeDeps, createDeps, type Deps } from '../src/deps.js'
@@ -24,8 +33,17 @@ export interface TestApp {
 export interface TestUser { id: string, token: string, headers: { authorization: string } }
 
 /** The real file app on its own fresh database, its own S3 server and the real Redis. */
-export async function buildTestApp (t: Teardown, env: Record<string, string> = {}, options: AppOptions = {}): Promise<TestApp> {
-  const [db, s3, issuer, dir] = await Promise.all([testDatabase(t), testS3(t), testIssuer(t), tempDir(t, 'holo-file-spool-')])
+export async function buildTestApp (
+  t: Teardown,
+  env: Record<string, string> = {},
+  options: AppOptions = {}
+): Promise<TestApp> {
+  const [db, s3, issuer, dir] = await Promise.all([
+    testDatabase(t),
+    testS3(t),
+    testIssuer(t),
+    tempDir(t, 'holo-file-spool-')
+  ])
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -67,25 +85,52 @@ export function multipart (parts: Part[]): { payload: Buffer, headers: { 'conten
 }
 
 /** One image as the `file` part, plus optional fields. */
-export function imageForm (data: Buffer, o: { filename?: string, contentType?: string, fields?: Record<string, string> } = {}): ReturnType<typeof multipart> {
+export function imageForm (
+  data: Buffer,
+  o: { filename?: string, contentType?: string, fields?: Record<string, string> } = {}
+): ReturnType<typeof multipart> {
   const fields = Object.entries(o.fields ?? {}).map(([name, value]) => ({ name, value }))
-  return multipart([...fields, { name: 'file', filename: o.filename ?? 'art.png', contentType: o.contentType ?? 'image/png', data }])
+  return multipart([
+    ...fields,
+    { name: 'file', filename: o.filename ?? 'art.png', contentType: o.contentType ?? 'image/png', data }
+  ])
 }
 
-/** A real image made by sharp; `seed` varies the colour so hashes differ, `noise` makes it incompressible (and unique). */
-export async function makeImage (o: { width?: number, height?: number, format?: 'png' | 'jpeg' | 'webp' | 'gif' | 'avif', seed?: number, noise?: boolean } = {}): Promise<Buffer> {
+/**
+ * A real image made by sharp; `seed` varies the colour so hashes differ, `noise` makes it
+ * incompressible (and unique).
+ */
+export async function makeImage (o: {
+  width?: number
+  height?: number
+  format?: 'png' | 'jpeg' | 'webp' | 'gif' | 'avif'
+  seed?: number
+  noise?: boolean
+} = {}): Promise<Buffer> {
   const width = o.width ?? 64
   const height = o.height ?? 48
   const seed = o.seed ?? 1
   const image = o.noise === true
     ? sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
-    : sharp({ create: { width, height, channels: 3, background: { r: seed % 256, g: (seed * 7) % 256, b: (seed * 13) % 256 } } })
+    : sharp({
+      create: { width, height, channels: 3, background: { r: seed % 256, g: (seed * 7) % 256, b: (seed * 13) % 256 } }
+    })
   return await image.toFormat(o.format ?? 'png').toBuffer()
 }
 
-export async function upload (ta: TestApp, who: TestUser, data: Buffer, o: Parameters<typeof imageForm>[1] = {}): Promise<Awaited<ReturnType<FastifyInstance['inject']>>> {
+export async function upload (
+  ta: TestApp,
+  who: TestUser,
+  data: Buffer,
+  o: Parameters<typeof imageForm>[1] = {}
+): Promise<Awaited<ReturnType<FastifyInstance['inject']>>> {
   const form = imageForm(data, o)
-  return await ta.app.inject({ method: 'POST', url: '/api/v1/files', headers: { ...who.headers, ...form.headers }, payload: form.payload })
+  return await ta.app.inject({
+    method: 'POST',
+    url: '/api/v1/files',
+    headers: { ...who.headers, ...form.headers },
+    payload: form.payload
+  })
 }
 
 /** A PNG chunk with its CRC. */
@@ -107,7 +152,12 @@ export function bombPng (width: number, height: number): Buffer {
   ihdr.writeUInt32BE(height, 4)
   ihdr.writeUInt8(8, 8) // bit depth
   ihdr.writeUInt8(2, 9) // RGB
-  return Buffer.concat([PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.alloc(1024))), pngChunk('IEND', Buffer.alloc(0))])
+  return Buffer.concat([
+    PNG_SIGNATURE,
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(Buffer.alloc(1024))),
+    pngChunk('IEND', Buffer.alloc(0))
+  ])
 }
 
 /** Rows, objects and spooled temp files: what a rejected upload must not leave behind. */

@@ -20,7 +20,11 @@ const gc = runInNewContext('gc') as () => void
  * ("hoLo", which decoders skip) of that size before its pixels. Yielded in
  * 1 MiB pieces made from one block, so the client holds no more than that.
  */
-async function bigPng (extraMiB: number): Promise<{ chunks: (onMiB?: (i: number) => void) => AsyncGenerator<Buffer>, size: number, sha256: string }> {
+async function bigPng (extraMiB: number): Promise<{
+  chunks: (onMiB?: (i: number) => void) => AsyncGenerator<Buffer>
+  size: number
+  sha256: string
+}> {
   const small = await makeImage({ width: 64, height: 64, seed: 3 })
   const head = small.subarray(0, 33) // signature and IHDR
   const tail = small.subarray(33)
@@ -56,7 +60,8 @@ t.test('a 50 MiB upload streams: the process does not grow by anything like 50 M
   t.ok(png.size > 50 * MiB)
 
   const boundary = `----holo${randomUUID().replace(/-/g, '')}`
-  const pre = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.png"\r\nContent-Type: image/png\r\n\r\n`)
+  const pre = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.png"\r\n` +
+    'Content-Type: image/png\r\n\r\n')
   const post = Buffer.from(`\r\n--${boundary}--\r\n`)
   async function * body (): AsyncGenerator<Buffer> {
     yield pre
@@ -79,10 +84,16 @@ t.test('a 50 MiB upload streams: the process does not grow by anything like 50 M
   const res = await new Promise<{ status: number, body: string }>((resolve, reject) => {
     const req = request(`${address}/api/v1/files`, {
       method: 'POST',
-      headers: { ...alice.headers, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(pre.length + png.size + post.length) }
+      headers: {
+        ...alice.headers,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(pre.length + png.size + post.length)
+      }
     }, (r) => {
       let text = ''
-      r.setEncoding('utf8').on('data', (c: string) => { text += c }).on('end', () => resolve({ status: r.statusCode ?? 0, body: text }))
+      r.setEncoding('utf8')
+        .on('data', (c: string) => { text += c })
+        .on('end', () => resolve({ status: r.statusCode ?? 0, body: text }))
     })
     req.on('error', reject)
     pipeline(Readable.from(body()), req).catch(reject)
@@ -95,7 +106,8 @@ t.test('a 50 MiB upload streams: the process does not grow by anything like 50 M
   t.ok(file.size < MiB, 'the private chunk was not stored')
   t.equal(live.length, 5, 'live memory sampled during the upload')
   const rssGrowth = (peakRss - base.rss) / MiB
-  t.comment(`live heap + buffers over the baseline: ${live.map((m) => m.toFixed(1)).join(', ')} MiB; peak RSS growth ${rssGrowth.toFixed(1)} MiB`)
+  t.comment(`live heap + buffers over the baseline: ${live.map((m) => m.toFixed(1)).join(', ')} MiB; ` +
+    `peak RSS growth ${rssGrowth.toFixed(1)} MiB`)
   t.ok(Math.max(...live) < 24, 'live JS heap and buffers stay far below 50 MiB')
   t.ok(rssGrowth < 40, 'resident memory grew by far less than 50 MiB')
 })

@@ -32,7 +32,13 @@ t.test('the orphan cleaner', async (t) => {
   const usedBefore = await repo.usedBy(alice.id)
 
   t.test('within the grace period, new objects are left alone', async (t) => {
-    const report = await cleanOrphans({ repo, store: ta.deps.store, tempDir: ta.tempDir, dryRun: true, graceMs: 3600_000 })
+    const report = await cleanOrphans({
+      repo,
+      store: ta.deps.store,
+      tempDir: ta.tempDir,
+      dryRun: true,
+      graceMs: 3600_000
+    })
     t.same(report.objectsWithoutRow, [])
     t.same(report.rowsWithoutObject, [{ id: lost.id, storageKey: lostKey }])
     t.same(report.staleTempFiles, [staleTemp])
@@ -42,7 +48,14 @@ t.test('the orphan cleaner', async (t) => {
   const later = Date.now() + 1000
   t.test('--dry-run reports and removes nothing', async (t) => {
     const before = await leftovers(ta)
-    const report = await cleanOrphans({ repo, store: ta.deps.store, tempDir: ta.tempDir, dryRun: true, graceMs: 0, now: later })
+    const report = await cleanOrphans({
+      repo,
+      store: ta.deps.store,
+      tempDir: ta.tempDir,
+      dryRun: true,
+      graceMs: 0,
+      now: later
+    })
     t.same(report.objectsWithoutRow.sort(), ['not-ours.txt', strayKey].sort())
     t.same(report.rowsWithoutObject.map((r) => r.id), [lost.id])
     t.same(report.staleTempFiles.sort(), [freshTemp, staleTemp].sort())
@@ -50,9 +63,17 @@ t.test('the orphan cleaner', async (t) => {
   })
 
   t.test('the CLI runs with the service env', async (t) => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=holo-source', '--import', 'tsx', 'src/cli/clean-orphans.ts', '--dry-run', '--grace-minutes=60'], {
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--conditions=holo-source', '--import', 'tsx', 'src/cli/clean-orphans.ts', '--dry-run', '--grace-minutes=60'
+    ], {
       cwd: serviceDir,
-      env: { ...process.env, DATABASE_URL: ta.db.urlFor('file'), S3_ENDPOINT: ta.s3.endpoint, FILE_TEMP_DIR: ta.tempDir, LOG_LEVEL: 'silent' }
+      env: {
+        ...process.env,
+        DATABASE_URL: ta.db.urlFor('file'),
+        S3_ENDPOINT: ta.s3.endpoint,
+        FILE_TEMP_DIR: ta.tempDir,
+        LOG_LEVEL: 'silent'
+      }
     })
     const report = JSON.parse(stdout)
     t.equal(report.dryRun, true)
@@ -69,9 +90,20 @@ t.test('the orphan cleaner', async (t) => {
     const left = await leftovers(ta)
     t.equal(left.rows, 1)
     const keptKey = (await ta.deps.prisma.file.findUniqueOrThrow({ where: { id: kept.id } })).storageKey
-    t.same(left.objects.sort(), [keptKey, keptKey.replace(/original$/, 'thumbnail-64.webp')].sort(), 'the live file and its thumbnail stay')
+    t.same(
+      left.objects.sort(),
+      [keptKey, keptKey.replace(/original$/, 'thumbnail-64.webp')].sort(),
+      'the live file and its thumbnail stay'
+    )
     t.equal((await ta.app.inject({ url: kept.url })).statusCode, 200)
-    const again = await cleanOrphans({ repo, store: ta.deps.store, tempDir: ta.tempDir, dryRun: false, graceMs: 0, now: later })
+    const again = await cleanOrphans({
+      repo,
+      store: ta.deps.store,
+      tempDir: ta.tempDir,
+      dryRun: false,
+      graceMs: 0,
+      now: later
+    })
     t.same(again, { dryRun: false, objectsWithoutRow: [], rowsWithoutObject: [], staleTempFiles: [] }, 'idempotent')
   })
 })

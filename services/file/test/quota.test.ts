@@ -8,7 +8,8 @@ t.test('quotas', async (t) => {
 
   t.test('concurrent uploads against a nearly full quota never exceed it', async (t) => {
     const alice = ta.user()
-    const images = await Promise.all(Array.from({ length: 10 }, () => makeImage({ width: 100, height: 100, noise: true })))
+    const images = await Promise.all(Array.from({ length: 10 }, () =>
+      makeImage({ width: 100, height: 100, noise: true })))
     const results = await Promise.all(images.map((img) => upload(ta, alice, img)))
     const created = results.filter((r) => r.statusCode === 201).map((r) => r.json())
     const refused = results.filter((r) => r.statusCode === 413).map((r) => r.json())
@@ -33,7 +34,8 @@ t.test('quotas', async (t) => {
     const ownerId = ta.user().id
     const attempts = await Promise.all(Array.from({ length: 12 }, (_, i) => repo.commit({
       ownerId, purpose: 'artwork', visibility: 'public', filename: `f${i}.png`, contentType: 'image/png',
-      size: 30_000, sha256: String(i).padStart(64, '0'), width: 1, height: 1, storageKey: `files/test-${ownerId}-${i}/original`
+      size: 30_000, sha256: String(i).padStart(64, '0'), width: 1, height: 1,
+      storageKey: `files/test-${ownerId}-${i}/original`
     }, QUOTA)))
     t.equal(attempts.filter((a) => a.kind === 'created').length, 3, 'exactly three of 30 kB fit in 100 kB')
     t.equal(attempts.filter((a) => a.kind === 'quota').length, 9)

@@ -22,7 +22,9 @@ t.test('storage down', async (t) => {
         headers: { ...alice.headers, ...form.headers, 'content-length': String(form.payload.length) }
       }, (r) => {
         let body = ''
-        r.setEncoding('utf8').on('data', (c: string) => { body += c }).on('end', () => resolve({ status: r.statusCode ?? 0, body }))
+        r.setEncoding('utf8')
+          .on('data', (c: string) => { body += c })
+          .on('end', () => resolve({ status: r.statusCode ?? 0, body }))
       })
       req.on('error', reject)
       req.write(form.payload.subarray(0, half))
@@ -57,13 +59,23 @@ t.test('storage down', async (t) => {
   t.test('readiness names storage', async (t) => {
     const res = await ta.app.inject({ url: '/health/ready' })
     t.equal(res.statusCode, 503)
-    t.match(res.json(), { status: 'unavailable', checks: { storage: { status: 'down', error: 'storage is unreachable' }, postgres: { status: 'ok' }, redis: { status: 'ok' } } })
+    t.match(res.json(), {
+      status: 'unavailable',
+      checks: {
+        storage: { status: 'down', error: 'storage is unreachable' },
+        postgres: { status: 'ok' },
+        redis: { status: 'ok' }
+      }
+    })
     t.equal((await ta.app.inject({ url: '/health/live' })).statusCode, 200)
   })
 
   t.test('storage call errors are counted', async (t) => {
     const res = await ta.app.inject({ url: '/metrics' })
-    t.match(res.body, /storage_operation_duration_seconds_count\{service="file",operation="put",outcome="error"\} [1-9]/)
+    t.match(
+      res.body,
+      /storage_operation_duration_seconds_count\{service="file",operation="put",outcome="error"\} [1-9]/
+    )
   })
 })
 
@@ -73,8 +85,19 @@ t.test('a storage that accepts connections and never answers gives up with a sto
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
   const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`
-  const store = new S3ObjectStore(createS3({ S3_ENDPOINT: endpoint, S3_REGION: 'us-east-1', S3_ACCESS_KEY: 'k', S3_SECRET_KEY: 's', S3_BUCKET: 'silent' }), 'silent', 'us-east-1', 200)
-  const calls: Array<() => Promise<unknown>> = [() => store.stat('k'), () => store.get('k'), () => store.ping(), () => store.remove(['k'])]
+  const store = new S3ObjectStore(createS3({
+    S3_ENDPOINT: endpoint,
+    S3_REGION: 'us-east-1',
+    S3_ACCESS_KEY: 'k',
+    S3_SECRET_KEY: 's',
+    S3_BUCKET: 'silent'
+  }), 'silent', 'us-east-1', 200)
+  const calls: Array<() => Promise<unknown>> = [
+    () => store.stat('k'),
+    () => store.get('k'),
+    () => store.ping(),
+    () => store.remove(['k'])
+  ]
   for (const call of calls) {
     await t.rejects(call(), { name: 'StorageUnavailableError', dependency: 'storage' })
   }
@@ -103,7 +126,8 @@ t.test('with every dependency up', async (t) => {
     const doc = (await ta.app.inject({ url: '/openapi.json' })).json()
     const ops = Object.entries(doc.paths as Record<string, Record<string, any>>)
       .filter(([path]) => path.startsWith('/api/v1/files'))
-      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, op })))
+      .flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) =>
+        ({ name: `${method.toUpperCase()} ${path}`, op })))
     t.equal(ops.length, 9)
     for (const { name, op } of ops) {
       t.same(op.tags, ['files'], name)
@@ -118,7 +142,10 @@ t.test('with every dependency up', async (t) => {
     }
     const upload = doc.paths['/api/v1/files'].post
     t.same(Object.keys(upload.requestBody.content), ['multipart/form-data'])
-    t.match(upload.requestBody.content['multipart/form-data'].schema.properties.file, { type: 'string', format: 'binary' })
+    t.match(
+      upload.requestBody.content['multipart/form-data'].schema.properties.file,
+      { type: 'string', format: 'binary' }
+    )
     t.ok(doc.paths['/api/v1/files/{id}/content'].get.responses['206'].content['image/png'])
   })
 })

@@ -15,7 +15,10 @@ t.test('config', async (t) => {
   t.equal(dev.FILE_QUOTA_BYTES, 200 * 1024 * 1024)
   t.same(signingKeys(dev), [DEV_URL_SIGNING_KEY])
   const prod = { NODE_ENV: 'production', S3_SECRET_KEY: 'a-real-secret' }
-  t.throws(() => loadConfig(prod), new ConfigError('config: refusing to start in production: FILE_URL_SIGNING_KEYS contains the development key'))
+  t.throws(
+    () => loadConfig(prod),
+    new ConfigError('config: refusing to start in production: FILE_URL_SIGNING_KEYS contains the development key')
+  )
   t.throws(() => loadConfig({ ...prod, FILE_URL_SIGNING_KEYS: `${KEY_A},${DEV_URL_SIGNING_KEY}` }), /development key/)
   t.same(signingKeys(loadConfig({ ...prod, FILE_URL_SIGNING_KEYS: ` ${KEY_A} , ${KEY_B} ` })), [KEY_A, KEY_B])
   t.throws(() => loadConfig({ FILE_URL_SIGNING_KEYS: `${KEY_A},short` }), /at least 32 characters/)
@@ -41,7 +44,10 @@ t.test('URL signatures', async (t) => {
   t.notOk(signer.verify('file-1', 'original', now + 61, sig, now), 'another expiry')
   t.notOk(signer.verify('file-1', 'original', now + 60, '', now), 'empty')
   t.notOk(signer.verify('file-1', 'original', Number.NaN, sig, now), 'not a number')
-  t.ok(new UrlSigner([KEY_B, KEY_A]).verify('file-1', 'original', now + 60, sig, now), 'after rotation the old key still verifies')
+  t.ok(
+    new UrlSigner([KEY_B, KEY_A]).verify('file-1', 'original', now + 60, sig, now),
+    'after rotation the old key still verifies'
+  )
   t.notOk(new UrlSigner([KEY_B]).verify('file-1', 'original', now + 60, sig, now), 'once dropped it does not')
 })
 
@@ -67,5 +73,8 @@ t.test('filenames', async (t) => {
   t.equal(sanitizeFilename(undefined), 'file')
   t.equal(sanitizeFilename('a\u0000b\r\nc.png'), 'abc.png')
   t.equal([...sanitizeFilename('x'.repeat(500))].length, 200)
-  t.equal(contentDisposition('kärtchen "1".png'), 'inline; filename="k_rtchen _1_.png"; filename*=UTF-8\'\'k%C3%A4rtchen%20%221%22.png')
+  t.equal(
+    contentDisposition('kärtchen "1".png'),
+    'inline; filename="k_rtchen _1_.png"; filename*=UTF-8\'\'k%C3%A4rtchen%20%221%22.png'
+  )
 })

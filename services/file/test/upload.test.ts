@@ -1,6 +1,15 @@
 import t, { type Test } from 'tap'
 import sharp from 'sharp'
-import { PNG_SIGNATURE, bombPng, buildTestApp, leftovers, makeImage, multipart, upload, type TestApp } from './helper.js'
+import {
+  PNG_SIGNATURE,
+  bombPng,
+  buildTestApp,
+  leftovers,
+  makeImage,
+  multipart,
+  upload,
+  type TestApp
+} from './helper.js'
 
 const nothingLeft = async (t: Test, ta: TestApp, before = 0): Promise<void> => {
   const left = await leftovers(ta)
@@ -18,7 +27,15 @@ t.test('uploads', async (t) => {
     const res = await upload(ta, alice, png, { fields: { purpose: 'avatar' } })
     t.equal(res.statusCode, 201, res.body)
     const body = res.json()
-    t.match(body, { ownerId: alice.id, purpose: 'avatar', visibility: 'public', contentType: 'image/png', width: 64, height: 48, filename: 'art.png' })
+    t.match(body, {
+      ownerId: alice.id,
+      purpose: 'avatar',
+      visibility: 'public',
+      contentType: 'image/png',
+      width: 64,
+      height: 48,
+      filename: 'art.png'
+    })
     t.match(body.sha256, /^[0-9a-f]{64}$/)
     t.equal(body.url, `/api/v1/files/${body.id}/content`)
     const meta = await ta.app.inject({ url: `/api/v1/files/${body.id}` })
@@ -34,9 +51,17 @@ t.test('uploads', async (t) => {
 
   t.test('every accepted format by its bytes, whatever the name and Content-Type say', async (t) => {
     const alice = ta.user()
-    const cases = [['jpeg', 'image/jpeg'], ['webp', 'image/webp'], ['gif', 'image/gif'], ['avif', 'image/avif']] as const
+    const cases = [
+      ['jpeg', 'image/jpeg'],
+      ['webp', 'image/webp'],
+      ['gif', 'image/gif'],
+      ['avif', 'image/avif']
+    ] as const
     for (const [format, type] of cases) {
-      const res = await upload(ta, alice, await makeImage({ format, seed: 3 }), { filename: 'picture.txt', contentType: 'application/octet-stream' })
+      const res = await upload(ta, alice, await makeImage({ format, seed: 3 }), {
+        filename: 'picture.txt',
+        contentType: 'application/octet-stream'
+      })
       t.equal(res.statusCode, 201, `${format}: ${res.body}`)
       t.equal(res.json().contentType, type)
     }
@@ -46,7 +71,10 @@ t.test('uploads', async (t) => {
     const alice = ta.user()
     const jpeg = await sharp({ create: { width: 40, height: 20, channels: 3, background: '#336699' } })
       .withMetadata({ orientation: 6 })
-      .withExifMerge({ IFD0: { Copyright: 'secret-owner' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1' } })
+      .withExifMerge({
+        IFD0: { Copyright: 'secret-owner' },
+        IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1' }
+      })
       .jpeg().toBuffer()
     const before = await sharp(jpeg).metadata()
     t.ok(before.exif, 'the upload carries EXIF')
@@ -85,7 +113,10 @@ t.test('uploads', async (t) => {
   })
 
   t.test('a PNG with an HTML/ZIP payload appended is stored as pixels only', async (t) => {
-    const payload = Buffer.concat([Buffer.from('<html><script>alert("polyglot")</script>'), Buffer.from('PK\x03\x04 zipped secrets', 'latin1')])
+    const payload = Buffer.concat([
+      Buffer.from('<html><script>alert("polyglot")</script>'),
+      Buffer.from('PK\x03\x04 zipped secrets', 'latin1')
+    ])
     const png = Buffer.concat([await makeImage({ seed: 21 }), payload])
     const res = await upload(ta, ta.user(), png)
     t.equal(res.statusCode, 201, res.body)
@@ -106,7 +137,11 @@ t.test('uploads', async (t) => {
 
   t.test('decompression bombs are 422 before any decoding', async (t) => {
     const rowsBefore = (await leftovers(ta)).rows
-    for (const [w, h, why] of [[20000, 20000, /20000×20000/], [8001, 10, /8001×10/], [7000, 7000, /40 megapixels/]] as const) {
+    for (const [w, h, why] of [
+      [20000, 20000, /20000×20000/],
+      [8001, 10, /8001×10/],
+      [7000, 7000, /40 megapixels/]
+    ] as const) {
       const bomb = bombPng(w, h)
       t.ok(bomb.subarray(0, 8).equals(PNG_SIGNATURE))
       const res = await upload(ta, ta.user(), bomb)
@@ -171,21 +206,48 @@ t.test('uploads', async (t) => {
   t.test('bad requests', async (t) => {
     const alice = ta.user()
     const png = await makeImage({ seed: 5 })
-    const anonymous = await ta.app.inject({ method: 'POST', url: '/api/v1/files', ...multipart([{ name: 'file', filename: 'a.png', data: png }]) })
+    const anonymous = await ta.app.inject({
+      method: 'POST',
+      url: '/api/v1/files',
+      ...multipart([{ name: 'file', filename: 'a.png', data: png }])
+    })
     t.equal(anonymous.statusCode, 401)
     const noFile = multipart([{ name: 'purpose', value: 'artwork' }])
-    const r1 = await ta.app.inject({ method: 'POST', url: '/api/v1/files', headers: { ...alice.headers, ...noFile.headers }, payload: noFile.payload })
+    const r1 = await ta.app.inject({
+      method: 'POST',
+      url: '/api/v1/files',
+      headers: { ...alice.headers, ...noFile.headers },
+      payload: noFile.payload
+    })
     t.equal(r1.statusCode, 400)
     t.equal(r1.json().code, 'FILE_MISSING')
     const r2 = await upload(ta, alice, png, { fields: { purpose: 'wallpaper' } })
     t.equal(r2.statusCode, 400)
     t.match(r2.json().detail, /purpose must be one of: artwork, avatar, template/)
-    const r3 = await ta.app.inject({ method: 'POST', url: '/api/v1/files', headers: { ...alice.headers, 'content-type': 'application/json' }, payload: '{"file":"x"}' })
+    const r3 = await ta.app.inject({
+      method: 'POST',
+      url: '/api/v1/files',
+      headers: { ...alice.headers, 'content-type': 'application/json' },
+      payload: '{"file":"x"}'
+    })
     t.equal(r3.statusCode, 415)
-    const r4 = await ta.app.inject({ method: 'POST', url: '/api/v1/files', headers: { ...alice.headers, 'content-type': 'image/png' }, payload: png })
+    const r4 = await ta.app.inject({
+      method: 'POST',
+      url: '/api/v1/files',
+      headers: { ...alice.headers, 'content-type': 'image/png' },
+      payload: png
+    })
     t.equal(r4.statusCode, 415)
-    const two = multipart([{ name: 'file', filename: 'a.png', data: png }, { name: 'file', filename: 'b.png', data: png }])
-    const r5 = await ta.app.inject({ method: 'POST', url: '/api/v1/files', headers: { ...alice.headers, ...two.headers }, payload: two.payload })
+    const two = multipart([
+      { name: 'file', filename: 'a.png', data: png },
+      { name: 'file', filename: 'b.png', data: png }
+    ])
+    const r5 = await ta.app.inject({
+      method: 'POST',
+      url: '/api/v1/files',
+      headers: { ...alice.headers, ...two.headers },
+      payload: two.payload
+    })
     t.ok([400, 413].includes(r5.statusCode), `two files refused (${r5.statusCode})`)
     const empty = await upload(ta, alice, Buffer.alloc(0))
     t.equal(empty.statusCode, 415)

@@ -14,7 +14,14 @@ import type {
 import type { Redis } from 'ioredis'
 import { forbidden, unauthorized } from '../errors.js'
 import { bearerSecurity, noSecurity, optionalBearerSecurity, ProblemSchema } from '../schemas.js'
-import { ACCESS_TOKEN_ALG, ACCESS_TOKEN_AUDIENCE, revokedSessionKey, type AccessClaims, type AuthUser, type Role } from './tokens.js'
+import {
+  ACCESS_TOKEN_ALG,
+  ACCESS_TOKEN_AUDIENCE,
+  revokedSessionKey,
+  type AccessClaims,
+  type AuthUser,
+  type Role
+} from './tokens.js'
 import type { KeyResolver } from './key-store.js'
 
 declare module '@fastify/jwt' {
@@ -82,8 +89,10 @@ function scope<O extends FastifyPluginOptions> (auth: ScopeAuth, routes: Routes<
 }
 
 /** Registers routes that need a signed-in caller (with one of `roles` when given). */
-export const authenticated = <O extends FastifyPluginOptions>(routes: Routes<O>, o: { roles?: Role[] } = {}): Routes<O> =>
-  scope({ mode: 'required', roles: o.roles }, routes)
+export const authenticated = <O extends FastifyPluginOptions>(
+  routes: Routes<O>,
+  o: { roles?: Role[] } = {}
+): Routes<O> => scope({ mode: 'required', roles: o.roles }, routes)
 /** Registers routes that work anonymously and answer personally when a token is sent. */
 export const optionalAuth = <O extends FastifyPluginOptions>(routes: Routes<O>): Routes<O> =>
   scope({ mode: 'optional' }, routes)
@@ -157,7 +166,9 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
       await request.jwtVerify()
     } catch (err) {
       const code = (err as { code?: string }).code
-      if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED') throw unauthorized('The access token has expired', 'TOKEN_EXPIRED')
+      if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED') {
+        throw unauthorized('The access token has expired', 'TOKEN_EXPIRED')
+      }
       if (code === 'FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED') {
         throw unauthorized('The session of this access token has ended', 'SESSION_REVOKED')
       }
@@ -191,7 +202,9 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     const inherited = this[SCOPE]
     const mode = route.config?.auth ?? inherited?.mode ?? o.defaultMode
     if (mode === undefined) {
-      throw new Error(`${String(route.method)} ${route.url} declares no auth mode: set config.auth or register it in a scope`)
+      throw new Error(
+        `${String(route.method)} ${route.url} declares no auth mode: set config.auth or register it in a scope`
+      )
     }
     const roles = route.config?.roles ?? (route.config?.auth === undefined ? inherited?.roles : undefined)
     if (mode === 'optional') route.onRequest = [optional, ...asArray(route.onRequest)]
@@ -206,6 +219,10 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     }
     const security = mode === 'required' ? bearerSecurity : mode === 'optional' ? optionalBearerSecurity : noSecurity
     // `security` is @fastify/swagger's addition to FastifySchema.
-    route.schema = { ...schema, security, ...(schema.response === undefined ? {} : { response }) } as RouteOptions['schema']
+    route.schema = {
+      ...schema,
+      security,
+      ...(schema.response === undefined ? {} : { response })
+    } as RouteOptions['schema']
   })
 }, { name: 'holo-auth' })

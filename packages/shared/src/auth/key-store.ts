@@ -8,7 +8,9 @@ export interface KeyResolver {
 export interface Jwk { kid?: string, kty: string, crv?: string, x?: string, y?: string, alg?: string, use?: string }
 
 export function jwkToPem (jwk: Jwk): string {
-  return createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }).toString()
+  return createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' })
+    .export({ type: 'spki', format: 'pem' })
+    .toString()
 }
 
 interface JwksStoreOptions {
@@ -85,7 +87,9 @@ export class JwksKeyStore implements KeyResolver {
     } catch (err) {
       this.lastFetchOk = false
       // With no key at all (a service started before auth), keep trying in the background.
-      if (this.keys.size === 0 && !this.stopped) setTimeout(() => { if (!this.stopped) void this.refresh().catch(() => {}) }, this.o.retryMs ?? 1000).unref()
+      if (this.keys.size === 0 && !this.stopped) {
+        setTimeout(() => { if (!this.stopped) void this.refresh().catch(() => {}) }, this.o.retryMs ?? 1000).unref()
+      }
       this.o.onError?.(err)
       throw err
     }

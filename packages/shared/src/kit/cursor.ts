@@ -50,7 +50,10 @@ export function decodeIdCursor (cursor: string, kind: string): string {
   return id
 }
 
-/** Keeps `limit` of the `limit + 1` rows fetched and makes the next cursor from the last kept one when there were more. */
+/**
+ * Keeps `limit` of the `limit + 1` rows fetched and makes the next cursor from the last kept one when
+ * there were more.
+ */
 export function page<R, T> (rows: R[], limit: number, toItem: (r: R) => T, cursorOf: (r: R) => string): {
   items: T[]
   nextCursor: string | null
@@ -58,5 +61,9 @@ export function page<R, T> (rows: R[], limit: number, toItem: (r: R) => T, curso
 } {
   const kept = rows.slice(0, limit)
   const last = kept[kept.length - 1]
-  return { items: kept.map(toItem), nextCursor: rows.length > limit && last !== undefined ? cursorOf(last) : null, rows: kept }
+  return {
+    items: kept.map(toItem),
+    nextCursor: rows.length > limit && last !== undefined ? cursorOf(last) : null,
+    rows: kept
+  }
 }

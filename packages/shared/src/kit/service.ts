@@ -30,7 +30,9 @@ export interface ServiceDefinition {
 export function trustProxyOf (value: string | undefined): number | string | undefined {
   if (value === undefined) return undefined
   if (/^(true|all|\*)$/i.test(value.trim())) {
-    throw new ConfigError('config: TRUST_PROXY must name the proxies (or a hop count), never all: any client could pick its address')
+    throw new ConfigError(
+      'config: TRUST_PROXY must name the proxies (or a hop count), never all: any client could pick its address'
+    )
   }
   return /^\d+$/.test(value.trim()) ? Number(value) : value
 }

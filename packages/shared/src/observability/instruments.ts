@@ -11,7 +11,12 @@ function single<T> (registry: Registry, name: string, make: () => T): T {
 }
 
 /** A service's own counter, created once per registry (a rebuilt app or a second module gets the same one). */
-export function counter<L extends string = never> (registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+export function counter<L extends string = never> (
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[] = []
+): Counter<L> {
   return single(registry, name, () => new Counter<L>({ name, help, labelNames, registers: [registry] }))
 }
 
@@ -102,7 +107,10 @@ export function instrumentRedis<R extends object> (registry: Registry, redis: R,
       const name = command.name.toLowerCase()
       const ends = [...all.values()].map((sink) => sink(name))
       const result = original(command, ...rest)
-      command.promise.then(() => { for (const end of ends) end({ outcome: 'ok' }) }, () => { for (const end of ends) end({ outcome: 'error' }) })
+      command.promise.then(
+        () => { for (const end of ends) end({ outcome: 'ok' }) },
+        () => { for (const end of ends) end({ outcome: 'error' }) }
+      )
       return result
     }
   }
@@ -130,7 +138,11 @@ export function cacheCounter (registry: Registry, cache: string): CacheCounter {
   counter.inc({ cache, result: 'miss' }, 0)
   const hit = (): void => { counter.inc({ cache, result: 'hit' }) }
   const miss = (): void => { counter.inc({ cache, result: 'miss' }) }
-  return { hit, miss, record: (value) => { if (value === undefined || value === null) miss(); else hit(); return value } }
+  return {
+    hit,
+    miss,
+    record: (value) => { if (value === undefined || value === null) miss(); else hit(); return value }
+  }
 }
 
 export type TimedCall = <T>(operation: string, fn: () => Promise<T>) => Promise<T>

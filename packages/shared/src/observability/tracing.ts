@@ -19,7 +19,9 @@ export interface Tracing {
 
 export function tracingEnabled (env: TracingEnv): boolean {
   if (env.OTEL_SDK_DISABLED === 'true') return false
-  if (env.OTEL_ENABLED !== undefined && env.OTEL_ENABLED !== '') return env.OTEL_ENABLED === 'true' || env.OTEL_ENABLED === '1'
+  if (env.OTEL_ENABLED !== undefined && env.OTEL_ENABLED !== '') {
+    return env.OTEL_ENABLED === 'true' || env.OTEL_ENABLED === '1'
+  }
   return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
 }
 
@@ -40,7 +42,12 @@ export interface StartTracingOptions {
  */
 export async function startTracing (o: StartTracingOptions): Promise<Tracing | undefined> {
   if (!tracingEnabled(o.env) && o.exporter === undefined) return undefined
-  const [{ NodeTracerProvider, BatchSpanProcessor, SimpleSpanProcessor }, { resourceFromAttributes }, { UndiciInstrumentation }, otel] = await Promise.all([
+  const [
+    { NodeTracerProvider, BatchSpanProcessor, SimpleSpanProcessor },
+    { resourceFromAttributes },
+    { UndiciInstrumentation },
+    otel
+  ] = await Promise.all([
     import('@opentelemetry/sdk-trace-node'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/instrumentation-undici'),
@@ -65,7 +72,10 @@ export async function startTracing (o: StartTracingOptions): Promise<Tracing | u
   undici.setTracerProvider(provider)
   undici.enable()
   const FastifyOtel = otel.FastifyOtelInstrumentation
-  const fastify = new FastifyOtel({ registerOnInitialization: true, ignorePaths: (opts: { url: string }) => /^\/(metrics|health\/)/.test(opts.url) })
+  const fastify = new FastifyOtel({
+    registerOnInitialization: true,
+    ignorePaths: (opts: { url: string }) => /^\/(metrics|health\/)/.test(opts.url)
+  })
   fastify.setTracerProvider(provider)
   fastify.enable()
   return {

@@ -47,7 +47,12 @@ export const healthPlugin = fp(async function healthPlugin (app: FastifyInstance
         return [name, { status: 'ok' as const, critical, latencyMs: Math.round(performance.now() - started) }] as const
       } catch (err) {
         request.log.warn({ dependency: name, err }, 'readiness check failed')
-        return [name, { status: 'down' as const, critical, latencyMs: Math.round(performance.now() - started), error: `${name} is unreachable` }] as const
+        return [name, {
+          status: 'down' as const,
+          critical,
+          latencyMs: Math.round(performance.now() - started),
+          error: `${name} is unreachable`
+        }] as const
       }
     }))
     const checks = Object.fromEntries(entries)

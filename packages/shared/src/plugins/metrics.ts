@@ -19,7 +19,12 @@ export const metricsPlugin = fp(async function metricsPlugin (app: FastifyInstan
   registry.setDefaultLabels({ service: o.service })
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 })
   const labelNames = ['method', 'route', 'status_code'] as const
-  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route template and status', labelNames, registers: [registry] })
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by route template and status',
+    labelNames,
+    registers: [registry]
+  })
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
     help: 'HTTP request latency by route template and status',

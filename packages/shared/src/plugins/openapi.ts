@@ -25,7 +25,12 @@ export const openapiPlugin = fp(async function openapiPlugin (app: FastifyInstan
       security: [{}, { bearerAuth: [] }],
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An access token from POST /api/v1/auth/login' }
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'An access token from POST /api/v1/auth/login'
+          }
         }
       }
     },
@@ -36,9 +41,13 @@ export const openapiPlugin = fp(async function openapiPlugin (app: FastifyInstan
       return { schema: { ...schema, operationId: defaultOperationId(methods[0] as string, url) }, url }
     },
     transformObject: (documents) => 'openapiObject' in documents
-      ? optionalDefaultedParameters(problemMediaType(referenceSharedSchemas(documents.openapiObject as OpenApiDocument))) as typeof documents.openapiObject
+      ? optionalDefaultedParameters(
+        problemMediaType(referenceSharedSchemas(documents.openapiObject as OpenApiDocument))
+      ) as typeof documents.openapiObject
       : documents.swaggerObject,
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}` }
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
+    }
   })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 }, { name: 'holo-openapi' })
@@ -135,7 +144,10 @@ export function problemMediaType<D extends OpenApiDocument> (doc: D): D {
       for (const res of Object.values(op?.responses ?? {})) {
         const content = res.content
         if (content?.['application/json']?.schema?.$ref !== PROBLEM_REF) continue
-        res.content = Object.fromEntries(Object.entries(content).map(([type, media]) => [type === 'application/json' ? 'application/problem+json' : type, media]))
+        res.content = Object.fromEntries(Object.entries(content).map(([type, media]) => [
+          type === 'application/json' ? 'application/problem+json' : type,
+          media
+        ]))
       }
     }
   }

@@ -17,15 +17,24 @@ interface FieldError { field: string, in: string, message: string }
 
 /** Classifies errors of an unavailable dependency (database, Redis, storage) so they become 503. */
 export function dependencyOf (error: unknown): string | undefined {
-  const e = error as { code?: string, name?: string, message?: string, cause?: unknown, dependency?: string } | undefined
+  const e = error as {
+    code?: string
+    name?: string
+    message?: string
+    cause?: unknown
+    dependency?: string
+  } | undefined
   if (e == null || typeof e !== 'object') return undefined
   if (typeof e.dependency === 'string') return e.dependency
   const code = e.code ?? ''
   const name = e.name ?? ''
   const message = e.message ?? ''
   if (['P1001', 'P1002', 'P1008', 'P1017', 'P2024', '57P01', '57P03', '53300'].includes(code)) return 'postgres'
-  if (name === 'DriverAdapterError' || /Can't reach database|Connection terminated|connect ECONNREFUSED .*:5432|timeout exceeded when trying to connect/i.test(message)) return 'postgres'
-  if (name === 'MaxRetriesPerRequestError' || /Connection is closed|Stream isn't writeable|enableOfflineQueue/i.test(message)) return 'redis'
+  const postgresDown =
+    /Can't reach database|Connection terminated|connect ECONNREFUSED .*:5432|timeout exceeded when trying to connect/i
+  if (name === 'DriverAdapterError' || postgresDown.test(message)) return 'postgres'
+  if (name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue/i.test(message)) return 'redis'
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return 'upstream'
   return e.cause !== undefined && e.cause !== error ? dependencyOf(e.cause) : undefined
 }
@@ -35,7 +44,9 @@ function validationErrors (error: FastifyError): FieldError[] {
   return (error.validation ?? []).map((v) => {
     const params = v.params as Record<string, unknown>
     let path = v.instancePath.replace(/^\//, '').replace(/\//g, '.')
-    if (typeof params.missingProperty === 'string') path = path ? `${path}.${params.missingProperty}` : params.missingProperty
+    if (typeof params.missingProperty === 'string') {
+      path = path ? `${path}.${params.missingProperty}` : params.missingProperty
+    }
     if (typeof params.additionalProperty === 'string') {
       const field = path ? `${path}.${params.additionalProperty}` : params.additionalProperty
       return { field, in: where, message: 'is not an allowed field' }
@@ -51,7 +62,11 @@ export function sendProblem (request: FastifyRequest, reply: FastifyReply, statu
   return render(request, reply, { status, title: titleOf(status), code, detail, ...extra })
 }
 
-function render (request: FastifyRequest, reply: FastifyReply, p: Omit<Problem, 'instance' | 'requestId' | 'type'> & Record<string, unknown>): FastifyReply {
+function render (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  p: Omit<Problem, 'instance' | 'requestId' | 'type'> & Record<string, unknown>
+): FastifyReply {
   const body: Problem = {
     type: problemType(p.code),
     instance: request.url.split('?')[0] ?? request.url,
@@ -72,7 +87,13 @@ export const problemPlugin = fp(async function problemPlugin (app: FastifyInstan
     if (error instanceof AppError) {
       fail(request, { code: error.code, detail: error.detail })
       reply.headers(error.headers)
-      return render(request, reply, { status: error.statusCode, title: error.title, code: error.code, detail: error.detail, ...error.extra })
+      return render(request, reply, {
+        status: error.statusCode,
+        title: error.title,
+        code: error.code,
+        detail: error.detail,
+        ...error.extra
+      })
     }
     if (error.validation != null) {
       const errors = validationErrors(error)
@@ -84,17 +105,33 @@ export const problemPlugin = fp(async function problemPlugin (app: FastifyInstan
     if (dependency !== undefined) {
       fail(request, { code: 'DEPENDENCY_UNAVAILABLE', detail: 'dependency unavailable', err: error, dependency })
       reply.header('retry-after', '5')
-      return render(request, reply, { status: 503, title: 'Service Unavailable', code: 'DEPENDENCY_UNAVAILABLE', detail: `${dependency} is unavailable, try again shortly`, dependency })
+      return render(request, reply, {
+        status: 503,
+        title: 'Service Unavailable',
+        code: 'DEPENDENCY_UNAVAILABLE',
+        detail: `${dependency} is unavailable, try again shortly`,
+        dependency
+      })
     }
     const status = error.statusCode ?? 500
     if (status >= 400 && status < 500) {
       // Fastify's and its plugins' own client errors carry safe messages.
       fail(request, { code: codeOf(error, status), detail: error.message })
       if (status === 429) reply.header('retry-after', reply.getHeader('retry-after') ?? '60')
-      return render(request, reply, { status, title: titleOf(status), code: codeOf(error, status), detail: error.message })
+      return render(request, reply, {
+        status,
+        title: titleOf(status),
+        code: codeOf(error, status),
+        detail: error.message
+      })
     }
     fail(request, { code: 'INTERNAL', detail: 'unhandled error', err: error })
-    return render(request, reply, { status: 500, title: 'Internal Server Error', code: 'INTERNAL', detail: 'An unexpected error occurred; quote the requestId when reporting it' })
+    return render(request, reply, {
+      status: 500,
+      title: 'Internal Server Error',
+      code: 'INTERNAL',
+      detail: 'An unexpected error occurred; quote the requestId when reporting it'
+    })
   })
 
   app.setNotFoundHandler(function (request, reply) {

@@ -36,10 +36,16 @@ const METHODS: HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
  */
 export const requestGuardsPlugin = fp(async function requestGuards (app: FastifyInstance) {
   app.addHook('preValidation', async (request) => {
-    const parts: Array<[RequestPart, unknown]> = [['params', request.params], ['querystring', request.query], ['body', request.body]]
+    const parts: Array<[RequestPart, unknown]> = [
+      ['params', request.params],
+      ['querystring', request.query],
+      ['body', request.body]
+    ]
     for (const [where, value] of parts) {
       const field = nulPath(value)
-      if (field !== undefined) throw invalidField(field === '' ? where : field, where, 'must not contain NUL characters')
+      if (field !== undefined) {
+        throw invalidField(field === '' ? where : field, where, 'must not contain NUL characters')
+      }
     }
   })
 
@@ -75,5 +81,11 @@ declare module 'fastify' {
 }
 
 export const methodNotAllowed = (method: string, path: string, allowed: string[]): AppError =>
-  new AppError(405, 'METHOD_NOT_ALLOWED', 'Method Not Allowed', `${path} does not accept ${method}; it accepts ${allowed.join(', ')}`,
-    {}, { allow: allowed.join(', ') })
+  new AppError(
+    405,
+    'METHOD_NOT_ALLOWED',
+    'Method Not Allowed',
+    `${path} does not accept ${method}; it accepts ${allowed.join(', ')}`,
+    {},
+    { allow: allowed.join(', ') }
+  )

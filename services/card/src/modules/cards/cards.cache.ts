@@ -132,7 +132,16 @@ export class CardCache {
     if (got.hit === undefined) return { hit: undefined, generation: got.generation }
     const [tag, visibility, ownerId, hidden, body] = got.hit.split('\n')
     if (body === undefined) return { hit: undefined, generation: got.generation }
-    return { hit: { tag: tag as string, visibility: visibility as string, ownerId: ownerId as string, hidden: hidden === '1', body }, generation: got.generation }
+    return {
+      hit: {
+        tag: tag as string,
+        visibility: visibility as string,
+        ownerId: ownerId as string,
+        hidden: hidden === '1',
+        body
+      },
+      generation: got.generation
+    }
   }
 
   async fillCard (id: string, generation: string | undefined, c: CachedCard): Promise<void> {
@@ -212,7 +221,9 @@ export class CardCache {
 
   /** Marks a user's write, so their next list reads skip pages filled before it. */
   async markWriter (userId: string): Promise<void> {
-    await this.bump(async () => { await this.o.redis.set(this.writerKey(userId), Date.now(), 'EX', this.listLifeSeconds) })
+    await this.bump(async () => {
+      await this.o.redis.set(this.writerKey(userId), Date.now(), 'EX', this.listLifeSeconds)
+    })
   }
 
   private async read (kind: 'card', genKey: string, key: string): Promise<CacheRead<string>> {
@@ -248,7 +259,12 @@ export class CardCache {
 
   private async bump (fn: () => Promise<void>): Promise<void> {
     if (this.o.redis.status === 'ready') {
-      try { await fn(); return } catch (err) { this.o.log.warn({ err }, 'cache invalidation failed; cache off until purged') }
+      try {
+        await fn()
+        return
+      } catch (err) {
+        this.o.log.warn({ err }, 'cache invalidation failed; cache off until purged')
+      }
     }
     this.dirty = true
   }
@@ -280,5 +296,10 @@ function parseListEntry (value: string): { hard: string, soft: string, filledAt:
   const b = value.indexOf('\n', a + 1)
   const c = value.indexOf('\n', b + 1)
   if (a < 0 || b < 0 || c < 0) return undefined
-  return { hard: value.slice(0, a), soft: value.slice(a + 1, b), filledAt: Number(value.slice(b + 1, c)), page: value.slice(c + 1) }
+  return {
+    hard: value.slice(0, a),
+    soft: value.slice(a + 1, b),
+    filledAt: Number(value.slice(b + 1, c)),
+    page: value.slice(c + 1)
+  }
 }
