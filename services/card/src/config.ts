@@ -13,7 +13,7 @@ export const EnvSchema = Type.Object({
   // Past its TTL a page may still be served this long while one request refreshes it.
   LIST_CACHE_STALE_SECONDS: Type.Integer({ default: 30, minimum: 0, maximum: 3600 }),
   // A page missing cards added since it was filled is refreshed (behind its readers) at most this often.
-  LIST_CACHE_REFRESH_MS: Type.Integer({ default: 1000, minimum: 0, maximum: 60_000 }),
+  LIST_CACHE_REFRESH_MS: Type.Integer({ default: 5000, minimum: 0, maximum: 60_000 }),
   // The file service, asked whether the caller may use a file (FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_MS).
   ...fileServiceEnv()
 })

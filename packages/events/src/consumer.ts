@@ -1,0 +1,391 @@
+// The consumer runtime: reads producer streams through a consumer group,
+// applies each event through the handler (effect once when given an
+// idempotency store), retries failures with backoff, takes over the entries of
+// consumers that died (XAUTOCLAIM) and moves events that keep failing, or that
+// break the catalogue, to the group's dead-letter stream.
+//
+// Delivery is at least once: an entry is acknowledged only after its effect
+// committed (or it was dead-lettered), so a crash in between redelivers it and
+// the idempotency record makes the second delivery a no-op.
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import type pg from 'pg'
+import type { Redis } from 'ioredis'
+import type { Registry } from 'prom-client'
+import { deadLetterStream, groupStats, replayStream, type StreamGroupStats } from './admin.js'
+import type { EventType } from './catalogue.js'
+import { appliedStore, type AppliedStore, type EffectOnce } from './effect-once.js'
+import { parseEvent, type HoloEvent } from './envelope.js'
+import {
+  collectedGauge, counter, errorMessage, exponential, histogram, pause, silentLogger, type EventsLogger
+} from './observe.js'
+import {
+  busConnection, closeConnection, DEFAULT_STREAM_PREFIX, entries, isMissingGroup, streamsReply, type StreamEntry
+} from './redis.js'
+
+/** How an event reached the handler. */
+export interface Delivery {
+  /** The stream it was read from (the group's replay stream for a replayed dead letter). */
+  stream: string
+  entryId: string
+  /** 1 on first delivery; Redis's delivery count after that. */
+  attempt: number
+}
+
+export interface ConsumerOptions<T extends EventType = EventType> {
+  /** The service's Redis client; the consumer duplicates it into two connections of its own. */
+  redis: Redis
+  /** Full stream names, prefix included: `events.card`. */
+  streams: readonly string[]
+  group: string
+  /** Unique per instance; default host-pid-random. */
+  consumerName?: string
+  /**
+   * Applies one event. With a PostgreSQL idempotency store `tx` is the
+   * transaction that records the event: do the effect in it. Throwing means
+   * "try again later".
+   */
+  handle: (event: HoloEvent<T>, tx: pg.PoolClient | undefined, delivery: Delivery) => Promise<void>
+  /** Effect once: postgresApplied(pool), or a { has, record } store. Without it the handler must be idempotent. */
+  applied?: EffectOnce | AppliedStore
+  /** Only these types reach the handler; the others are acknowledged unread. */
+  types?: readonly T[]
+  /** Where a group created now starts: '0' (everything retained, the default) or '$' (only what comes next). */
+  startId?: '0' | '$'
+  /** Entries per read; default 100. */
+  batchSize?: number
+  /** Events of different subjects applied at once within a batch (one subject's in order); default 1. */
+  concurrency?: number
+  /** Longest wait of a blocking read; default 2 s (stop() does not wait for it). */
+  blockMs?: number
+  /** Attempts before an event is dead-lettered; default 5. */
+  maxAttempts?: number
+  /** Wait before attempt n + 1 after n failed, in ms; default 500 ms doubling up to 30 s. */
+  backoff?: (attempt: number) => number
+  /** Entries another consumer left unacknowledged this long are taken over; default 30 s (keep above a slow effect). */
+  claimIdleMs?: number
+  /** Prefix of the dead-letter and replay streams; default `events.`. */
+  streamPrefix?: string
+  /** Default `<prefix>dead.<group>`. */
+  deadLetterStream?: string
+  log?: EventsLogger
+  metrics?: Registry
+}
+
+export interface Consumer {
+  readonly name: string
+  /** Finishes the batch in flight (effects and acknowledgements), then closes the consumer's connections. */
+  stop: () => Promise<void>
+}
+
+interface Item { stream: string, entry: StreamEntry, attempt: number }
+type Outcome = 'applied' | 'duplicate' | 'skipped' | 'retry' | 'dead'
+
+let consumers = 0
+
+export async function startConsumer<T extends EventType = EventType> (options: ConsumerOptions<T>): Promise<Consumer> {
+  const log = options.log ?? silentLogger
+  const { group } = options
+  const name = options.consumerName ?? `${hostname()}-${process.pid}-${++consumers}-${randomBytes(2).toString('hex')}`
+  const prefix = options.streamPrefix ?? DEFAULT_STREAM_PREFIX
+  const dead = options.deadLetterStream ?? deadLetterStream(prefix, group)
+  const replay = replayStream(prefix, group)
+  const streams = [...new Set([...options.streams, replay])]
+  const batchSize = options.batchSize ?? 100
+  const blockMs = options.blockMs ?? 2000
+  const maxAttempts = options.maxAttempts ?? 5
+  const backoff = options.backoff ?? exponential(500, 30_000)
+  const claimIdleMs = options.claimIdleMs ?? 30_000
+  // Orphans are looked for a few times per claim period, at most every 5 s.
+  const sweepMs = Math.min(5000, Math.max(50, Math.floor(claimIdleMs / 4)))
+  const concurrency = Math.max(1, options.concurrency ?? 1)
+  const types = options.types === undefined ? undefined : new Set<string>(options.types)
+  const effectOnce = options.applied === undefined ? undefined
+    : 'run' in options.applied ? options.applied : appliedStore(options.applied)
+
+  const cmd = await busConnection(options.redis, `holo-events-${group}`)
+  // Blocking reads get their own connection, without the command timeout (a
+  // client-side guard of BLOCK + 5 s instead).
+  const blocking = await busConnection(options.redis, `holo-events-${group}-read`, {
+    commandTimeout: undefined, blockingTimeout: 1, blockingTimeoutGrace: 5000
+  })
+  let blockingId: string | undefined
+  blocking.on('close', () => { blockingId = undefined })
+
+  const stopping = new AbortController()
+  const { signal } = stopping
+  const unregister: Array<() => void> = []
+
+  let consumed: ((type: string, outcome: Outcome) => void) | undefined
+  let timed: ((type: string, seconds: number, eventTime: string) => void) | undefined
+  if (options.metrics !== undefined) {
+    const registry = options.metrics
+    const outcomes = counter(registry, 'events_consumed_total',
+      'Events a consumer group handled, by type and outcome (applied, duplicate, skipped, retry, dead)',
+      ['group', 'type', 'outcome'] as const)
+    const processing = histogram(registry, 'events_processing_seconds',
+      'Time to apply one event (the handler and its idempotency record)', ['group', 'type'] as const)
+    const endToEnd = histogram(registry, 'events_end_to_end_seconds',
+      'From the time an event happened to its effect committing in this group', ['group', 'type'] as const)
+    consumed = (type, outcome) => { outcomes.inc({ group, type, outcome }) }
+    timed = (type, seconds, eventTime) => {
+      processing.observe({ group, type }, seconds)
+      const t = Date.parse(eventTime)
+      if (!Number.isNaN(t)) endToEnd.observe({ group, type }, Math.max(0, (Date.now() - t) / 1000))
+    }
+    // Read from Redis at scrape time (the group's figures, the same from every instance); one read serves the
+    // three gauges of a scrape.
+    let last: { at: number, value: Promise<StreamGroupStats[]> } | undefined
+    const stats = async (): Promise<StreamGroupStats[]> => {
+      if (last === undefined || Date.now() - last.at > 1000) {
+        last = { at: Date.now(), value: groupStats(cmd, group, streams) }
+      }
+      return await last.value
+    }
+    const perStream = (value: (s: StreamGroupStats) => number | null) => async () =>
+      (await stats()).flatMap((s) => {
+        const v = value(s)
+        return v === null ? [] : [{ labels: { group, stream: s.stream }, value: v }]
+      })
+    unregister.push(
+      collectedGauge(registry, 'events_consumer_lag', 'Entries not yet delivered to the group',
+        ['group', 'stream'] as const, perStream((s) => s.lag)),
+      collectedGauge(registry, 'events_consumer_pending', 'Entries delivered to the group and not yet acknowledged',
+        ['group', 'stream'] as const, perStream((s) => s.pending)),
+      collectedGauge(registry, 'events_stream_length', 'Entries in a stream', ['stream'] as const,
+        async () => (await stats()).map((s) => ({ labels: { stream: s.stream }, value: s.length }))),
+      collectedGauge(registry, 'events_dead_letters', 'Events in the group\'s dead-letter stream', ['group'] as const,
+        async () => [{ labels: { group }, value: await cmd.xlen(dead) }])
+    )
+  }
+
+  const ensureGroups = async (): Promise<void> => {
+    for (const stream of streams) {
+      try {
+        // Replays are only ever for this group: read them all, whenever the group was made.
+        await cmd.call('XGROUP', 'CREATE', stream, group, stream === replay ? '0' : options.startId ?? '0', 'MKSTREAM')
+      } catch (err) {
+        if (!errorMessage(err).includes('BUSYGROUP')) throw err
+      }
+    }
+  }
+
+  const deadLetter = async (item: Item, reason: string, id?: string, type?: string): Promise<void> => {
+    const f = item.entry.fields
+    const fields = [
+      'event', f.event ?? '',
+      // A replayed entry keeps pointing at where the event was first published.
+      'stream', f.originStream ?? item.stream,
+      'entry', f.originEntry ?? item.entry.id,
+      'group', group,
+      'consumer', name,
+      'attempts', String(item.attempt),
+      'error', reason.slice(0, 4000),
+      'failedAt', new Date().toISOString(),
+      ...(id === undefined ? [] : ['eventId', id]),
+      ...(type === undefined ? [] : ['type', type])
+    ]
+    const replies = await cmd.multi().xadd(dead, '*', ...fields).xack(item.stream, group, item.entry.id).exec()
+    if (replies === null) throw new Error('Redis discarded the dead-letter transaction')
+    for (const [err] of replies) if (err !== null) throw err
+    log.warn({ group, stream: item.stream, entry: item.entry.id, eventId: id, type, attempts: item.attempt, reason },
+      'event dead-lettered')
+  }
+
+  // Local hint of the earliest retry due; Redis's pending list is the truth.
+  let nextRetry = Number.POSITIVE_INFINITY
+
+  const handleOne = async (item: Item, event: HoloEvent<T>): Promise<Outcome> => {
+    if (types !== undefined && !types.has(event.type)) return 'skipped'
+    if (item.attempt > maxAttempts) {
+      // Delivered that often without a recorded failure: its consumers died on it.
+      await deadLetter(item, `delivered ${item.attempt} times without being acknowledged`, event.id, event.type)
+      return 'dead'
+    }
+    const delivery: Delivery = { stream: item.stream, entryId: item.entry.id, attempt: item.attempt }
+    const started = performance.now()
+    try {
+      let ran = true
+      if (effectOnce === undefined) await options.handle(event, undefined, delivery)
+      else ran = await effectOnce.run(group, event.id, async (tx) => { await options.handle(event, tx, delivery) })
+      if (ran) timed?.(event.type, (performance.now() - started) / 1000, event.time)
+      return ran ? 'applied' : 'duplicate'
+    } catch (err) {
+      if (item.attempt >= maxAttempts) {
+        await deadLetter(item, errorMessage(err), event.id, event.type)
+        return 'dead'
+      }
+      nextRetry = Math.min(nextRetry, Date.now() + backoff(item.attempt))
+      log.warn({ group, eventId: event.id, type: event.type, attempt: item.attempt, err: errorMessage(err) },
+        'event failed, will retry')
+      return 'retry'
+    }
+  }
+
+  const processBatch = async (items: Item[]): Promise<void> => {
+    const acks = new Map<string, string[]>()
+    const ack = (item: Item): void => { acks.set(item.stream, [...(acks.get(item.stream) ?? []), item.entry.id]) }
+    // Chains of one subject's events run in order; chains run side by side up to `concurrency`.
+    const chains = new Map<string, Array<{ item: Item, event: HoloEvent<T> }>>()
+    for (const item of items) {
+      const raw = item.entry.fields.event
+      const parsed = raw === undefined
+        ? { ok: false as const, reason: 'the entry has no event field' }
+        : parseEvent(raw)
+      if (!parsed.ok) {
+        // Retrying cannot mend an event that breaks the catalogue.
+        await deadLetter(item, parsed.reason, parsed.id, parsed.type)
+        // Not the claimed type as a label: anyone who can write to the stream could invent those.
+        consumed?.('invalid', 'dead')
+        continue
+      }
+      const event = parsed.event as HoloEvent<T>
+      chains.set(event.subject, [...(chains.get(event.subject) ?? []), { item, event }])
+    }
+    const queue = [...chains.values()]
+    const worker = async (): Promise<void> => {
+      for (let chain = queue.shift(); chain !== undefined; chain = queue.shift()) {
+        for (const { item, event } of chain) {
+          const outcome = await handleOne(item, event)
+          consumed?.(event.type, outcome)
+          if (outcome === 'applied' || outcome === 'duplicate' || outcome === 'skipped') ack(item)
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))
+    if (acks.size > 0) {
+      const pipeline = cmd.pipeline()
+      for (const [stream, ids] of acks) pipeline.xack(stream, group, ...ids)
+      const replies = await pipeline.exec()
+      for (const [err] of replies ?? []) if (err !== null) throw err
+    }
+  }
+
+  /** This consumer's own failed entries whose backoff has passed, claimed again (which counts the attempt). */
+  const retryOwn = async (): Promise<void> => {
+    nextRetry = Number.POSITIVE_INFINITY
+    for (const stream of streams) {
+      const raw = await cmd.call('XPENDING', stream, group, 'IDLE', String(backoff(1)), '-', '+', String(batchSize),
+        name)
+      const due = (Array.isArray(raw) ? raw as unknown[][] : [])
+        .map(([id, , idle, count]) => ({ id: String(id), idle: Number(idle), count: Number(count) }))
+      const ready = due.filter((p) => p.idle >= backoff(p.count))
+      for (const p of due) {
+        if (p.idle < backoff(p.count)) nextRetry = Math.min(nextRetry, Date.now() + backoff(p.count) - p.idle)
+      }
+      if (ready.length === 0) continue
+      const pipeline = cmd.pipeline()
+      // The idle condition makes the claim fail if another consumer took the entry meanwhile.
+      for (const p of ready) pipeline.call('XCLAIM', stream, group, name, String(backoff(p.count)), p.id)
+      const replies = await pipeline.exec()
+      const items: Item[] = []
+      ready.forEach((p, i) => {
+        const [err, claimed] = replies?.[i] ?? [null, null]
+        if (err !== null) return
+        for (const entry of entries(claimed)) items.push({ stream, entry, attempt: p.count + 1 })
+      })
+      if (items.length > 0) await processBatch(items)
+    }
+  }
+
+  const cursors = new Map<string, string>()
+  /** Entries left pending by consumers that went quiet (crashed, killed, partitioned). Returns how many. */
+  const claimOrphans = async (): Promise<number> => {
+    let total = 0
+    for (const stream of streams) {
+      const raw = await cmd.call('XAUTOCLAIM', stream, group, name, String(claimIdleMs), cursors.get(stream) ?? '0-0',
+        'COUNT', String(batchSize)) as unknown[]
+      cursors.set(stream, String(raw[0] ?? '0-0'))
+      const claimed = entries(raw[1])
+      if (claimed.length === 0) continue
+      // XAUTOCLAIM does not say how often an entry was delivered; XPENDING does.
+      const pipeline = cmd.pipeline()
+      for (const e of claimed) pipeline.call('XPENDING', stream, group, e.id, e.id, '1')
+      const counts = await pipeline.exec()
+      const items = claimed.map((entry, i) => {
+        const row = (counts?.[i]?.[1] as unknown[][] | undefined)?.[0]
+        return { stream, entry, attempt: Math.max(1, Number(row?.[3] ?? 1)) }
+      })
+      log.info({ group, stream, count: items.length }, 'took over events another consumer left pending')
+      total += items.length
+      await processBatch(items)
+    }
+    return total
+  }
+
+  const readNew = async (block: number): Promise<Item[]> => {
+    blockingId ??= String(await blocking.call('CLIENT', 'ID'))
+    reading = true
+    try {
+      if (signal.aborted) return []
+      const raw = await blocking.call('XREADGROUP', 'GROUP', group, name, 'COUNT', String(batchSize),
+        'BLOCK', String(block), 'STREAMS', ...streams, ...streams.map(() => '>'))
+      return streamsReply(raw)
+        .flatMap(({ stream, entries: list }) => list.map((entry) => ({ stream, entry, attempt: 1 })))
+    } finally {
+      reading = false
+    }
+  }
+
+  let reading = false
+  let groupsReady = false
+  try {
+    await ensureGroups()
+    groupsReady = true
+  } catch (err) {
+    log.warn({ group, err: errorMessage(err) }, 'consumer: Redis unavailable at start, retrying')
+  }
+
+  const running = (async () => {
+    let failures = 0
+    let nextSweep = 0
+    while (!signal.aborted) {
+      try {
+        if (!groupsReady) {
+          await ensureGroups()
+          groupsReady = true
+        }
+        const now = Date.now()
+        if (now >= nextSweep) {
+          const claimed = await claimOrphans()
+          await retryOwn()
+          // A full claim means more may be waiting: look again at once.
+          nextSweep = claimed >= batchSize ? 0 : Date.now() + sweepMs
+        } else if (now >= nextRetry) {
+          await retryOwn()
+        }
+        if (signal.aborted) break
+        const wait = Math.min(blockMs, nextSweep - Date.now(), nextRetry - Date.now())
+        const items = await readNew(Math.max(10, Math.ceil(wait)))
+        if (items.length > 0) await processBatch(items)
+        if (failures > 0) log.info({ group, after: failures }, 'consumer: reading again')
+        failures = 0
+      } catch (err) {
+        if (signal.aborted) break
+        // Redis lost the stream (a restart without persistence): make the group again.
+        if (isMissingGroup(err)) groupsReady = false
+        failures++
+        if (failures === 1) log.warn({ group, err: errorMessage(err) }, 'consumer: Redis failed, retrying')
+        await pause(Math.min(5000, 100 * 2 ** Math.min(failures, 6)), signal)
+      }
+    }
+  })()
+
+  return {
+    name,
+    stop: async () => {
+      if (signal.aborted) return
+      stopping.abort()
+      for (const u of unregister) u()
+      // Ends a blocking read at once, as if it timed out: nothing read is dropped. The read may reach Redis
+      // after the first UNBLOCK, hence a few tries.
+      for (let i = 0; i < 20 && reading && blockingId !== undefined; i++) {
+        await cmd.call('CLIENT', 'UNBLOCK', blockingId).catch(() => {})
+        if (reading) await new Promise((resolve) => setTimeout(resolve, 25))
+      }
+      await running
+      await Promise.all([closeConnection(cmd), closeConnection(blocking)])
+    }
+  }
+}

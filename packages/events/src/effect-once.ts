@@ -1,0 +1,115 @@
+// Effect exactly once on top of at-least-once delivery: a consumer records the
+// id of each event it applied, in the same transaction as the effect, so a
+// redelivered event (a retry, a claim after a crash, a republish) changes
+// nothing.
+import type pg from 'pg'
+import { eventIdFloor } from './envelope.js'
+import { qualified } from './outbox.js'
+
+/**
+ * The record of applied events, for a consumer's migration (in its own schema,
+ * unqualified like the outbox DDL). The key starts with the group so that
+ * several consumers may share one table; the event id is a UUIDv7, so pruning
+ * old ids walks the key.
+ */
+export const APPLIED_EVENTS_DDL = `CREATE TABLE applied_events (
+  consumer_group text NOT NULL,
+  event_id uuid NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (consumer_group, event_id)
+);
+`
+
+export interface EffectOnceOptions {
+  /** The schema of applied_events; without it the table is found through search_path. */
+  schema?: string
+}
+
+export type EffectResult<T> = { applied: true, value: T } | { applied: false }
+
+/**
+ * Runs `fn` in a transaction that also records (group, eventId); when the id is
+ * already recorded it skips `fn`. Two instances racing on one event serialise
+ * on the key: the second waits for the first's commit, then skips.
+ */
+export async function withEffectOnce<T> (
+  pool: pg.Pool,
+  group: string,
+  eventId: string,
+  fn: (tx: pg.PoolClient) => Promise<T>,
+  options: EffectOnceOptions = {}
+): Promise<EffectResult<T>> {
+  const client = await pool.connect()
+  let broken = false
+  try {
+    await client.query('BEGIN')
+    const inserted = await client.query(
+      `INSERT INTO ${qualified(options.schema, 'applied_events')} (consumer_group, event_id) VALUES ($1, $2)
+       ON CONFLICT DO NOTHING`,
+      [group, eventId]
+    )
+    if (inserted.rowCount === 0) {
+      await client.query('ROLLBACK')
+      return { applied: false }
+    }
+    const value = await fn(client)
+    await client.query('COMMIT')
+    return { applied: true, value }
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => { broken = true })
+    throw err
+  } finally {
+    client.release(broken)
+  }
+}
+
+/** How a consumer makes its effects idempotent; see postgresApplied and appliedStore. */
+export interface EffectOnce {
+  /** Runs the effect unless the event was applied already; true when it ran. */
+  run: (group: string, eventId: string, effect: (tx: pg.PoolClient | undefined) => Promise<void>) => Promise<boolean>
+}
+
+/** Effect-once in PostgreSQL: the handler gets the transaction that records the event. */
+export function postgresApplied (pool: pg.Pool, options: EffectOnceOptions = {}): EffectOnce {
+  return {
+    run: async (group, eventId, effect) =>
+      (await withEffectOnce(pool, group, eventId, async (tx) => { await effect(tx) }, options)).applied
+  }
+}
+
+/**
+ * A store of applied ids outside the effect's transaction (Redis, a file...):
+ * checked before and recorded after the effect. A crash between the two
+ * applies the event again, so prefer postgresApplied where the effect is in
+ * PostgreSQL.
+ */
+export interface AppliedStore {
+  has: (eventId: string) => Promise<boolean>
+  record: (eventId: string) => Promise<void>
+}
+
+export function appliedStore (store: AppliedStore): EffectOnce {
+  return {
+    run: async (_group, eventId, effect) => {
+      if (await store.has(eventId)) return false
+      await effect(undefined)
+      await store.record(eventId)
+      return true
+    }
+  }
+}
+
+/**
+ * Forgets applied ids made before `before` (their events can no longer come
+ * back once the outbox and the streams dropped them: keep more than the
+ * retention). Returns how many were deleted.
+ */
+export async function pruneAppliedEvents (
+  pool: pg.Pool, group: string, before: Date, options: EffectOnceOptions = {}
+): Promise<number> {
+  const res = await pool.query(
+    `DELETE FROM ${qualified(options.schema, 'applied_events')} WHERE consumer_group = $1 AND event_id < $2`,
+    [group, eventIdFloor(before)]
+  )
+  return res.rowCount ?? 0
+}

@@ -1,0 +1,325 @@
+// The consumer runtime against real Redis and PostgreSQL: two consumers share
+// the work of a relay's stream with no event applied twice; a consumer killed
+// mid-batch is taken over and every event applied once; a poison event is
+// dead-lettered after N attempts while later events flow, and replays after
+// the fix; an event breaking its schema is dead-lettered at once; stop()
+// finishes the batch in flight.
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
+import { Registry } from 'prom-client'
+import { testRedisUrl } from '@holo/infra/testing'
+import {
+  eventsAdmin, InvalidEventError, makeEvent, postgresApplied, startConsumer, startRelay, withEffectOnce, writeOutbox,
+  type Consumer, type ConsumerOptions, type HoloEvent
+} from '../src/index.js'
+import { eventually, ownRedis, sharedRedis, testDb } from './helpers.js'
+
+const db = await testDb(t)
+const pool = db.pool(12)
+
+const liked = (card = randomUUID()): HoloEvent => makeEvent('holo.card.liked.v1', {
+  subject: card, actorId: randomUUID(), data: { ownerId: randomUUID(), likeCount: 1 }
+})
+
+/** A consumer's own schema: applied_events plus an effects table that would show a double effect. */
+async function consumerSchema (): Promise<string> {
+  const schema = await db.schema('consumer')
+  await pool.query(`CREATE TABLE "${schema}".effects (event_id uuid NOT NULL, consumer text NOT NULL)`)
+  return schema
+}
+
+async function effects (schema: string): Promise<Array<{ event_id: string, consumer: string }>> {
+  const { rows } = await pool.query<{ event_id: string, consumer: string }>(
+    `SELECT event_id, consumer FROM "${schema}".effects`)
+  return rows
+}
+
+const effectOf = (schema: string, label: string): ConsumerOptions['handle'] => async (event, tx) => {
+  await tx?.query(`INSERT INTO "${schema}".effects (event_id, consumer) VALUES ($1, $2)`, [event.id, label])
+}
+
+async function consume (t: Test, options: ConsumerOptions): Promise<Consumer> {
+  const consumer = await startConsumer(options)
+  t.teardown(async () => { await consumer.stop() })
+  return consumer
+}
+
+async function publish (redis: Redis, stream: string, events: Array<HoloEvent | string>): Promise<void> {
+  for (const e of events) await redis.xadd(stream, '*', 'event', typeof e === 'string' ? e : JSON.stringify(e))
+}
+
+const counted = async (registry: Registry, outcome: string): Promise<number> =>
+  ((await registry.getSingleMetric('events_consumed_total')?.get())?.values ?? [])
+    .filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0)
+
+t.test('outbox → relay → two consumers of one group: all applied, none twice, both working', async (t) => {
+  const producer = await db.schema('card')
+  const schema = await consumerSchema()
+  const { redis, prefix } = await sharedRedis(t)
+  const relay = await startRelay({ pool, schema: producer, redis, streamPrefix: prefix })
+  t.teardown(async () => { await relay.stop() })
+  const common = {
+    redis, streams: [`${prefix}card`], streamPrefix: prefix, group: 'audit', batchSize: 5,
+    applied: postgresApplied(pool, { schema })
+  }
+  await consume(t, { ...common, consumerName: 'a', handle: effectOf(schema, 'a') })
+  await consume(t, { ...common, consumerName: 'b', handle: effectOf(schema, 'b') })
+
+  const written: HoloEvent[] = []
+  for (let i = 0; i < 40; i++) {
+    const events = Array.from({ length: 5 }, () => liked())
+    const c = await pool.connect()
+    await c.query('BEGIN')
+    await writeOutbox(c, events, { schema: producer })
+    await c.query('COMMIT')
+    c.release()
+    written.push(...events)
+  }
+  t.ok(await eventually(async () => (await effects(schema)).length >= 200), 'all 200 applied')
+  const done = await effects(schema)
+  t.equal(done.length, 200, 'no effect twice')
+  t.same(new Set(done.map((e) => e.event_id)), new Set(written.map((e) => e.id)), 'each event once')
+  const by = (c: string): number => done.filter((e) => e.consumer === c).length
+  t.ok(by('a') > 0 && by('b') > 0, `both consumers worked (a ${by('a')}, b ${by('b')})`)
+  const stats = await eventsAdmin({ redis, streamPrefix: prefix }).consumerStats('audit')
+  t.match(stats, { group: 'audit', pending: 0, lag: 0, deadLetters: 0 }, 'nothing pending, no lag')
+})
+
+t.test('a consumer killed mid-batch: another takes its entries over and applies each event once', async (t) => {
+  const schema = await consumerSchema()
+  const { redis, prefix } = await sharedRedis(t)
+  const stream = `${prefix}card`
+  const events = Array.from({ length: 30 }, () => liked())
+  await publish(redis, stream, events)
+
+  const fixture = fileURLToPath(new URL('fixtures/consumer-until-killed.ts', import.meta.url))
+  const child = spawn(process.execPath, ['--conditions=holo-source', '--import', 'tsx', fixture], {
+    env: {
+      ...process.env,
+      REDIS_URL: testRedisUrl(), STREAM: stream, PREFIX: prefix, GROUP: 'analytics',
+      DATABASE_URL: db.url, SCHEMA: schema, STOP_AFTER: '10'
+    },
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  t.teardown(() => { child.kill('SIGKILL') })
+  t.ok(await eventually(async () => (await effects(schema)).length === 10, { tries: 300 }),
+    'the doomed consumer applied 10 events of its batch')
+  child.kill('SIGKILL')
+  await exited
+  const pending = await redis.call('XPENDING', stream, 'analytics') as [number, ...unknown[]]
+  t.equal(Number(pending[0]), 30, 'it died holding all 30 unacknowledged (applied or not)')
+
+  const registry = new Registry()
+  await consume(t, {
+    redis, streams: [stream], streamPrefix: prefix, group: 'analytics', consumerName: 'heir', claimIdleMs: 300,
+    applied: postgresApplied(pool, { schema }), handle: effectOf(schema, 'heir'), metrics: registry
+  })
+  t.ok(await eventually(async () => (await effects(schema)).length >= 30), 'the heir finished the work')
+  t.ok(await eventually(async () => Number((await redis.call('XPENDING', stream, 'analytics') as unknown[])[0]) === 0),
+    'and acknowledged everything')
+  const done = await effects(schema)
+  t.equal(done.length, 30, 'every event applied exactly once')
+  t.same(new Set(done.map((e) => e.event_id)), new Set(events.map((e) => e.id)))
+  t.equal(done.filter((e) => e.consumer === 'doomed').length, 10)
+  t.equal(await counted(registry, 'duplicate'), 10, 'the ten it had applied were recognised and skipped')
+  t.equal(await counted(registry, 'applied'), 20)
+})
+
+t.test('a poison event is dead-lettered after N attempts while later events flow; replay works after the fix',
+  async (t) => {
+    const schema = await consumerSchema()
+    const { redis, prefix } = await sharedRedis(t)
+    const stream = `${prefix}card`
+    const registry = new Registry()
+    const broken = new Set<string>()
+    const attempts = new Map<string, number[]>()
+    const admin = eventsAdmin({ redis, streamPrefix: prefix })
+    await consume(t, {
+      redis, streams: [stream], streamPrefix: prefix, group: 'notify', maxAttempts: 3, backoff: () => 50,
+      blockMs: 200, applied: postgresApplied(pool, { schema }), metrics: registry,
+      handle: async (event, tx, delivery) => {
+        attempts.set(event.id, [...(attempts.get(event.id) ?? []), delivery.attempt])
+        if (broken.has(event.subject)) throw new Error(`no template for ${event.subject}`)
+        await effectOf(schema, 'notify')(event, tx, delivery)
+      }
+    })
+    const poison = liked()
+    broken.add(poison.subject)
+    const before = liked()
+    const after = Array.from({ length: 10 }, () => liked())
+    await publish(redis, stream, [before, poison, ...after])
+
+    t.ok(await eventually(async () => (await admin.listDeadLetters('notify')).length === 1), 'it is dead-lettered')
+    const applied = new Set((await effects(schema)).map((e) => e.event_id))
+    t.ok([before, ...after].every((e) => applied.has(e.id)), 'the events around it were applied')
+    t.same(attempts.get(poison.id), [1, 2, 3], 'after exactly three attempts, counted by Redis')
+    const [letter] = await admin.listDeadLetters('notify')
+    t.match(letter, {
+      group: 'notify', stream, eventId: poison.id, type: 'holo.card.liked.v1', attempts: 3,
+      error: `no template for ${poison.subject}`, event: { id: poison.id }
+    }, 'the dead letter says what, where from and why')
+    t.match(letter?.entryId, /^\d+-\d+$/, 'with the original entry id')
+    t.match(await admin.consumerStats('notify'), { pending: 0, deadLetters: 1 }, 'it is no longer pending')
+    const text = await registry.metrics()
+    t.match(text, /events_dead_letters\{group="notify"\} 1/, 'events_dead_letters reports it')
+    t.match(text, /events_consumer_pending\{group="notify",stream="[^"]+card"\} 0/, 'events_consumer_pending too')
+    t.equal(await counted(registry, 'retry'), 2)
+
+    broken.clear()
+    t.equal(await admin.replayDeadLetter(letter?.id ?? ''), true, 'replayed after the fix (found without the group)')
+    t.ok(await eventually(async () => (await effects(schema)).some((e) => e.event_id === poison.id)), 'and applied')
+    t.same(await admin.listDeadLetters('notify'), [], 'the dead letter is gone')
+    t.equal(await admin.replayDeadLetter(letter?.id ?? ''), false, 'a second replay finds nothing')
+
+    const more = [liked(), liked()]
+    for (const e of more) broken.add(e.subject)
+    await publish(redis, stream, more)
+    t.ok(await eventually(async () => (await admin.listDeadLetters('notify')).length === 2), 'two more die')
+    broken.clear()
+    t.equal(await admin.replayAll('notify'), 2, 'replayAll sends both back')
+    t.ok(await eventually(async () => {
+      const ids = new Set((await effects(schema)).map((e) => e.event_id))
+      return more.every((e) => ids.has(e.id))
+    }), 'both applied')
+    t.equal((await effects(schema)).length, 14, 'each of the 14 events applied once')
+    t.same(await admin.groups(), ['notify'])
+  })
+
+t.test('an event whose data breaks its schema: refused by makeEvent, dead-lettered at once by a consumer',
+  async (t) => {
+    const schema = await consumerSchema()
+    const { redis, prefix } = await sharedRedis(t)
+    const stream = `${prefix}card`
+    const admin = eventsAdmin({ redis, streamPrefix: prefix })
+    const handled: string[] = []
+    await consume(t, {
+      redis, streams: [stream], streamPrefix: prefix, group: 'search', maxAttempts: 5,
+      applied: postgresApplied(pool, { schema }),
+      handle: async (event, tx, delivery) => {
+        handled.push(event.id)
+        await effectOf(schema, 'search')(event, tx, delivery)
+      }
+    })
+    const good = liked()
+    const bad = { ...liked(), data: { ownerId: 'nobody', likeCount: -1 } }
+    t.throws(() => makeEvent('holo.card.liked.v1', {
+      subject: bad.subject, actorId: randomUUID(), data: bad.data as never
+    }), InvalidEventError, 'the producer\'s code path refuses it')
+    await publish(redis, stream, [JSON.stringify(bad), '{"half": ', good])
+    await redis.xadd(stream, '*', 'other', 'field')
+    t.ok(await eventually(async () => (await admin.listDeadLetters('search')).length === 3), 'three dead letters')
+    t.ok(await eventually(() => handled.includes(good.id)), 'the good event behind them was applied')
+    const letters = await admin.listDeadLetters('search')
+    t.match(letters[0], { eventId: bad.id, attempts: 1, error: /data\/ownerId/ }, 'bad data: at once, with the reason')
+    t.match(letters[1], { attempts: 1, error: 'not JSON', event: '{"half": ' }, 'not JSON: kept as it was')
+    t.match(letters[2], { attempts: 1, error: 'the entry has no event field' }, 'an entry without an event field')
+    t.same(handled, [good.id], 'the handler never saw them')
+    t.match(await admin.consumerStats('search'), { pending: 0, deadLetters: 3 })
+  })
+
+t.test('stop() finishes the batch in flight; types the consumer does not handle are acknowledged', async (t) => {
+  const schema = await consumerSchema()
+  const { redis, prefix } = await sharedRedis(t)
+  const stream = `${prefix}card`
+  let open: () => void = () => {}
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  let entered = false
+  const consumer = await startConsumer({
+    redis, streams: [stream, `${prefix}auth`], streamPrefix: prefix, group: 'stats', types: ['holo.card.liked.v1'],
+    blockMs: 60_000, applied: postgresApplied(pool, { schema }),
+    handle: async (event, tx, delivery) => {
+      entered = true
+      await gate
+      await effectOf(schema, 'stats')(event, tx, delivery)
+    }
+  })
+  const batch = [liked(), liked(), liked()]
+  await publish(redis, stream, batch)
+  await publish(redis, `${prefix}auth`, [makeEvent('holo.user.registered.v1', {
+    subject: randomUUID(), actorId: randomUUID(), data: { email: 'a@example.com', username: 'a' }
+  })])
+  t.ok(await eventually(() => entered), 'the batch is in flight')
+  const stopped = consumer.stop()
+  open()
+  await stopped
+  t.equal((await effects(schema)).length, 3, 'stop waited for the whole batch')
+  const stats = await eventsAdmin({ redis, streamPrefix: prefix }).consumerStats('stats')
+  t.equal(stats.pending, 0, 'and acknowledged it before closing')
+  t.match(stats.streams.find((s) => s.stream === `${prefix}auth`), { pending: 0, lag: 0 },
+    'the user.registered it does not handle was acknowledged unread')
+
+  // An idle consumer blocked on a long read stops at once (CLIENT UNBLOCK), not after blockMs.
+  const idle = await startConsumer({
+    redis, streams: [stream], streamPrefix: prefix, group: 'idle', blockMs: 600_000, handle: async () => {}
+  })
+  const admin = eventsAdmin({ redis, streamPrefix: prefix })
+  t.ok(await eventually(async () => (await admin.consumerStats('idle')).lag === 0), 'the idle group exists')
+  await idle.stop()
+  t.pass('stopped while blocked')
+})
+
+for (const persistent of [true, false]) {
+  const title = persistent
+    ? 'Redis stopped while producers commit, then restarted: every event applied, none twice'
+    : 'Redis restarted without its data: the group comes back, republish fills the gap, nothing applied twice'
+  t.test(title, async (t) => {
+    const producer = await db.schema('card')
+    const schema = await consumerSchema()
+    const own = await ownRedis(t, { persistent })
+    // The service's own client, as createRedis makes it: no offline queue.
+    const service = new Redis(own.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    service.on('error', () => {})
+    await service.connect()
+    t.teardown(() => { service.disconnect() })
+    const relay = await startRelay({ pool, schema: producer, redis: service, retryBaseMs: 50, retryMaxMs: 300 })
+    t.teardown(async () => { await relay.stop() })
+    const registry = new Registry()
+    await consume(t, {
+      redis: service, streams: ['events.card'], group: 'audit', applied: postgresApplied(pool, { schema }),
+      handle: effectOf(schema, 'audit'), metrics: registry
+    })
+    const started = new Date()
+    const write = async (n: number): Promise<HoloEvent[]> => {
+      const events = Array.from({ length: n }, () => liked())
+      for (const e of events) {
+        const c = await pool.connect()
+        await c.query('BEGIN')
+        await writeOutbox(c, [e], { schema: producer })
+        await c.query('COMMIT')
+        c.release()
+      }
+      return events
+    }
+    const before = await write(10)
+    t.ok(await eventually(async () => (await effects(schema)).length === 10), 'applied while Redis is up')
+    await own.stop()
+    const during = await write(20)
+    t.pass('producers commit while Redis is down')
+    await own.start()
+    t.ok(await eventually(async () => (await effects(schema)).length >= 30), 'the waiting events reach the consumer')
+    if (!persistent) {
+      t.equal(await relay.republish({ since: started }), 30, 'republish sends everything since the start again')
+      t.ok(await eventually(async () => await counted(registry, 'duplicate') >= 30),
+        'the consumer recognises what it had applied')
+    }
+    const done = await effects(schema)
+    t.equal(done.length, 30, 'none applied twice')
+    t.same(new Set(done.map((e) => e.event_id)), new Set([...before, ...during].map((e) => e.id)), 'none lost')
+  })
+}
+
+t.test('withEffectOnce: a second run of the same event is skipped, a failed run records nothing', async (t) => {
+  const schema = await consumerSchema()
+  const id = liked().id
+  t.match(await withEffectOnce(pool, 'g', id, async () => 'first', { schema }), { applied: true, value: 'first' })
+  t.match(await withEffectOnce(pool, 'g', id, async () => 'again', { schema }), { applied: false })
+  t.match(await withEffectOnce(pool, 'other', id, async () => 'other group', { schema }), { applied: true })
+  const failing = liked().id
+  await t.rejects(withEffectOnce(pool, 'g', failing, async () => { throw new Error('effect failed') }, { schema }))
+  t.match(await withEffectOnce(pool, 'g', failing, async () => 'retried', { schema }), { applied: true },
+    'a failed effect left no record: the retry runs')
+})

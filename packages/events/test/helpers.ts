@@ -1,0 +1,169 @@
+// Test resources of the bus: a plain database per test file (created and
+// dropped here, no service migrations needed), Redis with a unique stream
+// prefix per test (the shared server) or a private redis-server child that a
+// test may stop and start, and bounded polling.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import { adminBaseUrl, freePort, testRedisUrl, type Teardown } from '@holo/infra/testing'
+import { APPLIED_EVENTS_DDL, OUTBOX_DDL, parseEvent, type HoloEvent } from '../src/index.js'
+import { entries } from '../src/redis.js'
+
+export const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+/** Polls until `fn` is true: at most `tries` times, `intervalMs` apart. Never an assertion on time. */
+export async function eventually (
+  fn: () => Promise<boolean> | boolean, { tries = 150, intervalMs = 100 } = {}
+): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await Promise.resolve().then(fn).catch(() => false)) return true
+    await sleep(intervalMs)
+  }
+  return false
+}
+
+export const unique = (label: string): string => `${label}_${randomBytes(4).toString('hex')}`
+
+export interface TestDb {
+  url: string
+  /** A pool on the test database, ended at teardown. */
+  pool: (max?: number) => pg.Pool
+  /** A fresh schema holding the outbox and applied_events, as a service's migration would make them. */
+  schema: (label?: string) => Promise<string>
+}
+
+export async function testDb (t: Teardown): Promise<TestDb> {
+  const name = `holo_events_${process.pid}_${randomBytes(4).toString('hex')}`
+  const admin = new pg.Client({ connectionString: adminBaseUrl() })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`)
+  await admin.end()
+  const u = new URL(adminBaseUrl())
+  u.pathname = `/${name}`
+  const url = u.toString()
+  const pools: pg.Pool[] = []
+  t.teardown(async () => {
+    await Promise.all(pools.map(async (p) => { await p.end().catch(() => {}) }))
+    const c = new pg.Client({ connectionString: adminBaseUrl() })
+    await c.connect()
+    await c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)
+    await c.end()
+  })
+  const pool = (max = 5): pg.Pool => {
+    const p = new pg.Pool({ connectionString: url, max })
+    p.on('error', () => {})
+    pools.push(p)
+    return p
+  }
+  const setup = pool(1)
+  return {
+    url,
+    pool,
+    schema: async (label = 'svc') => {
+      const schema = unique(label)
+      const c = await setup.connect()
+      try {
+        await c.query(`CREATE SCHEMA ${pg.escapeIdentifier(schema)}`)
+        await c.query(`SET search_path TO ${pg.escapeIdentifier(schema)}`)
+        await c.query(OUTBOX_DDL)
+        await c.query(APPLIED_EVENTS_DDL)
+        await c.query('RESET search_path')
+      } finally {
+        c.release()
+      }
+      return schema
+    }
+  }
+}
+
+/** A client of the shared test Redis and a stream prefix no other test uses; its keys go at teardown. */
+export async function sharedRedis (t: Teardown): Promise<{ redis: Redis, prefix: string }> {
+  const redis = new Redis(testRedisUrl(), { lazyConnect: true })
+  await redis.connect()
+  const prefix = `test.${randomBytes(5).toString('hex')}.`
+  t.teardown(async () => {
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+      if (keys.length > 0) await redis.del(...keys)
+      cursor = next
+    } while (cursor !== '0')
+    await redis.quit()
+  })
+  return { redis, prefix }
+}
+
+async function answers (port: number): Promise<boolean> {
+  const probe = new Redis({
+    port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0
+  })
+  probe.on('error', () => {})
+  try {
+    await probe.connect()
+    return await probe.ping() === 'PONG'
+  } finally {
+    probe.disconnect()
+  }
+}
+
+export interface OwnRedis { url: string, stop: () => Promise<void>, start: () => Promise<void> }
+
+/**
+ * A private redis-server on a free port (never the shared one) that the test
+ * stops and starts. By default its AOF lives in a temporary directory, so what
+ * was published before a stop is still there after the start, as in
+ * production; `persistent: false` makes a restart lose everything.
+ */
+export async function ownRedis (t: Teardown, { persistent = true } = {}): Promise<OwnRedis> {
+  const port = await freePort()
+  const dir = await mkdtemp(path.join(tmpdir(), 'holo-events-redis-'))
+  let child: ChildProcess | undefined
+  const start = async (): Promise<void> => {
+    const c = spawn('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir,
+      ...(persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'])
+    ], { stdio: 'ignore' })
+    child = c
+    const up = await eventually(async () => {
+      if (c.exitCode !== null) throw new Error(`redis-server exited with ${c.exitCode}`)
+      return await answers(port)
+    })
+    if (!up) throw new Error(`redis-server on ${port} did not start`)
+  }
+  const stop = async (): Promise<void> => {
+    const c = child
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
+    const exited = new Promise((resolve) => c.once('exit', resolve))
+    c.kill('SIGKILL')
+    await exited
+  }
+  await start()
+  t.teardown(async () => {
+    await stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+  return { url: `redis://127.0.0.1:${port}`, stop, start }
+}
+
+/** A plain client for assertions, with the defaults a test wants (queue while reconnecting). */
+export async function client (t: Teardown, url: string): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null })
+  redis.on('error', () => {})
+  await redis.connect().catch(() => {})
+  t.teardown(() => { redis.disconnect() })
+  return redis
+}
+
+/** Every event in a stream, oldest first. */
+export async function streamEvents (redis: Redis, stream: string): Promise<HoloEvent[]> {
+  const raw = await redis.call('XRANGE', stream, '-', '+')
+  return entries(raw).map((e) => {
+    const parsed = parseEvent(e.fields.event)
+    if (!parsed.ok) throw new Error(`bad event in ${stream}: ${parsed.reason}`)
+    return parsed.event
+  })
+}
