@@ -175,7 +175,8 @@ async function fixedRate (s: Scenario, target: Target, base: string, run: Scenar
       dropped: r.dropped,
       maxInFlight: r.maxInFlight,
       sendLagP99Ms: r.sendLag.p99,
-      sendLagMaxMs: r.sendLag.max
+      sendLagMaxMs: r.sendLag.max,
+      errorSamples: r.errorSamples
     },
     byKind: run.tally?.summary()
   }

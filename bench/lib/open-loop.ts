@@ -47,6 +47,8 @@ export interface OpenLoopResult {
   errors: number
   /** Measured requests due while maxInFlight were in flight: not sent. */
   dropped: number
+  /** The first few distinct error messages (what failed, not only how often). */
+  errorSamples: string[]
   timeouts: number
   non2xx: number
   /** How late the generator sent the measured requests after their due instants (ms): part of every latency. */
@@ -86,6 +88,7 @@ export async function openLoop (o: OpenLoopOptions): Promise<OpenLoopResult> {
   let sent = 0
   let answered = 0
   let failed = 0
+  const errorSamples = new Set<string>()
   let dropped = 0
   let timeouts = 0
   let non2xx = 0
@@ -139,7 +142,10 @@ export async function openLoop (o: OpenLoopOptions): Promise<OpenLoopResult> {
       } catch (err) {
         if (!measured || over) return
         if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) timeouts++
-        else failed++
+        else {
+          failed++
+          if (errorSamples.size < 5) errorSamples.add(`${kind}: ${(err as Error).message}`)
+        }
       } finally {
         inFlight--
         if (measured) measuredInFlight--
@@ -196,6 +202,7 @@ export async function openLoop (o: OpenLoopOptions): Promise<OpenLoopResult> {
     sent,
     errors: failed + dropped,
     dropped,
+    errorSamples: [...errorSamples],
     timeouts,
     non2xx,
     sendLag: { p99: round2(percentile(sortedLags, 99)), max: round2(sortedLags[sortedLags.length - 1] ?? 0) },

@@ -19,7 +19,15 @@ export interface Row {
    * The open-loop generator's own account: measured requests sent, those not sent because maxInFlight were
    * already out (counted in errors), and how late it sent them (ms, included in every latency).
    */
-  openLoop?: { sent: number, dropped: number, maxInFlight: number, sendLagP99Ms: number, sendLagMaxMs: number }
+  openLoop?: {
+    sent: number
+    dropped: number
+    maxInFlight: number
+    sendLagP99Ms: number
+    sendLagMaxMs: number
+    /** The first distinct error messages, when requests failed. */
+    errorSamples: string[]
+  }
   /** A mix's req/s as a ratio to card-get-cached through the gateway in the same run. */
   ratioToCardGetCached?: number
   /** A mix's answers by kind of request. */
@@ -100,8 +108,9 @@ export function describeOpenLoop (x: Row): string {
   const o = x.openLoop
   if (o === undefined) return ''
   const dropped = o.dropped === 0 ? 'none dropped' : `${o.dropped} dropped`
+  const failed = o.errorSamples.length === 0 ? '' : `; failures: ${o.errorSamples.join('; ')}`
   return `sent ${o.sent}, ${dropped} (bound ${o.maxInFlight} in flight), sent late by p99 ${o.sendLagP99Ms} ms, ` +
-    `at most ${o.sendLagMaxMs} ms`
+    `at most ${o.sendLagMaxMs} ms${failed}`
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)

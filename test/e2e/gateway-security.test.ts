@@ -42,7 +42,9 @@ const upstreams = {
 // gateway's own proxy settings (an extra location inherits them).
 const echo = http.createServer((req, res) => {
   res.setHeader('content-type', 'application/json')
-  res.end(JSON.stringify({ xff: req.headers['x-forwarded-for'] ?? null, realIp: req.headers['x-real-ip'] ?? null }))
+  // `?proto` asks for the scheme the upstream was told instead.
+  if (req.url?.endsWith('?proto') === true) res.end(JSON.stringify({ proto: req.headers['x-forwarded-proto'] ?? null }))
+  else res.end(JSON.stringify({ xff: req.headers['x-forwarded-for'] ?? null, realIp: req.headers['x-real-ip'] ?? null }))
 })
 await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve))
 t.teardown(() => new Promise<void>((resolve) => { echo.closeAllConnections(); echo.close(() => resolve()) }))
@@ -156,6 +158,16 @@ t.test('a client cannot choose the address the services see', async (t) => {
     t.same(await seen(), { xff: '127.0.0.1', realIp: '127.0.0.1' }, 'no header: the proxy itself')
     const direct = await fetch(`${gw.url}/__e2e_echo`, { headers: { 'x-forwarded-for': '198.51.100.7' } })
     t.same(await direct.json(), { xff: '127.0.0.1', realIp: '127.0.0.1' }, 'without trusted proxies nobody is believed')
+  })
+
+  t.test('X-Forwarded-Proto is believed only from a trusted proxy', async (t) => {
+    const proto = async (url: string, headers: Record<string, string> = {}): Promise<unknown> =>
+      await (await fetch(`${url}/__e2e_echo?proto`, { headers })).json()
+    t.same(await proto(gw.url, { 'x-forwarded-proto': 'https' }), { proto: 'http' }, 'a client cannot claim https')
+    t.same(await proto(gw.url), { proto: 'http' })
+    const behind = await testGateway(t, upstreams, { extraLocations: echoLocation, trustedProxies: ['127.0.0.1'] })
+    t.same(await proto(behind.url, { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.7' }),
+      { proto: 'https' }, 'the trusted proxy\'s scheme')
   })
 
   t.test('a trusted proxy that is not an address or a CIDR is refused', async (t) => {

@@ -538,7 +538,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description No content */
+            /** @description Done */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -574,7 +574,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description No content */
+            /** @description Done */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -768,7 +768,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description No content */
+            /** @description Done */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -898,7 +898,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description No content */
+            /** @description Done */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1210,7 +1210,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description No content */
+            /** @description Done */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -1459,7 +1459,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description No content */
+            /** @description Done */
             204: {
                 headers: {
                     [name: string]: unknown;

@@ -144,6 +144,8 @@ export const corePlugin = fp(async function corePlugin (app: FastifyInstance, op
     const failure = failureOf(request)
     if (failure === undefined && status < 400) return accessLog.info(line, 'request completed')
     if (failure !== undefined) Object.assign(line, failure)
+    // request.log binds the request id already.
+    delete line.requestId
     if (status >= 500) request.log.error(line, 'request completed')
     else request.log.warn(line, 'request completed')
   })

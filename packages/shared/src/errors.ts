@@ -20,36 +20,6 @@ export class AppError extends Error {
 export const problemType = (code: string): string =>
   `https://holo.cards/problems/${code.toLowerCase().replace(/_/g, '-')}`
 
-export const badRequest = (detail: string, code = 'BAD_REQUEST', extra?: Record<string, unknown>): AppError =>
-  new AppError(400, code, 'Bad Request', detail, extra)
-export const unauthorized = (detail = 'Authentication is required', code = 'UNAUTHORIZED'): AppError =>
-  new AppError(401, code, 'Unauthorized', detail, {}, { 'www-authenticate': 'Bearer' })
-export const forbidden = (detail = 'You may not do this', code = 'FORBIDDEN'): AppError =>
-  new AppError(403, code, 'Forbidden', detail)
-export const notFound = (detail = 'Not found', code = 'NOT_FOUND'): AppError =>
-  new AppError(404, code, 'Not Found', detail)
-export const conflict = (detail: string, code = 'CONFLICT'): AppError =>
-  new AppError(409, code, 'Conflict', detail)
-export const preconditionFailed = (detail: string, code = 'PRECONDITION_FAILED'): AppError =>
-  new AppError(412, code, 'Precondition Failed', detail)
-export const payloadTooLarge = (detail: string, code = 'PAYLOAD_TOO_LARGE'): AppError =>
-  new AppError(413, code, 'Payload Too Large', detail)
-export const unsupportedMediaType = (detail: string, code = 'UNSUPPORTED_MEDIA_TYPE'): AppError =>
-  new AppError(415, code, 'Unsupported Media Type', detail)
-export const unprocessable = (detail: string, code = 'UNPROCESSABLE'): AppError =>
-  new AppError(422, code, 'Unprocessable Content', detail)
-export const tooManyRequests = (retryAfterSeconds: number, detail = 'Too many requests, try again later'): AppError =>
-  new AppError(429, 'RATE_LIMITED', 'Too Many Requests', detail, {}, { 'retry-after': String(retryAfterSeconds) })
-export const serviceUnavailable = (dependency: string, detail?: string): AppError =>
-  new AppError(
-    503,
-    'DEPENDENCY_UNAVAILABLE',
-    'Service Unavailable',
-    detail ?? `${dependency} is unavailable, try again shortly`,
-    { dependency },
-    { 'retry-after': '5' }
-  )
-
 /** What a catalogue entry gives: the status and the safe detail, optionally extra members and headers. */
 export interface ErrorBody {
   status: number
@@ -132,6 +102,15 @@ export const invalidField = (
 export const commonErrors = defineErrors({
   UNAUTHORIZED: (detail = 'Authentication is required') =>
     ({ status: 401, detail, headers: { 'www-authenticate': 'Bearer' } }),
+  TOKEN_INVALID: (detail = 'The access token is invalid') =>
+    ({ status: 401, detail, headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
+  TOKEN_EXPIRED: () =>
+    ({ status: 401, detail: 'The access token has expired', headers: { 'www-authenticate': 'Bearer error="invalid_token"' } }),
+  SESSION_REVOKED: () => ({
+    status: 401,
+    detail: 'The session of this access token has ended',
+    headers: { 'www-authenticate': 'Bearer error="invalid_token"' }
+  }),
   FORBIDDEN: (detail = 'You may not do this') => ({ status: 403, detail }),
   NOT_OWNER: (what: string, detail = `Only the owner of this ${what} may do this`) => ({ status: 403, detail }),
   INVALID_CURSOR: () => ({

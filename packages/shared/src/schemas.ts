@@ -1,4 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox'
+import { UUID_PATTERN } from './kit/cursor.js'
 
 export const ProblemSchema = Type.Object({
   type: Type.String({ description: 'URI naming the problem type' }),
@@ -24,7 +25,8 @@ export function problemResponses (...statuses: number[]): Record<number, typeof 
   return out
 }
 
-export const UuidSchema = Type.String({ format: 'uuid', description: 'A UUID' })
+// The pattern as well as the format: ajv's uuid format also takes `urn:uuid:…`, which PostgreSQL refuses.
+export const UuidSchema = Type.String({ format: 'uuid', pattern: UUID_PATTERN, description: 'A UUID' })
 export const IdParamsSchema = Type.Object({ id: UuidSchema })
 
 /** OpenAPI security of a route that needs an access token. */

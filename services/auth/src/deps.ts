@@ -1,15 +1,12 @@
 import type { Redis } from 'ioredis'
 import {
-  checkFileReference, closeRedis, createRedis, pgAdapter, type FileReference, type ObservablePrismaPg, type OnBehalfOf
+  closeRedis, createRedis, fileReferenceCheck, pgAdapter, type FileReferenceCheck, type ObservablePrismaPg
 } from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
 import { loadSigningKeys, type SigningKeys } from './keys.js'
 import { createMailer, type Mailer } from './mailer.js'
 import { PasswordHasher } from './passwords.js'
-
-/** May this caller use this file (as their avatar)? The file service answers; it throws (503 `file`) when it can't. */
-export type FileReferenceCheck = (fileId: string, caller: OnBehalfOf) => Promise<FileReference>
 
 export interface Deps {
   prisma: PrismaClient
@@ -36,12 +33,7 @@ export async function createDeps (config: Config): Promise<Deps> {
       parallelism: config.ARGON2_PARALLELISM
     }),
     mailer: createMailer(config.SMTP_URL, config.MAIL_FROM),
-    checkFile: async (fileId, caller) => await checkFileReference({
-      baseUrl: config.FILE_SERVICE_URL,
-      timeoutMs: config.FILE_SERVICE_TIMEOUT_MS,
-      fileId,
-      ...caller
-    })
+    checkFile: fileReferenceCheck({ baseUrl: config.FILE_SERVICE_URL, timeoutMs: config.FILE_SERVICE_TIMEOUT_MS })
   }
 }
 

@@ -45,7 +45,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
         metrics: app.metrics,
         log: app.log
       })
-      const cardService = new CardService({ cards, templates, cache, files: deps.files, metrics: app.metrics, log: app.log })
+      const cardService = new CardService({ cards, templates, cache, checkFile: deps.checkFile, metrics: app.metrics, log: app.log })
       const collectionService = new CollectionService(new CollectionRepository(deps.prisma), cards)
       await app.register(cardRoutes, { service: cardService })
       await app.register(templateRoutes, { service: new TemplateService(templates) })

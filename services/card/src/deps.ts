@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis'
-import { closeRedis, createRedis, JwksKeyStore, pgAdapter, type ObservablePrismaPg } from '@holo/shared'
+import {
+  closeRedis, createRedis, fileReferenceCheck, JwksKeyStore, pgAdapter, type FileReferenceCheck, type ObservablePrismaPg
+} from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
-import { HttpFileReferences, type FileReferences } from './clients/files.js'
 
 export interface Deps {
   prisma: PrismaClient
@@ -11,7 +12,7 @@ export interface Deps {
   redis: Redis
   keys: JwksKeyStore
   /** The file service, asked before a card references a file. */
-  files: FileReferences
+  checkFile: FileReferenceCheck
 }
 
 export async function createDeps (config: Config): Promise<Deps> {
@@ -24,7 +25,7 @@ export async function createDeps (config: Config): Promise<Deps> {
     adapter,
     redis: await createRedis(config.REDIS_URL, 'holo-card'),
     keys,
-    files: new HttpFileReferences({ baseUrl: config.FILE_SERVICE_URL, timeoutMs: config.FILE_SERVICE_TIMEOUT_MS })
+    checkFile: fileReferenceCheck({ baseUrl: config.FILE_SERVICE_URL, timeoutMs: config.FILE_SERVICE_TIMEOUT_MS })
   }
 }
 

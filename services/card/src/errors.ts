@@ -1,10 +1,7 @@
-import { defineErrors, invalidField, type ErrorBody, type ErrorCode, type RequestPart } from '@holo/shared'
+import { defineErrors, type ErrorBody, type ErrorCode, fieldProblem, type RequestPart } from '@holo/shared'
 
 /** A catalogue entry shaped as the kit's invalidField shapes a 400: `errors` names the one bad field. */
-function badField (field: string, where: RequestPart, message: string): ErrorBody {
-  const e = invalidField(field, where, message)
-  return { status: e.statusCode, detail: e.detail, extra: e.extra }
-}
+const badField = (field: string, where: RequestPart, message: string): ErrorBody => fieldProblem(field, where, message)
 
 /**
  * Every code the card service raises besides the kit's `commonErrors` (UNAUTHORIZED, FORBIDDEN, NOT_OWNER,

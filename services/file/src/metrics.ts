@@ -1,5 +1,5 @@
-import { Counter, type Registry } from 'prom-client'
-import { cacheCounter, storageTimer, type CacheCounter, type TimedCall } from '@holo/shared'
+import type { Registry } from 'prom-client'
+import { cacheCounter, type CacheCounter, counter, storageTimer, type TimedCall } from '@holo/shared'
 
 export type UploadOutcome = 'created' | 'duplicate' | 'rejected'
 
@@ -14,17 +14,8 @@ export interface FileMetrics {
 
 /** The file service's metrics, on the app's registry. */
 export function fileMetrics (registry: Registry): FileMetrics {
-  const uploads = new Counter({
-    name: 'file_uploads_total',
-    help: 'Upload requests by outcome',
-    labelNames: ['outcome'] as const,
-    registers: [registry]
-  })
-  const bytes = new Counter({
-    name: 'file_bytes_stored_total',
-    help: 'Bytes of new files written to storage',
-    registers: [registry]
-  })
+  const uploads = counter(registry, 'file_uploads_total', 'Upload requests by outcome', ['outcome'])
+  const bytes = counter(registry, 'file_bytes_stored_total', 'Bytes of new files written to storage')
   return {
     upload: (outcome, storedBytes) => {
       uploads.inc({ outcome })

@@ -12,7 +12,7 @@ import type {
   RouteOptions
 } from 'fastify'
 import type { Redis } from 'ioredis'
-import { forbidden, unauthorized } from '../errors.js'
+import { commonErrors } from '../errors.js'
 import { bearerSecurity, noSecurity, optionalBearerSecurity, ProblemSchema } from '../schemas.js'
 import {
   ACCESS_TOKEN_ALG,
@@ -137,7 +137,7 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
       public: async (_request: FastifyRequest, token: unknown) => {
         const kid = (token as { header?: { kid?: string } }).header?.kid
         const key = kid === undefined ? undefined : await o.keys.get(kid)
-        if (key === undefined) throw unauthorized('The access token was signed by an unknown key', 'TOKEN_INVALID')
+        if (key === undefined) throw commonErrors.TOKEN_INVALID('The access token was signed by an unknown key')
         return key
       }
     },
@@ -160,35 +160,35 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     const header = request.headers.authorization
     if (header === undefined) return
     if (!/^Bearer\s+\S+$/i.test(header)) {
-      throw unauthorized('The Authorization header must be "Bearer <access token>"', 'TOKEN_INVALID')
+      throw commonErrors.TOKEN_INVALID('The Authorization header must be "Bearer <access token>"')
     }
     try {
       await request.jwtVerify()
     } catch (err) {
       const code = (err as { code?: string }).code
       if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED') {
-        throw unauthorized('The access token has expired', 'TOKEN_EXPIRED')
+        throw commonErrors.TOKEN_EXPIRED()
       }
       if (code === 'FST_JWT_AUTHORIZATION_TOKEN_UNTRUSTED') {
-        throw unauthorized('The session of this access token has ended', 'SESSION_REVOKED')
+        throw commonErrors.SESSION_REVOKED()
       }
       if ((err as { statusCode?: number }).statusCode === 401 && code === 'TOKEN_INVALID') throw err
       request.log.debug({ err }, 'access token refused')
-      throw unauthorized('The access token is invalid', 'TOKEN_INVALID')
+      throw commonErrors.TOKEN_INVALID()
     }
   }
   const optional: onRequestAsyncHookHandler = async (request) => { await verify(request) }
   const required = (roles: Role[] | undefined): onRequestAsyncHookHandler => async (request) => {
     await verify(request)
-    if (request.user === null) throw unauthorized()
+    if (request.user === null) throw commonErrors.UNAUTHORIZED()
     if (roles !== undefined && roles.length > 0 && !hasRole(request.user, ...roles)) {
-      throw forbidden(`This needs one of the roles: ${roles.join(', ')}`)
+      throw commonErrors.FORBIDDEN(`This needs one of the roles: ${roles.join(', ')}`)
     }
   }
 
   app.decorateRequest('caller', {
     getter (this: FastifyRequest): AuthUser {
-      if (this.user == null) throw unauthorized()
+      if (this.user == null) throw commonErrors.UNAUTHORIZED()
       return this.user
     }
   })
@@ -206,7 +206,11 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
         `${String(route.method)} ${route.url} declares no auth mode: set config.auth or register it in a scope`
       )
     }
-    const roles = route.config?.roles ?? (route.config?.auth === undefined ? inherited?.roles : undefined)
+    // A route in a scope with roles keeps them unless it names its own.
+    const roles = route.config?.roles ?? inherited?.roles
+    if (roles !== undefined && roles.length > 0 && mode !== 'required') {
+      throw new Error(`${String(route.method)} ${route.url} names roles but its auth mode is ${mode}, not required`)
+    }
     if (mode === 'optional') route.onRequest = [optional, ...asArray(route.onRequest)]
     if (mode === 'required') route.onRequest = [required(roles), ...asArray(route.onRequest)]
     route.config = { ...route.config, auth: mode, roles }

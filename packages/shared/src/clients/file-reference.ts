@@ -48,3 +48,10 @@ export async function checkFileReference (q: FileReferenceQuery): Promise<FileRe
   // 401 too: the file service refused a token this service accepted (keys out of step); not the caller's fault.
   throw new FileServiceUnavailableError(`the file service answered ${status}`)
 }
+
+/** "May this caller use this file?", as a service's dependencies hold it. */
+export type FileReferenceCheck = (fileId: string, caller: { token: string, requestId: string }) => Promise<FileReference>
+
+/** The check against the file service at `baseUrl`, on behalf of each caller. */
+export const fileReferenceCheck = (o: { baseUrl: string, timeoutMs: number }): FileReferenceCheck =>
+  async (fileId, caller) => await checkFileReference({ ...o, fileId, token: caller.token, requestId: caller.requestId })

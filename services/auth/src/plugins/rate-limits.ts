@@ -40,10 +40,6 @@ export class RateCounters {
   async peek (name: string): Promise<number> {
     return Number(await this.redis.get(this.key(name)) ?? 0)
   }
-
-  async clear (name: string): Promise<void> {
-    await this.redis.del(this.key(name))
-  }
 }
 
 export interface Limit {

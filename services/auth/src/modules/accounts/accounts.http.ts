@@ -1,6 +1,5 @@
 // What the account routes share: the request context the services take, and the keys of the rate limits.
 import type { FastifyRequest } from 'fastify'
-import { Type } from 'typebox'
 import type { Limit } from '../../plugins/rate-limits.js'
 import { normaliseEmail, type RequestContext } from './accounts.core.js'
 import { accountKey } from './accounts.throttle.js'
@@ -23,4 +22,3 @@ export const byIp = (name: string, max: number): Limit => ({ name: `${name}:ip`,
 /** At most `max` attempts per account named in the body per window, counted under `<name>:account`. */
 export const byAccount = (name: string, max: number): Limit => ({ name: `${name}:account`, max, key: accountOf })
 
-export const NoContent = Type.Null({ description: 'No content' })

@@ -1,5 +1,6 @@
 // The only file that talks to Prisma: persistence without rules.
 import { randomBytes } from 'node:crypto'
+import { likeLiteral } from '@holo/shared'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { AuditEventModel, SessionModel, UserModel } from '../../generated/prisma/models.js'
 
@@ -73,12 +74,6 @@ export function uuidv7 (now = Date.now()): string {
   const h = b.toString('hex')
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
 }
-
-/**
- * A search term as a LIKE pattern matching itself. Prisma's `contains` passes %, _ and backslash through
- * to ILIKE, whose default escape character is the backslash, so each gets one in front.
- */
-export const likeLiteral = (term: string): string => term.replace(/[\\%_]/g, (c) => `\\${c}`)
 
 export class UniqueViolation extends Error {
   constructor (readonly field: 'email' | 'username') { super(`${field} is taken`) }

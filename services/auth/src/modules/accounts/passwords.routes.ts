@@ -1,7 +1,7 @@
 import { Type } from 'typebox'
-import { authenticated, problemResponses, publicRoutes } from '@holo/shared'
+import { authenticated, NoContentSchema, problemResponses, publicRoutes } from '@holo/shared'
 import type { Config } from '../../config.js'
-import { byAccount, byIp, contextOf, NoContent } from './accounts.http.js'
+import { byAccount, byIp, contextOf } from './accounts.http.js'
 import {
   ChangePasswordBodySchema, ResetConfirmBodySchema, ResetRequestBodySchema, VerifyEmailBodySchema
 } from './accounts.schemas.js'
@@ -40,7 +40,7 @@ export const passwordFlowRoutes = publicRoutes<PasswordRoutesOptions>(async (app
       summary: 'Set a new password with a reset token',
       description: 'Ends every session of the account. A used, expired or unknown token is a 400.',
       body: ResetConfirmBodySchema,
-      response: { 204: NoContent, ...problemResponses(400, 403) }
+      response: { 204: NoContentSchema, ...problemResponses(400, 403) }
     }
   }, async (request, reply) => {
     await passwords.confirmReset(request.body, contextOf(request))
@@ -52,7 +52,7 @@ export const passwordFlowRoutes = publicRoutes<PasswordRoutesOptions>(async (app
       tags,
       summary: 'Confirm the email address with the token from the verification email',
       body: VerifyEmailBodySchema,
-      response: { 204: NoContent, ...problemResponses(400) }
+      response: { 204: NoContentSchema, ...problemResponses(400) }
     }
   }, async (request, reply) => {
     await passwords.verifyEmail(request.body.token, contextOf(request))
@@ -70,7 +70,7 @@ export const passwordChangeRoutes = authenticated<{ passwords: PasswordsService 
         summary: 'Change the password',
         description: 'Every other session of the caller ends.',
         body: ChangePasswordBodySchema,
-        response: { 204: NoContent, ...problemResponses(400, 403) }
+        response: { 204: NoContentSchema, ...problemResponses(400, 403) }
       }
     }, async (request, reply) => {
       await passwords.change(request.caller, request.body, contextOf(request))

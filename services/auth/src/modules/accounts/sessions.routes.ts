@@ -1,7 +1,7 @@
-import { authenticated, IdParamsSchema, problemResponses, publicRoutes } from '@holo/shared'
+import { authenticated, IdParamsSchema, NoContentSchema, problemResponses, publicRoutes } from '@holo/shared'
 import type { Config } from '../../config.js'
 import type { SigningKeys } from '../../keys.js'
-import { byIp, contextOf, NoContent } from './accounts.http.js'
+import { byIp, contextOf } from './accounts.http.js'
 import {
   AuthResultSchema, JwksSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema, SessionListSchema
 } from './accounts.schemas.js'
@@ -63,7 +63,7 @@ export const signInRoutes = publicRoutes<SignInRoutesOptions>(async (app, o) => 
       tags,
       summary: 'End the session of a refresh token',
       body: RefreshBodySchema,
-      response: { 204: NoContent, ...problemResponses(400) }
+      response: { 204: NoContentSchema, ...problemResponses(400) }
     }
   }, async (request, reply) => {
     await sessions.logout(request.body.refreshToken, contextOf(request))
@@ -92,7 +92,7 @@ export const sessionRoutes = authenticated<{ sessions: SessionsService }>(async 
     schema: {
       tags,
       summary: 'End every session of the caller',
-      response: { 204: NoContent }
+      response: { 204: NoContentSchema }
     }
   }, async (request, reply) => {
     await sessions.logoutAll(request.caller, contextOf(request))
@@ -112,7 +112,7 @@ export const sessionRoutes = authenticated<{ sessions: SessionsService }>(async 
       tags,
       summary: 'End one of the caller\'s sessions',
       params: IdParamsSchema,
-      response: { 204: NoContent, ...problemResponses(400, 404) }
+      response: { 204: NoContentSchema, ...problemResponses(400, 404) }
     }
   }, async (request, reply) => {
     await sessions.end(request.caller, request.params.id, contextOf(request))

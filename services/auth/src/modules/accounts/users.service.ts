@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { type AuthUser, decodeIdCursor, encodeCursor, type OnBehalfOf, page, type Role } from '@holo/shared'
-import type { FileReferenceCheck } from '../../deps.js'
+import { type AuthUser, decodeIdCursor, encodeCursor, type FileReferenceCheck, type OnBehalfOf, page, type Role } from '@holo/shared'
 import { errors } from '../../errors.js'
 import { normaliseEmail, type AccountsCore, type RequestContext } from './accounts.core.js'
 import { UniqueViolation } from './accounts.repository.js'

@@ -146,7 +146,7 @@ export class CardCache {
 
   async fillCard (id: string, generation: string | undefined, c: CachedCard): Promise<void> {
     const value = [c.tag, c.visibility, c.ownerId, c.hidden ? '1' : '0', c.body].join('\n')
-    await this.write(this.cardKey(id), generation, value, this.o.cardTtlSeconds)
+    await this.write(this.cardKey(id), this.cardGenKey(id), generation, value, this.o.cardTtlSeconds)
   }
 
   /** Call after a write to a card commits and before answering it. */
@@ -247,11 +247,22 @@ export class CardCache {
     }
   }
 
-  private async write (key: string, generation: string | undefined, value: string, ttlSeconds: number): Promise<void> {
+  private async write (
+    key: string,
+    genKey: string,
+    generation: string | undefined,
+    value: string,
+    ttlSeconds: number
+  ): Promise<void> {
     // No generation means the read did not reach Redis: never fill blind.
     if (generation === undefined || !this.usable()) return
     try {
-      await this.o.redis.set(key, `${generation}\n${value}`, 'EX', ttlSeconds)
+      // The generation must outlive the entry: were it to expire first, a later bump could count back to
+      // the very value the entry carries and make it current again.
+      await this.o.redis.multi()
+        .set(key, `${generation}\n${value}`, 'EX', ttlSeconds)
+        .expire(genKey, ttlSeconds * 2)
+        .exec()
     } catch (err) {
       this.o.log.warn({ err }, 'cache fill failed')
     }

@@ -1,9 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify'
 import {
-  commonErrors, cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, hasRole, page, UUID, type AuthUser
+  type AuthUser, commonErrors, counter, cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, type FileReferenceCheck, hasRole, type OnBehalfOf, page, UUID
 } from '@holo/shared'
-import { Counter, type Registry } from 'prom-client'
-import type { FileReferences, OnBehalfOf } from '../../clients/files.js'
+import type { Counter, Registry } from 'prom-client'
 import { errors } from '../../errors.js'
 import type { TemplateRepository } from '../templates/templates.repository.js'
 import { listDimension, type CardCache, type CachedCard, type ListedCard, type ListStamp } from './cards.cache.js'
@@ -52,7 +51,7 @@ export interface CardServiceDeps {
   templates: TemplateRepository
   cache: CardCache
   /** The file service: may the caller use a file as artwork? */
-  files: FileReferences
+  checkFile: FileReferenceCheck
   metrics: Registry
   log: FastifyBaseLogger
 }
@@ -64,13 +63,8 @@ export class CardService {
   private readonly loading = new Map<string, Promise<PageJson>>()
 
   constructor (private readonly d: CardServiceDeps) {
-    this.created = new Counter({ name: 'cards_created_total', help: 'Cards created', registers: [d.metrics] })
-    this.likes = new Counter({
-      name: 'card_likes_total',
-      help: 'Likes added and removed (no-ops not counted)',
-      labelNames: ['action'],
-      registers: [d.metrics]
-    })
+    this.created = counter(d.metrics, 'cards_created_total', 'Cards created')
+    this.likes = counter(d.metrics, 'card_likes_total', 'Likes added and removed (no-ops not counted)', ['action'])
   }
 
   /**
@@ -78,7 +72,7 @@ export class CardService {
    * the caller's token, until a projection of its events can (docs/card.md). Down: 503 naming `file`, no write.
    */
   private async checkArtwork (fileId: string, onBehalf: OnBehalfOf): Promise<void> {
-    const ref = await this.d.files.check(fileId, onBehalf)
+    const ref = await this.d.checkFile(fileId, onBehalf)
     if (ref !== 'ok') throw errors.FILE_REFERENCE_INVALID(ref === 'foreign')
   }
 
@@ -143,10 +137,14 @@ export class CardService {
     return row
   }
 
-  /** A card changed, left its listings or was deleted: no page of its listings before or after may be served. */
+  /**
+   * A card changed, left its listings or was deleted: no page of its listings before or after may be served.
+   * Both rows count even when unlisted: `before` was read ahead of the write, and a concurrent edit may
+   * have moved the card into listings only `after` names.
+   */
   private async changed (before: CardRow, after: CardRow | null): Promise<void> {
-    const listed = [before, after].filter((c): c is CardRow => c !== null && isListed(c)).map(listedOf)
-    await Promise.all([this.d.cache.invalidateCard(before.id), this.d.cache.bumpLists(listed, 'changed')])
+    const rows = after === null ? [before] : [before, after]
+    await Promise.all([this.d.cache.invalidateCard(before.id), this.d.cache.bumpLists(rows.map(listedOf), 'changed')])
   }
 
   /**
@@ -209,7 +207,9 @@ export class CardService {
 
   async list (query: ListCardsQuery, viewer: Viewer): Promise<JsonView> {
     const limit = query.limit ?? 20
-    let ownerId = query.ownerId
+    // Ids in one spelling: a listing's cache dimension names them as the rows do (lower case).
+    let ownerId = query.ownerId?.toLowerCase()
+    const templateId = query.templateId?.toLowerCase()
     if (ownerId === 'me') {
       if (viewer === null) throw commonErrors.UNAUTHORIZED('ownerId=me needs an access token')
       ownerId = viewer.id
@@ -230,7 +230,7 @@ export class CardService {
       tag,
       rarity: query.rarity,
       effect: query.effect,
-      templateId: query.templateId,
+      templateId,
       text: tsquery === undefined || query.q === undefined
         ? undefined
         : { tsquery, raw: query.q, fuzzy: after?.fuzzy ?? false },
@@ -240,8 +240,8 @@ export class CardService {
     }
     // A listed first page is the same for every caller: cached once, with likedByMe laid over it per caller.
     if (query.cursor !== undefined || scope !== 'listed') return await this.present(await this.loadPage(filter), viewer)
-    const key = JSON.stringify(['p3', query.q, tag, query.rarity, query.effect, query.templateId, ownerId, sort, limit])
-    const dim = listDimension({ ownerId, templateId: query.templateId, q: query.q, tag, rarity: query.rarity, effect: query.effect })
+    const key = JSON.stringify(['p3', query.q, tag, query.rarity, query.effect, templateId, ownerId, sort, limit])
+    const dim = listDimension({ ownerId, templateId, q: query.q, tag, rarity: query.rarity, effect: query.effect })
     const read = await this.d.cache.getList(key, dim, viewer?.id)
     const hit = read.page === undefined ? undefined : decodePage(read.page)
     if (hit !== undefined) {

@@ -1,4 +1,5 @@
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
+import { likeLiteral } from '@holo/shared'
 
 export interface TemplateRow {
   id: string
@@ -45,9 +46,6 @@ const templateSelect = {
   createdAt: true,
   updatedAt: true
 } as const
-
-/** Prisma's `contains` is ILIKE '%…%' and escapes nothing: %, _ and \ of the user's text must match themselves. */
-export const likeLiteral = (text: string): string => text.replace(/[\\%_]/g, '\\$&')
 
 const json = (v: object | undefined): Prisma.InputJsonObject | undefined => v as Prisma.InputJsonObject | undefined
 
