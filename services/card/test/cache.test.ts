@@ -176,7 +176,7 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
     body: JSON.stringify({ ...card, title: 'Old' })
   })
   t.equal((await h.app.inject({ url })).json().title, 'New')
-  const listed = { ownerId: owner.id, templateId: null, tags: ['slow'], rarity: 'common', effect: undefined }
+  const listed = { ownerId: owner.id, templateId: null, tags: ['slow'], rarity: 'common', effect: undefined, text: 'slow' }
   const list = await cache.getList('k', 'g:slow')
   await cache.bumpLists([listed], 'changed')
   await cache.fillList('k', 'g:slow', list.stamp, 'etag\nstale')
@@ -188,14 +188,17 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
   t.match(await cache.getList('k', 'g:slow'), { page: 'page', refresh: false })
   await cache.bumpLists([listed], 'added')
   t.match(await cache.getList('k', 'g:slow'), { page: 'page', refresh: true }, 'served, and one caller refreshes it')
-  await cache.markWriter(owner.id)
+  await cache.bumpLists([listed], 'added', owner.id)
   t.equal(
-    (await cache.getList('k', 'g:slow', owner.id)).page,
+    (await cache.getList('k', 'g:slow', { id: owner.id, dim: 'g:slow' })).page,
     undefined,
     'its author never gets a page older than their write'
   )
-  t.equal((await cache.getList('k', 'g:slow', h.user().id)).page, 'page', 'others still do')
+  t.equal((await cache.getList('k', 'g:slow', { id: h.user().id, dim: 'g:slow' })).page, 'page', 'others still do')
   t.equal((await cache.getList('k', 'r:common')).page, undefined, 'other dimensions have their own entries')
+  await cache.fillList('l', 'g:other', (await cache.getList('l', 'g:other')).stamp, 'other page')
+  t.equal((await cache.getList('l', 'g:other', { id: owner.id, dim: 'g:other' })).page, 'other page',
+    'a write marks its author only in the listings the card is in')
 })
 
 t.test('cache: a new card is in its author\'s next read of any listing at once, ' +
@@ -211,6 +214,26 @@ t.test('cache: a new card is in its author\'s next read of any listing at once, 
   await h.card(owner, { title: 'Second', tags: [tag] })
   t.same(await list(owner.auth), ['Second', 'First'], 'the author sees their write at once')
   t.same(await eventually(list, ['Second', 'First']), ['Second', 'First'], 'others once the page refreshed')
+
+  // Searches: the author sees a new card in a search for its words at once; their other searches stay cached.
+  const word = `zq${Date.now().toString(36)}`
+  const search = async (q: string): Promise<string[]> =>
+    (await app.inject({ url: `/api/v1/cards?q=${q}`, headers: owner.auth })).json().items.map((c: { title: string }) => c.title)
+  await h.card(owner, { title: `Old ${word}` })
+  t.same(await search(word), [`Old ${word}`])
+  t.same(await search('unrelatedword'), [])
+  const hits = await counter(app, 'hit', 'card_list')
+  await h.card(owner, { title: `New ${word}` })
+  t.same((await search(word)).sort(), [`New ${word}`, `Old ${word}`], 'in a search for its words, at once')
+  t.same(await search('unrelatedword'), [])
+  t.equal(await counter(app, 'hit', 'card_list'), hits + 1, 'a search for other words is still served from the cache')
+})
+
+t.test('cache: where an author\'s reads look for their writes', async (t) => {
+  const { writerDimension } = await import('../src/modules/cards/cards.cache.js')
+  t.equal(writerDimension('q', 'Nebula dragons'), 'qw:dra', 'a search: the start of its longest word')
+  t.equal(writerDimension('q', 'ab cd'), 'q', 'only short words: every search')
+  t.equal(writerDimension('g:fire', undefined), 'g:fire', 'a listing: its dimension')
 })
 
 t.test('cache: invalidations missed while Redis was unreachable are purged ' +

@@ -49,6 +49,8 @@ export interface ListedCard {
   tags: string[]
   rarity: string
   effect: string | undefined
+  /** Its searchable text (title, description, tags): which searches its author's reads must see it in. */
+  text: string
 }
 
 /** The filters of a public listing's first page (the values as the query names them). */
@@ -77,6 +79,25 @@ export function listDimension (f: ListFilters): string {
   return 'all'
 }
 
+const words = (text: string): string[] => text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []
+
+/**
+ * Where a signed-in reader's own writes are looked for when reading a page of dimension `dim`. A search
+ * page is narrower than its dimension: a card it shows has a word starting as its longest word does (the
+ * search is a prefix match of every word), so an author is marked per three-letter word start too, and
+ * their search for other words is still served from the cache.
+ */
+export function writerDimension (dim: string, q: string | undefined): string {
+  const longest = q === undefined ? undefined : words(q).reduce((a, w) => (w.length > a.length ? w : a), '')
+  return dim === 'q' && longest !== undefined && longest.length >= 3 ? `qw:${longest.slice(0, 3)}` : dim
+}
+
+/** The writer dimensions of a card: its listings, plus the starts of its words for searches. */
+function writerDimensions (c: ListedCard): string[] {
+  const starts = new Set(words(c.text).filter((w) => w.length >= 3).map((w) => `qw:${w.slice(0, 3)}`))
+  return [...cardDimensions(c), ...[...starts].slice(0, 64)]
+}
+
 /** Every dimension whose pages a listed card can appear on. */
 export function cardDimensions (c: ListedCard): string[] {
   const dims = ['all', 'q', `o:${c.ownerId}`, `r:${c.rarity}`, ...c.tags.map((t) => `g:${t}`)]
@@ -86,7 +107,11 @@ export function cardDimensions (c: ListedCard): string[] {
 }
 
 // INCR and EXPIRE every key in one round trip; the generation outlives any entry stamped with an older one.
-const BUMP = `for _, k in ipairs(KEYS) do redis.call('INCR', k); redis.call('EXPIRE', k, ARGV[1]) end return #KEYS`
+// The first ARGV[2] keys are generations; any further keys mark a writer (value ARGV[3], lifetime ARGV[4]).
+const BUMP = `local n = tonumber(ARGV[2])
+for i = 1, n do redis.call('INCR', KEYS[i]); redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+for i = n + 1, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[4]) end
+return #KEYS`
 
 /**
  * Redis cache of single cards and first pages of public listings.
@@ -122,7 +147,7 @@ export class CardCache {
 
   private listHardKey (dim: string): string { return `${this.o.prefix}lh:${dim}` }
   private listSoftKey (dim: string): string { return `${this.o.prefix}ls:${dim}` }
-  private writerKey (userId: string): string { return `${this.o.prefix}w:${userId}` }
+  private writerKey (userId: string, dim: string): string { return `${this.o.prefix}w:${userId}:${dim}` }
   private get listLifeSeconds (): number { return this.o.listTtlSeconds + this.o.listStaleSeconds }
 
   private usable (): boolean { return !this.dirty && this.o.redis.status === 'ready' }
@@ -165,12 +190,12 @@ export class CardCache {
    * page is a miss, and so is a page older than the viewer's own last write
    * (read-your-writes).
    */
-  async getList (key: string, dim: string, viewerId?: string): Promise<ListRead> {
+  async getList (key: string, dim: string, viewer?: { id: string, dim: string }): Promise<ListRead> {
     const startedAt = Date.now()
     if (!this.usable()) { this.counters.list.miss(); return { page: undefined, refresh: false, stamp: undefined } }
     try {
       const keys = [this.listHardKey(dim), this.listSoftKey(dim), this.listKey(key)]
-      if (viewerId !== undefined) keys.push(this.writerKey(viewerId))
+      if (viewer !== undefined) keys.push(this.writerKey(viewer.id, viewer.dim))
       const [hard, soft, value, wrote] = await this.o.redis.mget(...keys)
       const stamp = { hard: hard ?? '0', soft: soft ?? '0', startedAt }
       const entry = value == null ? undefined : parseListEntry(value)
@@ -207,22 +232,20 @@ export class CardCache {
   /**
    * After a write to listed cards commits and before it is answered. `added`:
    * new cards only, so pages of their dimensions stay servable and are
-   * refreshed behind their readers. `changed`: cards edited, hidden, deleted
-   * or made unlisted, so no page of their dimensions may be served again.
+   * refreshed behind their readers, and `writer` (their author) is marked in
+   * each of those dimensions: their own reads there skip pages filled before
+   * the write. `changed`: cards edited, hidden, deleted or made unlisted, so no
+   * page of their dimensions may be served again.
    */
-  async bumpLists (cards: ListedCard[], how: 'added' | 'changed'): Promise<void> {
+  async bumpLists (cards: ListedCard[], how: 'added' | 'changed', writer?: string): Promise<void> {
     const dims = [...new Set(cards.flatMap(cardDimensions))]
     if (dims.length === 0) return
-    const keyOf = how === 'added' ? (d: string) => this.listSoftKey(d) : (d: string) => this.listHardKey(d)
+    const gens = dims.map((d) => how === 'added' ? this.listSoftKey(d) : this.listHardKey(d))
+    const marked = writer === undefined || how !== 'added' ? [] : [...new Set(cards.flatMap(writerDimensions))]
+    const writers = marked.map((d) => this.writerKey(writer as string, d))
+    const life = this.listLifeSeconds
     await this.bump(async () => {
-      await this.o.redis.eval(BUMP, dims.length, ...dims.map(keyOf), this.listLifeSeconds * 2)
-    })
-  }
-
-  /** Marks a user's write, so their next list reads skip pages filled before it. */
-  async markWriter (userId: string): Promise<void> {
-    await this.bump(async () => {
-      await this.o.redis.set(this.writerKey(userId), Date.now(), 'EX', this.listLifeSeconds)
+      await this.o.redis.eval(BUMP, gens.length + writers.length, ...gens, ...writers, life * 2, gens.length, Date.now(), life)
     })
   }
 

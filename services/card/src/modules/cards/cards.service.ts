@@ -5,7 +5,7 @@ import {
 import type { Counter, Registry } from 'prom-client'
 import { errors } from '../../errors.js'
 import type { TemplateRepository } from '../templates/templates.repository.js'
-import { listDimension, type CardCache, type CachedCard, type ListedCard, type ListStamp } from './cards.cache.js'
+import { listDimension, writerDimension, type CardCache, type CachedCard, type ListedCard, type ListStamp } from './cards.cache.js'
 import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
 import {
   cardTag, decodePage, encodePage, pageView, personalTag, toPageJson, withLikedByMe, type JsonView, type PageJson
@@ -31,7 +31,8 @@ const listedOf = (row: CardRow): ListedCard => ({
   templateId: row.templateId,
   tags: row.tags,
   rarity: row.rarity,
-  effect: (row.holo as { effect?: string } | null)?.effect
+  effect: (row.holo as { effect?: string } | null)?.effect,
+  text: `${row.title} ${row.description} ${row.tags.join(' ')}`
 })
 /** What canReadCard needs of a card row. */
 export const metaOf = (row: CardRow): { ownerId: string, visibility: string, hidden: boolean } =>
@@ -100,10 +101,7 @@ export class CardService {
     this.created.inc()
     // A new card removes nothing from any page: its pages stay servable and refresh behind their
     // readers, while its author's own reads skip pages filled before it (read-your-writes).
-    await Promise.all([
-      isListed(row) ? this.d.cache.bumpLists([listedOf(row)], 'added') : undefined,
-      this.d.cache.markWriter(user.id)
-    ])
+    if (isListed(row)) await this.d.cache.bumpLists([listedOf(row)], 'added', user.id)
     return { card: { ...toCard(row), likedByMe: false }, tag: personalTag(cardTag(row), false) }
   }
 
@@ -242,7 +240,8 @@ export class CardService {
     if (query.cursor !== undefined || scope !== 'listed') return await this.present(await this.loadPage(filter), viewer)
     const key = JSON.stringify(['p3', query.q, tag, query.rarity, query.effect, templateId, ownerId, sort, limit])
     const dim = listDimension({ ownerId, templateId, q: query.q, tag, rarity: query.rarity, effect: query.effect })
-    const read = await this.d.cache.getList(key, dim, viewer?.id)
+    const read = await this.d.cache.getList(key, dim,
+      viewer === null ? undefined : { id: viewer.id, dim: writerDimension(dim, query.q) })
     const hit = read.page === undefined ? undefined : decodePage(read.page)
     if (hit !== undefined) {
       if (read.refresh) this.refresh(key, dim, read.stamp, filter)
