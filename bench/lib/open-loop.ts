@@ -123,7 +123,9 @@ export async function openLoop (o: OpenLoopOptions): Promise<OpenLoopResult> {
     const request: Dispatcher.RequestOptions = {
       method: call.method as Dispatcher.HttpMethod,
       path: call.path,
-      headers: call.headers,
+      // undici sets the length of the body it sends; a content-length autocannon left on a shared request
+      // object (it writes one into the requests it sends) would not match a body drawn again.
+      headers: withoutLength(call.headers),
       body: call.body ?? null
     }
     void (async () => {
@@ -209,4 +211,10 @@ export async function openLoop (o: OpenLoopOptions): Promise<OpenLoopResult> {
     maxInFlight,
     cpuPct: Math.round(((cpu.user + cpu.system) / 1000 / Math.max(1, end - measuredStart)) * 100)
   }
+}
+
+function withoutLength<H extends object> (headers: H | undefined): H | undefined {
+  if (headers === undefined) return undefined
+  const { 'content-length': _length, ...rest } = headers as H & { 'content-length'?: unknown }
+  return rest as H
 }
