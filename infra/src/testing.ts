@@ -101,3 +101,4 @@ export async function testGateway (
 
 export { freePort }
 export { testIssuer, type TestIssuer } from './test-issuer.js'
+export { ownRedis, type OwnRedis } from './own-redis.js'

@@ -1,6 +1,5 @@
 // Shared by the end-to-end tests: the three real services built in-process on
-// free ports (each with its own log capture), and a real redis-server child.
-import { spawn, type ChildProcess } from 'node:child_process'
+// free ports (each with its own log capture); a private redis-server comes from @holo/infra/testing.
 import { Writable } from 'node:stream'
 import { freePort, type Teardown } from '@holo/infra/testing'
 import { createService, type ServiceName } from '../../packages/api-client/scripts/services.js'
@@ -56,45 +55,4 @@ export async function eventually (
   return false
 }
 
-export interface OwnRedis { url: string, port: number, stop: () => Promise<void>, start: () => Promise<void> }
-
-/** A private redis-server on a free port (never the shared one), stopped with the test. */
-export async function ownRedis (t: Teardown): Promise<OwnRedis> {
-  const port = await freePort()
-  let child: ChildProcess | undefined
-  const start = async (): Promise<void> => {
-    const c = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' }
-    )
-    child = c
-    const up = await eventually(async () => {
-      if (c.exitCode !== null) throw new Error(`redis-server exited with ${c.exitCode}`)
-      return await ping(port)
-    })
-    if (!up) throw new Error(`redis-server on ${port} did not start`)
-  }
-  const stop = async (): Promise<void> => {
-    const c = child
-    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
-    const exited = new Promise((resolve) => c.once('exit', resolve))
-    c.kill('SIGKILL')
-    await exited
-  }
-  await start()
-  t.teardown(stop)
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start }
-}
-
-async function ping (port: number): Promise<boolean> {
-  const { createConnection } = await import('node:net')
-  return await new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port })
-    s.setTimeout(500)
-    s.once('connect', () => s.write('PING\r\n'))
-    s.once('data', (d) => { s.destroy(); resolve(d.toString().startsWith('+PONG')) })
-    s.once('error', () => resolve(false))
-    s.once('timeout', () => { s.destroy(); resolve(false) })
-  })
-}
+export { ownRedis, type OwnRedis } from '@holo/infra/testing'

@@ -2,14 +2,12 @@
 // dropped here, no service migrations needed), Redis with a unique stream
 // prefix per test (the shared server) or a private redis-server child that a
 // test may stop and start, and bounded polling.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import pg from 'pg'
 import { Redis } from 'ioredis'
-import { adminBaseUrl, freePort, testRedisUrl, type Teardown } from '@holo/infra/testing'
+import {
+  adminBaseUrl, ownRedis as sharedOwnRedis, testRedisUrl, type OwnRedis, type Teardown
+} from '@holo/infra/testing'
 import { APPLIED_EVENTS_DDL, OUTBOX_DDL, parseEvent, type HoloEvent } from '../src/index.js'
 import { entries } from '../src/redis.js'
 
@@ -97,58 +95,6 @@ export async function sharedRedis (t: Teardown): Promise<{ redis: Redis, prefix:
   return { redis, prefix }
 }
 
-async function answers (port: number): Promise<boolean> {
-  const probe = new Redis({
-    port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0
-  })
-  probe.on('error', () => {})
-  try {
-    await probe.connect()
-    return await probe.ping() === 'PONG'
-  } finally {
-    probe.disconnect()
-  }
-}
-
-export interface OwnRedis { url: string, stop: () => Promise<void>, start: () => Promise<void> }
-
-/**
- * A private redis-server on a free port (never the shared one) that the test
- * stops and starts. By default its AOF lives in a temporary directory, so what
- * was published before a stop is still there after the start, as in
- * production; `persistent: false` makes a restart lose everything.
- */
-export async function ownRedis (t: Teardown, { persistent = true } = {}): Promise<OwnRedis> {
-  const port = await freePort()
-  const dir = await mkdtemp(path.join(tmpdir(), 'holo-events-redis-'))
-  let child: ChildProcess | undefined
-  const start = async (): Promise<void> => {
-    const c = spawn('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir,
-      ...(persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'])
-    ], { stdio: 'ignore' })
-    child = c
-    const up = await eventually(async () => {
-      if (c.exitCode !== null) throw new Error(`redis-server exited with ${c.exitCode}`)
-      return await answers(port)
-    })
-    if (!up) throw new Error(`redis-server on ${port} did not start`)
-  }
-  const stop = async (): Promise<void> => {
-    const c = child
-    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return
-    const exited = new Promise((resolve) => c.once('exit', resolve))
-    c.kill('SIGKILL')
-    await exited
-  }
-  await start()
-  t.teardown(async () => {
-    await stop()
-    await rm(dir, { recursive: true, force: true })
-  })
-  return { url: `redis://127.0.0.1:${port}`, stop, start }
-}
-
 /** A plain client for assertions, with the defaults a test wants (queue while reconnecting). */
 export async function client (t: Teardown, url: string): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: null })
@@ -167,3 +113,7 @@ export async function streamEvents (redis: Redis, stream: string): Promise<HoloE
     return parsed.event
   })
 }
+
+/** A private Redis whose AOF survives a restart by default, as the bus needs in production. */
+export const ownRedis = async (t: Teardown, { persistent = true } = {}): Promise<OwnRedis> =>
+  await sharedOwnRedis(t, { persistent })
