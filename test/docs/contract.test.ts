@@ -12,9 +12,8 @@ import { createHoloClient, type FilePaths } from '@holo/api-client'
 import { testDatabase, testGateway, testMail, testRedisUrl, testS3 } from '@holo/infra/testing'
 import { startService, type RunningService, type ServiceName } from '../e2e/helpers.js'
 import { makeImage } from '../../services/file/test/helper.js'
+import { resolveRefs, type Json, type JsonObject } from './schema-refs.js'
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
-type JsonObject = { [key: string]: Json }
 interface MediaType { schema?: Json }
 interface ResponseObject { content?: Record<string, MediaType> }
 interface Operation { responses?: Record<string, ResponseObject> }
@@ -92,28 +91,6 @@ for (const [service, doc] of Object.entries(docs) as Array<[ServiceName, Doc]>) 
 routes.sort((a, b) => a.params - b.params)
 const findRoute = (method: string, pathname: string): Route | undefined =>
   routes.find((r) => r.method === method && r.regex.test(pathname))
-
-/** A schema with every `$ref` into the document's components inlined (and `$id`s dropped, so copies do not clash). */
-function resolveRefs (schema: Json, doc: Doc, depth = 0): Json {
-  if (depth > 50) throw new Error('schema $refs nest too deep (a cycle?)')
-  if (Array.isArray(schema)) return schema.map((s) => resolveRefs(s, doc, depth))
-  if (schema === null || typeof schema !== 'object') return schema
-  const ref = schema.$ref
-  if (typeof ref === 'string') {
-    if (!ref.startsWith('#/')) throw new Error(`unsupported $ref ${ref}`)
-    let target: Json = doc as unknown as Json
-    for (const seg of ref.slice(2).split('/')) {
-      target = (target as JsonObject)[seg.replace(/~1/g, '/').replace(/~0/g, '~')] as Json
-    }
-    if (target === undefined) throw new Error(`dangling $ref ${ref}`)
-    const { $ref: _ref, ...rest } = schema
-    const inlined = resolveRefs(target, doc, depth + 1)
-    return Object.keys(rest).length === 0 ? inlined : { allOf: [inlined, resolveRefs(rest, doc, depth)] }
-  }
-  const out: JsonObject = {}
-  for (const [k, v] of Object.entries(schema)) if (k !== '$id') out[k] = resolveRefs(v, doc, depth)
-  return out
-}
 
 const ajv = new Ajv2020({ strict: false, allErrors: true })
 addFormats(ajv)

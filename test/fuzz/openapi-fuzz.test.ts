@@ -21,9 +21,10 @@ import addFormatsModule from 'ajv-formats'
 import { freePort, tempDir, testDatabase, testGateway, testMail, testRedisUrl, testS3 } from '@holo/infra/testing'
 import { startService, type LogLine, type RunningService, type ServiceName } from '../e2e/helpers.js'
 import { makeImage } from '../../services/file/test/helper.js'
+import { TemplateExample } from '../../services/card/src/modules/templates/templates.schemas.js'
+import { resolveRefs, type Json, type JsonObject } from '../docs/schema-refs.js'
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
-type Schema = { [key: string]: Json }
+type Schema = JsonObject
 
 const SEED = Number(process.env.FUZZ_SEED ?? '20261130')
 const RUNS = Number(process.env.FUZZ_RUNS ?? '60')
@@ -100,28 +101,6 @@ for (const name of Object.keys(services) as ServiceName[]) {
   const res = await fetch(`${gw.url}/docs/${name}.json`)
   if (res.status !== 200) throw new Error(`GET /docs/${name}.json answered ${res.status}`)
   docs[name] = await res.json() as Doc
-}
-
-/** A schema with every `$ref` into the document inlined (and `$id`s dropped, so copies do not clash). */
-function resolveRefs (schema: Json, doc: Doc, depth = 0): Json {
-  if (depth > 50) throw new Error('schema $refs nest too deep (a cycle?)')
-  if (Array.isArray(schema)) return schema.map((s) => resolveRefs(s, doc, depth))
-  if (schema === null || typeof schema !== 'object') return schema
-  const ref = schema.$ref
-  if (typeof ref === 'string') {
-    if (!ref.startsWith('#/')) throw new Error(`unsupported $ref ${ref}`)
-    let target = doc as unknown as Json
-    for (const seg of ref.slice(2).split('/')) {
-      target = (target as Schema)[seg.replace(/~1/g, '/').replace(/~0/g, '~')] as Json
-    }
-    if (target === undefined) throw new Error(`dangling $ref ${ref}`)
-    const { $ref: _ref, ...rest } = schema
-    const inlined = resolveRefs(target, doc, depth + 1)
-    return Object.keys(rest).length === 0 ? inlined : { allOf: [inlined, resolveRefs(rest, doc, depth)] }
-  }
-  const out: Schema = {}
-  for (const [k, v] of Object.entries(schema)) if (k !== '$id') out[k] = resolveRefs(v, doc, depth)
-  return out
 }
 
 // ---- The operations.
@@ -1188,15 +1167,7 @@ const MALFORMED = malformedHeaders(user)
     token: adminAccount.accessToken,
     json: {
       name: 'Fuzz frame',
-      layout: {
-        frame: { style: 'classic', color: '#222244', borderWidth: 12 },
-        fonts: { title: 'Orbitron', body: 'Inter' },
-        positions: {
-          title: { x: 0.05, y: 0.03, width: 0.9, height: 0.08 },
-          artwork: { x: 0.05, y: 0.12, width: 0.9, height: 0.5 },
-          description: { x: 0.05, y: 0.65, width: 0.9, height: 0.3 }
-        }
-      },
+      layout: TemplateExample.layout,
       status: 'published'
     }
   }))
