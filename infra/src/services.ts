@@ -3,17 +3,22 @@ import path from 'node:path'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
+/** Every service, with its port (the plan's numbering: notification 3004 and billing 3007 come later). */
+const PORTS = { auth: 3001, card: 3002, file: 3003, analytics: 3005, audit: 3006 } as const
+
+export type ServiceName = keyof typeof PORTS
+
 export interface ServiceInfo {
-  name: 'auth' | 'card' | 'file'
+  name: ServiceName
   port: number
   schema: string
   role: string
   dir: string
 }
 
-export const services: ServiceInfo[] = (['auth', 'card', 'file'] as const).map((name, i) => ({
+export const services: ServiceInfo[] = (Object.keys(PORTS) as ServiceName[]).map((name) => ({
   name,
-  port: 3001 + i,
+  port: PORTS[name],
   schema: name,
   role: `holo_${name}`,
   dir: path.join(repoRoot, 'services', name)

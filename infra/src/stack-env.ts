@@ -3,6 +3,7 @@
 import { generateKeyPairSync } from 'node:crypto'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import type { ServiceName } from './services.js'
 
 export interface StackEnvInput {
   stackDir: string
@@ -14,7 +15,7 @@ export interface StackEnvInput {
 
 export interface StackEnv {
   common: Record<string, string>
-  perService: Record<'auth' | 'card' | 'file', Record<string, string>>
+  perService: Partial<Record<ServiceName, Record<string, string>>>
   /** Lines printed once the stack is up (dev credentials and the like). */
   notes: string[]
 }

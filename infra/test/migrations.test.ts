@@ -6,7 +6,7 @@ import path from 'node:path'
 import pg from 'pg'
 import t from 'tap'
 import { migrateService, setupDatabase } from '../src/db.js'
-import { serviceInfo, services } from '../src/services.js'
+import { serviceInfo, services, type ServiceName } from '../src/services.js'
 import { tempDir, testDatabase } from '../src/testing.js'
 
 interface MigrationRow {
@@ -36,7 +36,7 @@ const rowsOf = async (schema: string): Promise<MigrationRow[]> => (await admin.q
 /** A service whose migrations folder is a copy we may change. */
 async function copyOf (
   t: Parameters<typeof tempDir>[0],
-  name: 'auth' | 'card' | 'file'
+  name: ServiceName
 ): Promise<ReturnType<typeof serviceInfo>> {
   const s = serviceInfo(name)
   const dir = await tempDir(t, `holo-mig-${name}-`)

@@ -31,6 +31,9 @@ export const EnvelopeSchema = Type.Object({
   })),
   traceparent: Type.Optional(Type.String({ pattern: TRACEPARENT, description: 'W3C trace context of that request' })),
   actorid: Type.Optional(Type.String({ format: 'uuid', description: 'The user who did it, where there is one' })),
+  clientip: Type.Optional(Type.String({
+    minLength: 2, maxLength: 45, description: 'The client address of that request, as the service saw it (audit)'
+  })),
   subjectseq: Type.Optional(Type.Integer({
     minimum: 1,
     description: 'Position among the events of the same subject, from the producer\'s outbox (1, 2, 3, ...)'
@@ -52,6 +55,7 @@ export interface Envelope<T extends EventType> {
   requestid?: string
   traceparent?: string
   actorid?: string
+  clientip?: string
   /** Set by the outbox when it is written with subject sequences (the default). */
   subjectseq?: number
 }
@@ -70,6 +74,8 @@ export type MakeEventInput<T extends EventType> = {
   data: EventData<T>
   requestId?: string | null
   traceparent?: string | null
+  /** The client address of the request that caused it. */
+  ip?: string | null
   /** When it happened; now by default. */
   time?: Date
 } & ActorInput<T>
@@ -136,6 +142,7 @@ export function makeEvent<T extends EventType> (type: T, input: MakeEventInput<T
   if (input.requestId != null && input.requestId !== '') event.requestid = input.requestId
   if (input.traceparent != null && input.traceparent !== '') event.traceparent = input.traceparent
   if (input.actorId != null) event.actorid = input.actorId
+  if (input.ip != null && input.ip !== '') event.clientip = input.ip
   const problem = checkEvent(event)
   if (problem !== undefined) throw new InvalidEventError(type, problem)
   return event as unknown as HoloEvent<T>

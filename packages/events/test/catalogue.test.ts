@@ -34,7 +34,7 @@ const owner = randomUUID()
 const liker = randomUUID()
 const card = randomUUID()
 const liked = (): HoloEvent<'holo.card.liked.v1'> => makeEvent('holo.card.liked.v1', {
-  subject: card, actorId: liker, data: { ownerId: owner, likeCount: 3 }, requestId: 'req-1',
+  subject: card, actorId: liker, data: { ownerId: owner, likeCount: 3 }, requestId: 'req-1', ip: '203.0.113.7',
   traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
 })
 
@@ -62,7 +62,7 @@ t.test('makeEvent builds a CloudEvents 1.0 envelope with a UUIDv7 id', async (t)
   t.match(e, {
     specversion: '1.0', source: 'holo-card', type: 'holo.card.liked.v1', subject: card,
     datacontenttype: 'application/json', data: { ownerId: owner, likeCount: 3 },
-    requestid: 'req-1', actorid: liker, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
+    requestid: 'req-1', actorid: liker, clientip: '203.0.113.7', traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
   })
   t.match(e.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7')
   t.ok(Math.abs(Date.parse(e.time) - Date.now()) < 60_000 && /Z$/.test(e.time), 'an RFC 3339 time, now')
