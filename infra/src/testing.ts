@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { Redis } from 'ioredis'
+import pg from 'pg'
 import { createMigratedDatabase, dropDatabase } from './db.js'
 import { startGateway, type GatewaySettings, type RunningGateway } from './gateway.js'
 import { freePort, startMail, startS3 } from './local-services.js'
@@ -15,6 +17,76 @@ export interface Teardown { teardown: (fn: () => unknown) => void }
 export const adminBaseUrl = (): string =>
   process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 export const testRedisUrl = (): string => process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/**
+ * A stream prefix of the test's own (`EVENTS_STREAM_PREFIX`), so tests sharing
+ * the machine's Redis never read each other's events; its keys go at teardown.
+ */
+export function testStreamPrefix (t: Teardown): string {
+  const prefix = `test.${randomBytes(5).toString('hex')}.`
+  t.teardown(async () => {
+    const redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 })
+    try {
+      await redis.connect()
+      const keys = await redis.keys(`${prefix}*`)
+      if (keys.length > 0) await redis.del(...keys)
+    } finally {
+      redis.disconnect()
+    }
+  })
+  return prefix
+}
+
+/** Polls until `fn` is true: at most `tries` times, `intervalMs` apart. Never an assertion on time. */
+export async function eventually (
+  fn: () => Promise<boolean> | boolean, { tries = 150, intervalMs = 100 } = {}
+): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (await Promise.resolve().then(fn).catch(() => false)) return true
+    await new Promise((resolve) => setTimeout(resolve, intervalMs))
+  }
+  return false
+}
+
+/** The events in a producer's stream (`prefix` + auth | card | file), oldest first. */
+export async function streamedEvents (prefix: string, producer: string): Promise<PublishedEvent[]> {
+  const redis = new Redis(testRedisUrl(), { lazyConnect: true, maxRetriesPerRequest: 1 })
+  try {
+    await redis.connect()
+    const entries = await redis.xrange(`${prefix}${producer}`, '-', '+')
+    return entries.map(([, fields]) => JSON.parse(fields[fields.indexOf('event') + 1] ?? 'null') as PublishedEvent)
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** An event as a test reads it back: the envelope's fields, loosely typed. */
+export interface PublishedEvent {
+  id: string
+  type: string
+  source: string
+  subject: string
+  time: string
+  data: Record<string, unknown>
+  actorid?: string
+  requestid?: string
+  clientip?: string
+  subjectseq?: number
+}
+
+/** What a service's outbox holds (sent or not), oldest first, optionally of some types only. */
+export async function outboxEvents (db: TestDatabase, schema: string, types?: string[]): Promise<PublishedEvent[]> {
+  const client = new pg.Client({ connectionString: db.adminUrl })
+  await client.connect()
+  try {
+    const { rows } = await client.query<{ payload: PublishedEvent }>(
+      `SELECT payload FROM ${pg.escapeIdentifier(schema)}.outbox
+       WHERE $1::text[] IS NULL OR type = ANY($1) ORDER BY created_at, id`, [types ?? null])
+    return rows.map((r) => r.payload)
+  } finally {
+    await client.end()
+  }
+}
 
 export interface TestDatabase {
   name: string

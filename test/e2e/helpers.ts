@@ -43,16 +43,4 @@ export async function startService (
   return { name, url: `http://127.0.0.1:${port}`, port, app, logs }
 }
 
-/** Polls `fn` until it returns true or the bound is reached; returns the last result. */
-export async function eventually (
-  fn: () => Promise<boolean>,
-  { tries = 100, intervalMs = 100 } = {}
-): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
-    if (await fn().catch(() => false)) return true
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
-  return false
-}
-
-export { ownRedis, type OwnRedis } from '@holo/infra/testing'
+export { eventually, ownRedis, type OwnRedis } from '@holo/infra/testing'

@@ -13,16 +13,7 @@ import { entries } from '../src/redis.js'
 
 export const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
-/** Polls until `fn` is true: at most `tries` times, `intervalMs` apart. Never an assertion on time. */
-export async function eventually (
-  fn: () => Promise<boolean> | boolean, { tries = 150, intervalMs = 100 } = {}
-): Promise<boolean> {
-  for (let i = 0; i < tries; i++) {
-    if (await Promise.resolve().then(fn).catch(() => false)) return true
-    await sleep(intervalMs)
-  }
-  return false
-}
+export { eventually } from '@holo/infra/testing'
 
 export const unique = (label: string): string => `${label}_${randomBytes(4).toString('hex')}`
 

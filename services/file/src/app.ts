@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { createService } from '@holo/shared'
+import { createService, relayOutbox } from '@holo/shared'
 import { signingKeys, uploadTempDir, type Config } from './config.js'
 import type { Deps } from './deps.js'
 import { fileMetrics } from './metrics.js'
@@ -34,8 +34,9 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     observe: { pg: deps.adapter, redis: deps.redis },
     auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
     modules: async (app) => {
+      relayOutbox(app, config, deps.redis)
       const metrics = fileMetrics(app.metrics)
-      const repo = new FilesRepository(deps.prisma)
+      const repo = new FilesRepository(deps.prisma, config.DATABASE_SCHEMA)
       const access = new FileAccess(repo)
       const store = observedStore(deps.store, metrics.storage)
       const { FILE_PUBLIC_BASE_URL: publicBaseUrl, FILE_MAX_BYTES: maxBytes } = config

@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Type, type Static } from 'typebox'
+import { eventsProducerEnv } from '@holo/events'
 import { ConfigError, assertProductionSafe, authVerifierEnv, baseEnv, parseEnv } from '@holo/shared'
 
 const MiB = 1024 * 1024
@@ -11,6 +12,7 @@ export const DEV_URL_SIGNING_KEY = 'holo-dev-file-url-signing-key-not-for-produc
 export const EnvSchema = Type.Object({
   ...baseEnv({ port: 3003, schema: 'file', role: 'holo_file' }),
   ...authVerifierEnv(),
+  ...eventsProducerEnv(),
   S3_ENDPOINT: Type.String({ default: 'http://127.0.0.1:9000', pattern: '^https?://' }),
   S3_REGION: Type.String({ default: 'us-east-1' }),
   S3_ACCESS_KEY: Type.String({ default: 'S3RVER', minLength: 1 }),

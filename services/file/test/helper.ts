@@ -10,6 +10,7 @@ import {
   testIssuer,
   testRedisUrl,
   testS3,
+  testStreamPrefix,
   type Teardown,
   type TestDatabase,
   type TestIssuer
@@ -53,6 +54,7 @@ export async function buildTestApp (
     AUTH_JWKS_URL: issuer.jwksUrl,
     AUTH_ISSUER: issuer.issuer,
     FILE_TEMP_DIR: dir,
+    EVENTS_STREAM_PREFIX: testStreamPrefix(t),
     ...env
   })
   const deps = await createDeps(config)

@@ -1,10 +1,14 @@
 import t from 'tap'
+import { outboxEvents } from '@holo/infra/testing'
+import { fileUploaded } from '../src/modules/files/files.events.js'
 import { FilesRepository } from '../src/modules/files/files.repository.js'
 import { buildTestApp, leftovers, makeImage, upload } from './helper.js'
 
 t.test('quotas', async (t) => {
   const QUOTA = 100_000
   const ta = await buildTestApp(t, { FILE_QUOTA_BYTES: String(QUOTA) })
+  const uploadedEvents = async (ownerId: string): Promise<number> =>
+    (await outboxEvents(ta.db, 'file', ['holo.file.uploaded.v1'])).filter((e) => e.data.ownerId === ownerId).length
 
   t.test('concurrent uploads against a nearly full quota never exceed it', async (t) => {
     const alice = ta.user()
@@ -30,31 +34,33 @@ t.test('quotas', async (t) => {
   })
 
   t.test('the transaction alone holds the line (no early check)', async (t) => {
-    const repo = new FilesRepository(ta.deps.prisma)
+    const repo = new FilesRepository(ta.deps.prisma, ta.config.DATABASE_SCHEMA)
     const ownerId = ta.user().id
     const attempts = await Promise.all(Array.from({ length: 12 }, (_, i) => repo.commit({
       ownerId, purpose: 'artwork', visibility: 'public', filename: `f${i}.png`, contentType: 'image/png',
       size: 30_000, sha256: String(i).padStart(64, '0'), width: 1, height: 1,
       storageKey: `files/test-${ownerId}-${i}/original`
-    }, QUOTA)))
+    }, QUOTA, (f) => [fileUploaded(f)])))
     t.equal(attempts.filter((a) => a.kind === 'created').length, 3, 'exactly three of 30 kB fit in 100 kB')
     t.equal(attempts.filter((a) => a.kind === 'quota').length, 9)
     t.equal(await repo.usedBy(ownerId), 90_000)
+    t.equal(await uploadedEvents(ownerId), 3, 'an event for each file kept, none for the refused ones')
   })
 
   t.test('concurrent uploads of the same bytes by one user give one file', async (t) => {
-    const repo = new FilesRepository(ta.deps.prisma)
+    const repo = new FilesRepository(ta.deps.prisma, ta.config.DATABASE_SCHEMA)
     const ownerId = ta.user().id
     const file = (i: number) => ({
       ownerId, purpose: 'artwork', visibility: 'public', filename: 'same.png', contentType: 'image/png',
       size: 1000, sha256: 'f'.repeat(64), width: 1, height: 1, storageKey: `files/dup-${ownerId}-${i}/original`
     })
-    const results = await Promise.all([0, 1, 2, 3].map((i) => repo.commit(file(i), QUOTA)))
+    const results = await Promise.all([0, 1, 2, 3].map((i) => repo.commit(file(i), QUOTA, (f) => [fileUploaded(f)])))
     t.equal(results.filter((r) => r.kind === 'created').length, 1)
     t.equal(results.filter((r) => r.kind === 'duplicate').length, 3)
     const ids = new Set(results.map((r) => r.kind === 'quota' ? undefined : r.file.id))
     t.equal(ids.size, 1, 'all point at the same file')
     t.equal(await repo.usedBy(ownerId), 1000, 'counted once')
+    t.equal(await uploadedEvents(ownerId), 1, 'published once')
   })
 
   t.test('admins are unlimited', async (t) => {

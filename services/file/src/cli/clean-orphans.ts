@@ -33,7 +33,7 @@ try {
 const prisma = new PrismaClient({ adapter: pgAdapter(config) })
 try {
   const report = await cleanOrphans({
-    repo: new FilesRepository(prisma),
+    repo: new FilesRepository(prisma, config.DATABASE_SCHEMA),
     store: new S3ObjectStore(createS3(config), config.S3_BUCKET, config.S3_REGION),
     tempDir: uploadTempDir(config),
     dryRun: values['dry-run'],

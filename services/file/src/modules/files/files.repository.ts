@@ -1,4 +1,6 @@
 // The only module that talks to PostgreSQL (through Prisma).
+import { writeEvents } from '@holo/shared'
+import type { HoloEvent } from '@holo/events'
 import { Prisma, type PrismaClient, type File as FileRow } from '../../generated/prisma/client.js'
 
 export interface FileRecord {
@@ -23,6 +25,9 @@ export type CommitResult =
   | { kind: 'duplicate', file: FileRecord }
   | { kind: 'quota', used: number }
 
+/** The events a change publishes, made from the row it wrote (they commit or roll back with it). */
+export type EventsOf = (file: FileRecord) => readonly HoloEvent[]
+
 export interface ListQuery { ownerId: string, purpose?: string, after?: { createdAt: Date, id: string }, limit: number }
 
 const toRecord = (r: FileRow): FileRecord => ({
@@ -44,7 +49,7 @@ const isUniqueViolation = (err: unknown): boolean =>
   err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002'
 
 export class FilesRepository {
-  constructor (private readonly prisma: PrismaClient) {}
+  constructor (private readonly prisma: PrismaClient, private readonly schema: string) {}
 
   async findById (id: string): Promise<FileRecord | null> {
     const row = await this.prisma.file.findUnique({ where: { id } })
@@ -82,7 +87,7 @@ export class FilesRepository {
    * concurrent uploads are serialised there and can never exceed the quota.
    * `quota` null means unlimited.
    */
-  async commit (file: NewFile, quota: number | null): Promise<CommitResult> {
+  async commit (file: NewFile, quota: number | null, eventsOf: EventsOf): Promise<CommitResult> {
     try {
       return await this.prisma.$transaction(async (tx) => {
         await tx.storageUsage.createMany({ data: [{ ownerId: file.ownerId, used: 0 }], skipDuplicates: true })
@@ -94,8 +99,9 @@ export class FilesRepository {
           const usage = await tx.storageUsage.findUnique({ where: { ownerId: file.ownerId } })
           return { kind: 'quota' as const, used: Number(usage?.used ?? 0) }
         }
-        const row = await tx.file.create({ data: { ...file, size: BigInt(file.size) } })
-        return { kind: 'created' as const, file: toRecord(row) }
+        const created = toRecord(await tx.file.create({ data: { ...file, size: BigInt(file.size) } }))
+        await writeEvents(tx, eventsOf(created), this.schema)
+        return { kind: 'created' as const, file: created }
       })
     } catch (err) {
       // The same owner uploaded the same bytes concurrently: theirs won.
@@ -107,7 +113,7 @@ export class FilesRepository {
   }
 
   /** Deletes the row and gives its bytes back to the owner's quota; null when it was already gone. */
-  async delete (id: string): Promise<FileRecord | null> {
+  async delete (id: string, eventsOf: EventsOf): Promise<FileRecord | null> {
     return await this.prisma.$transaction(async (tx) => {
       const row = await tx.file.findUnique({ where: { id } })
       if (row === null) return null
@@ -115,7 +121,9 @@ export class FilesRepository {
       const deleted = await tx.file.deleteMany({ where: { id } })
       if (deleted.count === 0) return null
       await tx.storageUsage.updateMany({ where: { ownerId: row.ownerId }, data: { used: { decrement: row.size } } })
-      return toRecord(row)
+      const record = toRecord(row)
+      await writeEvents(tx, eventsOf(record), this.schema)
+      return record
     })
   }
 

@@ -5,6 +5,7 @@ import { errors } from '../../errors.js'
 import { removeQuietly, type ObjectStore } from '../../storage/object-store.js'
 import type { FileAccess } from './access.js'
 import type { FileRecord, FilesRepository } from './files.repository.js'
+import { fileDeleted } from './files.events.js'
 import { toFileView } from './files.mappers.js'
 import type { FileView } from './files.schemas.js'
 import { allKeysOf } from './storage-keys.js'
@@ -55,7 +56,7 @@ export class FilesService {
   /** Removes the row (giving its bytes back to the quota), then the object and its thumbnails. */
   async delete (caller: AuthUser, id: string): Promise<void> {
     const file = await this.access.owned(caller, id)
-    const deleted = await this.repo.delete(file.id)
+    const deleted = await this.repo.delete(file.id, (row) => [fileDeleted(row, caller.id)])
     if (deleted === null) throw errors.FILE_NOT_FOUND()
     await removeQuietly(this.store, allKeysOf(deleted.storageKey), this.log)
   }

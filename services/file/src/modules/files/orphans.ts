@@ -5,6 +5,7 @@
 import { readdir, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { ObjectStore } from '../../storage/object-store.js'
+import { fileDeleted } from './files.events.js'
 import type { FilesRepository } from './files.repository.js'
 import { ORIGINAL_SUFFIX } from './storage-keys.js'
 import { TEMP_FILE_PREFIX } from './uploads.service.js'
@@ -87,7 +88,7 @@ export async function cleanOrphans (o: OrphanOptions): Promise<OrphanReport> {
       if (owner !== null && (await o.repo.existingKeys([owner])).has(owner)) continue
       await o.store.remove([key])
     }
-    for (const row of report.rowsWithoutObject) await o.repo.delete(row.id)
+    for (const row of report.rowsWithoutObject) await o.repo.delete(row.id, (gone) => [fileDeleted(gone, null)])
     await Promise.all(report.staleTempFiles.map((f) => rm(f, { force: true })))
   }
   return report

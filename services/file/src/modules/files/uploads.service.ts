@@ -13,6 +13,7 @@ import { errors } from '../../errors.js'
 import type { UploadOutcome } from '../../metrics.js'
 import { removeQuietly, type ObjectStore } from '../../storage/object-store.js'
 import type { FileRecord, FilesRepository } from './files.repository.js'
+import { fileUploaded } from './files.events.js'
 import { toFileView } from './files.mappers.js'
 import { PURPOSES, VISIBILITIES, type FileView } from './files.schemas.js'
 import { sanitizeFilename } from './filename.js'
@@ -217,7 +218,7 @@ export class UploadsService {
         width: image.width,
         height: image.height,
         storageKey
-      }, quota)
+      }, quota, (file) => [fileUploaded(file)])
     } catch (err) {
       await removeQuietly(this.store, [storageKey], this.log)
       throw err
