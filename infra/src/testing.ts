@@ -74,9 +74,16 @@ export interface PublishedEvent {
   subjectseq?: number
 }
 
-/** What a service's outbox holds (sent or not), oldest first, optionally of some types only. */
-export async function outboxEvents (db: TestDatabase, schema: string, types?: string[]): Promise<PublishedEvent[]> {
-  const client = new pg.Client({ connectionString: db.adminUrl })
+/**
+ * What a service's outbox holds (sent or not), oldest first, optionally of some
+ * types only; `db` is a test database or the URL of one (the admin's or the service's role).
+ */
+export async function outboxEvents (
+  db: TestDatabase | string,
+  schema: string,
+  types?: string[]
+): Promise<PublishedEvent[]> {
+  const client = new pg.Client({ connectionString: typeof db === 'string' ? db : db.adminUrl })
   await client.connect()
   try {
     const { rows } = await client.query<{ payload: PublishedEvent }>(

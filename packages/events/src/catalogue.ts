@@ -82,7 +82,8 @@ export const catalogue = {
       ip: Type.String({ minLength: 1, description: 'The client address as the gateway saw it' }),
       userAgent: Type.Union([Type.String(), Type.Null()], { description: 'The client\'s User-Agent, if it sent one' }),
       newDevice: Type.Boolean({
-        description: 'True when this address and user agent had never signed in to the account'
+        description: 'True when this user agent had not signed in to the account from this network (an IPv4 /24, ' +
+          'an IPv6 /64) in the last 90 days'
       })
     })
   }),

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { createService } from '@holo/shared'
+import { createService, relayOutbox } from '@holo/shared'
 import type { Config } from './config.js'
 import type { Deps } from './deps.js'
 import { authMetrics } from './metrics.js'
@@ -48,7 +48,10 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     observe: { pg: deps.adapter, redis: deps.redis },
     // The same verifier the other services use, fed with this service's own keys (no JWKS round trip).
     auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
-    modules: async (app) => { await accountsModule(app, config, deps) }
+    modules: async (app) => {
+      relayOutbox(app, config, deps.redis)
+      await accountsModule(app, config, deps)
+    }
   })
 }
 
@@ -66,7 +69,7 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
 
   const core = new AccountsCore({
     config,
-    repo: new AccountsRepository(deps.prisma),
+    repo: new AccountsRepository(deps.prisma, config.DATABASE_SCHEMA),
     redis: deps.redis,
     hasher: deps.hasher,
     mailer: deps.mailer

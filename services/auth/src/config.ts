@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { eventsProducerEnv } from '@holo/events'
 import { assertProductionSafe, baseEnv, ConfigError, DEFAULT_ISSUER, fileServiceEnv, parseEnv } from '@holo/shared'
 
 /** The development admin password the local stack uses; refused in production. */
@@ -8,6 +9,7 @@ const seconds = (fallback: number, minimum = 1) => Type.Integer({ default: fallb
 
 export const EnvSchema = Type.Object({
   ...baseEnv({ port: 3001, schema: 'auth', role: 'holo_auth' }),
+  ...eventsProducerEnv(),
   PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080', pattern: '^https?://' }),
   AUTH_ISSUER: Type.String({ default: DEFAULT_ISSUER, minLength: 1 }),
   // Signing keys: a directory of <kid>.pem files and/or `kid:base64(PKCS#8 DER)` entries, comma-separated.

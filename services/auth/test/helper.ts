@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import tap from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { freePort, testDatabase, testMail, testRedisUrl, type Teardown, type TestMail } from '@holo/infra/testing'
+import {
+  freePort, testDatabase, testMail, testRedisUrl, testStreamPrefix, type Teardown, type TestMail
+} from '@holo/infra/testing'
 import { JWKS_PATH } from '@holo/shared'
 // The real file service, for the avatarFileId check (tsconfig.json has rootDir '..' for this).
 import { buildTestApp as buildFileTestApp, makeImage, upload as uploadFile } from '../../file/test/helper.js'
@@ -40,6 +42,7 @@ export async function buildTestApp (
     PUBLIC_URL: 'http://holo.test',
     // A stray call to the file service fails loudly (503) instead of reaching one.
     FILE_SERVICE_URL: `http://127.0.0.1:${closedPort}`,
+    EVENTS_STREAM_PREFIX: testStreamPrefix(t),
     ...FAST_ARGON2,
     ...env
   })

@@ -63,6 +63,27 @@ export async function writeEvents (
   await writeOutbox(async (sql, params) => await tx.$executeRawUnsafe(sql, ...params), events, { schema })
 }
 
+/** A Prisma client, as far as running an interactive transaction goes. */
+export interface TransactionRunner<Tx> { $transaction: <R>(work: (tx: Tx) => Promise<R>) => Promise<R> }
+
+/**
+ * Runs `work` in a transaction and writes the events `eventsOf` makes from its
+ * result in the same transaction: they are published if and only if the work
+ * commits. `eventsOf` returning nothing (a no-op change) writes nothing.
+ */
+export async function transactionWithEvents<Tx extends RawSqlTransaction, R> (
+  db: TransactionRunner<Tx>,
+  schema: string,
+  work: (tx: Tx) => Promise<R>,
+  eventsOf: (result: R) => readonly HoloEvent[]
+): Promise<R> {
+  return await db.$transaction(async (tx) => {
+    const result = await work(tx)
+    await writeEvents(tx, eventsOf(result), schema)
+    return result
+  })
+}
+
 type ProducerConfig = Static<TObject<ReturnType<typeof eventsProducerEnv>>> & {
   DATABASE_URL: string
   DATABASE_SCHEMA: string

@@ -6,6 +6,7 @@ import type { Config } from '../../config.js'
 import { errors } from '../../errors.js'
 import type { Mailer } from '../../mailer.js'
 import { passwordProblem, type PasswordHasher } from '../../passwords.js'
+import { sessionsRevoked } from './accounts.events.js'
 import type {
   AccountsRepository, AuditInput, OneTimePurpose, SessionSelection, UserRow
 } from './accounts.repository.js'
@@ -65,9 +66,17 @@ export class AccountsCore {
     return user
   }
 
-  /** Ends sessions in the database and announces them; returns the ids ended now. */
-  async endSessions (where: SessionSelection, reason: string, ctx: RequestContext): Promise<string[]> {
-    const ids = await this.repo.revokeSessions(where, reason, new Date())
+  /**
+   * Ends sessions in the database (publishing a session.revoked for each) and announces them;
+   * returns the ids ended now. `actorId`: who ended them, null when the system did.
+   */
+  async endSessions (
+    where: SessionSelection,
+    reason: string,
+    actorId: string | null,
+    ctx: RequestContext
+  ): Promise<string[]> {
+    const ids = await this.repo.revokeSessions(where, reason, new Date(), sessionsRevoked(where.userId, reason, actorId))
     await this.announceRevoked(ids, ctx.log)
     return ids
   }

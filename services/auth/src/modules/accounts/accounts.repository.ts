@@ -1,7 +1,8 @@
 // The only file that talks to Prisma: persistence without rules.
 import { randomBytes } from 'node:crypto'
-import { likeLiteral } from '@holo/shared'
-import type { PrismaClient } from '../../generated/prisma/client.js'
+import type { HoloEvent } from '@holo/events'
+import { likeLiteral, transactionWithEvents, writeEvents } from '@holo/shared'
+import type { Prisma, PrismaClient } from '../../generated/prisma/client.js'
 import type { AuditEventModel, SessionModel, UserModel } from '../../generated/prisma/models.js'
 
 export type UserRow = UserModel
@@ -86,21 +87,31 @@ function uniqueViolation (err: unknown): UniqueViolation | null {
   return new UniqueViolation(/users_email_key/.test(JSON.stringify(e.meta ?? {})) ? 'email' : 'username')
 }
 
-export class AccountsRepository {
-  constructor (private readonly prisma: PrismaClient) {}
+/** The events a change publishes, made from what it wrote (they commit or roll back with it). */
+export type EventsOf<T> = (result: T) => readonly HoloEvent[]
+const noEvents = (): readonly HoloEvent[] => []
 
-  async createUser (data: NewUser): Promise<UserRow> {
+export class AccountsRepository {
+  constructor (private readonly prisma: PrismaClient, private readonly schema: string) {}
+
+  private async withEvents<R> (work: (tx: Prisma.TransactionClient) => Promise<R>, eventsOf: EventsOf<R>): Promise<R> {
+    return await transactionWithEvents(this.prisma, this.schema, work, eventsOf)
+  }
+
+  async createUser (data: NewUser, eventsOf: EventsOf<UserRow> = noEvents): Promise<UserRow> {
     try {
-      return await this.prisma.user.create({ data })
+      return await this.withEvents(async (tx) => await tx.user.create({ data }), eventsOf)
     } catch (err) {
       throw uniqueViolation(err) ?? err
     }
   }
 
-  async updateUser (id: string, data: UserChanges): Promise<UserRow | null> {
+  async updateUser (id: string, data: UserChanges, eventsOf: EventsOf<UserRow> = noEvents): Promise<UserRow | null> {
     try {
-      const { count } = await this.prisma.user.updateMany({ where: { id }, data })
-      return count === 0 ? null : await this.findUserById(id)
+      return await this.withEvents(async (tx) => {
+        const { count } = await tx.user.updateMany({ where: { id }, data })
+        return count === 0 ? null : await tx.user.findUnique({ where: { id } })
+      }, (user) => user === null ? [] : eventsOf(user))
     } catch (err) {
       throw uniqueViolation(err) ?? err
     }
@@ -132,8 +143,8 @@ export class AccountsRepository {
     })
   }
 
-  async createSession (data: NewSession): Promise<SessionRow> {
-    return await this.prisma.session.create({
+  async createSession (data: NewSession, eventsOf: EventsOf<SessionRow> = noEvents): Promise<SessionRow> {
+    return await this.withEvents(async (tx) => await tx.session.create({
       data: {
         userId: data.userId,
         ip: data.ip,
@@ -141,7 +152,24 @@ export class AccountsRepository {
         expiresAt: data.expiresAt,
         refreshTokens: { create: { tokenHash: data.refreshHash, expiresAt: data.expiresAt } }
       }
-    })
+    }), eventsOf)
+  }
+
+  /**
+   * Has the user signed in with this user agent from this network (the /24 of
+   * an IPv4 address, the /64 of an IPv6 one) since `since`?
+   */
+  async knownDevice (userId: string, userAgent: string | null, ip: string | null, since: Date): Promise<boolean> {
+    if (ip === null) return false
+    const rows = await this.prisma.$queryRaw<Array<{ known: boolean }>>`
+      WITH net AS (SELECT set_masklen(${ip}::inet, CASE family(${ip}::inet) WHEN 4 THEN 24 ELSE 64 END) AS n)
+      SELECT EXISTS (
+        SELECT 1 FROM sessions s, net
+        WHERE s.user_id = ${userId}::uuid AND s.created_at >= ${since}
+          AND s.user_agent IS NOT DISTINCT FROM ${userAgent}
+          AND s.ip IS NOT NULL AND s.ip::inet <<= net.n
+      ) AS known`
+    return rows[0]?.known === true
   }
 
   /**
@@ -152,7 +180,8 @@ export class AccountsRepository {
   async refresh (
     tokenHash: string,
     decide: (s: RefreshState) => RefreshDecision,
-    now: Date
+    now: Date,
+    revokedEventsOf: EventsOf<RefreshState> = noEvents
   ): Promise<{ state: RefreshState, decision: RefreshDecision } | null> {
     return await this.prisma.$transaction(async (tx) => {
       // One round trip reads everything the rules need and locks the session row.
@@ -196,6 +225,7 @@ export class AccountsRepository {
           where: { id: token.sessionId, revokedAt: null },
           data: { revokedAt: now, revokedReason: decision.reason }
         })
+        await writeEvents(tx, revokedEventsOf(state), this.schema)
       }
       return { state, decision }
     })
@@ -214,8 +244,13 @@ export class AccountsRepository {
   }
 
   /** Ends sessions (all of a user's, or one) and kills their refresh tokens; returns the ids ended now. */
-  async revokeSessions (where: SessionSelection, reason: string, now: Date): Promise<string[]> {
-    return await this.prisma.$transaction(async (tx) => {
+  async revokeSessions (
+    where: SessionSelection,
+    reason: string,
+    now: Date,
+    eventsOf: EventsOf<string[]> = noEvents
+  ): Promise<string[]> {
+    return await this.withEvents(async (tx) => {
       const sessions = await tx.session.findMany({
         where: {
           userId: where.userId,
@@ -233,7 +268,7 @@ export class AccountsRepository {
       })
       await tx.refreshToken.updateMany({ where: { sessionId: { in: ids }, rotatedAt: null }, data: { rotatedAt: now } })
       return ids
-    })
+    }, eventsOf)
   }
 
   async createOneTimeToken (data: NewOneTimeToken): Promise<void> {
@@ -271,20 +306,25 @@ export class AccountsRepository {
     await this.prisma.oneTimeToken.deleteMany({ where: { userId, purpose: { in: purposes }, usedAt: null } })
   }
 
-  /** Sets a new password hash and, in the same transaction, voids outstanding tokens. */
+  /**
+   * Sets a new password hash and, in the same transaction, voids outstanding
+   * tokens; with `verifyEmail`, marks an unverified email verified (`emailVerified` says whether it was).
+   */
   async setPassword (
     userId: string,
     passwordHash: string,
-    o: { verifyEmail?: boolean, voidTokens: OneTimePurpose[] }
-  ): Promise<void> {
-    await this.prisma.$transaction(async (tx) => {
+    o: { verifyEmail?: boolean, voidTokens: OneTimePurpose[], eventsOf?: EventsOf<{ emailVerified: boolean }> }
+  ): Promise<{ emailVerified: boolean }> {
+    return await this.withEvents(async (tx) => {
       await tx.user.updateMany({ where: { id: userId }, data: { passwordHash } })
+      let emailVerified = false
       if (o.verifyEmail === true) {
         const unverified = { id: userId, emailVerifiedAt: null }
-        await tx.user.updateMany({ where: unverified, data: { emailVerifiedAt: new Date() } })
+        emailVerified = (await tx.user.updateMany({ where: unverified, data: { emailVerifiedAt: new Date() } })).count > 0
       }
       await tx.oneTimeToken.deleteMany({ where: { userId, purpose: { in: o.voidTokens }, usedAt: null } })
-    })
+      return { emailVerified }
+    }, o.eventsOf ?? noEvents)
   }
 
   async audit (e: AuditInput): Promise<void> {

@@ -1,6 +1,7 @@
 import type { AuthUser } from '@holo/shared'
 import { errors } from '../../errors.js'
 import { normaliseEmail, sha256, type AccountsCore, type RequestContext } from './accounts.core.js'
+import { emailVerified, passwordChanged, passwordReset } from './accounts.events.js'
 import type { ChangePasswordBody, ResetConfirmBody } from './accounts.schemas.js'
 
 /** Password change, password reset and email verification; knows nothing of HTTP. */
@@ -18,8 +19,11 @@ export class PasswordsService {
     this.core.checkPassword('newPassword', body.newPassword, user)
     // A reset link still in a mailbox would undo the change: it dies with the old password.
     const passwordHash = await this.core.hasher.hash(body.newPassword)
-    await this.repo.setPassword(user.id, passwordHash, { voidTokens: ['password_reset'] })
-    await this.core.endSessions({ userId: user.id, exceptId: caller.sessionId }, 'password_change', ctx)
+    await this.repo.setPassword(user.id, passwordHash, {
+      voidTokens: ['password_reset'],
+      eventsOf: () => [passwordChanged(user.id)]
+    })
+    await this.core.endSessions({ userId: user.id, exceptId: caller.sessionId }, 'password_change', user.id, ctx)
     await this.core.audit(ctx, { event: 'password.change', actorId: user.id, targetId: user.id })
   }
 
@@ -47,9 +51,10 @@ export class PasswordsService {
     // The reset proved the mailbox: the email counts as verified and pending verification links are moot.
     await this.repo.setPassword(user.id, await this.core.hasher.hash(body.password), {
       verifyEmail: true,
-      voidTokens: ['password_reset', 'email_verification']
+      voidTokens: ['password_reset', 'email_verification'],
+      eventsOf: ({ emailVerified: verified }) => [passwordReset(user.id), ...(verified ? [emailVerified(user)] : [])]
     })
-    await this.core.endSessions({ userId: user.id }, 'password_reset', ctx)
+    await this.core.endSessions({ userId: user.id }, 'password_reset', user.id, ctx)
     await this.core.audit(ctx, { event: 'password.reset', actorId: user.id, targetId: user.id })
   }
 
@@ -57,7 +62,7 @@ export class PasswordsService {
     const purpose = 'email_verification'
     const userId = await this.repo.consumeOneTimeToken(sha256(token), purpose, new Date(), [purpose])
     if (userId === null) throw errors.TOKEN_INVALID()
-    await this.repo.updateUser(userId, { emailVerifiedAt: new Date() })
+    await this.repo.updateUser(userId, { emailVerifiedAt: new Date() }, (user) => [emailVerified(user)])
     await this.core.audit(ctx, { event: 'email.verified', actorId: userId, targetId: userId })
   }
 }

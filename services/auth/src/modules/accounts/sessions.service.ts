@@ -4,9 +4,13 @@ import type { SigningKeys } from '../../keys.js'
 import type { AuthMetrics } from '../../metrics.js'
 import { newOpaqueToken, normaliseEmail, sha256, type AccountsCore, type RequestContext } from './accounts.core.js'
 import { UniqueViolation, type RefreshDecision, type RefreshState, type UserRow } from './accounts.repository.js'
+import { loggedIn, sessionsRevoked, userRegistered } from './accounts.events.js'
 import { toSession, toUser } from './accounts.mappers.js'
 import type { LoginAttempt, LoginThrottle } from './accounts.throttle.js'
 import type { AuthResult, LoginBody, RegisterBody, Session } from './accounts.schemas.js'
+
+/** A login from a user agent and network not seen for the account in this many days is from a new device. */
+const NEW_DEVICE_DAYS = 90
 
 /** Registration, login, refresh-token rotation, logout and the caller's sessions; knows nothing of HTTP. */
 export class SessionsService {
@@ -24,15 +28,19 @@ export class SessionsService {
     return this.keys.sign({ sub: user.id, sid: sessionId, roles: user.roles as Role[] })
   }
 
-  private async startSession (user: UserRow, ctx: RequestContext): Promise<AuthResult> {
+  /** Opens a session; a login (not a registration) publishes user.logged_in, saying whether the device is new. */
+  private async startSession (user: UserRow, ctx: RequestContext, login = false): Promise<AuthResult> {
     const refreshToken = newOpaqueToken()
+    const userAgent = ctx.userAgent?.slice(0, 512) ?? null
+    const since = new Date(Date.now() - NEW_DEVICE_DAYS * 86_400_000)
+    const newDevice = login && !await this.repo.knownDevice(user.id, userAgent, ctx.ip, since)
     const session = await this.repo.createSession({
       userId: user.id,
       ip: ctx.ip,
-      userAgent: ctx.userAgent?.slice(0, 512) ?? null,
+      userAgent,
       expiresAt: new Date(Date.now() + this.core.config.REFRESH_TOKEN_TTL_SECONDS * 1000),
       refreshHash: sha256(refreshToken)
-    })
+    }, (s) => login ? [loggedIn(s, newDevice)] : [])
     const access = this.accessFor(user, session.id)
     return { user: toUser(user), accessToken: access.token, refreshToken, expiresIn: access.expiresIn }
   }
@@ -43,7 +51,8 @@ export class SessionsService {
     this.core.checkPassword('password', body.password, { email, username })
     let user: UserRow
     try {
-      user = await this.repo.createUser({ email, username, passwordHash: await this.core.hasher.hash(body.password) })
+      const passwordHash = await this.core.hasher.hash(body.password)
+      user = await this.repo.createUser({ email, username, passwordHash }, (u) => [userRegistered(u)])
     } catch (err) {
       if (err instanceof UniqueViolation) throw err.field === 'email' ? errors.EMAIL_TAKEN() : errors.USERNAME_TAKEN()
       throw err
@@ -85,7 +94,7 @@ export class SessionsService {
     await this.throttle.succeeded(attempt)
     const okDetails = delayedMs > 0 ? { details: slowed } : {}
     await this.core.audit(ctx, { event: 'login.ok', actorId: user.id, targetId: user.id, ...okDetails })
-    return await this.startSession(user, ctx)
+    return await this.startSession(user, ctx, true)
   }
 
   /**
@@ -107,7 +116,8 @@ export class SessionsService {
       const expiresAt = new Date(now.getTime() + REFRESH_TOKEN_TTL_SECONDS * 1000)
       return { kind: 'rotate', newHash: sha256(next), expiresAt }
     }
-    const outcome = await this.repo.refresh(sha256(refreshToken), decide, now)
+    const outcome = await this.repo.refresh(sha256(refreshToken), decide, now,
+      (s) => sessionsRevoked(s.user.id, 'refresh_token_reuse', null)([s.sessionId]))
     if (outcome === null || outcome.decision.kind === 'reject') {
       this.metrics.refresh('invalid')
       throw errors.REFRESH_TOKEN_INVALID()
@@ -129,13 +139,13 @@ export class SessionsService {
   async logout (refreshToken: string, ctx: RequestContext): Promise<void> {
     const session = await this.repo.findSessionByRefreshHash(sha256(refreshToken))
     if (session === null || session.revokedAt !== null) return
-    await this.core.endSessions({ userId: session.userId, id: session.id }, 'logout', ctx)
+    await this.core.endSessions({ userId: session.userId, id: session.id }, 'logout', session.userId, ctx)
     const details = { sessionId: session.id }
     await this.core.audit(ctx, { event: 'logout', actorId: session.userId, targetId: session.userId, details })
   }
 
   async logoutAll (caller: AuthUser, ctx: RequestContext): Promise<void> {
-    const ids = await this.core.endSessions({ userId: caller.id }, 'logout_all', ctx)
+    const ids = await this.core.endSessions({ userId: caller.id }, 'logout_all', caller.id, ctx)
     const details = { sessions: ids.length }
     await this.core.audit(ctx, { event: 'logout.all', actorId: caller.id, targetId: caller.id, details })
   }
@@ -147,7 +157,7 @@ export class SessionsService {
 
   /** Ends one of the caller's own sessions; another user's is a 404 like a missing one. */
   async end (caller: AuthUser, sessionId: string, ctx: RequestContext): Promise<void> {
-    const ended = await this.core.endSessions({ userId: caller.id, id: sessionId }, 'logout', ctx)
+    const ended = await this.core.endSessions({ userId: caller.id, id: sessionId }, 'logout', caller.id, ctx)
     if (ended.length === 0) throw errors.SESSION_NOT_FOUND()
     await this.core.audit(ctx, { event: 'logout', actorId: caller.id, targetId: caller.id, details: { sessionId } })
   }

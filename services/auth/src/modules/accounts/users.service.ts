@@ -3,6 +3,7 @@ import { type AuthUser, decodeIdCursor, encodeCursor, type FileReferenceCheck, t
 import { errors } from '../../errors.js'
 import { normaliseEmail, type AccountsCore, type RequestContext } from './accounts.core.js'
 import { UniqueViolation } from './accounts.repository.js'
+import { adminChanges, profileUpdated, userRegistered } from './accounts.events.js'
 import { toProfile, toUser } from './accounts.mappers.js'
 import type { AdminUpdateBody, Profile, UpdateMeBody, User, UserListQuery, UserPage } from './accounts.schemas.js'
 
@@ -30,7 +31,7 @@ export class UsersService {
     }
     const changes = body.username === undefined ? body : { ...body, username: body.username.toLowerCase() }
     try {
-      const user = await this.repo.updateUser(caller.id, changes)
+      const user = await this.repo.updateUser(caller.id, changes, (after) => profileUpdated(current, after))
       if (user === null) throw errors.USER_NOT_FOUND()
       return toUser(user)
     } catch (err) {
@@ -66,7 +67,7 @@ export class UsersService {
     const user = await this.repo.updateUser(id, {
       ...(roles !== undefined ? { roles } : {}),
       ...(disabledAt !== undefined ? { disabledAt } : {})
-    })
+    }, (after) => adminChanges(before, after, caller.id))
     if (user === null) throw errors.USER_NOT_FOUND()
     if (roles !== undefined && roles.join() !== before.roles.join()) {
       const details = { from: before.roles, to: roles }
@@ -75,7 +76,7 @@ export class UsersService {
     if (body.disabled === true && before.disabledAt === null) {
       // Reset links sent before the disable must not take the account over once it is enabled again.
       await this.repo.voidOneTimeTokens(id, ['password_reset'])
-      await this.core.endSessions({ userId: id }, 'disabled', ctx)
+      await this.core.endSessions({ userId: id }, 'disabled', caller.id, ctx)
       await this.core.audit(ctx, { event: 'user.disable', actorId: caller.id, targetId: id })
     } else if (body.disabled === false && before.disabledAt !== null) {
       await this.core.audit(ctx, { event: 'user.enable', actorId: caller.id, targetId: id })
@@ -117,7 +118,8 @@ export class UsersService {
       try {
         const passwordHash = await this.core.hasher.hash(password)
         const roles = ['user', 'admin']
-        const user = await this.repo.createUser({ email, username, passwordHash, roles, emailVerifiedAt: new Date() })
+        const user = await this.repo.createUser(
+          { email, username, passwordHash, roles, emailVerifiedAt: new Date() }, (u) => [userRegistered(u)])
         const details = { by: 'bootstrap', roles: user.roles }
         await this.core.audit(ctx, { event: 'register', targetId: user.id, details })
         return
