@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { createService } from '@holo/shared'
+import { createService, relayOutbox } from '@holo/shared'
 import type { Config } from './config.js'
 import type { Deps } from './deps.js'
 import { CollectionRepository } from './modules/collections/collections.repository.js'
@@ -9,6 +9,7 @@ import { CardCache } from './modules/cards/cards.cache.js'
 import { CardRepository } from './modules/cards/cards.repository.js'
 import { cardRoutes } from './modules/cards/cards.routes.js'
 import { CardService } from './modules/cards/cards.service.js'
+import { ViewCounter } from './modules/cards/view-counter.js'
 import { TemplateRepository } from './modules/templates/templates.repository.js'
 import { templateRoutes } from './modules/templates/templates.routes.js'
 import { TemplateService } from './modules/templates/templates.service.js'
@@ -33,8 +34,9 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     observe: { pg: deps.adapter, redis: deps.redis },
     auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
     modules: async (app) => {
-      const cards = new CardRepository(deps.prisma, app.metrics)
-      const templates = new TemplateRepository(deps.prisma)
+      relayOutbox(app, config, deps.redis)
+      const cards = new CardRepository(deps.prisma, config.DATABASE_SCHEMA, app.metrics)
+      const templates = new TemplateRepository(deps.prisma, config.DATABASE_SCHEMA)
       const cache = new CardCache({
         redis: deps.redis,
         prefix: config.CACHE_PREFIX,
@@ -45,8 +47,12 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
         metrics: app.metrics,
         log: app.log
       })
-      const cardService = new CardService({ cards, templates, cache, checkFile: deps.checkFile, metrics: app.metrics, log: app.log })
-      const collectionService = new CollectionService(new CollectionRepository(deps.prisma), cards)
+      const views = new ViewCounter(async (events) => { await cards.publish(events) })
+      views.schedule(app, config.CARD_VIEWS_FLUSH_MS)
+      const cardService = new CardService({
+        cards, templates, cache, views, checkFile: deps.checkFile, metrics: app.metrics, log: app.log
+      })
+      const collectionService = new CollectionService(new CollectionRepository(deps.prisma, config.DATABASE_SCHEMA), cards)
       await app.register(cardRoutes, { service: cardService })
       await app.register(templateRoutes, { service: new TemplateService(templates) })
       await app.register(collectionRoutes, { service: collectionService })

@@ -1,8 +1,10 @@
 import { Type, type Static } from 'typebox'
+import { eventsProducerEnv } from '@holo/events'
 import { authVerifierEnv, baseEnv, fileServiceEnv, parseEnv } from '@holo/shared'
 
 export const EnvSchema = Type.Object({
   ...baseEnv({ port: 3002, schema: 'card', role: 'holo_card' }),
+  ...eventsProducerEnv(),
   ...authVerifierEnv(),
   /** Prefix of every Redis key this service writes (tests give each app its own). */
   CACHE_PREFIX: Type.String({ default: 'card:', pattern: '^[A-Za-z0-9:_-]{1,64}$' }),
@@ -13,6 +15,8 @@ export const EnvSchema = Type.Object({
   // Past its TTL a page may still be served this long while one request refreshes it.
   LIST_CACHE_STALE_SECONDS: Type.Integer({ default: 30, minimum: 0, maximum: 3600 }),
   // A page missing cards added since it was filled is refreshed (behind its readers) at most this often.
+  /** How often each instance writes the card views it counted (holo.card.views_counted.v1) to the outbox. */
+  CARD_VIEWS_FLUSH_MS: Type.Integer({ default: 5000, minimum: 50, maximum: 300_000 }),
   LIST_CACHE_REFRESH_MS: Type.Integer({ default: 5000, minimum: 0, maximum: 60_000 }),
   // The file service, asked whether the caller may use a file (FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_MS).
   ...fileServiceEnv()

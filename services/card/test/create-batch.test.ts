@@ -1,9 +1,13 @@
 import t from 'tap'
+import { outboxEvents } from '@holo/infra/testing'
 import { Registry } from 'prom-client'
+import { v7 as uuidv7 } from 'uuid'
+import { cardCreated } from '../src/modules/cards/cards.events.js'
 import { CardRepository, type NewCard } from '../src/modules/cards/cards.repository.js'
 import { buildTestApp } from './helper.js'
 
 const newCard = (ownerId: string, title: string): NewCard => ({
+  id: uuidv7(),
   ownerId,
   title,
   description: `about ${title}`,
@@ -50,18 +54,27 @@ t.test('creates arriving together share one INSERT; each caller gets its own car
   const sum = Number(/card_insert_batch_size_sum\S* (\d+)/.exec(metrics)?.[1])
   t.equal(sum, 30, 'every card went through an INSERT once')
   t.ok(count < 30, `fewer statements than cards (${count})`)
+  const created = await outboxEvents(h.db, 'card', ['holo.card.created.v1'])
+  t.same(created.map((e) => e.subject).sort(), bodies.map((b) => b.id as string).sort(), 'one card.created each')
+  t.ok(created.every((e, i) => e.actorid === e.data.ownerId && e.requestid !== created[(i + 1) % 30]?.requestid),
+    'each event names its own request, though the inserts were shared')
 })
 
 t.test('a row the database refuses fails alone; the rest of its batch commits', async (t) => {
   const h = await buildTestApp(t)
-  const repo = new CardRepository(h.deps.prisma, new Registry())
+  const repo = new CardRepository(h.deps.prisma, h.config.DATABASE_SCHEMA, new Registry())
   const owner = h.user().id
   // Past the HTTP schema, so only the table's CHECK constraint can refuse it.
   const titles = ['First', 'x'.repeat(200), 'Third', 'Fourth']
-  const results = await Promise.allSettled(titles.map(async (title) => await repo.create(newCard(owner, title))))
+  const results = await Promise.allSettled(titles.map(async (title) => {
+    const card = newCard(owner, title)
+    return await repo.create(card, [cardCreated(card)])
+  }))
   t.same(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
   const rows = await h.deps.prisma.card.findMany({ where: { ownerId: owner }, orderBy: { title: 'asc' } })
   t.same(rows.map((r) => r.title), ['First', 'Fourth', 'Third'])
+  t.same((await outboxEvents(h.db, 'card', ['holo.card.created.v1'])).map((e) => e.data.title).sort(),
+    ['First', 'Fourth', 'Third'], 'the refused card published nothing, the others their event')
   const first = results[0]
   if (first?.status === 'fulfilled') {
     t.equal(first.value.description, 'about First')

@@ -1,7 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { freePort, testDatabase, testIssuer, testRedisUrl, type Teardown, type TestIssuer } from '@holo/infra/testing'
+import {
+  freePort, testDatabase, testIssuer, testRedisUrl, testStreamPrefix, type Teardown, type TestDatabase, type TestIssuer
+} from '@holo/infra/testing'
 import type { Role } from '@holo/shared'
 // The real file service, for the artworkFileId check (services/card/tsconfig.json has rootDir '..' for this).
 import { buildTestApp as buildFileTestApp, imageForm, makeImage } from '../../file/test/helper.js'
@@ -17,6 +19,8 @@ export interface TestApp {
   config: Config
   issuer: TestIssuer
   /** A signed-in user with a fresh id. */
+  /** Its database (tests read the outbox through it). */
+  db: TestDatabase
   user: (roles?: Role[]) => TestUser
   /** Creates a card as `owner` and returns its body. */
   card: (owner: TestUser, body?: Record<string, unknown>) => Promise<Record<string, any>>
@@ -44,6 +48,7 @@ export async function buildTestApp (
     AUTH_ISSUER: issuer.issuer,
     CACHE_PREFIX: `test:card:${randomBytes(6).toString('hex')}:`,
     FILE_SERVICE_URL: `http://127.0.0.1:${closedPort}`,
+    EVENTS_STREAM_PREFIX: testStreamPrefix(t),
     ...env
   })
   const deps = await createDeps(config)
@@ -64,7 +69,7 @@ export async function buildTestApp (
     if (res.statusCode !== 201) throw new Error(`card create failed: ${res.statusCode} ${res.body}`)
     return res.json()
   }
-  return { app, deps, config, issuer, user, card }
+  return { app, deps, config, issuer, db, user, card }
 }
 
 export interface TestFiles {

@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader'
+import type { HoloEvent } from '@holo/events'
+import { type EventsOf, writeEvents } from '@holo/shared'
 import { Histogram, type Registry } from 'prom-client'
-import { v7 as uuidv7 } from 'uuid'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 import type { Holo } from './cards.schemas.js'
 
@@ -25,6 +26,8 @@ export interface CardRow {
 }
 
 export interface NewCard {
+  /** A UUIDv7 made by the service, so that the card's events can name it before the insert. */
+  id: string
   ownerId: string
   title: string
   description: string
@@ -35,6 +38,12 @@ export interface NewCard {
   tags: string[]
   visibility: string
 }
+
+/** A create waiting for its batch: the card and the events its insert publishes. */
+interface PendingInsert { card: NewCard, events: readonly HoloEvent[] }
+
+/** The client or a transaction's: what reads by id run on. */
+type Db = Pick<PrismaClient, '$queryRaw'>
 
 export type CardChanges = Partial<
   Pick<NewCard, 'title' | 'description' | 'artworkFileId' | 'holo' | 'rarity' | 'tags' | 'visibility'>
@@ -91,7 +100,7 @@ export class CardRepository {
    * is most of what a create costs. Each caller still answers only after its
    * own row has committed.
    */
-  private readonly inserts = new DataLoader<NewCard, CardRow>(async (cards) => await this.insertEach(cards), sameTurn)
+  private readonly inserts = new DataLoader<PendingInsert, CardRow>(async (batch) => await this.insertEach(batch), sameTurn)
 
   /**
    * Like lookups arriving in the same turn (every signed-in read asks one) share one SELECT over
@@ -116,7 +125,7 @@ export class CardRepository {
 
   private readonly batchSizes: Histogram
 
-  constructor (private readonly prisma: PrismaClient, metrics: Registry) {
+  constructor (private readonly prisma: PrismaClient, private readonly schema: string, metrics: Registry) {
     this.batchSizes = new Histogram({
       name: 'card_insert_batch_size',
       help: 'Cards written by one INSERT (creates arriving together share one)',
@@ -125,30 +134,32 @@ export class CardRepository {
     })
   }
 
-  async create (card: NewCard): Promise<CardRow> {
-    return await this.inserts.load(card)
+  /** Inserts the card and writes its events in the same transaction (shared with the creates of the same turn). */
+  async create (card: NewCard, events: readonly HoloEvent[]): Promise<CardRow> {
+    return await this.inserts.load({ card, events })
   }
 
   /**
    * A statement is all or nothing: when a batch fails, each card is tried alone so one bad row
    * fails only its own request.
    */
-  private async insertEach (cards: readonly NewCard[]): Promise<Array<CardRow | Error>> {
-    this.batchSizes.observe(cards.length)
+  private async insertEach (batch: readonly PendingInsert[]): Promise<Array<CardRow | Error>> {
+    this.batchSizes.observe(batch.length)
     try {
-      return await this.insertMany(cards)
+      return await this.insertMany(batch)
     } catch (err) {
-      if (cards.length === 1) throw err
-      return await Promise.all(cards.map(async (card) =>
-        await this.insertMany([card]).then((rows) => rows[0] as CardRow, (e: unknown) => e as Error)))
+      if (batch.length === 1) throw err
+      return await Promise.all(batch.map(async (one) =>
+        await this.insertMany([one]).then((rows) => rows[0] as CardRow, (e: unknown) => e as Error)))
     }
   }
 
-  private async insertMany (cards: readonly NewCard[]): Promise<CardRow[]> {
-    // uuid v7 ids keep creation order, as Prisma's uuid(7) default did.
-    const ids = cards.map(() => uuidv7())
+  private async insertMany (batch: readonly PendingInsert[]): Promise<CardRow[]> {
+    const cards = batch.map((b) => b.card)
+    const ids = cards.map((c) => c.id)
     const now = new Date().toISOString()
-    const rows = await this.prisma.$queryRaw<CardRow[]>`
+    const rows = await this.prisma.$transaction(async (tx) => {
+      const inserted = await tx.$queryRaw<CardRow[]>`
       INSERT INTO cards (id, owner_id, title, description, template_id, artwork_file_id, holo, rarity, tags, visibility,
         created_at, updated_at)
       SELECT id, owner_id, title, description, template_id, artwork_file_id, holo, rarity,
@@ -161,6 +172,9 @@ export class CardRepository {
         ${cards.map((c) => c.visibility)}::text[]
       ) AS t(id, owner_id, title, description, template_id, artwork_file_id, holo, rarity, tags, visibility)
       RETURNING ${cardColumns(Prisma.sql`0`)}`
+      await writeEvents(tx, batch.flatMap((b) => b.events), this.schema)
+      return inserted
+    })
     const byId = new Map(rows.map((r) => [r.id, r]))
     return ids.map((id) => byId.get(id) as CardRow)
   }
@@ -174,56 +188,84 @@ export class CardRepository {
    * Applies changes when the card exists and, if given, still has `expectedVersion`.
    * Returns the new row, null when there is no such card, or 'stale'.
    */
-  async update (id: string, changes: CardChanges, expectedVersion?: number): Promise<CardRow | 'stale' | null> {
+  async update (
+    id: string,
+    changes: CardChanges,
+    expectedVersion: number | undefined,
+    eventsOf: EventsOf<CardRow>
+  ): Promise<CardRow | 'stale' | null> {
     const data = { ...changes, holo: changes.holo as Prisma.InputJsonObject | undefined, version: { increment: 1 } }
-    const { count } = await this.prisma.card.updateMany({
-      where: { id, deletedAt: null, ...(expectedVersion !== undefined ? { version: expectedVersion } : {}) },
-      data
+    return await this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.card.updateMany({
+        where: { id, deletedAt: null, ...(expectedVersion !== undefined ? { version: expectedVersion } : {}) },
+        data
+      })
+      const row = (await this.byIds([id], tx)).get(id) ?? null
+      if (row === null) return null
+      if (count === 0) return 'stale'
+      await writeEvents(tx, eventsOf(row), this.schema)
+      return row
     })
-    const row = await this.find(id)
-    if (row === null) return null
-    return count === 0 ? 'stale' : row
   }
 
-  async softDelete (id: string): Promise<boolean> {
-    const { count } = await this.prisma.card.updateMany({
-      where: { id, deletedAt: null },
-      data: { deletedAt: new Date(), version: { increment: 1 } }
+  async softDelete (id: string, events: readonly HoloEvent[]): Promise<boolean> {
+    return await this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.card.updateMany({
+        where: { id, deletedAt: null },
+        data: { deletedAt: new Date(), version: { increment: 1 } }
+      })
+      if (count === 1) await writeEvents(tx, events, this.schema)
+      return count === 1
     })
-    return count === 1
   }
 
-  async setHidden (id: string, hidden: boolean): Promise<CardRow | null> {
-    const { count } = await this.prisma.card.updateMany({
-      where: { id, deletedAt: null },
-      data: { hiddenAt: hidden ? new Date() : null, version: { increment: 1 } }
+  async setHidden (id: string, hidden: boolean, eventsOf: EventsOf<CardRow>): Promise<CardRow | null> {
+    return await this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.card.updateMany({
+        where: { id, deletedAt: null },
+        data: { hiddenAt: hidden ? new Date() : null, version: { increment: 1 } }
+      })
+      const row = count === 1 ? (await this.byIds([id], tx)).get(id) ?? null : null
+      if (row !== null) await writeEvents(tx, eventsOf(row), this.schema)
+      return row
     })
-    return count === 1 ? await this.find(id) : null
   }
 
   /**
    * Adds a like; the insert and the count change are one statement, so likeCount stays exact.
    * The card row itself is not written (see migration 20261126180000_card_like_counts). True when it was new.
    */
-  async like (userId: string, cardId: string): Promise<boolean> {
-    const rows = await this.prisma.$queryRaw<Array<{ likeCount: number }>>`
+  async like (userId: string, cardId: string, eventsOf: EventsOf<number>): Promise<boolean> {
+    return await this.likeChange(Prisma.sql`
       WITH ins AS (
         INSERT INTO likes (user_id, card_id) VALUES (${userId}::uuid, ${cardId}::uuid)
         ON CONFLICT DO NOTHING RETURNING card_id
       )
       UPDATE card_like_counts n SET like_count = n.like_count + 1
-      FROM ins WHERE n.card_id = ins.card_id RETURNING n.like_count AS "likeCount"`
-    return rows.length === 1
+      FROM ins WHERE n.card_id = ins.card_id RETURNING n.like_count AS "likeCount"`, eventsOf)
   }
 
-  async unlike (userId: string, cardId: string): Promise<boolean> {
-    const rows = await this.prisma.$queryRaw<Array<{ likeCount: number }>>`
+  async unlike (userId: string, cardId: string, eventsOf: EventsOf<number>): Promise<boolean> {
+    return await this.likeChange(Prisma.sql`
       WITH del AS (
         DELETE FROM likes WHERE user_id = ${userId}::uuid AND card_id = ${cardId}::uuid RETURNING card_id
       )
       UPDATE card_like_counts n SET like_count = n.like_count - 1
-      FROM del WHERE n.card_id = del.card_id RETURNING n.like_count AS "likeCount"`
-    return rows.length === 1
+      FROM del WHERE n.card_id = del.card_id RETURNING n.like_count AS "likeCount"`, eventsOf)
+  }
+
+  /** Runs a like or unlike statement; when it changed something, its events (given the new count) go with it. */
+  private async likeChange (statement: Prisma.Sql, eventsOf: EventsOf<number>): Promise<boolean> {
+    return await this.prisma.$transaction(async (tx) => {
+      const [row] = await tx.$queryRaw<Array<{ likeCount: number }>>(statement)
+      if (row !== undefined) await writeEvents(tx, eventsOf(row.likeCount), this.schema)
+      return row !== undefined
+    })
+  }
+
+  /** Writes events that go with no change of a row (counted views). */
+  async publish (events: readonly HoloEvent[]): Promise<void> {
+    await this.prisma.$transaction(async (tx) => { await writeEvents(tx, events, this.schema) })
   }
 
   /** Which of `cardIds` the user likes. */
@@ -285,8 +327,8 @@ export class CardRepository {
   }
 
   /** The cards among `ids` that are not deleted, by id. */
-  private async byIds (ids: readonly string[]): Promise<Map<string, CardRow>> {
-    const rows = await this.prisma.$queryRaw<CardRow[]>`
+  private async byIds (ids: readonly string[], db: Db = this.prisma): Promise<Map<string, CardRow>> {
+    const rows = await db.$queryRaw<CardRow[]>`
       SELECT ${COLUMNS} FROM ${CARDS} WHERE cards.id = ANY(${ids}::uuid[]) AND cards.deleted_at IS NULL`
     return new Map(rows.map((r) => [r.id, r]))
   }

@@ -3,6 +3,7 @@ import {
   type AuthUser, commonErrors, counter, cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, type FileReferenceCheck, hasRole, type OnBehalfOf, page, UUID
 } from '@holo/shared'
 import type { Counter, Registry } from 'prom-client'
+import { v7 as uuidv7 } from 'uuid'
 import { errors } from '../../errors.js'
 import type { TemplateRepository } from '../templates/templates.repository.js'
 import { listDimension, writerDimension, type CardCache, type CachedCard, type ListedCard, type ListStamp } from './cards.cache.js'
@@ -10,7 +11,11 @@ import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
 import {
   cardTag, decodePage, encodePage, pageView, personalTag, toPageJson, withLikedByMe, type JsonView, type PageJson
 } from './cards.views.js'
-import type { CardChanges, CardListFilter, CardListRow, CardRepository, CardRow, SortKey } from './cards.repository.js'
+import type { ViewCounter } from './view-counter.js'
+import { cardCreated, cardDeleted, cardEdited, cardLiked, cardModerated } from './cards.events.js'
+import type {
+  CardChanges, CardListFilter, CardListRow, CardRepository, CardRow, NewCard, SortKey
+} from './cards.repository.js'
 import type { Card, CreateCard, ListCardsQuery, UpdateCard } from './cards.schemas.js'
 
 export type Viewer = AuthUser | null
@@ -55,6 +60,8 @@ export interface CardServiceDeps {
   checkFile: FileReferenceCheck
   metrics: Registry
   log: FastifyBaseLogger
+  /** Reads by anyone but the owner are counted as views. */
+  views: ViewCounter
 }
 
 export class CardService {
@@ -87,7 +94,9 @@ export class CardService {
       holo = toHolo({ ...holo, ...(template.holoDefaults as object) })
     }
     if (input.artworkFileId !== undefined) await this.checkArtwork(input.artworkFileId, onBehalf)
-    const row = await this.d.cards.create({
+    const card: NewCard = {
+      // UUIDv7: ids keep creation order.
+      id: uuidv7(),
       ownerId: user.id,
       title: input.title,
       description: input.description ?? '',
@@ -97,7 +106,8 @@ export class CardService {
       rarity: input.rarity ?? 'common',
       tags: normaliseTags(input.tags ?? []),
       visibility: input.visibility ?? 'public'
-    })
+    }
+    const row = await this.d.cards.create(card, [cardCreated(card)])
     this.created.inc()
     // A new card removes nothing from any page: its pages stay servable and refresh behind their
     // readers, while its author's own reads skip pages filled before it (read-your-writes).
@@ -123,6 +133,7 @@ export class CardService {
       void this.d.cache.fillCard(id, cached.generation, card)
     }
     if (!canReadCard(card, viewer)) throw errors.CARD_NOT_FOUND()
+    if (viewer?.id !== card.ownerId) this.d.views.count(id)
     if (likedIds === undefined) return { json: card.body, tag: card.tag, personal: false }
     const liked = likedIds.has(id)
     return { json: withLikedByMe(card.body, liked), tag: personalTag(card.tag, liked), personal: true }
@@ -168,7 +179,7 @@ export class CardService {
     if (input.tags !== undefined) changes.tags = normaliseTags(input.tags)
     // Without If-Match the holo merge above still must not overwrite a concurrent edit.
     const guard = expected ?? (input.holo === undefined ? undefined : row.version)
-    const result = await this.d.cards.update(id, changes, guard)
+    const result = await this.d.cards.update(id, changes, guard, (after) => cardEdited(row, after, user.id))
     if (result === null) throw errors.CARD_NOT_FOUND()
     if (result === 'stale') throw errors.CARD_CHANGED()
     await this.changed(row, result)
@@ -179,7 +190,7 @@ export class CardService {
   async remove (id: string, user: AuthUser): Promise<void> {
     const row = await this.visible(id, user)
     if (row.ownerId !== user.id && !hasRole(user, 'moderator')) throw commonErrors.NOT_OWNER('card')
-    if (!await this.d.cards.softDelete(id)) throw errors.CARD_NOT_FOUND()
+    if (!await this.d.cards.softDelete(id, [cardDeleted(row, user.id)])) throw errors.CARD_NOT_FOUND()
     await this.changed(row, null)
   }
 
@@ -187,7 +198,7 @@ export class CardService {
   async setHidden (id: string, user: AuthUser, hidden: boolean): Promise<Card> {
     const before = await this.d.cards.find(id)
     if (before === null) throw errors.CARD_NOT_FOUND()
-    const row = await this.d.cards.setHidden(id, hidden)
+    const row = await this.d.cards.setHidden(id, hidden, cardModerated(before, user.id))
     if (row === null) throw errors.CARD_NOT_FOUND()
     await this.changed(before, row)
     const liked = (await this.d.cards.likedAmong(user.id, [id])).has(id)
@@ -196,7 +207,8 @@ export class CardService {
 
   async like (id: string, user: AuthUser, on: boolean): Promise<void> {
     const row = await this.visible(id, user)
-    const changed = on ? await this.d.cards.like(user.id, id) : await this.d.cards.unlike(user.id, id)
+    const events = cardLiked(row, on, user.id)
+    const changed = on ? await this.d.cards.like(user.id, id, events) : await this.d.cards.unlike(user.id, id, events)
     if (!changed) return
     this.likes.inc({ action: on ? 'like' : 'unlike' })
     // The card's own entry carries its count; list pages keep theirs until they refresh (at most the list TTL).

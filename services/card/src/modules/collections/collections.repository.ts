@@ -1,3 +1,5 @@
+import type { HoloEvent } from '@holo/events'
+import { type EventsOf, transactionWithEvents, writeEvents } from '@holo/shared'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 
 export interface CollectionRow {
@@ -34,10 +36,11 @@ const select = {
 } as const
 
 export class CollectionRepository {
-  constructor (private readonly prisma: PrismaClient) {}
+  constructor (private readonly prisma: PrismaClient, private readonly schema: string) {}
 
-  async create (c: NewCollection): Promise<CollectionRow> {
-    return await this.prisma.collection.create({ data: c, select })
+  async create (c: NewCollection, eventsOf: EventsOf<CollectionRow>): Promise<CollectionRow> {
+    return await transactionWithEvents(this.prisma, this.schema,
+      async (tx) => await tx.collection.create({ data: c, select }), eventsOf)
   }
 
   async find (id: string): Promise<CollectionRow | null> {
@@ -89,7 +92,8 @@ export class CollectionRepository {
   async putCard (
     collectionId: string,
     cardId: string,
-    position: number | undefined
+    position: number | undefined,
+    addedEventsOf: EventsOf<number>
   ): Promise<'added' | 'moved' | 'unchanged' | 'full'> {
     const key = { collectionId_cardId: { collectionId, cardId } }
     return await this.prisma.$transaction(async (tx) => {
@@ -109,17 +113,19 @@ export class CollectionRepository {
         WHERE collection_id = ${collectionId}::uuid AND position >= ${at}`
       await tx.collectionCard.create({ data: { collectionId, cardId, position: at } })
       await tx.collection.update({ where: { id: collectionId }, data: { updatedAt: new Date() } })
+      if (current === null) await writeEvents(tx, addedEventsOf(at), this.schema)
       return current === null ? 'added' : 'moved'
     })
   }
 
-  async removeCard (collectionId: string, cardId: string): Promise<boolean> {
+  async removeCard (collectionId: string, cardId: string, events: readonly HoloEvent[]): Promise<boolean> {
     return await this.prisma.$transaction(async (tx) => {
       await tx.$queryRaw`SELECT 1 FROM collections WHERE id = ${collectionId}::uuid FOR UPDATE`
       const removed = await tx.collectionCard.deleteMany({ where: { collectionId, cardId } })
       if (removed.count === 0) return false
       await this.compact(tx, collectionId)
       await tx.collection.update({ where: { id: collectionId }, data: { updatedAt: new Date() } })
+      await writeEvents(tx, events, this.schema)
       return true
     })
   }

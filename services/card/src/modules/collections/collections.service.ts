@@ -4,6 +4,7 @@ import { toCard } from '../cards/cards.mappers.js'
 import type { CardRepository } from '../cards/cards.repository.js'
 import { canReadCard, metaOf, type Viewer } from '../cards/cards.service.js'
 import { MAX_CARDS, type CollectionRepository, type CollectionRow } from './collections.repository.js'
+import { cardAdded, cardRemoved, collectionCreated } from './collections.events.js'
 import type {
   Collection, CollectionSummary, CreateCollection, ListCollectionsQuery, UpdateCollection
 } from './collections.schemas.js'
@@ -33,7 +34,7 @@ export class CollectionService {
       name: input.name,
       description: input.description ?? '',
       visibility: input.visibility ?? 'public'
-    })
+    }, (row) => [collectionCreated(row)])
     return { ...toCollectionSummary(row), cards: [] }
   }
 
@@ -78,16 +79,16 @@ export class CollectionService {
   }
 
   async putCard (id: string, cardId: string, user: AuthUser, position: number | undefined): Promise<void> {
-    await this.owned(id, user)
+    const collection = await this.owned(id, user)
     const card = await this.cards.find(cardId)
     if (card === null || !canReadCard(metaOf(card), user)) throw errors.CARD_NOT_FOUND()
-    const outcome = await this.collections.putCard(id, cardId, position)
+    const outcome = await this.collections.putCard(id, cardId, position, cardAdded(collection, cardId))
     if (outcome === 'full') throw errors.COLLECTION_FULL(MAX_CARDS)
   }
 
   async removeCard (id: string, cardId: string, user: AuthUser): Promise<void> {
-    await this.owned(id, user)
-    await this.collections.removeCard(id, cardId)
+    const collection = await this.owned(id, user)
+    await this.collections.removeCard(id, cardId, [cardRemoved(collection, cardId)])
   }
 
   async list (

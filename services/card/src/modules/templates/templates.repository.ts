@@ -1,5 +1,5 @@
+import { type EventsOf, likeLiteral, transactionWithEvents } from '@holo/shared'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
-import { likeLiteral } from '@holo/shared'
 
 export interface TemplateRow {
   id: string
@@ -50,13 +50,13 @@ const templateSelect = {
 const json = (v: object | undefined): Prisma.InputJsonObject | undefined => v as Prisma.InputJsonObject | undefined
 
 export class TemplateRepository {
-  constructor (private readonly prisma: PrismaClient) {}
+  constructor (private readonly prisma: PrismaClient, private readonly schema: string) {}
 
-  async create (t: NewTemplate): Promise<TemplateRow> {
-    return await this.prisma.template.create({
+  async create (t: NewTemplate, eventsOf: EventsOf<TemplateRow>): Promise<TemplateRow> {
+    return await transactionWithEvents(this.prisma, this.schema, async (tx) => await tx.template.create({
       data: { ...t, layout: json(t.layout) as Prisma.InputJsonObject, holoDefaults: json(t.holoDefaults) },
       select: templateSelect
-    })
+    }), eventsOf)
   }
 
   async find (id: string): Promise<TemplateRow | null> {
@@ -64,25 +64,29 @@ export class TemplateRepository {
   }
 
   /** The changed template, or null when there is none with this id. */
-  async update (id: string, changes: TemplateChanges): Promise<TemplateRow | null> {
-    const { count } = await this.prisma.template.updateMany({
-      where: { id },
-      data: { ...changes, layout: json(changes.layout), holoDefaults: json(changes.holoDefaults) }
-    })
-    return count === 0 ? null : await this.find(id)
+  async update (id: string, changes: TemplateChanges, eventsOf: EventsOf<TemplateRow>): Promise<TemplateRow | null> {
+    return await transactionWithEvents(this.prisma, this.schema, async (tx) => {
+      const { count } = await tx.template.updateMany({
+        where: { id },
+        data: { ...changes, layout: json(changes.layout), holoDefaults: json(changes.holoDefaults) }
+      })
+      return count === 0 ? null : await tx.template.findUnique({ where: { id }, select: templateSelect })
+    }, (row) => row === null ? [] : eventsOf(row))
   }
 
   /** Deletes the template unless a card uses it, in which case it is archived; null when there is none. */
-  async deleteOrArchive (id: string): Promise<'deleted' | 'archived' | null> {
-    return await this.prisma.$transaction(async (tx) => {
+  async deleteOrArchive (id: string, archivedEventsOf: EventsOf<TemplateRow>): Promise<'deleted' | 'archived' | null> {
+    const outcome = await transactionWithEvents(this.prisma, this.schema, async (tx) => {
       const used = await tx.card.findFirst({ where: { templateId: id }, select: { id: true } })
       if (used !== null) {
         const { count } = await tx.template.updateMany({ where: { id }, data: { status: 'archived' } })
-        return count === 0 ? null : 'archived' as const
+        const row = count === 0 ? null : await tx.template.findUnique({ where: { id }, select: templateSelect })
+        return row === null ? null : { kind: 'archived' as const, row }
       }
       const { count } = await tx.template.deleteMany({ where: { id } })
-      return count === 0 ? null : 'deleted' as const
-    })
+      return count === 0 ? null : { kind: 'deleted' as const }
+    }, (done) => done?.kind === 'archived' ? archivedEventsOf(done.row) : [])
+    return outcome?.kind ?? null
   }
 
   async list (f: TemplateListFilter): Promise<TemplateRow[]> {

@@ -2,6 +2,7 @@ import { commonErrors, decodeTimeCursor, encodeCursor, hasRole, page, type AuthU
 import { errors } from '../../errors.js'
 import type { Viewer } from '../cards/cards.service.js'
 import type { TemplateRepository, TemplateRow } from './templates.repository.js'
+import { templateCreated, templateStatusChanged } from './templates.events.js'
 import type { CreateTemplate, ListTemplatesQuery, Template, UpdateTemplate } from './templates.schemas.js'
 
 export function toTemplate (row: TemplateRow): Template {
@@ -34,7 +35,7 @@ export class TemplateService {
       holoDefaults: input.holoDefaults ?? {},
       status: input.status ?? 'draft',
       premium: input.premium ?? false
-    })
+    }, templateCreated(user.id))
     return toTemplate(row)
   }
 
@@ -52,7 +53,7 @@ export class TemplateService {
   async update (id: string, user: AuthUser, input: UpdateTemplate): Promise<Template> {
     const row = await this.readable(id, user)
     if (!isAuthor(row, user)) throw commonErrors.NOT_OWNER('template')
-    const updated = await this.templates.update(id, input)
+    const updated = await this.templates.update(id, input, templateStatusChanged(row, user.id))
     if (updated === null) throw errors.TEMPLATE_NOT_FOUND()
     return toTemplate(updated)
   }
@@ -61,7 +62,7 @@ export class TemplateService {
   async remove (id: string, user: AuthUser): Promise<'deleted' | 'archived'> {
     const row = await this.readable(id, user)
     if (!isAuthor(row, user)) throw commonErrors.NOT_OWNER('template')
-    const outcome = await this.templates.deleteOrArchive(id)
+    const outcome = await this.templates.deleteOrArchive(id, templateStatusChanged(row, user.id))
     if (outcome === null) throw errors.TEMPLATE_NOT_FOUND()
     return outcome
   }

@@ -1,0 +1,65 @@
+// What the card service tells the rest of the system about cards (docs/events.md has the catalogue).
+// Each is made in the service layer, in the request's own flow, and written in the change's transaction.
+import type { HoloEvent } from '@holo/events'
+import { event } from '@holo/shared'
+import type { CardRow, NewCard } from './cards.repository.js'
+
+type Visibility = 'public' | 'unlisted' | 'private'
+
+export const cardCreated = (c: NewCard): HoloEvent<'holo.card.created.v1'> =>
+  event('holo.card.created.v1', {
+    subject: c.id,
+    actorId: c.ownerId,
+    data: {
+      ownerId: c.ownerId,
+      title: c.title,
+      visibility: c.visibility as Visibility,
+      rarity: c.rarity,
+      templateId: c.templateId,
+      artworkFileId: c.artworkFileId
+    }
+  })
+
+/** The fields an update can change, in the order events name them. */
+const FIELDS = ['title', 'description', 'artworkFileId', 'holo', 'rarity', 'tags', 'visibility'] as const
+
+/** card.updated naming what changed (and card.visibility_changed beside it); nothing when nothing changed. */
+export function cardEdited (before: CardRow, after: CardRow, actorId: string): HoloEvent[] {
+  const changed = FIELDS.filter((f) => JSON.stringify(before[f]) !== JSON.stringify(after[f]))
+  if (changed.length === 0) return []
+  const events: HoloEvent[] = [event('holo.card.updated.v1', {
+    subject: after.id, actorId, data: { ownerId: after.ownerId, version: after.version, changed: [...changed] }
+  })]
+  if (before.visibility !== after.visibility) {
+    events.push(event('holo.card.visibility_changed.v1', {
+      subject: after.id,
+      actorId,
+      data: {
+        ownerId: after.ownerId,
+        visibility: after.visibility as Visibility,
+        previousVisibility: before.visibility as Visibility
+      }
+    }))
+  }
+  return events
+}
+
+export const cardDeleted = (c: CardRow, actorId: string): HoloEvent<'holo.card.deleted.v1'> =>
+  event('holo.card.deleted.v1', { subject: c.id, actorId, data: { ownerId: c.ownerId } })
+
+export const cardLiked = (c: CardRow, on: boolean, likerId: string) => (likeCount: number): HoloEvent[] => [
+  event(on ? 'holo.card.liked.v1' : 'holo.card.unliked.v1', {
+    subject: c.id, actorId: likerId, data: { ownerId: c.ownerId, likeCount }
+  })
+]
+
+/** Hidden or shown again by a moderator; nothing when it already was. */
+export const cardModerated = (before: CardRow, moderatorId: string, reason?: string) => (after: CardRow): HoloEvent[] => {
+  const hidden = after.hiddenAt !== null
+  if (hidden === (before.hiddenAt !== null)) return []
+  return [hidden
+    ? event('holo.card.hidden.v1', {
+      subject: after.id, actorId: moderatorId, data: { ownerId: after.ownerId, ...(reason !== undefined ? { reason } : {}) }
+    })
+    : event('holo.card.unhidden.v1', { subject: after.id, actorId: moderatorId, data: { ownerId: after.ownerId } })]
+}
