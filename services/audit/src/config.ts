@@ -1,0 +1,19 @@
+import { Type, type Static } from 'typebox'
+import { authVerifierEnv, baseEnv, parseEnv } from '@holo/shared'
+import { eventsConsumerEnv } from '@holo/events'
+
+export const EnvSchema = Type.Object({
+  ...baseEnv({ port: 3006, schema: 'audit', role: 'holo_audit' }),
+  ...authVerifierEnv(),
+  ...eventsConsumerEnv(),
+  /** Connections of the consumer's own pool (the effects and their applied_events records). */
+  AUDIT_CONSUMER_POOL_SIZE: Type.Integer({ default: 4, minimum: 2, maximum: 100 }),
+  /** Rows read per query while /api/v1/audit/verify walks the chain. */
+  AUDIT_VERIFY_BATCH_SIZE: Type.Integer({ default: 1000, minimum: 1, maximum: 50_000 })
+})
+
+export type Config = Static<typeof EnvSchema>
+
+export function loadConfig (env: Record<string, string | undefined>): Config {
+  return parseEnv(EnvSchema, env)
+}

@@ -1,0 +1,42 @@
+// The audit group of the bus: every event of every producer, appended to the log once.
+import type pg from 'pg'
+import type { Redis } from 'ioredis'
+import type { Registry } from 'prom-client'
+import {
+  PRODUCERS, consumerSettings, postgresApplied, startConsumer, type Consumer, type EventsLogger
+} from '@holo/events'
+import type { Config } from '../../config.js'
+import { appendEvent } from './audit.appender.js'
+
+/** The audit service's consumer group. */
+export const AUDIT_GROUP = 'audit'
+
+/** The producer streams the log reads: `<prefix>auth`, `<prefix>card`, `<prefix>file`. */
+export const auditStreams = (prefix: string): string[] => Object.keys(PRODUCERS).map((p) => prefix + p)
+
+export interface AuditConsumerOptions {
+  config: Config
+  redis: Redis
+  pool: pg.Pool
+  log: EventsLogger
+  metrics: Registry
+  consumerName?: string
+}
+
+export async function startAuditConsumer (o: AuditConsumerOptions): Promise<Consumer> {
+  return await startConsumer({
+    redis: o.redis,
+    group: AUDIT_GROUP,
+    streams: auditStreams(o.config.EVENTS_STREAM_PREFIX),
+    consumerName: o.consumerName,
+    applied: postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }),
+    handle: async (event, tx) => {
+      // postgresApplied always hands over its transaction.
+      if (tx === undefined) throw new Error('the audit consumer needs the effect-once transaction')
+      await appendEvent(tx, event)
+    },
+    log: o.log,
+    metrics: o.metrics,
+    ...consumerSettings(o.config)
+  })
+}
