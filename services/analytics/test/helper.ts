@@ -1,0 +1,100 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import type { Role } from '@holo/shared'
+import { groupStats, producerOf, type HoloEvent } from '@holo/events'
+import {
+  testDatabase, testIssuer, testRedisUrl, type Teardown, type TestDatabase, type TestIssuer
+} from '@holo/infra/testing'
+import { buildApp, type AppOptions } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config.js'
+import { closeDeps, createDeps, type Deps } from '../src/deps.js'
+import { CONSUMER_GROUP, PRODUCER_STREAMS } from '../src/modules/ingest/ingest.consumer.js'
+
+export interface TestUser { id: string, token: string, headers: { authorization: string } }
+
+export interface TestApp {
+  app: FastifyInstance
+  deps: Deps
+  config: Config
+  issuer: TestIssuer
+  db: TestDatabase
+  /** This test's EVENTS_STREAM_PREFIX. */
+  prefix: string
+  /** A new user (or admin) with a token for it. */
+  user: (roles?: Role[]) => TestUser
+  /** Publishes events as a producer's relay does: XADD <prefix><producer> * event <envelope>. */
+  publish: (...events: HoloEvent[]) => Promise<void>
+  /** Resolves once the group has read and acknowledged everything in its streams (polls, with a deadline). */
+  drained: () => Promise<void>
+}
+
+export interface TestAppOptions extends AppOptions {
+  /** Share another test app's database, issuer and stream prefix (a second instance of the service). */
+  like?: TestApp
+}
+
+export const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+
+/** Polls `fn` until it holds; fails the wait (throws) after `timeoutMs`. Never an assertion on time. */
+export async function eventually (
+  fn: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000, intervalMs = 50
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await Promise.resolve().then(fn).catch(() => false)) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(intervalMs)
+  }
+}
+
+/** The real analytics app (and its consumer) on a fresh database, the machine's Redis and a unique stream prefix. */
+export async function buildTestApp (
+  t: Teardown,
+  env: Record<string, string> = {},
+  options: TestAppOptions = {}
+): Promise<TestApp> {
+  const [db, issuer] = options.like !== undefined
+    ? [options.like.db, options.like.issuer]
+    : await Promise.all([testDatabase(t), testIssuer(t)])
+  const prefix = options.like?.prefix ?? `test.analytics.${randomBytes(5).toString('hex')}.`
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: db.urlFor('analytics'),
+    REDIS_URL: testRedisUrl(),
+    AUTH_JWKS_URL: issuer.jwksUrl,
+    AUTH_ISSUER: issuer.issuer,
+    EVENTS_STREAM_PREFIX: prefix,
+    CACHE_PREFIX: `test:analytics:${prefix.split('.')[2] ?? ''}:`,
+    ...env
+  })
+  const deps = await createDeps(config)
+  const app = await buildApp(config, deps, options)
+  const streams = [...PRODUCER_STREAMS.map((p) => prefix + p), `${prefix}dead.${CONSUMER_GROUP}`,
+    `${prefix}replay.${CONSUMER_GROUP}`]
+  t.teardown(async () => {
+    await app.close()
+    if (options.like === undefined) await deps.redis.del(...streams).catch(() => {})
+    await closeDeps(deps)
+  })
+  const user = (roles: Role[] = ['user']): TestUser => {
+    const id = randomUUID()
+    const token = issuer.token({ sub: id, roles })
+    return { id, token, headers: { authorization: `Bearer ${token}` } }
+  }
+  const publish = async (...events: HoloEvent[]): Promise<void> => {
+    const pipeline = deps.redis.pipeline()
+    for (const e of events) pipeline.xadd(prefix + producerOf(e), '*', 'event', JSON.stringify(e))
+    for (const [err] of await pipeline.exec() ?? []) if (err !== null) throw err
+  }
+  const drained = async (): Promise<void> => {
+    await eventually(async () => {
+      const stats = await groupStats(deps.redis, CONSUMER_GROUP, PRODUCER_STREAMS.map((p) => prefix + p))
+      return stats.length === PRODUCER_STREAMS.length && stats.every((s) => s.lag === 0 && s.pending === 0)
+    }, 'the consumer group to drain its streams')
+  }
+  return { app, deps, config, issuer, db, prefix, user, publish, drained }
+}
+
+/** An event's subjectseq, as the producer's outbox sets it (makeEvent leaves it out). */
+export const withSeq = <E extends HoloEvent>(event: E, subjectseq: number): E => ({ ...event, subjectseq })
