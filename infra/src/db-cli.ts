@@ -6,7 +6,9 @@ const adminUrl = process.env.DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.
 const passwords = {
   auth: process.env.AUTH_DB_PASSWORD,
   card: process.env.CARD_DB_PASSWORD,
-  file: process.env.FILE_DB_PASSWORD
+  file: process.env.FILE_DB_PASSWORD,
+  analytics: process.env.ANALYTICS_DB_PASSWORD,
+  audit: process.env.AUDIT_DB_PASSWORD
 }
 const command = process.argv[2]
 

@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { setupDatabase } from './db.js'
-import { startGateway, waitForHttp, type RunningGateway } from './gateway.js'
+import { startGateway, waitForHttp, type GatewaySettings, type RunningGateway } from './gateway.js'
 import { spawnTs, startMail, startS3 } from './local-services.js'
 import { repoRoot, services, urlForRole, type ServiceInfo } from './services.js'
 import { localServiceEnv } from './stack-env.js'
@@ -76,7 +76,7 @@ try {
 
   const gateway: RunningGateway = await startGateway({
     port: gatewayPort,
-    upstreams: { auth: '127.0.0.1:3001', card: '127.0.0.1:3002', file: '127.0.0.1:3003' },
+    upstreams: Object.fromEntries(services.map((s) => [s.name, `127.0.0.1:${s.port}`])) as GatewaySettings['upstreams'],
     runDir: path.join(stackDir, 'nginx')
   })
   stops.push(gateway.stop)

@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
 import { nginxBinary, renderNginxConf } from '../src/gateway.js'
-import { repoRoot } from '../src/services.js'
+import { repoRoot, services } from '../src/services.js'
 import { tempDir } from '../src/testing.js'
 
 function nginxTest (confPath: string, prefix: string): { status: number | null, output: string } {
@@ -37,12 +37,15 @@ t.test('the rendered local config passes nginx -t', async (t) => {
   t.equal(r.status, 0, r.output)
 })
 
+/** The compose host names of the services' upstreams. */
+const HOSTS = new RegExp(`server (${services.map((s) => s.name).join('|')}):(\\d+)`, 'g')
+
 t.test('the original file passes nginx -t with the compose hosts resolvable', async (t) => {
   const dir = await tempDir(t, 'holo-nginx-t-')
   const original = await readFile(path.join(repoRoot, 'gateway/nginx.conf'), 'utf8')
   // Only the hosts change: compose's service names do not resolve outside compose.
-  const conf = original.replace(/server (auth|card|file):(300[123])/g, 'server 127.0.0.1:$2')
-  t.equal([...original.matchAll(/server (auth|card|file):300[123]/g)].length, 3, 'three upstream hosts')
+  const conf = original.replace(HOSTS, 'server 127.0.0.1:$2')
+  t.equal([...original.matchAll(HOSTS)].length, services.length, 'an upstream host per service')
   const confPath = path.join(dir, 'nginx.conf')
   await writeFile(confPath, conf)
   const r = nginxTest(confPath, dir)
@@ -54,7 +57,7 @@ t.test('nginx -t does catch a broken config', async (t) => {
   const original = await readFile(path.join(repoRoot, 'gateway/nginx.conf'), 'utf8')
   const confPath = path.join(dir, 'nginx.conf')
   await writeFile(confPath, original
-    .replace(/server (auth|card|file):(300[123])/g, 'server 127.0.0.1:$2')
+    .replace(HOSTS, 'server 127.0.0.1:$2')
     .replace('proxy_pass http://card_service;', 'proxy_pass http://card_service'))
   t.not(nginxTest(confPath, dir).status, 0)
 })

@@ -1,4 +1,4 @@
-// The three services built in-process from their own modules (config → deps →
+// The services built in-process from their own modules (config → deps →
 // buildApp), never listening: shared by the client generator
 // (./documents.ts) and the tests (test/e2e/helpers.ts, test/docs,
 // test/observability), so there is one place that knows how a service starts.
@@ -11,8 +11,14 @@ import * as cardDeps from '../../../services/card/src/deps.js'
 import * as fileApp from '../../../services/file/src/app.js'
 import * as fileConfig from '../../../services/file/src/config.js'
 import * as fileDeps from '../../../services/file/src/deps.js'
+import * as analyticsApp from '../../../services/analytics/src/app.js'
+import * as analyticsConfig from '../../../services/analytics/src/config.js'
+import * as analyticsDeps from '../../../services/analytics/src/deps.js'
+import * as auditApp from '../../../services/audit/src/app.js'
+import * as auditConfig from '../../../services/audit/src/config.js'
+import * as auditDeps from '../../../services/audit/src/deps.js'
 
-export const SERVICES = ['auth', 'card', 'file'] as const
+export const SERVICES = ['auth', 'card', 'file', 'analytics', 'audit'] as const
 export type ServiceName = typeof SERVICES[number]
 /** A service's Fastify instance (the type comes from the services, which depend on fastify). */
 export type ServiceApp = Awaited<ReturnType<typeof cardApp.buildApp>>
@@ -27,7 +33,9 @@ interface ServiceModules {
 const modules: Record<ServiceName, ServiceModules> = {
   auth: { ...authConfig, ...authDeps, ...authApp } as unknown as ServiceModules,
   card: { ...cardConfig, ...cardDeps, ...cardApp } as unknown as ServiceModules,
-  file: { ...fileConfig, ...fileDeps, ...fileApp } as unknown as ServiceModules
+  file: { ...fileConfig, ...fileDeps, ...fileApp } as unknown as ServiceModules,
+  analytics: { ...analyticsConfig, ...analyticsDeps, ...analyticsApp } as unknown as ServiceModules,
+  audit: { ...auditConfig, ...auditDeps, ...auditApp } as unknown as ServiceModules
 }
 
 export interface BuiltService { app: ServiceApp, close: () => Promise<void> }
@@ -39,7 +47,8 @@ export interface BuiltService { app: ServiceApp, close: () => Promise<void> }
  */
 export async function createService (name: ServiceName, env: Record<string, string> = {}, options: { logStream?: NodeJS.WritableStream } = {}): Promise<BuiltService> {
   const m = modules[name]
-  const config = m.loadConfig({ NODE_ENV: 'test', ...env })
+  // Consumers stay off unless asked for: a service built for its document must not read the machine's streams.
+  const config = m.loadConfig({ NODE_ENV: 'test', EVENTS_CONSUMER_ENABLED: 'false', ...env })
   const deps = await m.createDeps(config as never)
   try {
     const app = await m.buildApp(config as never, deps as never, options)

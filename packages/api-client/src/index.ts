@@ -2,15 +2,21 @@ import createClient, { type Client, type ClientOptions } from 'openapi-fetch'
 import type { paths as AuthPaths, components as AuthComponents } from './auth.js'
 import type { paths as CardPaths, components as CardComponents } from './card.js'
 import type { paths as FilePaths, components as FileComponents } from './file.js'
+import type { paths as AnalyticsPaths, components as AnalyticsComponents } from './analytics.js'
+import type { paths as AuditPaths, components as AuditComponents } from './audit.js'
 
-export type { AuthPaths, CardPaths, FilePaths, AuthComponents, CardComponents, FileComponents }
+export type { AuthPaths, CardPaths, FilePaths, AnalyticsPaths, AuditPaths }
+export type { AuthComponents, CardComponents, FileComponents, AnalyticsComponents, AuditComponents }
 export type Problem = AuthComponents['schemas']['Problem']
 
 export interface HoloClient {
   auth: Client<AuthPaths>
   card: Client<CardPaths>
   file: Client<FilePaths>
-  /** Sets (or clears) the bearer token every later call of the three clients sends. */
+  analytics: Client<AnalyticsPaths>
+  /** The audit log and the event bus's admin API. */
+  audit: Client<AuditPaths>
+  /** Sets (or clears) the bearer token every later call of the clients sends. */
   setAccessToken: (token: string | undefined) => void
 }
 
@@ -36,6 +42,8 @@ export function createHoloClient (baseUrl: string, options: Omit<ClientOptions, 
     auth: make<AuthPaths>(),
     card: make<CardPaths>(),
     file: make<FilePaths>(),
+    analytics: make<AnalyticsPaths>(),
+    audit: make<AuditPaths>(),
     setAccessToken: (t) => { token = t }
   }
 }

@@ -92,8 +92,8 @@ export function asyncApiDocument (options: AsyncApiOptions = {}): Json {
       title: 'Holo Cards events',
       version: '1.0.0',
       description: 'What auth, card and file publish on the event bus (Redis Streams). Every message is a ' +
-        'CloudEvents 1.0 envelope in structured JSON mode with the extensions requestid, traceparent, actorid ' +
-        'and subjectseq. Generated from packages/events/src/catalogue.ts.'
+        'CloudEvents 1.0 envelope in structured JSON mode with the extensions requestid, traceparent, actorid, ' +
+        'clientip and subjectseq. Generated from packages/events/src/catalogue.ts.'
     },
     defaultContentType: 'application/json',
     servers: {

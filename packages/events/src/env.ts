@@ -24,6 +24,8 @@ export function eventsProducerEnv () {
 export function eventsConsumerEnv () {
   return {
     EVENTS_STREAM_PREFIX: StreamPrefix,
+    /** Off, the service serves what it has without reading the bus (document generation, read-only replicas). */
+    EVENTS_CONSUMER_ENABLED: Type.Boolean({ default: true }),
     /** Attempts before an event goes to the group's dead-letter stream. */
     EVENTS_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 100 }),
     /** Entries another instance left unacknowledged this long are taken over (keep above the slowest effect). */

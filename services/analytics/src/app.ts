@@ -43,7 +43,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       await app.register(overviewRoutes, { service: new OverviewService(rollups, config.ANALYTICS_MAX_BUCKETS) })
       await app.register(cardStatsRoutes, { service: cards, cacheSeconds: config.ANALYTICS_TOP_CACHE_SECONDS })
 
-      if (config.ANALYTICS_CONSUMER_ENABLED) {
+      if (config.EVENTS_CONSUMER_ENABLED) {
         const consumer = await startIngest({
           config,
           redis: deps.redis,

@@ -18,9 +18,7 @@ export const EnvSchema = Type.Object({
    * Applied event ids and per-user activity rows older than this are pruned (hourly). Keep it above the bus's
    * retention (7 days): an event can only come back while it is still in a stream or an outbox.
    */
-  ANALYTICS_DEDUPE_KEEP_DAYS: Type.Integer({ default: 35, minimum: 8, maximum: 3650 }),
-  /** Whether this instance consumes events (an API-only instance can turn it off). */
-  ANALYTICS_CONSUMER_ENABLED: Type.Boolean({ default: true })
+  ANALYTICS_DEDUPE_KEEP_DAYS: Type.Integer({ default: 35, minimum: 8, maximum: 3650 })
 })
 
 export type Config = Static<typeof EnvSchema>

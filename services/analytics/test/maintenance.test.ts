@@ -28,7 +28,7 @@ t.test('buckets and ranges', async (t) => {
 })
 
 t.test('pruning forgets only what can no longer be delivered', async (t) => {
-  const ta = await buildTestApp(t, { ANALYTICS_CONSUMER_ENABLED: 'false' })
+  const ta = await buildTestApp(t, { EVENTS_CONSUMER_ENABLED: 'false' })
   const now = new Date('2026-06-01T00:00:00Z')
   const old = new Date(now.getTime() - 40 * 86_400_000)
   const recent = new Date(now.getTime() - 2 * 86_400_000)

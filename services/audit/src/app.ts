@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { authenticated, createService } from '@holo/shared'
-import { eventsAdmin, type Consumer } from '@holo/events'
+import { asyncApiDocument, eventsAdmin, type Consumer } from '@holo/events'
 import type { Config } from './config.js'
 import type { Deps } from './deps.js'
 import { startAuditConsumer } from './modules/audit/audit.consumer.js'
@@ -12,8 +12,6 @@ import { EventsAdminService } from './modules/events/events.service.js'
 
 export interface AppOptions {
   logStream?: NodeJS.WritableStream
-  /** Runs the audit consumer with the app (default true); off, the app only serves what is logged already. */
-  consume?: boolean
   /** The consumer's name in its group (default host-pid-random). */
   consumerName?: string
 }
@@ -40,12 +38,17 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       })
       const admin = eventsAdmin({ redis: deps.redis, streamPrefix: config.EVENTS_STREAM_PREFIX })
       const events = new EventsAdminService(admin)
+      // The event catalogue (AsyncAPI 3.0): the gateway serves it on the docs page as /docs/events.json.
+      const catalogue = JSON.stringify(asyncApiDocument({ streamPrefix: config.EVENTS_STREAM_PREFIX }))
+      app.get('/asyncapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
+        await reply.type('application/json').send(catalogue))
       await app.register(auditRoutes, { service: audit })
       await app.register(authenticated(eventsRoutes, { roles: ['admin'] }), { service: events })
     }
   })
 
-  if (options.consume ?? true) {
+  // Off (EVENTS_CONSUMER_ENABLED=false), the app only serves what is logged already.
+  if (config.EVENTS_CONSUMER_ENABLED) {
     let consumer: Consumer | undefined
     app.addHook('onReady', async () => {
       consumer = await startAuditConsumer({

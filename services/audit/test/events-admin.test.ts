@@ -140,7 +140,7 @@ t.test('an id in several groups\' dead letters needs the group', async (t) => {
 })
 
 t.test('the bus\'s admin API is for administrators only', async (t) => {
-  const ta = await buildTestApp(t, {}, { consume: false })
+  const ta = await buildTestApp(t, { EVENTS_CONSUMER_ENABLED: 'false' })
   for (const [method, url] of [
     ['GET', '/api/v1/events/consumers'],
     ['GET', '/api/v1/events/dead-letters?group=audit'],

@@ -51,6 +51,10 @@ export function event<T extends EventType> (type: T, input: Made<T>): HoloEvent<
   } as MakeEventInput<T>)
 }
 
+/** The events a change publishes, made from what it wrote (they commit or roll back with it). */
+export type EventsOf<T> = (result: T) => readonly HoloEvent[]
+export const noEvents = (): readonly HoloEvent[] => []
+
 /** What a Prisma interactive transaction offers for raw SQL. */
 export interface RawSqlTransaction { $executeRawUnsafe: (sql: string, ...values: unknown[]) => Promise<number> }
 

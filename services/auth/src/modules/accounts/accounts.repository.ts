@@ -1,7 +1,6 @@
 // The only file that talks to Prisma: persistence without rules.
 import { randomBytes } from 'node:crypto'
-import type { HoloEvent } from '@holo/events'
-import { likeLiteral, transactionWithEvents, writeEvents } from '@holo/shared'
+import { type EventsOf, likeLiteral, noEvents, transactionWithEvents, writeEvents } from '@holo/shared'
 import type { Prisma, PrismaClient } from '../../generated/prisma/client.js'
 import type { AuditEventModel, SessionModel, UserModel } from '../../generated/prisma/models.js'
 
@@ -86,10 +85,6 @@ function uniqueViolation (err: unknown): UniqueViolation | null {
   // The constraint name is in the adapter's error meta (users_email_key, users_username_key).
   return new UniqueViolation(/users_email_key/.test(JSON.stringify(e.meta ?? {})) ? 'email' : 'username')
 }
-
-/** The events a change publishes, made from what it wrote (they commit or roll back with it). */
-export type EventsOf<T> = (result: T) => readonly HoloEvent[]
-const noEvents = (): readonly HoloEvent[] => []
 
 export class AccountsRepository {
   constructor (private readonly prisma: PrismaClient, private readonly schema: string) {}

@@ -1,6 +1,5 @@
 // The only module that talks to PostgreSQL (through Prisma).
-import { writeEvents } from '@holo/shared'
-import type { HoloEvent } from '@holo/events'
+import { type EventsOf, writeEvents } from '@holo/shared'
 import { Prisma, type PrismaClient, type File as FileRow } from '../../generated/prisma/client.js'
 
 export interface FileRecord {
@@ -24,9 +23,6 @@ export type CommitResult =
   | { kind: 'created', file: FileRecord }
   | { kind: 'duplicate', file: FileRecord }
   | { kind: 'quota', used: number }
-
-/** The events a change publishes, made from the row it wrote (they commit or roll back with it). */
-export type EventsOf = (file: FileRecord) => readonly HoloEvent[]
 
 export interface ListQuery { ownerId: string, purpose?: string, after?: { createdAt: Date, id: string }, limit: number }
 
@@ -87,7 +83,7 @@ export class FilesRepository {
    * concurrent uploads are serialised there and can never exceed the quota.
    * `quota` null means unlimited.
    */
-  async commit (file: NewFile, quota: number | null, eventsOf: EventsOf): Promise<CommitResult> {
+  async commit (file: NewFile, quota: number | null, eventsOf: EventsOf<FileRecord>): Promise<CommitResult> {
     try {
       return await this.prisma.$transaction(async (tx) => {
         await tx.storageUsage.createMany({ data: [{ ownerId: file.ownerId, used: 0 }], skipDuplicates: true })
@@ -113,7 +109,7 @@ export class FilesRepository {
   }
 
   /** Deletes the row and gives its bytes back to the owner's quota; null when it was already gone. */
-  async delete (id: string, eventsOf: EventsOf): Promise<FileRecord | null> {
+  async delete (id: string, eventsOf: EventsOf<FileRecord>): Promise<FileRecord | null> {
     return await this.prisma.$transaction(async (tx) => {
       const row = await tx.file.findUnique({ where: { id } })
       if (row === null) return null
