@@ -9,7 +9,7 @@ import t from 'tap'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 import { createHoloClient, type FilePaths } from '@holo/api-client'
-import { testDatabase, testGateway, testMail, testRedisUrl, testS3 } from '@holo/infra/testing'
+import { eventually, testDatabase, testGateway, testMail, testRedisUrl, testS3, testStreamPrefix } from '@holo/infra/testing'
 import { startService, type RunningService, type ServiceName } from '../e2e/helpers.js'
 import { makeImage } from '../../services/file/test/helper.js'
 import { resolveRefs, type Json, type JsonObject } from './schema-refs.js'
@@ -32,7 +32,10 @@ const admin = {
   email: `admin-${randomUUID().slice(0, 8)}@example.test`,
   password: 'Admin passphrase for the contract test'
 }
+// The journey's own streams: the consumers below read what it does, and nothing else.
+const bus = testStreamPrefix(t)
 const auth = await startService(t, 'auth', {
+  EVENTS_STREAM_PREFIX: bus,
   DATABASE_URL: db.urlFor('auth'),
   REDIS_URL: testRedisUrl(),
   RATE_LIMIT_NAMESPACE: `contract:${randomUUID()}:`,
@@ -42,7 +45,11 @@ const auth = await startService(t, 'auth', {
   ARGON2_MEMORY_KIB: '1024',
   ARGON2_TIME_COST: '1'
 })
-const trustAuth = { REDIS_URL: testRedisUrl(), AUTH_JWKS_URL: `${auth.url}/api/v1/auth/.well-known/jwks.json` }
+const trustAuth = {
+  REDIS_URL: testRedisUrl(),
+  AUTH_JWKS_URL: `${auth.url}/api/v1/auth/.well-known/jwks.json`,
+  EVENTS_STREAM_PREFIX: bus
+}
 const FILE_MAX_BYTES = 64 * 1024
 const services: Record<ServiceName, RunningService> = {
   auth,
@@ -53,10 +60,16 @@ const services: Record<ServiceName, RunningService> = {
     S3_ENDPOINT: s3.endpoint,
     S3_BUCKET: `contract-${randomUUID().slice(0, 8)}`,
     FILE_MAX_BYTES: String(FILE_MAX_BYTES)
-  })
+  }),
+  analytics: await startService(t, 'analytics', {
+    ...trustAuth, DATABASE_URL: db.urlFor('analytics'), EVENTS_CONSUMER_ENABLED: 'true'
+  }),
+  audit: await startService(t, 'audit', { ...trustAuth, DATABASE_URL: db.urlFor('audit'), EVENTS_CONSUMER_ENABLED: 'true' })
 }
 const upstream = (s: RunningService): string => `127.0.0.1:${s.port}`
-const gw = await testGateway(t, { auth: upstream(auth), card: upstream(services.card), file: upstream(services.file) })
+const gw = await testGateway(t, Object.fromEntries(
+  Object.entries(services).map(([name, s]) => [name, upstream(s)])
+) as Record<ServiceName, string>)
 
 // ---- The documents, each from its own service, and the operation lookup built from them.
 const docs = {} as Record<ServiceName, Doc>
@@ -447,10 +460,45 @@ t.test('a realistic journey through the gateway with the typed client', async (t
   await expect('a bad id', 400, async () => await client.file.GET('/api/v1/files/{id}', {
     params: { path: { id: 'not-a-uuid' } }
   }))
+
+  // What the journey did, as the bus's consumers saw it.
+  const byAdmin = { headers: adminHeaders }
+  t.ok(await eventually(async () => ((await client.audit.GET('/api/v1/audit/events', {
+    ...byAdmin, params: { query: { subject: fileId } }
+  })).data?.items.length ?? 0) === 2), 'audit logged the upload and the delete')
+  await expect('audit log', 200, async () => await client.audit.GET('/api/v1/audit/events', {
+    ...byAdmin, params: { query: { actorId: userId, limit: 5 } }
+  }))
+  await expect('audit log, a bad cursor', 400, async () => await client.audit.GET('/api/v1/audit/events', {
+    ...byAdmin, params: { query: { cursor: 'not-a-cursor' } }
+  }))
+  await expect('audit log, not staff', 403, async () => await client.audit.GET('/api/v1/audit/events'))
+  await expect('audit chain', 200, async () => await client.audit.GET('/api/v1/audit/verify', byAdmin))
+  await expect('consumer groups', 200, async () => await client.audit.GET('/api/v1/events/consumers', byAdmin))
+  await expect('dead letters', 200, async () => await client.audit.GET('/api/v1/events/dead-letters', {
+    ...byAdmin, params: { query: { group: 'audit' } }
+  }))
+  await expect('replay a dead letter that is not there', 404, async () =>
+    await client.audit.POST('/api/v1/events/dead-letters/{id}/replay', {
+      ...byAdmin, params: { path: { id: '1-1' }, query: { group: 'audit' } }
+    }))
+  await expect('business overview', 200, async () => await client.analytics.GET('/api/v1/analytics/overview', {
+    ...byAdmin, params: { query: { granularity: 'hour' } }
+  }))
+  await expect('overview over too many hours', 400, async () =>
+    await client.analytics.GET('/api/v1/analytics/overview', {
+      ...byAdmin, params: { query: { granularity: 'hour', from: '2000-01-01T00:00:00Z' } }
+    }))
+  await expect('top cards', 200, async () => await client.analytics.GET('/api/v1/analytics/cards/top', {
+    params: { query: { metric: 'likes', window: '24h' } }
+  }))
+  await expect('a card\'s figures', 200, async () => await client.analytics.GET('/api/v1/analytics/cards/{id}', {
+    ...byAdmin, params: { path: { id: cardId } }
+  }))
 })
 
 t.test('every recorded response matches its service\'s document', async (t) => {
-  t.ok(recorded.length >= 55, `${recorded.length} responses recorded`)
+  t.ok(recorded.length >= 65, `${recorded.length} responses recorded`)
   for (const r of recorded) {
     const problems = mismatches(r)
     t.same(problems, [], label(r))

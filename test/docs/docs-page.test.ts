@@ -5,6 +5,7 @@ import t from 'tap'
 import { chromium, type Browser } from 'playwright-core'
 import { testGateway } from '@holo/infra/testing'
 import { createHoloClient } from '@holo/api-client'
+import { eventTypes } from '../../packages/events/src/index.js'
 import { SERVICES, buildService, type ServiceName } from '../../packages/api-client/scripts/documents.js'
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
@@ -82,6 +83,10 @@ t.test('the docs page shows every service\'s operations without a console error'
     t.equal(await blocks.count(), expected, `${name}: all ${expected} operations shown`)
     t.match(await page.locator(`#${name}-ui .info .title`).innerText(), /Holo Cards/, `${name}: title shown`)
   }
+  await page.waitForSelector('#events-ui table.holo-events', { timeout: 20_000 })
+  t.equal(await page.locator('#events-ui table.holo-events tbody tr').count(), eventTypes.length,
+    'the event catalogue (AsyncAPI, from the audit service): a row per event type')
+  t.match(await page.locator('#events-ui').innerText(), /holo\.card\.liked\.v1/)
   const firstPath = await page.locator('#auth-ui .opblock-summary-path').first().innerText()
   t.match(firstPath, /^\/api\/v1\/auth\//, 'auth paths shown as the gateway serves them')
   t.same(problems, [], 'no console errors, page errors or failed requests')

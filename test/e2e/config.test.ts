@@ -5,19 +5,23 @@ import t from 'tap'
 import { loadConfig as authConfig } from '../../services/auth/src/config.js'
 import { loadConfig as cardConfig } from '../../services/card/src/config.js'
 import { loadConfig as fileConfig } from '../../services/file/src/config.js'
+import { loadConfig as analyticsConfig } from '../../services/analytics/src/config.js'
+import { loadConfig as auditConfig } from '../../services/audit/src/config.js'
 import { spawnService } from './process.js'
-import type { ServiceName } from './helpers.js'
+import { SERVICES, type ServiceName } from './helpers.js'
 
 interface Case { service: ServiceName, env: Record<string, string>, names: string, secret?: string }
 
 const loaders: Record<ServiceName, (env: Record<string, string | undefined>) => unknown> = {
   auth: authConfig,
   card: cardConfig,
-  file: fileConfig
+  file: fileConfig,
+  analytics: analyticsConfig,
+  audit: auditConfig
 }
 
 const matrix: Case[] = []
-for (const service of ['auth', 'card', 'file'] as ServiceName[]) {
+for (const service of ['auth', 'card', 'file', 'analytics', 'audit'] as ServiceName[]) {
   matrix.push(
     { service, env: { PORT: 'not-a-port' }, names: 'PORT' },
     { service, env: { PORT: '70000' }, names: 'PORT' },
@@ -56,7 +60,7 @@ t.test('each service\'s loadConfig names the bad variable', async (t) => {
     t.notOk(msg.includes('\n'), 'one line')
     if (c.secret !== undefined) t.notOk(msg.includes(c.secret), 'the secret is not echoed')
   }
-  for (const s of ['auth', 'card', 'file'] as ServiceName[]) {
+  for (const s of SERVICES) {
     t.doesNotThrow(() => loaders[s]({}), `${s} starts with no variables at all (local defaults)`)
   }
 })

@@ -30,13 +30,13 @@ const services: Record<ServiceName, RunningService> = {
   card: await startService(t, 'card', { ...common, DATABASE_URL: db.urlFor('card') }),
   file: await startService(t, 'file', {
     ...common, DATABASE_URL: db.urlFor('file'), S3_ENDPOINT: s3.endpoint, S3_BUCKET: `e2e-${randomUUID().slice(0, 8)}`
-  })
+  }),
+  analytics: await startService(t, 'analytics', { ...common, DATABASE_URL: db.urlFor('analytics') }),
+  audit: await startService(t, 'audit', { ...common, DATABASE_URL: db.urlFor('audit') })
 }
-const upstreams = {
-  auth: `127.0.0.1:${services.auth.port}`,
-  card: `127.0.0.1:${services.card.port}`,
-  file: `127.0.0.1:${services.file.port}`
-}
+const upstreams = Object.fromEntries(
+  Object.entries(services).map(([name, s]) => [name, `127.0.0.1:${s.port}`])
+) as Record<ServiceName, string>
 
 // A peer that answers with the forwarding headers it was given, behind the
 // gateway's own proxy settings (an extra location inherits them).

@@ -24,14 +24,14 @@ const services: Record<ServiceName, RunningService> = {
     DATABASE_URL: db.urlFor('file'),
     S3_ENDPOINT: s3.endpoint,
     S3_BUCKET: `e2e-${randomUUID().slice(0, 8)}`
-  })
+  }),
+  analytics: await startService(t, 'analytics', { ...common, DATABASE_URL: db.urlFor('analytics') }),
+  audit: await startService(t, 'audit', { ...common, DATABASE_URL: db.urlFor('audit') })
 }
 const upstream = (s: RunningService): string => `127.0.0.1:${s.port}`
-const gw = await testGateway(t, {
-  auth: upstream(services.auth),
-  card: upstream(services.card),
-  file: upstream(services.file)
-})
+const gw = await testGateway(t, Object.fromEntries(
+  Object.entries(services).map(([name, s]) => [name, upstream(s)])
+) as Record<ServiceName, string>)
 
 const newId = (): string => `e2e-${randomUUID()}`
 

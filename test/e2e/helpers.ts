@@ -1,10 +1,10 @@
-// Shared by the end-to-end tests: the three real services built in-process on
+// Shared by the end-to-end tests: the real services built in-process on
 // free ports (each with its own log capture); a private redis-server comes from @holo/infra/testing.
 import { Writable } from 'node:stream'
 import { freePort, type Teardown } from '@holo/infra/testing'
-import { createService, type ServiceName } from '../../packages/api-client/scripts/services.js'
+import { createService, SERVICES, type ServiceName } from '../../packages/api-client/scripts/services.js'
 
-export type { ServiceName }
+export { SERVICES, type ServiceName }
 /** The part of a Fastify instance these tests use. */
 export interface FastifyInstance {
   listen: (o: { host: string, port: number }) => Promise<string>

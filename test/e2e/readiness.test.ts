@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { testDatabase, testIssuer, testS3 } from '@holo/infra/testing'
-import { eventually, ownRedis, startService, type ServiceName } from './helpers.js'
+import { eventually, ownRedis, SERVICES, startService } from './helpers.js'
 
 interface Ready { status: string, checks: Record<string, { status: string, critical?: boolean, error?: string }> }
 
@@ -21,7 +21,7 @@ const bucket = `ready-${randomUUID().slice(0, 8)}`
 const made = await fetch(`${s3.endpoint}/${bucket}`, { method: 'PUT' })
 if (!made.ok) throw new Error(`could not create the bucket: ${made.status}`)
 
-for (const name of ['auth', 'card', 'file'] as ServiceName[]) t.test(`${name} readiness names Redis when it stops ` +
+for (const name of SERVICES) t.test(`${name} readiness names Redis when it stops ` +
   'and recovers by itself when it is back', async (t) => {
   const redis = await ownRedis(t)
   const svc = await startService(t, name, {

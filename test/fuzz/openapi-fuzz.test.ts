@@ -19,7 +19,7 @@ import fc from 'fast-check'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 import { freePort, tempDir, testDatabase, testGateway, testMail, testRedisUrl, testS3 } from '@holo/infra/testing'
-import { startService, type LogLine, type RunningService, type ServiceName } from '../e2e/helpers.js'
+import { SERVICES, startService, type LogLine, type RunningService, type ServiceName } from '../e2e/helpers.js'
 import { makeImage } from '../../services/file/test/helper.js'
 import { TemplateExample } from '../../services/card/src/modules/templates/templates.schemas.js'
 import { resolveRefs, type Json, type JsonObject } from '../docs/schema-refs.js'
@@ -87,11 +87,16 @@ const card = await startService(t, 'card', {
   // Card writes ask the file service about artwork ids.
   FILE_SERVICE_URL: file.url
 })
-const services: Record<ServiceName, RunningService> = { auth, card, file }
+// The consumers are fuzzed with their consumers off: their API is what is under test.
+const analytics = await startService(t, 'analytics', { ...trustAuth, DATABASE_URL: db.urlFor('analytics') })
+const audit = await startService(t, 'audit', { ...trustAuth, DATABASE_URL: db.urlFor('audit') })
+const services: Record<ServiceName, RunningService> = { auth, card, file, analytics, audit }
 const upstream = (s: RunningService): string => `127.0.0.1:${s.port}`
 // Its access log tells which answers nginx made itself (no upstream status).
 const accessLog = path.join(await tempDir(t, 'holo-fuzz-'), 'access.log')
-const upstreams = { auth: upstream(auth), card: upstream(card), file: upstream(file) }
+const upstreams = Object.fromEntries(
+  Object.entries(services).map(([name, s]) => [name, upstream(s)])
+) as Record<ServiceName, string>
 const gw = await testGateway(t, upstreams, { accessLog, port: gatewayPort })
 
 // ---- The documents, as the gateway serves them (/docs/<service>.json is each service's /openapi.json).
@@ -1338,7 +1343,7 @@ const runsFor = (wanted: number): number => {
   cut++
   return Math.min(wanted, MIN_RUNS)
 }
-for (const service of ['auth', 'card', 'file'] as ServiceName[]) {
+for (const service of SERVICES) {
   for (const op of ops.filter((o) => o.service === service && !DESTRUCTIVE.has(o.key)).sort(byOrder)) {
     await fuzz(op, runsFor(RUNS), false)
   }
@@ -1352,14 +1357,14 @@ const reported = await attributeToGateway()
 
 t.test('the fuzzer covers every operation', async (t) => {
   for (const key of DESTRUCTIVE) t.ok(ops.some((op) => op.key === key), `${key} is documented (else the list is stale)`)
-  t.ok(ops.length >= 40, `${ops.length} operations in the three documents`)
+  t.ok(ops.length >= 49, `${ops.length} operations in the documents`)
   for (const op of ops) t.ok(statusesSeen.has(op.key), `${op.key} was fuzzed`)
   for (const e of harnessErrors) {
     t.fail(`${e.op}: the fuzzer itself failed`, { seed: SEED, reproduce: REPRODUCE, error: e.error })
   }
 })
 
-for (const service of ['auth', 'card', 'file'] as ServiceName[]) {
+for (const service of SERVICES) {
   t.test(`${service}: every answer matches the document`, async (t) => {
     for (const op of ops.filter((o) => o.service === service)) {
       const mine = reported.filter((f) => !f.gateway && f.op.key === op.key)

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
-import { freePort, tempDir } from '@holo/infra/testing'
+import { freePort, tempDir, testStreamPrefix } from '@holo/infra/testing'
 import { SERVICES, buildService } from '../../packages/api-client/scripts/documents.js'
 import {
   parseMetrics,
@@ -20,7 +20,10 @@ const exposed = new Set<string>()
 
 for (const name of SERVICES) {
   t.test(`${name}: /metrics parses, passes promtool and has RED and runtime metrics`, async (t) => {
-    const { app, close } = await buildService(name)
+    // Consumers on (on streams of the test's own): their lag, pending and dead-letter gauges are exposed too.
+    const { app, close } = await buildService(name, {
+      EVENTS_CONSUMER_ENABLED: 'true', EVENTS_STREAM_PREFIX: testStreamPrefix(t)
+    })
     t.teardown(close)
     await app.inject('/health/live')
     await app.inject('/health/live')
