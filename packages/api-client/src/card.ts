@@ -890,7 +890,20 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description Optional: the body may be left out */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "Spam: the same card posted forty times"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description Why, for the owner (their notification) and the audit log */
+                    reason?: string;
+                };
+            };
+        };
         responses: {
             /** @description The card after the change */
             200: {
@@ -976,6 +989,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

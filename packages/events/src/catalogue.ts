@@ -106,8 +106,8 @@ export const catalogue = {
   'holo.user.roles_changed.v1': spec({
     producer: 'auth',
     subject: 'user id',
-    actor: 'required',
-    actorIs: 'the administrator',
+    actor: 'optional',
+    actorIs: 'the administrator; absent when the auth service promoted the account at start (BOOTSTRAP_ADMIN_EMAIL)',
     description: 'An administrator changed the user\'s roles.',
     data: Type.Object({
       roles: Roles('The roles now'),

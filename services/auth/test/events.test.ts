@@ -154,6 +154,16 @@ t.test('auth events', async (t) => {
     t.same(events[0]?.data, { roles: ['user', 'creator'], previousRoles: ['user'] })
   })
 
+  t.test('the bootstrap admin setting promoting an account publishes the change, by nobody', async (t) => {
+    const promoted = await register(app)
+    await buildTestApp(t, {
+      BOOTSTRAP_ADMIN_EMAIL: promoted.body.email, BOOTSTRAP_ADMIN_PASSWORD: 'ignored for existing accounts'
+    }, { databaseUrl: config.DATABASE_URL })
+    const [change] = (await about(promoted.tokens.user.id)).filter((e) => e.type === 'holo.user.roles_changed.v1')
+    t.same(change?.data, { roles: ['user', 'admin'], previousRoles: ['user'] })
+    t.notOk('actorid' in (change ?? {}), 'no actor: the service did it at start')
+  })
+
   t.test('the relay publishes everything on the auth stream, in outbox order', async (t) => {
     const written = (await outboxEvents(config.DATABASE_URL, 'auth')).map((e) => e.id)
     t.ok(await eventually(async () => (await streamedEvents(config.EVENTS_STREAM_PREFIX, 'auth')).length === written.length))

@@ -67,14 +67,41 @@ t.test('card events', async (t) => {
     const hide = async (action: 'hide' | 'unhide') => await h.app.inject({
       method: 'POST', url: `/api/v1/cards/${card.id as string}/${action}`, headers: mod.auth
     })
-    t.equal((await hide('hide')).statusCode, 200)
-    t.equal((await hide('hide')).statusCode, 200, 'hidden again')
+    const withReason = await h.app.inject({
+      method: 'POST', url: `/api/v1/cards/${card.id as string}/hide`, headers: mod.auth, payload: { reason: 'spam' }
+    })
+    t.equal(withReason.statusCode, 200)
+    t.equal((await hide('hide')).statusCode, 200, 'hidden again, without a body')
+    t.equal((await h.app.inject({
+      method: 'POST', url: `/api/v1/cards/${card.id as string}/hide`, headers: mod.auth, payload: { reason: '' }
+    })).statusCode, 400, 'an empty reason is refused')
     t.equal((await hide('unhide')).statusCode, 200)
     const moderated = (await about(card.id)).filter((e) => e.type.includes('hidden'))
-    t.same(moderated.map((e) => [e.type, e.actorid, e.data.ownerId]), [
-      ['holo.card.hidden.v1', mod.id, owner.id],
-      ['holo.card.unhidden.v1', mod.id, owner.id]
-    ], 'each change once')
+    t.same(moderated.map((e) => [e.type, e.actorid, e.data]), [
+      ['holo.card.hidden.v1', mod.id, { ownerId: owner.id, reason: 'spam' }],
+      ['holo.card.unhidden.v1', mod.id, { ownerId: owner.id }]
+    ], 'each change once, the hide with its reason')
+  })
+
+  t.test('racing changes: the events always say what the committed rows say', async (t) => {
+    const other = h.user(['moderator'])
+    for (let round = 0; round < 8; round++) {
+      const raced = await h.card(owner, { title: `Race ${round}`, visibility: 'private' })
+      const url = `/api/v1/cards/${raced.id as string}`
+      await Promise.all([
+        h.app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { visibility: 'public' } }),
+        h.app.inject({ method: 'PATCH', url, headers: owner.auth, payload: { visibility: 'private' } }),
+        h.app.inject({ method: 'POST', url: `${url}/hide`, headers: mod.auth }),
+        h.app.inject({ method: 'POST', url: `${url}/unhide`, headers: other.auth })
+      ])
+      const events = await about(raced.id)
+      const visibility = events.filter((e) => e.type === 'holo.card.visibility_changed.v1').at(-1)?.data.visibility ??
+        'private'
+      const hidden = events.filter((e) => e.type.endsWith('hidden.v1')).at(-1)?.type === 'holo.card.hidden.v1'
+      const row = await h.deps.prisma.card.findUniqueOrThrow({ where: { id: raced.id } })
+      t.equal(visibility, row.visibility, `round ${round}: the last visibility event is the row's`)
+      t.equal(hidden, row.hiddenAt !== null, `round ${round}: the last moderation event is the row's`)
+    }
   })
 
   t.test('reads by others count as views; the owner\'s do not', async (t) => {

@@ -54,6 +54,8 @@ export function event<T extends EventType> (type: T, input: Made<T>): HoloEvent<
 /** The events a change publishes, made from what it wrote (they commit or roll back with it). */
 export type EventsOf<T> = (result: T) => readonly HoloEvent[]
 export const noEvents = (): readonly HoloEvent[] => []
+/** The events of a change of one row, made from the row as the change found it (locked) and left it. */
+export type Changed<Row> = (before: Row, after: Row) => readonly HoloEvent[]
 
 /** What a Prisma interactive transaction offers for raw SQL. */
 export interface RawSqlTransaction { $executeRawUnsafe: (sql: string, ...values: unknown[]) => Promise<number> }

@@ -41,6 +41,11 @@ export function adminChanges (before: UserRow, after: UserRow, adminId: string):
   return events
 }
 
+/** The bootstrap admin setting promoted an existing account at start: nobody did it. */
+export const promotedAtStart = (before: UserRow, after: UserRow): HoloEvent[] => [
+  event('holo.user.roles_changed.v1', { subject: after.id, data: { roles: after.roles, previousRoles: before.roles } })
+]
+
 const PROFILE_FIELDS = ['username', 'displayName', 'bio', 'avatarFileId'] as const
 
 /** The profile fields that differ, and the event naming them (none when nothing changed). */

@@ -1,6 +1,6 @@
 // The only file that talks to Prisma: persistence without rules.
 import { randomBytes } from 'node:crypto'
-import { type EventsOf, likeLiteral, noEvents, transactionWithEvents, writeEvents } from '@holo/shared'
+import { type Changed, type EventsOf, likeLiteral, noEvents, transactionWithEvents, writeEvents } from '@holo/shared'
 import type { Prisma, PrismaClient } from '../../generated/prisma/client.js'
 import type { AuditEventModel, SessionModel, UserModel } from '../../generated/prisma/models.js'
 
@@ -101,12 +101,20 @@ export class AccountsRepository {
     }
   }
 
-  async updateUser (id: string, data: UserChanges, eventsOf: EventsOf<UserRow> = noEvents): Promise<UserRow | null> {
+  /**
+   * Changes the account, its row locked first: `eventsOf` compares the state this change really
+   * replaced with the new one, whatever ran concurrently.
+   */
+  async updateUser (id: string, data: UserChanges, eventsOf: Changed<UserRow> = noEvents): Promise<UserRow | null> {
     try {
-      return await this.withEvents(async (tx) => {
-        const { count } = await tx.user.updateMany({ where: { id }, data })
-        return count === 0 ? null : await tx.user.findUnique({ where: { id } })
-      }, (user) => user === null ? [] : eventsOf(user))
+      const changed = await this.withEvents(async (tx) => {
+        await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${id}::uuid FOR UPDATE`
+        const before = await tx.user.findUnique({ where: { id } })
+        if (before === null) return null
+        await tx.user.updateMany({ where: { id }, data })
+        return { before, after: await tx.user.findUniqueOrThrow({ where: { id } }) }
+      }, (c) => c === null ? [] : eventsOf(c.before, c.after))
+      return changed?.after ?? null
     } catch (err) {
       throw uniqueViolation(err) ?? err
     }

@@ -62,7 +62,8 @@ export class PasswordsService {
     const purpose = 'email_verification'
     const userId = await this.repo.consumeOneTimeToken(sha256(token), purpose, new Date(), [purpose])
     if (userId === null) throw errors.TOKEN_INVALID()
-    await this.repo.updateUser(userId, { emailVerifiedAt: new Date() }, (user) => [emailVerified(user)])
+    await this.repo.updateUser(userId, { emailVerifiedAt: new Date() },
+      (before, user) => before.emailVerifiedAt === null ? [emailVerified(user)] : [])
     await this.core.audit(ctx, { event: 'email.verified', actorId: userId, targetId: userId })
   }
 }

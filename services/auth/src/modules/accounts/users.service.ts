@@ -3,7 +3,7 @@ import { type AuthUser, decodeIdCursor, encodeCursor, type FileReferenceCheck, t
 import { errors } from '../../errors.js'
 import { normaliseEmail, type AccountsCore, type RequestContext } from './accounts.core.js'
 import { UniqueViolation } from './accounts.repository.js'
-import { adminChanges, profileUpdated, userRegistered } from './accounts.events.js'
+import { adminChanges, profileUpdated, promotedAtStart, userRegistered } from './accounts.events.js'
 import { toProfile, toUser } from './accounts.mappers.js'
 import type { AdminUpdateBody, Profile, UpdateMeBody, User, UserListQuery, UserPage } from './accounts.schemas.js'
 
@@ -31,7 +31,7 @@ export class UsersService {
     }
     const changes = body.username === undefined ? body : { ...body, username: body.username.toLowerCase() }
     try {
-      const user = await this.repo.updateUser(caller.id, changes, (after) => profileUpdated(current, after))
+      const user = await this.repo.updateUser(caller.id, changes, profileUpdated)
       if (user === null) throw errors.USER_NOT_FOUND()
       return toUser(user)
     } catch (err) {
@@ -67,7 +67,7 @@ export class UsersService {
     const user = await this.repo.updateUser(id, {
       ...(roles !== undefined ? { roles } : {}),
       ...(disabledAt !== undefined ? { disabledAt } : {})
-    }, (after) => adminChanges(before, after, caller.id))
+    }, (locked, after) => adminChanges(locked, after, caller.id))
     if (user === null) throw errors.USER_NOT_FOUND()
     if (roles !== undefined && roles.join() !== before.roles.join()) {
       const details = { from: before.roles, to: roles }
@@ -108,7 +108,8 @@ export class UsersService {
       const existing = await this.repo.findUserByEmail(email)
       if (existing !== null) {
         if (existing.roles.includes('admin')) return
-        await this.repo.updateUser(existing.id, { roles: [...new Set([...existing.roles, 'user', 'admin'])] })
+        await this.repo.updateUser(existing.id, { roles: [...new Set([...existing.roles, 'user', 'admin'])] },
+          promotedAtStart)
         const details = { from: existing.roles, to: 'admin', by: 'bootstrap' }
         await this.core.audit(ctx, { event: 'role.change', targetId: existing.id, details })
         return

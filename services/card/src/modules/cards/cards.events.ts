@@ -54,7 +54,7 @@ export const cardLiked = (c: CardRow, on: boolean, likerId: string) => (likeCoun
 ]
 
 /** Hidden or shown again by a moderator; nothing when it already was. */
-export const cardModerated = (before: CardRow, moderatorId: string, reason?: string) => (after: CardRow): HoloEvent[] => {
+export const cardModerated = (moderatorId: string, reason?: string) => (before: CardRow, after: CardRow): HoloEvent[] => {
   const hidden = after.hiddenAt !== null
   if (hidden === (before.hiddenAt !== null)) return []
   return [hidden

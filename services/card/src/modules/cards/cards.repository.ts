@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader'
 import type { HoloEvent } from '@holo/events'
-import { type EventsOf, writeEvents } from '@holo/shared'
+import { type Changed, type EventsOf, writeEvents } from '@holo/shared'
 import { Histogram, type Registry } from 'prom-client'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 import type { Holo } from './cards.schemas.js'
@@ -188,24 +188,36 @@ export class CardRepository {
    * Applies changes when the card exists and, if given, still has `expectedVersion`.
    * Returns the new row, null when there is no such card, or 'stale'.
    */
+  /**
+   * Applies changes when the card exists and, if given, still has `expectedVersion`. The row is
+   * locked first, so `eventsOf` compares the state this change really replaced with the new one
+   * (a concurrent edit cannot make the events describe another change than the one committed).
+   */
   async update (
     id: string,
     changes: CardChanges,
     expectedVersion: number | undefined,
-    eventsOf: EventsOf<CardRow>
+    eventsOf: Changed<CardRow>
   ): Promise<CardRow | 'stale' | null> {
     const data = { ...changes, holo: changes.holo as Prisma.InputJsonObject | undefined, version: { increment: 1 } }
     return await this.prisma.$transaction(async (tx) => {
+      const before = await this.locked(id, tx)
+      if (before === null) return null
       const { count } = await tx.card.updateMany({
         where: { id, deletedAt: null, ...(expectedVersion !== undefined ? { version: expectedVersion } : {}) },
         data
       })
-      const row = (await this.byIds([id], tx)).get(id) ?? null
-      if (row === null) return null
       if (count === 0) return 'stale'
-      await writeEvents(tx, eventsOf(row), this.schema)
-      return row
+      const after = (await this.byIds([id], tx)).get(id) as CardRow
+      await writeEvents(tx, eventsOf(before, after), this.schema)
+      return after
     })
+  }
+
+  /** The card, its row locked until the transaction ends; null when there is none (or it is deleted). */
+  private async locked (id: string, tx: Db): Promise<CardRow | null> {
+    await tx.$queryRaw`SELECT 1 FROM cards WHERE id = ${id}::uuid FOR UPDATE`
+    return (await this.byIds([id], tx)).get(id) ?? null
   }
 
   async softDelete (id: string, events: readonly HoloEvent[]): Promise<boolean> {
@@ -219,15 +231,18 @@ export class CardRepository {
     })
   }
 
-  async setHidden (id: string, hidden: boolean, eventsOf: EventsOf<CardRow>): Promise<CardRow | null> {
+  /** Hides or shows the card (row locked first, like update); null when there is none. */
+  async setHidden (id: string, hidden: boolean, eventsOf: Changed<CardRow>): Promise<CardRow | null> {
     return await this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.card.updateMany({
+      const before = await this.locked(id, tx)
+      if (before === null) return null
+      await tx.card.updateMany({
         where: { id, deletedAt: null },
         data: { hiddenAt: hidden ? new Date() : null, version: { increment: 1 } }
       })
-      const row = count === 1 ? (await this.byIds([id], tx)).get(id) ?? null : null
-      if (row !== null) await writeEvents(tx, eventsOf(row), this.schema)
-      return row
+      const after = (await this.byIds([id], tx)).get(id) as CardRow
+      await writeEvents(tx, eventsOf(before, after), this.schema)
+      return after
     })
   }
 

@@ -5,8 +5,8 @@ import {
 } from '@holo/shared'
 import type { CardService } from './cards.service.js'
 import {
-  CardPageSchema, CardSchema, CreateCardSchema, IfMatchHeadersSchema, IfNoneMatchHeadersSchema, ListCardsQuerySchema,
-  UpdateCardSchema
+  CardPageSchema, CardSchema, CreateCardSchema, HideCardSchema, IfMatchHeadersSchema, IfNoneMatchHeadersSchema,
+  ListCardsQuerySchema, UpdateCardSchema, type HideCard
 } from './cards.schemas.js'
 import { versionOfTag, type JsonView } from './cards.views.js'
 
@@ -140,16 +140,22 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = a
   for (const [action, hidden] of [['hide', true], ['unhide', false]] as const) {
     app.post(`/api/v1/cards/:id/${action}`, {
       config: { auth: 'required', roles: ['moderator'] },
+      // The hide body is optional: no body is the same as `{}`.
+      preValidation: async (request) => { request.body ??= {} },
       schema: {
         tags: ['moderation'],
         operationId: hidden ? 'hideCard' : 'unhideCard',
         summary: hidden ? 'Hide a card from everyone but its owner and staff' : 'Show a hidden card again',
         params: IdParamsSchema,
+        ...(hidden ? { body: HideCardSchema } : {}),
         response: {
           200: { ...CardSchema, description: 'The card after the change' },
           ...problemResponses(400, 404, 503)
         }
       }
-    }, async (request) => await service.setHidden(request.params.id, request.caller, hidden))
+    }, async (request) => {
+      const reason = hidden ? (request.body as HideCard | undefined)?.reason : undefined
+      return await service.setHidden(request.params.id, request.caller, hidden, reason)
+    })
   }
 }

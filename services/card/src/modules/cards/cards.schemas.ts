@@ -138,3 +138,16 @@ export const IfMatchHeadersSchema = Type.Object({
 export const IfNoneMatchHeadersSchema = Type.Object({
   'if-none-match': Type.Optional(Type.String({ description: 'ETag from a previous read; 304 when unchanged' }))
 })
+
+export const HideCardSchema = Type.Object({
+  reason: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 500,
+    description: 'Why, for the owner (their notification) and the audit log'
+  }))
+}, {
+  additionalProperties: false,
+  description: 'Optional: the body may be left out',
+  examples: [{ reason: 'Spam: the same card posted forty times' }]
+})
+export type HideCard = Static<typeof HideCardSchema>

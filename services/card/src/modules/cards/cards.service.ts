@@ -179,7 +179,7 @@ export class CardService {
     if (input.tags !== undefined) changes.tags = normaliseTags(input.tags)
     // Without If-Match the holo merge above still must not overwrite a concurrent edit.
     const guard = expected ?? (input.holo === undefined ? undefined : row.version)
-    const result = await this.d.cards.update(id, changes, guard, (after) => cardEdited(row, after, user.id))
+    const result = await this.d.cards.update(id, changes, guard, (before, after) => cardEdited(before, after, user.id))
     if (result === null) throw errors.CARD_NOT_FOUND()
     if (result === 'stale') throw errors.CARD_CHANGED()
     await this.changed(row, result)
@@ -195,10 +195,10 @@ export class CardService {
   }
 
   /** Moderation: the route admits moderators and admins only. */
-  async setHidden (id: string, user: AuthUser, hidden: boolean): Promise<Card> {
+  async setHidden (id: string, user: AuthUser, hidden: boolean, reason?: string): Promise<Card> {
     const before = await this.d.cards.find(id)
     if (before === null) throw errors.CARD_NOT_FOUND()
-    const row = await this.d.cards.setHidden(id, hidden, cardModerated(before, user.id))
+    const row = await this.d.cards.setHidden(id, hidden, cardModerated(user.id, reason))
     if (row === null) throw errors.CARD_NOT_FOUND()
     await this.changed(before, row)
     const liked = (await this.d.cards.likedAmong(user.id, [id])).has(id)

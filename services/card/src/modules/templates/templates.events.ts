@@ -22,5 +22,5 @@ export const templateCreated = (actorId: string) => (t: TemplateRow): HoloEvent[
 ]
 
 /** template.published or .archived when the status moved there; edits of other fields publish nothing. */
-export const templateStatusChanged = (before: TemplateRow, actorId: string) => (after: TemplateRow): HoloEvent[] =>
+export const templateStatusChanged = (actorId: string) => (before: TemplateRow, after: TemplateRow): HoloEvent[] =>
   before.status === after.status ? [] : statusEvent(after, actorId)

@@ -1,4 +1,4 @@
-import { type EventsOf, likeLiteral, transactionWithEvents } from '@holo/shared'
+import { type Changed, type EventsOf, likeLiteral, transactionWithEvents } from '@holo/shared'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 
 export interface TemplateRow {
@@ -64,28 +64,39 @@ export class TemplateRepository {
   }
 
   /** The changed template, or null when there is none with this id. */
-  async update (id: string, changes: TemplateChanges, eventsOf: EventsOf<TemplateRow>): Promise<TemplateRow | null> {
-    return await transactionWithEvents(this.prisma, this.schema, async (tx) => {
-      const { count } = await tx.template.updateMany({
+  /** The changed template (its row locked first, so `eventsOf` sees what this change replaced), or null. */
+  async update (id: string, changes: TemplateChanges, eventsOf: Changed<TemplateRow>): Promise<TemplateRow | null> {
+    const changed = await transactionWithEvents(this.prisma, this.schema, async (tx) => {
+      const before = await this.locked(id, tx)
+      if (before === null) return null
+      await tx.template.updateMany({
         where: { id },
         data: { ...changes, layout: json(changes.layout), holoDefaults: json(changes.holoDefaults) }
       })
-      return count === 0 ? null : await tx.template.findUnique({ where: { id }, select: templateSelect })
-    }, (row) => row === null ? [] : eventsOf(row))
+      return { before, after: await tx.template.findUniqueOrThrow({ where: { id }, select: templateSelect }) }
+    }, (c) => c === null ? [] : eventsOf(c.before, c.after))
+    return changed?.after ?? null
+  }
+
+  private async locked (id: string, tx: Prisma.TransactionClient): Promise<TemplateRow | null> {
+    await tx.$queryRaw`SELECT 1 FROM templates WHERE id = ${id}::uuid FOR UPDATE`
+    return await tx.template.findUnique({ where: { id }, select: templateSelect })
   }
 
   /** Deletes the template unless a card uses it, in which case it is archived; null when there is none. */
-  async deleteOrArchive (id: string, archivedEventsOf: EventsOf<TemplateRow>): Promise<'deleted' | 'archived' | null> {
+  async deleteOrArchive (id: string, archivedEventsOf: Changed<TemplateRow>): Promise<'deleted' | 'archived' | null> {
     const outcome = await transactionWithEvents(this.prisma, this.schema, async (tx) => {
+      const before = await this.locked(id, tx)
+      if (before === null) return null
       const used = await tx.card.findFirst({ where: { templateId: id }, select: { id: true } })
       if (used !== null) {
-        const { count } = await tx.template.updateMany({ where: { id }, data: { status: 'archived' } })
-        const row = count === 0 ? null : await tx.template.findUnique({ where: { id }, select: templateSelect })
-        return row === null ? null : { kind: 'archived' as const, row }
+        await tx.template.updateMany({ where: { id }, data: { status: 'archived' } })
+        const after = await tx.template.findUniqueOrThrow({ where: { id }, select: templateSelect })
+        return { kind: 'archived' as const, before, after }
       }
-      const { count } = await tx.template.deleteMany({ where: { id } })
-      return count === 0 ? null : { kind: 'deleted' as const }
-    }, (done) => done?.kind === 'archived' ? archivedEventsOf(done.row) : [])
+      await tx.template.deleteMany({ where: { id } })
+      return { kind: 'deleted' as const }
+    }, (done) => done?.kind === 'archived' ? archivedEventsOf(done.before, done.after) : [])
     return outcome?.kind ?? null
   }
 

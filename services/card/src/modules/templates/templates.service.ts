@@ -53,7 +53,7 @@ export class TemplateService {
   async update (id: string, user: AuthUser, input: UpdateTemplate): Promise<Template> {
     const row = await this.readable(id, user)
     if (!isAuthor(row, user)) throw commonErrors.NOT_OWNER('template')
-    const updated = await this.templates.update(id, input, templateStatusChanged(row, user.id))
+    const updated = await this.templates.update(id, input, templateStatusChanged(user.id))
     if (updated === null) throw errors.TEMPLATE_NOT_FOUND()
     return toTemplate(updated)
   }
@@ -62,7 +62,7 @@ export class TemplateService {
   async remove (id: string, user: AuthUser): Promise<'deleted' | 'archived'> {
     const row = await this.readable(id, user)
     if (!isAuthor(row, user)) throw commonErrors.NOT_OWNER('template')
-    const outcome = await this.templates.deleteOrArchive(id, templateStatusChanged(row, user.id))
+    const outcome = await this.templates.deleteOrArchive(id, templateStatusChanged(user.id))
     if (outcome === null) throw errors.TEMPLATE_NOT_FOUND()
     return outcome
   }
