@@ -1,4 +1,5 @@
 // Turning a series request's from/to/granularity into a bounded list of buckets.
+import { isStorableTime } from '@holo/shared'
 import { bucketCount, bucketOf, STEP_MS, type Granularity } from './buckets.js'
 import { errors } from './errors.js'
 
@@ -29,8 +30,10 @@ export function resolveRange (
   const from = q.from === undefined
     ? new Date(bucketOf(to.getTime() - 1, granularity).getTime() - (DEFAULT_BUCKETS[granularity] - 1) * step)
     : new Date(q.from)
-  if (Number.isNaN(to.getTime())) throw errors.VALIDATION_FAILED('to', 'querystring', 'must be a date-time')
-  if (Number.isNaN(from.getTime())) throw errors.VALIDATION_FAILED('from', 'querystring', 'must be a date-time')
+  if (!isStorableTime(to)) throw errors.VALIDATION_FAILED('to', 'querystring', 'must be a date-time in years 1 to 9999')
+  if (!isStorableTime(from)) {
+    throw errors.VALIDATION_FAILED('from', 'querystring', 'must be a date-time in years 1 to 9999')
+  }
   if (from.getTime() >= to.getTime()) {
     throw errors.VALIDATION_FAILED('from', 'querystring', 'must be earlier than to')
   }

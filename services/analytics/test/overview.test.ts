@@ -167,6 +167,8 @@ t.test('the overview counts every series by hour and by day', async (t) => {
     await bad('from=2026-03-10T00:00:00Z&to=2026-03-09T00:00:00Z', 'from')
     await bad('from=2026-03-10T00:00:00Z&to=2026-03-10T00:00:00Z', 'from')
     await bad('surprise=1', 'surprise')
+    await bad('from=0000-01-01T00:00:00Z&to=0000-01-02T00:00:00Z', 'to')
+    await bad('from=0000-12-01T00:00:00Z', 'from')
     const big = await bad('granularity=hour&from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z', 'from',
       'RANGE_TOO_LARGE')
     t.match(big.detail, /at most 1000/)

@@ -39,8 +39,20 @@ export const UUID = new RegExp(UUID_PATTERN)
 /** A (time, id) cursor, checked so that a forged one is a 400 and never reaches SQL as garbage. */
 export function decodeTimeCursor (cursor: string, kind: string): { createdAt: string, id: string } {
   const [createdAt, id] = decodeCursor(cursor, kind, ['s', 's']) as [string, string]
-  if (Number.isNaN(Date.parse(createdAt)) || !UUID.test(id)) throw commonErrors.INVALID_CURSOR()
+  if (!isStorableTime(new Date(createdAt)) || !UUID.test(id)) throw commonErrors.INVALID_CURSOR()
   return { createdAt, id }
+}
+
+const FIRST_STORABLE = Date.parse('0001-01-01T00:00:00.000Z')
+const LAST_STORABLE = Date.parse('9999-12-31T23:59:59.999Z')
+
+/**
+ * A valid time that PostgreSQL's timestamptz and JavaScript both hold: years 1 to 9999. Anything
+ * else in a query or cursor is a 400, never a database error.
+ */
+export function isStorableTime (d: Date): boolean {
+  const t = d.getTime()
+  return !Number.isNaN(t) && t >= FIRST_STORABLE && t <= LAST_STORABLE
 }
 
 /** An (id) cursor for listings ordered by id alone. */

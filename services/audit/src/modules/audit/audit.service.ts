@@ -1,4 +1,4 @@
-import { type AuthUser, decodeTimeCursor, encodeCursor, hasRole, page } from '@holo/shared'
+import { type AuthUser, decodeTimeCursor, encodeCursor, hasRole, isStorableTime, page } from '@holo/shared'
 import { errors } from '../../errors.js'
 import { chainBreak } from './audit.chain.js'
 import { MODERATION_EVENT_TYPES, isVersioned, typeNameOf } from './audit.types.js'
@@ -82,7 +82,7 @@ export class AuditService {
 
   private time (value: string, field: 'from' | 'to'): Date {
     const t = parseTime(value)
-    if (t === null) throw errors.INVALID_TIME(field)
+    if (t === null || !isStorableTime(t)) throw errors.INVALID_TIME(field)
     return t
   }
 }
