@@ -6,9 +6,16 @@
 //   pnpm bench [--quick] [--duration S] [--warmup S]
 //              [--profile card,...]  (V8 CPU profiles to bench/results/profiles) [--connections N] [--cards N]
 //              [--scenarios a,b,...] [--targets direct,gateway]
+//              [--before DIR] [--ab-rounds N]  (the card scenarios marked compareBefore also against DIR's card service)
+//
+// The event bus's scenarios (events-throughput, events-latency: lib/events-bench.ts) run after the HTTP ones.
+// --before DIR (or BENCH_BEFORE_DIR) names an installed checkout of an earlier commit (c0d4de9, before the events
+// were wired; see README): its card service runs beside the current one on the same data, and card-create, like and
+// card-get-cached run against both, directly, N rounds in alternating order (default 2), each as a ratio.
 //
 // Closed-loop scenarios run on autocannon; the fixed-rate ones (a scenario's `rate`) on the open-loop generator
 // in lib/open-loop.ts, which autocannon's per-second quotas cannot stand in for.
+import { execFileSync } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -20,6 +27,7 @@ import { login, makeImages, registerUsers, renewTokens, seedCards, uploadFiles }
 import { scenarios, type BenchData, type Scenario, type ScenarioRun, type Target } from './lib/scenarios.js'
 import { openLoop } from './lib/open-loop.js'
 import { describeKinds, describeOpenLoop, renderMarkdown, type Row } from './lib/report.js'
+import { EVENT_SCENARIOS, runEventScenarios, type EventsRow } from './lib/events-bench.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -30,7 +38,9 @@ const { values: flags } = parseArgs({
     connections: { type: 'string' },
     cards: { type: 'string' },
     scenarios: { type: 'string' },
-    targets: { type: 'string', default: 'direct,gateway' }
+    targets: { type: 'string', default: 'direct,gateway' },
+    before: { type: 'string' },
+    'ab-rounds': { type: 'string' }
   }
 })
 const quick = flags.quick === true
@@ -38,7 +48,14 @@ const duration = Number(flags.duration ?? (quick ? 3 : 10))
 const warmup = Number(flags.warmup ?? (quick ? 1 : 3))
 const connections = Number(flags.connections ?? 50)
 const cardCount = Number(flags.cards ?? (quick ? 5_000 : 100_000))
-const selected = flags.scenarios?.split(',') ?? scenarios.map((s) => s.name)
+const selected = flags.scenarios?.split(',') ?? [...scenarios.map((s) => s.name), ...EVENT_SCENARIOS]
+const unknown = selected.filter((x) => !scenarios.some((s) => s.name === x) && !(EVENT_SCENARIOS as readonly string[]).includes(x))
+if (unknown.length > 0) throw new Error(`unknown scenarios: ${unknown.join(', ')}`)
+const beforeDir = flags.before ?? process.env.BENCH_BEFORE_DIR
+const abRounds = Number(flags['ab-rounds'] ?? 2)
+const beforeCommit = beforeDir === undefined
+  ? undefined
+  : execFileSync('git', ['-C', beforeDir, 'log', '-1', '--format=%h'], { encoding: 'utf8' }).trim()
 const targets = (flags.targets ?? 'direct,gateway').split(',') as Target[]
 const log = (msg: string): void => { process.stdout.write(`[bench] ${msg}\n`) }
 
@@ -49,6 +66,7 @@ const stack = await startBenchStack({
   adminBaseUrl: process.env.DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
   database: process.env.BENCH_DATABASE ?? 'holo_bench',
   log,
+  beforeDir,
   profile: flags.profile === undefined ? undefined : { services: flags.profile.split(','), dir: path.join(here, 'results', 'profiles') },
   env: {
     // Load from one IP and a few accounts: the abuse limits would stop it, so
@@ -60,6 +78,7 @@ const stack = await startBenchStack({
 })
 
 const rows: Row[] = []
+let eventRows: EventsRow[] = []
 let cardsInTable = 0
 try {
   const runId = Date.now().toString(36)
@@ -92,19 +111,44 @@ try {
         data.refreshTokens = []
         for (let i = 0; i < connections * 2; i++) data.refreshTokens.push((await login(stack.direct.auth, users[i % users.length] as never)).refreshToken)
       }
-      if (Date.now() - tokensAt > 10 * 60_000) {
-        await renewTokens(stack.direct.auth, users)
-        tokensAt = Date.now()
+      if (target === 'direct' && s.compareBefore === true && stack.beforeCardUrl !== undefined) {
+        // Before and after in turns, the order swapped each round, so neither always runs on a warmer table.
+        for (let round = 1; round <= abRounds; round++) {
+          const order: Target[] = round % 2 === 1 ? ['direct', 'before'] : ['before', 'direct']
+          for (const t of order) await measure(s, t, t === 'before' ? stack.beforeCardUrl : base, round)
+        }
+        continue
       }
-      const run = s.requests(data)
-      const row = s.rate === undefined
-        ? await closedLoop(s, target, base, run)
-        : await fixedRate(s, target, base, run, s.rate)
-      rows.push(row)
-      log(`${s.name.padEnd(24)} ${target.padEnd(8)} ${String(row.requestsPerSec).padStart(7)} req/s  p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  errors ${row.errors}  non2xx ${row.non2xx}`)
-      if (row.byKind !== undefined) log(`  by kind: ${describeKinds(row.byKind)}`)
-      if (row.openLoop !== undefined) log(`  open loop: ${describeOpenLoop(row)}`)
+      await measure(s, target, base)
     }
+  }
+  if (selected.some((x) => (EVENT_SCENARIOS as readonly string[]).includes(x))) {
+    eventRows = await runEventScenarios({
+      adminUrl: stack.adminUrl,
+      redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      selected,
+      quick,
+      duration,
+      warmup,
+      log
+    })
+  }
+
+  async function measure (s: Scenario, target: Target, base: string, round?: number): Promise<void> {
+    if (Date.now() - tokensAt > 10 * 60_000) {
+      await renewTokens(stack.direct.auth, users)
+      tokensAt = Date.now()
+    }
+    const run = s.requests(data)
+    const row = s.rate === undefined
+      ? await closedLoop(s, target, base, run)
+      : await fixedRate(s, target, base, run, s.rate)
+    if (round !== undefined) row.round = round
+    rows.push(row)
+    const label = round === undefined ? target : `${target} #${round}`
+    log(`${s.name.padEnd(24)} ${label.padEnd(10)} ${String(row.requestsPerSec).padStart(7)} req/s  p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  errors ${row.errors}  non2xx ${row.non2xx}`)
+    if (row.byKind !== undefined) log(`  by kind: ${describeKinds(row.byKind)}`)
+    if (row.openLoop !== undefined) log(`  open loop: ${describeOpenLoop(row)}`)
   }
 } finally {
   await stack.stop()
@@ -185,7 +229,9 @@ async function fixedRate (s: Scenario, target: Target, base: string, run: Scenar
 // Ratios: every scenario against the matching baseline of the same target, same run.
 for (const r of rows) {
   const baseName = r.baseline === 'nginx-static' ? 'baseline-nginx-static' : 'baseline-fastify-redis'
-  const b = rows.find((x) => x.scenario === baseName && (x.target === r.target || baseName === 'baseline-nginx-static'))
+  // The before checkout's card service is measured directly: against the direct baseline.
+  const target = r.target === 'before' ? 'direct' : r.target
+  const b = rows.find((x) => x.scenario === baseName && (x.target === target || baseName === 'baseline-nginx-static'))
   r.ratioToBaseline = b !== undefined && b.requestsPerSec > 0 ? Number((r.requestsPerSec / b.requestsPerSec).toPrecision(2)) : undefined
 }
 // The mixes also against the pure cached card read through the gateway: what the write mix costs the caches.
@@ -196,11 +242,19 @@ for (const r of rows.filter((x) => x.byKind !== undefined)) {
   }
 }
 
+// After against before, round by round (same scenario, same run, alternating order).
+for (const r of rows.filter((x) => x.target === 'direct' && x.round !== undefined)) {
+  const b = rows.find((x) => x.target === 'before' && x.scenario === r.scenario && x.round === r.round)
+  if (b !== undefined && b.requestsPerSec > 0) r.ratioToBefore = Number((r.requestsPerSec / b.requestsPerSec).toPrecision(3))
+}
+
 const report = {
   date: started.toISOString(),
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 1024 ** 3), node: process.version, platform: `${os.platform()} ${os.release()}` },
   settings: { quick, duration, warmup, connections, cards: cardsInTable, targets },
-  rows
+  before: beforeDir === undefined ? undefined : { dir: beforeDir, commit: beforeCommit ?? '' },
+  rows,
+  events: eventRows
 }
 const out = path.join(here, 'results')
 await mkdir(out, { recursive: true })

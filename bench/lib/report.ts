@@ -1,6 +1,13 @@
+import type { EventsRow } from './events-bench.js'
+
 export interface Row {
   scenario: string
-  target: 'direct' | 'gateway'
+  /** `before`: the card service of the --before checkout, directly. */
+  target: 'direct' | 'gateway' | 'before'
+  /** Round of a before/after comparison (--before): direct and before run in turns. */
+  round?: number
+  /** A direct row's req/s against the before checkout's in the same round. */
+  ratioToBefore?: number
   baseline: string
   requestsPerSec: number
   latencyAvgMs: number
@@ -41,7 +48,11 @@ export interface Report {
   date: string
   machine: { cpus: number, cpuModel?: string, memoryGiB: number, node: string, platform: string }
   settings: { quick: boolean, duration: number, warmup: number, connections: number, cards: number, targets: string[] }
+  /** The checkout whose card service the compareBefore scenarios also ran against. */
+  before?: { dir: string, commit: string }
   rows: Row[]
+  /** The event bus's scenarios (lib/events-bench.ts). */
+  events?: EventsRow[]
 }
 
 export function renderMarkdown (r: Report): string {
@@ -59,7 +70,8 @@ export function renderMarkdown (r: Report): string {
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
   ]
   for (const x of r.rows) {
-    lines.push(`| ${x.scenario} | ${x.target} | ${x.requestsPerSec} | ${x.ratioToBaseline === undefined ? '–' : `${x.ratioToBaseline} × ${x.baseline}`} | ${x.latencyAvgMs.toFixed(2)} | ${x.p50Ms} | ${x.p975Ms} | ${x.p99Ms} | ${x.errors + x.timeouts} | ${x.non2xx} | ${x.loadGeneratorCpuPct}% |`)
+    const target = x.round === undefined ? x.target : `${x.target} #${x.round}`
+    lines.push(`| ${x.scenario} | ${target} | ${x.requestsPerSec} | ${x.ratioToBaseline === undefined ? '–' : `${x.ratioToBaseline} × ${x.baseline}`} | ${x.latencyAvgMs.toFixed(2)} | ${x.p50Ms} | ${x.p975Ms} | ${x.p99Ms} | ${x.errors + x.timeouts} | ${x.non2xx} | ${x.loadGeneratorCpuPct}% |`)
   }
   const mixes = r.rows.filter((x) => x.byKind !== undefined)
   if (mixes.length > 0) {
@@ -88,6 +100,35 @@ export function renderMarkdown (r: Report): string {
         'bound is out is not sent and counts as an error. Their percentiles are exact (every latency kept), to ' +
         'the hundredth of a ms; autocannon\'s are whole ms, rounded down, both over 2xx answers only.')
     }
+  }
+  const compared = r.rows.filter((x) => x.ratioToBefore !== undefined)
+  if (compared.length > 0 && r.before !== undefined) {
+    lines.push('', `Before and after, same run: the card service of this checkout (direct) against the one of ` +
+      `${r.before.commit} (${r.before.dir}, \`before\`), on the same database and Redis (each its own cache ` +
+      'prefix), in turns, the order swapped each round. Goals: card-create and like ≥ 0.8 ×, card-get-cached ' +
+      '≥ 0.95 ×.', '',
+    '| scenario | round | after req/s | before req/s | after / before | after p99 ms | before p99 ms |',
+    '|---|---:|---:|---:|---:|---:|---:|')
+    for (const x of compared) {
+      const b = r.rows.find((y) => y.target === 'before' && y.scenario === x.scenario && y.round === x.round)
+      lines.push(`| ${x.scenario} | ${x.round ?? ''} | ${x.requestsPerSec} | ${b?.requestsPerSec ?? '–'} | ` +
+        `${x.ratioToBefore ?? '–'} × | ${x.p99Ms} | ${b?.p99Ms ?? '–'} |`)
+    }
+  }
+  const events = r.events ?? []
+  if (events.length > 0) {
+    lines.push('', 'Event bus (real outbox, relay and consumer group; lib/events-bench.ts). Baseline `pg-effect-tx`: ' +
+      'the consumer\'s transactions (BEGIN, applied_events INSERT, one-INSERT effect, COMMIT) run straight on ' +
+      'PostgreSQL at the same concurrency, in the same run.', '',
+    '| scenario | how | events/s | ratio to baseline | commit→effect p50 ms | p99 ms | max ms | errors | goal | met |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---|---|')
+    for (const x of events) {
+      lines.push(`| ${x.scenario} | ${x.variant} | ${x.eventsPerSec} | ${x.ratioToBaseline} × ${x.baseline} ` +
+        `(${x.baselinePerSec}/s) | ${x.p50Ms ?? '–'} | ${x.p99Ms ?? '–'} | ${x.maxMs ?? '–'} | ${x.errors} | ` +
+        `${x.goal} | ${x.met ? 'yes' : 'no'} |`)
+    }
+    lines.push('')
+    for (const x of events) lines.push(`- ${x.scenario} (${x.variant}): ${x.detail}`)
   }
   return `${lines.join('\n')}\n`
 }

@@ -2,7 +2,8 @@ import type autocannon from 'autocannon'
 import type { KindSummary } from './report.js'
 import { WORDS, multipart, type BenchUser } from './seed.js'
 
-export type Target = 'direct' | 'gateway'
+/** `before`: the card service of the pre-change checkout (--before), directly. */
+export type Target = 'direct' | 'gateway' | 'before'
 export type Baseline = 'nginx-static' | 'fastify-redis'
 
 export interface BenchData {
@@ -47,6 +48,11 @@ export interface Scenario {
    * back at the start of each second, so its "rate" is a burst every second and its latencies queue behind it.
    */
   rate?: number
+  /**
+   * Also measured against the card service of the `--before` checkout (the commit before the events were wired),
+   * directly, in alternating order, for a before/after ratio from the same run.
+   */
+  compareBefore?: boolean
   /** autocannon request options for one run. */
   requests: (d: BenchData) => ScenarioRun
 }
@@ -237,6 +243,9 @@ const planMix = (seed: number) => (d: BenchData): ScenarioRun => {
   ])
 }
 
+/** Where the like scenario goes on from: the pairs of earlier runs of this process are all liked. */
+let likeCursor = 0
+
 export const scenarios: Scenario[] = [
   { name: 'baseline-nginx-static', baseline: 'nginx-static', requests: () => ({ path: '/bench/baseline/static' }) },
   { name: 'baseline-fastify-redis', service: 'baseline', baseline: 'fastify-redis', requests: () => ({ path: '/bench/baseline/redis' }) },
@@ -279,7 +288,14 @@ export const scenarios: Scenario[] = [
       }
     }
   },
-  { name: 'card-get-cached', service: 'card', baseline: 'fastify-redis', requests: (d) => ({ path: `/api/v1/cards/${d.hotCardId}` }) },
+  {
+    // Anonymous reads of one card: each is counted as a view (in memory, written to the outbox every few seconds).
+    name: 'card-get-cached',
+    service: 'card',
+    baseline: 'fastify-redis',
+    compareBefore: true,
+    requests: (d) => ({ path: `/api/v1/cards/${d.hotCardId}` })
+  },
   {
     name: 'card-get-uncached',
     service: 'card',
@@ -295,6 +311,7 @@ export const scenarios: Scenario[] = [
     name: 'card-create',
     service: 'card',
     baseline: 'fastify-redis',
+    compareBefore: true,
     requests: (d) => {
       let i = 0
       return { requests: each(() => { const u = pick(d.users, i); return cardCreate(u, i++) }) }
@@ -304,10 +321,17 @@ export const scenarios: Scenario[] = [
     name: 'like',
     service: 'card',
     baseline: 'fastify-redis',
-    requests: (d) => {
-      let i = 0
-      return { requests: each(() => { i++; return like(pick(d.cardIds, i * 31), pick(d.users, i), true) }) }
-    }
+    compareBefore: true,
+    // A like that is already there changes nothing and publishes nothing: every run (each target, each round)
+    // goes on with (user, card) pairs no earlier run liked, so every measured like inserts a row, bumps the
+    // count and, with the outbox, writes its event.
+    requests: (d) => ({
+      requests: each(() => {
+        const i = likeCursor++
+        const n = d.cardIds.length
+        return like(pick(d.cardIds, i), pick(d.users, i + Math.floor(i / n)), true)
+      })
+    })
   },
   {
     name: 'file-upload-100k',
