@@ -63,6 +63,19 @@ t.test('card events', async (t) => {
     ])
   })
 
+  t.test('twenty likes at once: twenty events, every count once, numbered in commit order', async (t) => {
+    const liked = await h.card(owner, { title: 'Crowd favourite' })
+    const fans = Array.from({ length: 20 }, () => h.user())
+    await Promise.all(fans.map(async (f) => await h.app.inject({
+      method: 'PUT', url: `/api/v1/cards/${liked.id as string}/like`, headers: f.auth
+    })))
+    const likes = (await about(liked.id)).filter((e) => e.type === 'holo.card.liked.v1')
+    t.same(likes.map((e) => e.data.likeCount), Array.from({ length: 20 }, (_, i) => i + 1),
+      'the counts 1..20, in outbox order')
+    t.same(likes.map((e) => e.subjectseq), Array.from({ length: 20 }, (_, i) => i + 2), 'after the create, 2..21')
+    t.same(new Set(likes.map((e) => e.actorid)), new Set(fans.map((f) => f.id)), 'one per fan')
+  })
+
   t.test('moderation, with the moderator as actor', async (t) => {
     const hide = async (action: 'hide' | 'unhide') => await h.app.inject({
       method: 'POST', url: `/api/v1/cards/${card.id as string}/${action}`, headers: mod.auth

@@ -42,6 +42,9 @@ export interface NewCard {
 /** A create waiting for its batch: the card and the events its insert publishes. */
 interface PendingInsert { card: NewCard, events: readonly HoloEvent[] }
 
+/** A like's or an unlike's event, given the card's new like count. */
+export type LikeEvent = (likeCount: number) => HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>
+
 /** The client or a transaction's: what reads by id run on. */
 type Db = Pick<PrismaClient, '$queryRaw'>
 
@@ -250,32 +253,52 @@ export class CardRepository {
    * Adds a like; the insert and the count change are one statement, so likeCount stays exact.
    * The card row itself is not written (see migration 20261126180000_card_like_counts). True when it was new.
    */
-  async like (userId: string, cardId: string, eventsOf: EventsOf<number>): Promise<boolean> {
+  /**
+   * Adds a like and, when it is new, its event: one statement (the like is the hottest write).
+   * The insert, the count change and the outbox row commit together; the card row itself is not
+   * written (see migration 20261126180000_card_like_counts). True when it was new.
+   */
+  async like (userId: string, cardId: string, eventOf: LikeEvent): Promise<boolean> {
     return await this.likeChange(Prisma.sql`
-      WITH ins AS (
+      changed AS (
         INSERT INTO likes (user_id, card_id) VALUES (${userId}::uuid, ${cardId}::uuid)
         ON CONFLICT DO NOTHING RETURNING card_id
-      )
-      UPDATE card_like_counts n SET like_count = n.like_count + 1
-      FROM ins WHERE n.card_id = ins.card_id RETURNING n.like_count AS "likeCount"`, eventsOf)
+      ), counted AS (
+        UPDATE card_like_counts n SET like_count = n.like_count + 1
+        FROM changed WHERE n.card_id = changed.card_id RETURNING n.like_count
+      )`, eventOf)
   }
 
-  async unlike (userId: string, cardId: string, eventsOf: EventsOf<number>): Promise<boolean> {
+  async unlike (userId: string, cardId: string, eventOf: LikeEvent): Promise<boolean> {
     return await this.likeChange(Prisma.sql`
-      WITH del AS (
+      changed AS (
         DELETE FROM likes WHERE user_id = ${userId}::uuid AND card_id = ${cardId}::uuid RETURNING card_id
-      )
-      UPDATE card_like_counts n SET like_count = n.like_count - 1
-      FROM del WHERE n.card_id = del.card_id RETURNING n.like_count AS "likeCount"`, eventsOf)
+      ), counted AS (
+        UPDATE card_like_counts n SET like_count = n.like_count - 1
+        FROM changed WHERE n.card_id = changed.card_id RETURNING n.like_count
+      )`, eventOf)
   }
 
-  /** Runs a like or unlike statement; when it changed something, its events (given the new count) go with it. */
-  private async likeChange (statement: Prisma.Sql, eventsOf: EventsOf<number>): Promise<boolean> {
-    return await this.prisma.$transaction(async (tx) => {
-      const [row] = await tx.$queryRaw<Array<{ likeCount: number }>>(statement)
-      if (row !== undefined) await writeEvents(tx, eventsOf(row.likeCount), this.schema)
-      return row !== undefined
-    })
+  /**
+   * Runs a like change (CTEs `changed` and `counted`) and, in the same statement, writes its
+   * event to the outbox as writeEvents would (next subject sequence number, the row in
+   * `outbox`), with the new count filled in by the statement that made it. No change, no event.
+   */
+  private async likeChange (change: Prisma.Sql, eventOf: LikeEvent): Promise<boolean> {
+    const event = eventOf(0)
+    const rows = await this.prisma.$queryRaw<Array<{ likeCount: number }>>`
+      WITH ${change}, numbered AS (
+        INSERT INTO outbox_subjects AS s (subject, seq) SELECT ${event.subject}, 1 FROM counted
+        ON CONFLICT (subject) DO UPDATE SET seq = s.seq + 1 RETURNING s.seq
+      ), written AS (
+        INSERT INTO outbox (id, stream, type, subject, payload)
+        SELECT ${event.id}::uuid, 'card', ${event.type}, ${event.subject},
+          jsonb_set(jsonb_set(${JSON.stringify(event)}::jsonb, '{data,likeCount}', to_jsonb(counted.like_count)),
+            '{subjectseq}', to_jsonb(numbered.seq))
+        FROM counted, numbered
+      )
+      SELECT like_count AS "likeCount" FROM counted`
+    return rows.length === 1
   }
 
   /** Writes events that go with no change of a row (counted views). */
