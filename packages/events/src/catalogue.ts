@@ -138,10 +138,15 @@ export const catalogue = {
     subject: 'user id',
     actor: 'required',
     actorIs: 'the user',
-    description: 'The user changed their public profile. Only the names of the changed fields are carried, not values.',
+    description: 'The user changed their public profile: the names of the changed fields, and the new public ' +
+      'names (username, displayName) when they changed, so consumers can show who did what.',
     data: Type.Object({
       changed: FieldNames('The fields that changed (displayName, bio, avatarFileId, ...)'),
-      avatarFileId: Type.Optional(NullableUuid('The new avatar file, when avatarFileId changed'))
+      avatarFileId: Type.Optional(NullableUuid('The new avatar file, when avatarFileId changed')),
+      username: Type.Optional(Type.String({ minLength: 1, description: 'The new username, when it changed' })),
+      displayName: Type.Optional(Type.Union([Type.String(), Type.Null()], {
+        description: 'The new display name, when it changed'
+      }))
     })
   }),
   'holo.session.revoked.v1': spec({
@@ -181,7 +186,8 @@ export const catalogue = {
     data: Type.Object({
       ownerId,
       version: Type.Integer({ minimum: 1, description: 'The card\'s version after the change' }),
-      changed: FieldNames('The fields that changed')
+      changed: FieldNames('The fields that changed'),
+      title: Type.Optional(Type.String({ description: 'The new title, when it changed' }))
     })
   }),
   'holo.card.deleted.v1': spec({

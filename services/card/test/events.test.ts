@@ -44,7 +44,7 @@ t.test('card events', async (t) => {
     t.equal((await patch(owner, { title: 'Nebula Dragon II' })).statusCode, 200, 'the same title again')
     const events = await about(card.id)
     t.same(events.map((e) => e.type), ['holo.card.created.v1', 'holo.card.updated.v1', 'holo.card.visibility_changed.v1'])
-    t.same(events[1]?.data, { ownerId: owner.id, version: 2, changed: ['title', 'visibility'] })
+    t.same(events[1]?.data, { ownerId: owner.id, version: 2, changed: ['title', 'visibility'], title: 'Nebula Dragon II' })
     t.same(events[2]?.data, { ownerId: owner.id, visibility: 'public', previousVisibility: 'private' })
     t.same(events.map((e) => e.subjectseq), [1, 2, 3], 'numbered in commit order')
   })

@@ -55,7 +55,12 @@ export function profileUpdated (before: UserRow, after: UserRow): HoloEvent[] {
   return [event('holo.user.profile_updated.v1', {
     subject: after.id,
     actorId: after.id,
-    data: { changed: [...changed], ...(changed.includes('avatarFileId') ? { avatarFileId: after.avatarFileId } : {}) }
+    data: {
+      changed: [...changed],
+      ...(changed.includes('avatarFileId') ? { avatarFileId: after.avatarFileId } : {}),
+      ...(changed.includes('username') ? { username: after.username } : {}),
+      ...(changed.includes('displayName') ? { displayName: after.displayName } : {})
+    }
   })]
 }
 

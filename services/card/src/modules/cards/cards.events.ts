@@ -28,7 +28,14 @@ export function cardEdited (before: CardRow, after: CardRow, actorId: string): H
   const changed = FIELDS.filter((f) => JSON.stringify(before[f]) !== JSON.stringify(after[f]))
   if (changed.length === 0) return []
   const events: HoloEvent[] = [event('holo.card.updated.v1', {
-    subject: after.id, actorId, data: { ownerId: after.ownerId, version: after.version, changed: [...changed] }
+    subject: after.id,
+    actorId,
+    data: {
+      ownerId: after.ownerId,
+      version: after.version,
+      changed: [...changed],
+      ...(changed.includes('title') ? { title: after.title } : {})
+    }
   })]
   if (before.visibility !== after.visibility) {
     events.push(event('holo.card.visibility_changed.v1', {
