@@ -59,13 +59,27 @@ async function start (c: ConsumerConfig): Promise<void> {
   pool = newPool(c)
   redis = new Redis(c.redisUrl)
   const inner = postgresApplied(pool, { schema: c.schema })
-  // postgresApplied as it is; only the instant its transaction committed is noted.
+  // postgresApplied as it is (a read batch in one transaction); only the instant each effect committed is noted.
+  const note = (eventId: string, at: number): void => {
+    effects.push([eventId, at, times.get(eventId) ?? 0])
+    times.delete(eventId)
+  }
   const applied: EffectOnce = {
     run: async (group, eventId, effect) => {
       const ran = await inner.run(group, eventId, effect)
-      if (ran) effects.push([eventId, clock(), times.get(eventId) ?? 0])
-      times.delete(eventId)
+      if (ran) note(eventId, clock())
       return ran
+    },
+    batch: async (group, fn) => {
+      const ran: string[] = []
+      const result = await inner.batch!(group, async (run) => await fn(async (eventId, effect) => {
+        const did = await run(eventId, effect)
+        if (did) ran.push(eventId)
+        return did
+      }))
+      const at = clock()
+      for (const eventId of ran) note(eventId, at)
+      return result
     }
   }
   const times = new Map<string, number>()

@@ -84,6 +84,16 @@ type Outcome = 'applied' | 'duplicate' | 'skipped' | 'retry' | 'dead'
 
 let consumers = 0
 
+/**
+ * A PostgreSQL error that a batch's transaction may have caused rather than the event it was applying: a
+ * conflict with another transaction (class 40: deadlock, serialization failure) or a statement in a transaction
+ * already aborted by an earlier, caught error.
+ */
+function batchConflict (err: unknown): boolean {
+  const code = (err as { code?: unknown } | null | undefined)?.code
+  return typeof code === 'string' && (code.startsWith('40') || code === '25P02')
+}
+
 export async function startConsumer<T extends EventType = EventType> (options: ConsumerOptions<T>): Promise<Consumer> {
   const log = options.log ?? silentLogger
   const { group } = options
@@ -196,14 +206,36 @@ export async function startConsumer<T extends EventType = EventType> (options: C
   // Local hint of the earliest retry due; Redis's pending list is the truth.
   let nextRetry = Number.POSITIVE_INFINITY
 
-  const handleOne = async (item: Item, event: HoloEvent<T>): Promise<Outcome> => {
+  const deliveryOf = (item: Item): Delivery => ({ stream: item.stream, entryId: item.entry.id, attempt: item.attempt })
+
+  /** The outcome decided before the effect: a type this consumer does not read, or an entry delivered too often. */
+  const settledBefore = async (item: Item, event: HoloEvent<T>): Promise<Outcome | undefined> => {
     if (types !== undefined && !types.has(event.type)) return 'skipped'
     if (item.attempt > maxAttempts) {
       // Delivered that often without a recorded failure: its consumers died on it.
       await deadLetter(item, `delivered ${item.attempt} times without being acknowledged`, event.id, event.type)
       return 'dead'
     }
-    const delivery: Delivery = { stream: item.stream, entryId: item.entry.id, attempt: item.attempt }
+    return undefined
+  }
+
+  /** A failed attempt: retried after its backoff, or dead-lettered after the last one. */
+  const failed = async (item: Item, event: HoloEvent<T>, err: unknown): Promise<Outcome> => {
+    if (item.attempt >= maxAttempts) {
+      await deadLetter(item, errorMessage(err), event.id, event.type)
+      return 'dead'
+    }
+    nextRetry = Math.min(nextRetry, Date.now() + backoff(item.attempt))
+    log.warn({ group, eventId: event.id, type: event.type, attempt: item.attempt, err: errorMessage(err) },
+      'event failed, will retry')
+    return 'retry'
+  }
+
+  /** One event in a transaction of its own (or without one, by the store or the handler). */
+  const handleOne = async (item: Item, event: HoloEvent<T>): Promise<Outcome> => {
+    const early = await settledBefore(item, event)
+    if (early !== undefined) return early
+    const delivery = deliveryOf(item)
     const started = performance.now()
     try {
       let ran = true
@@ -212,22 +244,24 @@ export async function startConsumer<T extends EventType = EventType> (options: C
       if (ran) timed?.(event.type, (performance.now() - started) / 1000, event.time)
       return ran ? 'applied' : 'duplicate'
     } catch (err) {
-      if (item.attempt >= maxAttempts) {
-        await deadLetter(item, errorMessage(err), event.id, event.type)
-        return 'dead'
-      }
-      nextRetry = Math.min(nextRetry, Date.now() + backoff(item.attempt))
-      log.warn({ group, eventId: event.id, type: event.type, attempt: item.attempt, err: errorMessage(err) },
-        'event failed, will retry')
-      return 'retry'
+      return await failed(item, event, err)
     }
   }
+
+  const batchEffects = effectOnce?.batch?.bind(effectOnce)
+
+  interface Job { item: Item, event: HoloEvent<T> }
 
   const processBatch = async (items: Item[]): Promise<void> => {
     const acks = new Map<string, string[]>()
     const ack = (item: Item): void => { acks.set(item.stream, [...(acks.get(item.stream) ?? []), item.entry.id]) }
+    const settle = ({ item, event }: Job, outcome: Outcome): void => {
+      consumed?.(event.type, outcome)
+      if (outcome === 'applied' || outcome === 'duplicate' || outcome === 'skipped') ack(item)
+    }
+    const single = async (job: Job): Promise<void> => { settle(job, await handleOne(job.item, job.event)) }
     // Chains of one subject's events run in order; chains run side by side up to `concurrency`.
-    const chains = new Map<string, Array<{ item: Item, event: HoloEvent<T> }>>()
+    const chains = new Map<string, Job[]>()
     for (const item of items) {
       const raw = item.entry.fields.event
       const parsed = raw === undefined
@@ -244,13 +278,84 @@ export async function startConsumer<T extends EventType = EventType> (options: C
       chains.set(event.subject, [...(chains.get(event.subject) ?? []), { item, event }])
     }
     const queue = [...chains.values()]
-    const worker = async (): Promise<void> => {
-      for (let chain = queue.shift(); chain !== undefined; chain = queue.shift()) {
-        for (const { item, event } of chain) {
-          const outcome = await handleOne(item, event)
-          consumed?.(event.type, outcome)
-          if (outcome === 'applied' || outcome === 'duplicate' || outcome === 'skipped') ack(item)
+
+    /**
+     * The chains this worker takes, in one transaction (one COMMIT for all their events). When an event fails, the
+     * transaction rolls back: the events it had applied are applied again one transaction each, the failure counts
+     * as that event's attempt, and the rest of its chain follows one by one; the worker then goes on with a new
+     * batch. Outcomes (metrics, acknowledgements) are settled only after the commit.
+     */
+    const applyBatch = async (batch: NonNullable<typeof batchEffects>): Promise<void> => {
+      const ran: Array<{ job: Job, applied: boolean, seconds: number }> = []
+      let current: { chain: Job[], index: number } | undefined
+      let failing: { job: Job, err: unknown } | undefined
+      let notPostgres: unknown
+      const began = performance.now()
+      try {
+        await batch(group, async (run) => {
+          for (let chain = queue.shift(); chain !== undefined; chain = queue.shift()) {
+            for (const [index, job] of chain.entries()) {
+              current = { chain, index }
+              let early: Outcome | undefined
+              try {
+                early = await settledBefore(job.item, job.event)
+              } catch (err) {
+                notPostgres = err
+                throw err
+              }
+              if (early !== undefined) {
+                // Needs nothing of the transaction (and a dead letter is acknowledged already).
+                settle(job, early)
+                continue
+              }
+              const delivery = deliveryOf(job.item)
+              const started = performance.now()
+              try {
+                const applied = await run(job.event.id, async (tx) => { await options.handle(job.event, tx, delivery) })
+                ran.push({ job, applied, seconds: (performance.now() - started) / 1000 })
+              } catch (err) {
+                failing = { job, err }
+                throw err
+              }
+            }
+          }
+          current = undefined
+        })
+      } catch (err) {
+        // Redis failed while dead-lettering: leave the entries pending, as the per-event path does.
+        if (notPostgres !== undefined) throw notPostgres
+        for (const { job } of ran) await single(job)
+        if (failing !== undefined) {
+          const { job } = failing
+          // A conflict with another transaction (deadlock, serialization) or a statement of an earlier event that
+          // failed silently may be the batch's doing, not the event's: it gets a transaction of its own at once.
+          if (batchConflict(failing.err)) await single(job)
+          else settle(job, await failed(job.item, job.event, failing.err))
         }
+        const { chain, index } = current ?? { chain: [], index: -1 }
+        const rest = chain.slice(index + 1)
+        // Nothing was taken (the connection or BEGIN failed): one chain event by event, so that the attempts count
+        // and back off as they do without batches.
+        if (ran.length === 0 && failing === undefined && current === undefined) rest.push(...(queue.shift() ?? []))
+        for (const job of rest) await single(job)
+        return
+      }
+      // Committed: each applied event's own time plus its share of BEGIN and COMMIT.
+      const own = ran.reduce((sum, r) => sum + r.seconds, 0)
+      const share = Math.max(0, (performance.now() - began) / 1000 - own) / Math.max(1, ran.length)
+      for (const { job, applied, seconds } of ran) {
+        if (applied) timed?.(job.event.type, seconds + share, job.event.time)
+        settle(job, applied ? 'applied' : 'duplicate')
+      }
+    }
+
+    const worker = async (): Promise<void> => {
+      while (queue.length > 0) {
+        if (batchEffects !== undefined) {
+          await applyBatch(batchEffects)
+          continue
+        }
+        for (const job of queue.shift() ?? []) await single(job)
       }
     }
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))

@@ -43,17 +43,13 @@ export async function withEffectOnce<T> (
   let broken = false
   try {
     await client.query('BEGIN')
-    const inserted = await client.query(
-      `INSERT INTO ${qualified(options.schema, 'applied_events')} (consumer_group, event_id) VALUES ($1, $2)
-       ON CONFLICT DO NOTHING`,
-      [group, eventId]
-    )
+    const inserted = await record(client, group, eventId, options)
     if (inserted.rowCount === 0) {
       await client.query('ROLLBACK')
       return { applied: false }
     }
     const value = await fn(client)
-    await client.query('COMMIT')
+    await commit(client)
     return { applied: true, value }
   } catch (err) {
     await client.query('ROLLBACK').catch(() => { broken = true })
@@ -63,17 +59,102 @@ export async function withEffectOnce<T> (
   }
 }
 
+/** Several events' effects in one transaction (withEffectsOnce). */
+export interface EffectBatch {
+  /**
+   * Records (group, eventId) in the batch's transaction and runs `fn` in it; when the id is recorded already
+   * (committed, or earlier in this batch) it skips `fn`. One event at a time: the batch has one connection. After
+   * a throw the transaction is unusable: let the error leave the batch, which rolls everything back.
+   */
+  run: <T>(eventId: string, fn: (tx: pg.PoolClient) => Promise<T>) => Promise<EffectResult<T>>
+}
+
+/**
+ * withEffectOnce for several events in one transaction, so that they share one COMMIT (one WAL flush): `fn` gets
+ * a batch whose `run` records each event and runs its effect in that transaction; the transaction commits when
+ * `fn` returns and rolls back, with every record and effect of the batch, when it throws (or when a statement
+ * failed and its error was caught: the COMMIT would then only roll back, and this throws). An applied result
+ * means "committed" only once this returns.
+ */
+export async function withEffectsOnce<R> (
+  pool: pg.Pool,
+  group: string,
+  fn: (batch: EffectBatch) => Promise<R>,
+  options: EffectOnceOptions = {}
+): Promise<R> {
+  const client = await pool.connect()
+  let broken = false
+  try {
+    await client.query('BEGIN')
+    let busy = false
+    const value = await fn({
+      run: async (eventId, effect) => {
+        if (busy) throw new Error('withEffectsOnce: run one event at a time')
+        busy = true
+        try {
+          const inserted = await record(client, group, eventId, options)
+          if (inserted.rowCount === 0) return { applied: false }
+          return { applied: true, value: await effect(client) }
+        } finally {
+          busy = false
+        }
+      }
+    })
+    await commit(client)
+    return value
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => { broken = true })
+    throw err
+  } finally {
+    client.release(broken)
+  }
+}
+
+async function record (
+  client: pg.PoolClient, group: string, eventId: string, options: EffectOnceOptions
+): Promise<pg.QueryResult> {
+  return await client.query(
+    `INSERT INTO ${qualified(options.schema, 'applied_events')} (consumer_group, event_id) VALUES ($1, $2)
+     ON CONFLICT DO NOTHING`,
+    [group, eventId]
+  )
+}
+
+/** COMMIT, refusing the silent ROLLBACK PostgreSQL answers for a transaction in which a statement failed. */
+async function commit (client: pg.PoolClient): Promise<void> {
+  const res = await client.query('COMMIT')
+  if (res.command !== 'COMMIT') {
+    throw new Error(`the transaction was rolled back at COMMIT (${res.command}): one of its statements failed`)
+  }
+}
+
 /** How a consumer makes its effects idempotent; see postgresApplied and appliedStore. */
 export interface EffectOnce {
   /** Runs the effect unless the event was applied already; true when it ran. */
-  run: (group: string, eventId: string, effect: (tx: pg.PoolClient | undefined) => Promise<void>) => Promise<boolean>
+  run: EffectRun
+  /**
+   * Optional: one transaction for several events. `fn` gets a run like the one above, called one event at a time,
+   * whose records and effects all go into that transaction; it commits when `fn` returns and rolls back (nothing
+   * recorded, nothing applied) when `fn` throws. The consumer applies a read batch through it when present.
+   */
+  batch?: <R>(group: string, fn: (run: (eventId: string, effect: EffectFn) => Promise<boolean>) => Promise<R>) =>
+  Promise<R>
 }
 
-/** Effect-once in PostgreSQL: the handler gets the transaction that records the event. */
+type EffectFn = (tx: pg.PoolClient | undefined) => Promise<void>
+type EffectRun = (group: string, eventId: string, effect: EffectFn) => Promise<boolean>
+
+/**
+ * Effect-once in PostgreSQL: the handler gets the transaction that records the event; a consumer batch shares
+ * one transaction (withEffectsOnce).
+ */
 export function postgresApplied (pool: pg.Pool, options: EffectOnceOptions = {}): EffectOnce {
   return {
     run: async (group, eventId, effect) =>
-      (await withEffectOnce(pool, group, eventId, async (tx) => { await effect(tx) }, options)).applied
+      (await withEffectOnce(pool, group, eventId, async (tx) => { await effect(tx) }, options)).applied,
+    batch: async (group, fn) => await withEffectsOnce(pool, group, async (batch) =>
+      await fn(async (eventId, effect) => (await batch.run(eventId, async (tx) => { await effect(tx) })).applied),
+    options)
   }
 }
 

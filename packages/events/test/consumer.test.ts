@@ -12,7 +12,8 @@ import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { testRedisUrl } from '@holo/infra/testing'
 import {
-  eventsAdmin, InvalidEventError, makeEvent, postgresApplied, startConsumer, startRelay, withEffectOnce, writeOutbox,
+  eventsAdmin, InvalidEventError, makeEvent, postgresApplied, startConsumer, startRelay, withEffectOnce, withEffectsOnce,
+  writeOutbox,
   type Consumer, type ConsumerOptions, type HoloEvent
 } from '../src/index.js'
 import { eventually, ownRedis, sharedRedis, testDb } from './helpers.js'
@@ -88,12 +89,19 @@ t.test('outbox → relay → two consumers of one group: all applied, none twice
   t.match(stats, { group: 'audit', pending: 0, lag: 0, deadLetters: 0 }, 'nothing pending, no lag')
 })
 
-t.test('a consumer killed mid-batch: another takes its entries over and applies each event once', async (t) => {
+t.test('a consumer killed mid-batch: its open transaction rolls back, another takes its entries over and applies each '
+  + 'event once', async (t) => {
   const schema = await consumerSchema()
   const { redis, prefix } = await sharedRedis(t)
   const stream = `${prefix}card`
   const events = Array.from({ length: 30 }, () => liked())
   await publish(redis, stream, events)
+  // Ten of them as a consumer that committed their effects and died before its XACK would leave them.
+  for (const e of events.slice(0, 10)) {
+    await withEffectOnce(pool, 'analytics', e.id, async (tx) => {
+      await effectOf(schema, 'earlier')(e, tx, { stream, entryId: '0-0', attempt: 1 })
+    }, { schema })
+  }
 
   const fixture = fileURLToPath(new URL('fixtures/consumer-until-killed.ts', import.meta.url))
   const child = spawn(process.execPath, ['--conditions=holo-source', '--import', 'tsx', fixture], {
@@ -106,12 +114,18 @@ t.test('a consumer killed mid-batch: another takes its entries over and applies 
   })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   t.teardown(() => { child.kill('SIGKILL') })
-  t.ok(await eventually(async () => (await effects(schema)).length === 10, { tries: 300 }),
-    'the doomed consumer applied 10 events of its batch')
+  // It skips the ten applied ones, applies ten more in its batch's transaction and hangs on the next, the
+  // transaction open.
+  const hanging = async (): Promise<boolean> => Number((await pool.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+        AND state = 'idle in transaction' AND backend_xid IS NOT NULL AND now() - state_change > interval '300 ms'`
+  )).rows[0]?.n) === 1
+  t.ok(await eventually(hanging, { tries: 300 }), 'the doomed consumer hangs mid-batch, its transaction open')
+  t.equal((await effects(schema)).length, 10, 'none of its batch is committed yet')
+  const pending = await redis.call('XPENDING', stream, 'analytics') as [number, ...unknown[]]
+  t.equal(Number(pending[0]), 30, 'it holds all 30 unacknowledged')
   child.kill('SIGKILL')
   await exited
-  const pending = await redis.call('XPENDING', stream, 'analytics') as [number, ...unknown[]]
-  t.equal(Number(pending[0]), 30, 'it died holding all 30 unacknowledged (applied or not)')
 
   const registry = new Registry()
   await consume(t, {
@@ -124,9 +138,133 @@ t.test('a consumer killed mid-batch: another takes its entries over and applies 
   const done = await effects(schema)
   t.equal(done.length, 30, 'every event applied exactly once')
   t.same(new Set(done.map((e) => e.event_id)), new Set(events.map((e) => e.id)))
-  t.equal(done.filter((e) => e.consumer === 'doomed').length, 10)
-  t.equal(await counted(registry, 'duplicate'), 10, 'the ten it had applied were recognised and skipped')
+  t.equal(done.filter((e) => e.consumer === 'doomed').length, 0, 'what the doomed one applied rolled back with it')
+  t.equal(done.filter((e) => e.consumer === 'heir').length, 20)
+  t.equal(await counted(registry, 'duplicate'), 10, 'the ten committed before were recognised and skipped')
   t.equal(await counted(registry, 'applied'), 20)
+})
+
+/** An effects table that keeps the order of the effects and the transaction of each. */
+async function orderedSchema (): Promise<string> {
+  const schema = await db.schema('consumer')
+  await pool.query(`CREATE TABLE "${schema}".effects (n bigserial PRIMARY KEY, event_id uuid NOT NULL,
+    subject uuid NOT NULL, seq int NOT NULL, txid bigint NOT NULL DEFAULT txid_current())`)
+  return schema
+}
+
+interface Ordered { event_id: string, subject: string, seq: number, txid: string, xmin: string, applied_xmin: string }
+async function ordered (schema: string): Promise<Ordered[]> {
+  const { rows } = await pool.query<Ordered>(
+    `SELECT e.event_id, e.subject, e.seq, e.txid::text, e.xmin::text, a.xmin::text AS applied_xmin
+       FROM "${schema}".effects e LEFT JOIN "${schema}".applied_events a ON a.event_id = e.event_id ORDER BY e.n`)
+  return rows
+}
+
+const orderedEffect = (schema: string, seqs: Map<string, number>): ConsumerOptions['handle'] => async (event, tx) => {
+  await tx?.query(`INSERT INTO "${schema}".effects (event_id, subject, seq) VALUES ($1, $2, $3)`,
+    [event.id, event.subject, seqs.get(event.id) ?? 0])
+}
+
+/** `perSubject` events for each of `subjects` subjects, interleaved as producers would publish them. */
+function interleaved (subjects: number, perSubject: number): { events: HoloEvent[], seqs: Map<string, number> } {
+  const cards = Array.from({ length: subjects }, () => randomUUID())
+  const events: HoloEvent[] = []
+  const seqs = new Map<string, number>()
+  for (let seq = 1; seq <= perSubject; seq++) {
+    for (const card of cards) {
+      const e = liked(card)
+      seqs.set(e.id, seq)
+      events.push(e)
+    }
+  }
+  return { events, seqs }
+}
+
+const inOrder = (rows: Ordered[]): boolean => {
+  const last = new Map<string, number>()
+  for (const r of rows) {
+    if ((last.get(r.subject) ?? 0) >= r.seq) return false
+    last.set(r.subject, r.seq)
+  }
+  return true
+}
+
+t.test('a read batch is applied in one transaction: effects and applied_events share it, one COMMIT', async (t) => {
+  for (const concurrency of [1, 4]) {
+    const schema = await orderedSchema()
+    const { redis, prefix } = await sharedRedis(t)
+    const stream = `${prefix}card`
+    const { events, seqs } = interleaved(10, 5)
+    await publish(redis, stream, events)
+    const registry = new Registry()
+    const commits = async (): Promise<number> => Number((await pool.query<{ n: string }>(
+      'SELECT xact_commit AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]?.n)
+    await pool.query('SELECT pg_stat_clear_snapshot()')
+    const before = await commits()
+    await consume(t, {
+      redis, streams: [stream], streamPrefix: prefix, group: 'batch', concurrency, metrics: registry,
+      applied: postgresApplied(pool, { schema }), handle: orderedEffect(schema, seqs)
+    })
+    t.ok(await eventually(async () => (await eventsAdmin({ redis, streamPrefix: prefix }).consumerStats('batch'))
+      .pending === 0 && (await ordered(schema)).length === 50), `concurrency ${concurrency}: all 50 applied and acked`)
+    const rows = await ordered(schema)
+    t.equal(new Set(rows.map((r) => r.event_id)).size, 50, 'each once')
+    const txids = new Set(rows.map((r) => r.txid))
+    if (concurrency === 1) t.equal(txids.size, 1, 'the whole read batch in one transaction')
+    else t.ok(txids.size <= concurrency, `at most one transaction per worker (${txids.size})`)
+    t.ok(rows.every((r) => r.applied_xmin === r.xmin && r.xmin === r.txid),
+      'each event recorded in applied_events by the transaction of its effect')
+    t.ok(inOrder(rows), 'each subject\'s events in order')
+    t.equal(await counted(registry, 'applied'), 50, 'metrics still per event')
+    const text = await registry.metrics()
+    t.match(text, /events_processing_seconds_count\{[^}]*\} 50\n/, 'events_processing_seconds observed per event')
+    t.match(text, /events_end_to_end_seconds_count\{[^}]*\} 50\n/, 'events_end_to_end_seconds too')
+    // The statistics lag a little: the delta counts this file's other sessions too, so only an upper bound.
+    await new Promise((resolve) => setTimeout(resolve, 1100))
+    await pool.query('SELECT pg_stat_clear_snapshot()')
+    const delta = await commits() - before
+    t.ok(delta < 50, `fewer commits than events (${delta} in this database meanwhile, polling included)`)
+  }
+})
+
+t.test('a poison event in the middle of a batch: the batch rolls back, the others are applied once and in order, '
+  + 'the poison one dead-lettered after N attempts', async (t) => {
+  const schema = await orderedSchema()
+  const { redis, prefix } = await sharedRedis(t)
+  const stream = `${prefix}card`
+  const admin = eventsAdmin({ redis, streamPrefix: prefix })
+  // Five subjects of four events; the batch runs them subject by subject: the third subject's second event fails.
+  const { events, seqs } = interleaved(5, 4)
+  const poison = events[2 + 5]
+  if (poison === undefined) throw new Error('no poison')
+  await publish(redis, stream, events)
+  const calls = new Map<string, number[]>()
+  const registry = new Registry()
+  await consume(t, {
+    redis, streams: [stream], streamPrefix: prefix, group: 'notify', maxAttempts: 3, backoff: () => 50,
+    blockMs: 200, applied: postgresApplied(pool, { schema }), metrics: registry,
+    handle: async (event, tx, delivery) => {
+      calls.set(event.id, [...(calls.get(event.id) ?? []), delivery.attempt])
+      if (event.id === poison.id) throw new Error('poison')
+      await orderedEffect(schema, seqs)(event, tx, delivery)
+    }
+  })
+  t.ok(await eventually(async () => (await admin.listDeadLetters('notify')).length === 1), 'it is dead-lettered')
+  t.ok(await eventually(async () => (await ordered(schema)).length === 19), 'the 19 others applied')
+  const rows = await ordered(schema)
+  t.equal(new Set(rows.map((r) => r.event_id)).size, 19, 'each exactly once')
+  t.notOk(rows.some((r) => r.event_id === poison.id), 'not the poison one')
+  t.ok(rows.every((r) => r.applied_xmin === r.xmin), 'each recorded with its effect')
+  t.ok(inOrder(rows), 'each subject\'s events in order')
+  t.same(calls.get(poison.id), [1, 2, 3], 'the poison event handled once per delivery, three deliveries')
+  // Subjects 1 and 2 and the first event of subject 3 ran in the rolled-back batch: each again in a transaction of
+  // its own, as are the two after the poison in its chain; subjects 4 and 5 in a new batch.
+  t.equal(new Set(rows.map((r) => r.txid)).size, 9 + 2 + 1, 'nine re-applied alone, the chain\'s rest, one new batch')
+  t.match(await admin.listDeadLetters('notify'), [{ eventId: poison.id, attempts: 3, error: 'poison' }])
+  t.match(await admin.consumerStats('notify'), { pending: 0, deadLetters: 1 }, 'nothing left pending')
+  t.equal(await counted(registry, 'applied'), 19, 'each applied event counted once')
+  t.equal(await counted(registry, 'retry'), 2)
+  t.equal(await counted(registry, 'dead'), 1)
 })
 
 t.test('a poison event is dead-lettered after N attempts while later events flow; replay works after the fix',
@@ -322,4 +460,26 @@ t.test('withEffectOnce: a second run of the same event is skipped, a failed run 
   await t.rejects(withEffectOnce(pool, 'g', failing, async () => { throw new Error('effect failed') }, { schema }))
   t.match(await withEffectOnce(pool, 'g', failing, async () => 'retried', { schema }), { applied: true },
     'a failed effect left no record: the retry runs')
+})
+
+t.test('withEffectsOnce: one transaction for several events; a caught failure cannot commit half a batch', async (t) => {
+  const schema = await consumerSchema()
+  const [a, b, c] = [liked(), liked(), liked()]
+  const effect = (e: HoloEvent) => async (tx: import('pg').PoolClient): Promise<string> => {
+    await tx.query(`INSERT INTO "${schema}".effects (event_id, consumer) VALUES ($1, 'batch')`, [e.id])
+    return (await tx.query<{ x: string }>('SELECT txid_current()::text AS x')).rows[0]?.x ?? ''
+  }
+  const results = await withEffectsOnce(pool, 'g', async (batch) =>
+    [await batch.run(a.id, effect(a)), await batch.run(b.id, effect(b)), await batch.run(a.id, effect(a))],
+  { schema })
+  t.match(results, [{ applied: true }, { applied: true }, { applied: false }], 'a second run in the batch is skipped')
+  t.equal(new Set(results.map((r) => r.applied ? r.value : '')).size, 2, 'one transaction for both')
+  t.equal((await effects(schema)).length, 2)
+  await t.rejects(withEffectsOnce(pool, 'g', async (batch) => {
+    await batch.run(c.id, effect(c))
+    await batch.run(b.id, effect(b))
+    await batch.run(randomUUID(), async (tx) => { await tx.query('SELECT 1/0').catch(() => {}) })
+  }, { schema }), /rolled back at COMMIT/, 'an error the effect caught: COMMIT refuses instead of rolling back quietly')
+  t.equal((await effects(schema)).length, 2, 'nothing of that batch stayed')
+  t.match(await withEffectOnce(pool, 'g', c.id, async () => 'c', { schema }), { applied: true }, 'c was not recorded')
 })
