@@ -128,14 +128,19 @@ const liked = (): HoloEvent => makeEvent('holo.card.liked.v1', {
   subject: randomUUID(), actorId: randomUUID(), data: { ownerId: randomUUID(), likeCount: 1 }
 })
 
-/** One producer transaction: BEGIN, writeOutbox of `events`, COMMIT; returns when the COMMIT returned. */
-async function commit (pool: pg.Pool, schema: string, events: HoloEvent[]): Promise<number> {
+/**
+ * One producer transaction: BEGIN, writeOutbox of `events`, COMMIT, then the relay's wake-up, as a
+ * producing service does after a commit that wrote events; returns when the COMMIT returned.
+ */
+async function commit (pool: pg.Pool, schema: string, events: HoloEvent[], wake: () => void): Promise<number> {
   const c = await pool.connect()
   try {
     await c.query('BEGIN')
     await writeOutbox(c, events, { schema })
     await c.query('COMMIT')
-    return clock()
+    const at = clock()
+    wake()
+    return at
   } catch (err) {
     await c.query('ROLLBACK').catch(() => {})
     throw err
@@ -160,7 +165,7 @@ async function withBus<T> (
   s: Setup,
   concurrency: number,
   baselineCount: number,
-  body: (bus: { consumer: ConsumerProcess, baseline: number, prefix: string, writers: pg.Pool }) => Promise<T>
+  body: (bus: { consumer: ConsumerProcess, baseline: number, prefix: string, writers: pg.Pool, wake: () => void }) => Promise<T>
 ): Promise<{ value: T, effects: Array<[string, number, number]>, asyncBaseline: number, batchedBaseline: number }> {
   await truncate(s.db)
   const prefix = `bench.events.${Date.now().toString(36)}.${randomUUID().slice(0, 6)}.`
@@ -185,7 +190,8 @@ async function withBus<T> (
     await consumer.request({ cmd: 'start', config }, 'ready')
     // The relay as a producing service runs it (its own pool of 3 from the URL, defaults otherwise).
     relay = await startRelay({ pool: s.db.url, schema: s.db.schema, redis, streamPrefix: prefix })
-    const value = await body({ consumer, baseline: base.perSec, prefix, writers })
+    const started = relay
+    const value = await body({ consumer, baseline: base.perSec, prefix, writers, wake: () => { started.wake() } })
     const { effects } = await consumer.request({ cmd: 'stop' }, 'stopped')
     return { value, effects, asyncBaseline: base.asyncPerSec, batchedBaseline: base.batchedPerSec }
   } finally {
@@ -206,13 +212,14 @@ async function throughput (s: Setup, count: number, concurrency: number): Promis
   // Big producer transactions, so that the writer is not what limits the rate (the bus is the subject here).
   const perTx = 50
   const writersCount = 4
-  const { value, effects, asyncBaseline, batchedBaseline } = await withBus(s, concurrency, Math.min(count, 5_000), async ({ consumer, baseline, writers }) => {
+  const { value, effects, asyncBaseline, batchedBaseline } = await withBus(s, concurrency, Math.min(count, 5_000), async ({ consumer, baseline, writers, wake }) => {
     const write = async (n: number): Promise<{ failed: number }> => {
       let left = n / perTx
       let failed = 0
       await Promise.all(Array.from({ length: writersCount }, async () => {
         while (left-- > 0) {
-          await commit(writers, s.db.schema, Array.from({ length: perTx }, liked)).catch(() => { failed += perTx })
+          await commit(writers, s.db.schema, Array.from({ length: perTx }, liked), wake)
+            .catch(() => { failed += perTx })
         }
       }))
       return { failed }
@@ -276,7 +283,7 @@ async function latency (
   const committed = new Map<string, { i: number, due: number, at: number }>()
   let failed = 0
   let late = 0
-  const { value, effects, asyncBaseline, batchedBaseline } = await withBus(s, concurrency, 3000, async ({ consumer, baseline, writers }) => {
+  const { value, effects, asyncBaseline, batchedBaseline } = await withBus(s, concurrency, 3000, async ({ consumer, baseline, writers, wake }) => {
     const start = clock() + 50
     const inFlight: Array<Promise<void>> = []
     let i = 0
@@ -287,7 +294,7 @@ async function latency (
         if (now - due > 5) late++
         const e = liked()
         const n = i
-        inFlight.push(commit(writers, s.db.schema, [e]).then(
+        inFlight.push(commit(writers, s.db.schema, [e], wake).then(
           (at) => { committed.set(e.id, { i: n, due, at }) },
           () => { failed++ }))
       }

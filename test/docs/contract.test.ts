@@ -368,10 +368,12 @@ t.test('a realistic journey through the gateway with the typed client', async (t
 
   // Moderation.
   await expect('a user cannot hide', 403, async () => await client.card.POST('/api/v1/cards/{id}/hide', {
-    params: { path: { id: cardId } }
+    params: { path: { id: cardId } },
+    body: {}
   }))
   await expect('admin hides', 200, async () => await client.card.POST('/api/v1/cards/{id}/hide', {
     params: { path: { id: cardId } },
+    body: { reason: 'A journey check' },
     headers: adminHeaders
   }))
   await expect('admin unhides', 200, async () => await client.card.POST('/api/v1/cards/{id}/unhide', {

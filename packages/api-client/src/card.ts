@@ -890,7 +890,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional: the body may be left out */
+        /** @description Why the card is hidden; `{}` when there is none to give */
         requestBody: {
             content: {
                 /**

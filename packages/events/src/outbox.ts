@@ -23,8 +23,11 @@ import { checkEvent, InvalidEventError, producerOf, type HoloEvent } from './env
  *   the time ranges of republish and cleanup without a second index.
  * - `outbox_subjects`: the last sequence number given to each subject, so the
  *   events of one entity carry 1, 2, 3, ... (`subjectseq`) in commit order.
- * - The statement-level trigger wakes the relays at commit (LISTEN
- *   outbox_<schema>); a rolled-back transaction notifies nobody.
+ * - No trigger: a NOTIFY inside the producer's transaction would take
+ *   PostgreSQL's database-wide notify lock through the commit's WAL flush and
+ *   serialise every producing commit. The producer wakes the relays after its
+ *   commit instead (`Relay.wake()`, `outboxWaker`: its own relay directly, the
+ *   other instances with one coalesced `pg_notify` outside the transaction).
  */
 export const OUTBOX_DDL = `CREATE TABLE outbox (
   id uuid PRIMARY KEY,
@@ -42,18 +45,9 @@ CREATE TABLE outbox_subjects (
   subject text PRIMARY KEY,
   seq bigint NOT NULL
 );
-
-CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('outbox_' || TG_TABLE_SCHEMA, '');
-  RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 `
 
-/** The NOTIFY channel of a schema's outbox (the trigger builds the same name). */
+/** The channel the relays of a schema's outbox LISTEN on (producers `pg_notify` it after their commits). */
 export function outboxChannel (schema: string): string {
   return `outbox_${schema}`
 }

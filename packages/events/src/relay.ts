@@ -7,6 +7,16 @@
 // and commits. If Redis or the commit fails the transaction rolls back: the
 // rows stay unsent and the next pass publishes them again (a Redis that took a
 // batch whose commit then failed sees it twice: consumers deduplicate by id).
+//
+// Wake-ups: the producer calls `wake()` after its commit returns. Its own relay
+// runs a pass at once (no round trip); the relays of the other instances hear
+// one `pg_notify` sent outside any data transaction, coalesced (one in flight,
+// commits meanwhile cause one more). A NOTIFY inside the producer's transaction
+// would take PostgreSQL's database-wide notify lock through the commit's WAL
+// flush, serialising every producing commit. A pass that finds another
+// instance's pass running retries shortly, since that pass may have begun
+// before the commit; the safety poll covers a wake-up lost anyway.
+import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
 import pg from 'pg'
@@ -16,7 +26,7 @@ import { eventIdFloor } from './envelope.js'
 import {
   collectedGauge, counter, errorMessage, exponential, histogram, pause, silentLogger, type EventsLogger
 } from './observe.js'
-import { outboxChannel, qualified } from './outbox.js'
+import { outboxChannel, qualified, type Queryable } from './outbox.js'
 import { busConnection, closeConnection, DEFAULT_STREAM_PREFIX } from './redis.js'
 
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000
@@ -39,6 +49,8 @@ export interface RelayOptions {
   batchSize?: number
   /** Safety poll when no notification came (a lost LISTEN connection, a missed wake-up); default 1 s. */
   pollIntervalMs?: number
+  /** When a pass found another instance's pass running: try again after this long; default 25 ms. */
+  busyRetryMs?: number
   /** How often sent rows older than the retention are deleted; default 1 min. */
   cleanupIntervalMs?: number
   /** Backoff after a failed pass: from retryBaseMs, doubling, up to retryMaxMs (defaults 100 ms, 5 s). */
@@ -50,12 +62,69 @@ export interface RelayOptions {
 }
 
 export interface Relay {
+  /**
+   * Call after a commit that wrote events: this relay runs a pass at once and
+   * the other instances' relays are notified (one coalesced `pg_notify` on the
+   * relay's pool, outside any data transaction). Never blocks, never throws.
+   */
+  wake: () => void
   /** Finishes the pass in flight, then closes the relay's connections (and its pool if it made it). */
   stop: () => Promise<void>
   /** Publishes again the sent rows created since `since` (after a Redis data loss); returns how many. */
   republish: (options: { since: Date, until?: Date }) => Promise<number>
   /** Deletes sent rows older than the retention now (it also runs every cleanupIntervalMs). */
   cleanup: () => Promise<number>
+}
+
+export interface OutboxWakerOptions {
+  /** Where the notification is sent from: a pool (it borrows a connection for a moment) or a client. */
+  pool: Queryable
+  schema: string
+  /** The notification's payload; a relay ignores the ones carrying its own. Default ''. */
+  payload?: string
+  log?: EventsLogger
+}
+
+export interface OutboxWaker {
+  /**
+   * Notifies every relay LISTENing on the schema's channel. Fire-and-forget
+   * and coalesced: at most one notification in flight; calls while it is in
+   * flight cause exactly one more after it. Errors are logged at debug (the
+   * relays' safety poll covers a lost wake-up).
+   */
+  wake: () => void
+  /** Resolves once no notification is in flight. */
+  settled: () => Promise<void>
+}
+
+/**
+ * Wakes a schema's relays from anywhere with `SELECT pg_notify('outbox_<schema>', …)`
+ * in a transaction of its own: for a writer that runs no relay itself. A relay's
+ * `wake()` does this and wakes the relay itself too.
+ */
+export function outboxWaker (options: OutboxWakerOptions): OutboxWaker {
+  const log = options.log ?? silentLogger
+  const params = [outboxChannel(options.schema), options.payload ?? '']
+  let inFlight: Promise<void> | undefined
+  let again = false
+  const send = async (): Promise<void> => {
+    do {
+      again = false
+      try {
+        await options.pool.query('SELECT pg_notify($1, $2)', params)
+      } catch (err) {
+        log.debug({ schema: options.schema, err: errorMessage(err) }, 'events: relay wake-up not sent (the poll covers it)')
+      }
+    } while (again)
+    inFlight = undefined
+  }
+  return {
+    wake: () => {
+      if (inFlight !== undefined) { again = true; return }
+      inFlight = send()
+    },
+    settled: async () => { await inFlight }
+  }
 }
 
 interface Publisher {
@@ -200,6 +269,7 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   const redis = await busConnection(options.redis, `holo-events-relay-${options.schema}`)
   const p = publisher(pool, redis, options)
   const pollMs = options.pollIntervalMs ?? 1000
+  const busyRetryMs = options.busyRetryMs ?? 25
   const backoff = exponential(options.retryBaseMs ?? 100, options.retryMaxMs ?? 5000)
   const stopping = new AbortController()
   const { signal } = stopping
@@ -244,22 +314,26 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
     )
   }
 
-  // A notification (or the poll) marks the outbox dirty and wakes the loop; one
-  // arriving during a pass makes the loop run again right after it.
+  // A wake-up (the producer's, a notification or the poll) marks the outbox
+  // dirty and wakes the loop; one arriving during a pass makes the loop run
+  // again right after it.
   let dirty = true
   let wakeUp: (() => void) | undefined
-  const wake = (): void => { dirty = true; wakeUp?.() }
-  const idle = async (): Promise<void> => {
+  const poke = (): void => { dirty = true; wakeUp?.() }
+  const idle = async (ms: number): Promise<void> => {
     if (dirty || signal.aborted) return
     await new Promise<void>((resolve) => {
       const done = (): void => { clearTimeout(timer); wakeUp = undefined; resolve() }
-      const timer = setTimeout(() => { dirty = true; done() }, pollMs)
+      const timer = setTimeout(() => { dirty = true; done() }, ms)
       wakeUp = done
     })
   }
   signal.addEventListener('abort', () => { wakeUp?.() }, { once: true })
 
   const channel = outboxChannel(p.schema)
+  // The payload of this relay's own notifications, which its LISTEN ignores (it was woken directly).
+  const self = randomUUID()
+  const others = outboxWaker({ pool, schema: p.schema, payload: self, log })
   const aborted = new Promise<void>((resolve) => {
     signal.addEventListener('abort', () => { resolve() }, { once: true })
   })
@@ -274,11 +348,11 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
           held.on('error', () => { resolve() })
           held.once('end', () => { resolve() })
         })
-        held.on('notification', (msg) => { if (msg.channel === channel) wake() })
+        held.on('notification', (msg) => { if (msg.channel === channel && msg.payload !== self) poke() })
         await held.query(`LISTEN ${pg.escapeIdentifier(channel)}`)
         if (attempt > 0) log.info({ schema: p.schema }, 'events relay: listening again')
         attempt = 0
-        wake() // rows committed while nobody listened
+        poke() // rows committed while nobody listened
         await Promise.race([lost, aborted])
       } catch (err) {
         if (!signal.aborted && attempt === 0) {
@@ -296,8 +370,10 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
 
   const running = (async () => {
     let failed = 0
+    let wait = pollMs
     while (!signal.aborted) {
-      await idle()
+      await idle(wait)
+      wait = pollMs
       if (signal.aborted) break
       dirty = false
       try {
@@ -305,6 +381,9 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
         if (failed > 0) log.info({ schema: p.schema, after: failed }, 'events relay: publishing again')
         failed = 0
         if (pass.full) dirty = true
+        // Another instance's pass may have begun before the commit that woke
+        // this one, and miss its rows: look again shortly rather than at the poll.
+        if (pass.busy) wait = busyRetryMs
       } catch (err) {
         failed++
         failures?.inc()
@@ -329,12 +408,17 @@ export async function startRelay (options: RelayOptions): Promise<Relay> {
   cleaning.unref()
 
   return {
+    wake: () => {
+      if (signal.aborted) return
+      poke()
+      others.wake()
+    },
     stop: async () => {
       if (signal.aborted) return
       stopping.abort()
       clearInterval(cleaning)
       for (const u of unregister) u()
-      await Promise.all([running, listening])
+      await Promise.all([running, listening, others.settled()])
       await closeConnection(redis)
       if (owned) await pool.end()
     },

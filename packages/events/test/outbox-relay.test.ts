@@ -1,17 +1,21 @@
 // Outbox and relay against real PostgreSQL and Redis: nothing published for a
-// rolled-back transaction; committed rows published promptly (LISTEN), in
-// order, once, with two relays at once; a Redis outage where rows wait and all
-// arrive afterwards; republish after a Redis data loss; cleanup; metrics.
+// rolled-back transaction; committed rows published promptly (the writer's
+// wake-up after its commit, heard through LISTEN), in order, once, with two
+// relays at once; no NOTIFY inside a producer's transaction; a pass that finds
+// another's running looks again shortly; a Redis outage where rows wait and
+// all arrive afterwards; republish after a Redis data loss; cleanup; metrics.
 import { randomUUID } from 'node:crypto'
+import pg from 'pg'
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { Registry } from 'prom-client'
 import { v7 } from 'uuid'
 import { testRedisUrl } from '@holo/infra/testing'
 import {
-  InvalidEventError, makeEvent, republishCli, startRelay, writeOutbox, type HoloEvent, type Relay
+  InvalidEventError, makeEvent, outboxChannel, outboxWaker, republishCli, startRelay, writeOutbox,
+  type HoloEvent, type OutboxWaker, type Relay
 } from '../src/index.js'
-import { client, eventually, ownRedis, sharedRedis, streamEvents, testDb } from './helpers.js'
+import { client, eventually, ownRedis, sharedRedis, sleep, streamEvents, testDb } from './helpers.js'
 
 const db = await testDb(t)
 const pool = db.pool(10)
@@ -20,9 +24,23 @@ const liked = (card: string, likeCount = 1): HoloEvent => makeEvent('holo.card.l
   subject: card, actorId: randomUUID(), data: { ownerId: randomUUID(), likeCount }
 })
 
-/** One producer transaction: the change (here, nothing) and its events, committed or rolled back. */
+// The writers here run no relay of their own: they wake the schema's relays as a
+// producer wakes the other instances', with a coalesced pg_notify after the commit.
+const wakers = new Map<string, OutboxWaker>()
+const wakerOf = (schema: string): OutboxWaker => {
+  const waker = wakers.get(schema) ?? outboxWaker({ pool, schema })
+  wakers.set(schema, waker)
+  return waker
+}
+t.teardown(async () => { await Promise.all([...wakers.values()].map(async (w) => { await w.settled() })) })
+
+/**
+ * One producer transaction: the change (here, nothing) and its events,
+ * committed or rolled back; after a commit the writer wakes the relays, unless
+ * told not to.
+ */
 async function transaction (
-  schema: string, events: HoloEvent[], outcome: 'commit' | 'rollback' = 'commit'
+  schema: string, events: HoloEvent[], outcome: 'commit' | 'rollback' = 'commit', { wake = true } = {}
 ): Promise<void> {
   const c = await pool.connect()
   try {
@@ -32,6 +50,18 @@ async function transaction (
   } finally {
     c.release()
   }
+  if (outcome === 'commit' && wake) wakerOf(schema).wake()
+}
+
+/** A connection LISTENing on the schema's outbox channel, and what it heard. */
+async function listener (t: Test, schema: string): Promise<Array<{ payload: string | undefined }>> {
+  const c = new pg.Client({ connectionString: db.url })
+  await c.connect()
+  t.teardown(async () => { await c.end() })
+  const heard: Array<{ payload: string | undefined }> = []
+  c.on('notification', (msg) => { if (msg.channel === outboxChannel(schema)) heard.push({ payload: msg.payload }) })
+  await c.query(`LISTEN ${pg.escapeIdentifier(outboxChannel(schema))}`)
+  return heard
 }
 
 async function outboxRows (schema: string): Promise<Array<{ id: string, sent: boolean }>> {
@@ -50,7 +80,7 @@ t.test('a rolled-back transaction publishes nothing; committed ones arrive at on
   const schema = await db.schema('card')
   const { redis, prefix } = await sharedRedis(t)
   const stream = `${prefix}card`
-  // No safety poll within the test: only the commit's NOTIFY can wake them.
+  // No safety poll within the test: only the writer's wake-up after its commit can wake them.
   const slow = { schema, redis, streamPrefix: prefix, pollIntervalMs: 600_000 }
   const one = await startRelay({ ...slow, pool: db.url })
   const two = await startRelay({ ...slow, pool: db.pool(3) })
@@ -60,7 +90,7 @@ t.test('a rolled-back transaction publishes nothing; committed ones arrive at on
   await transaction(schema, rolledBack, 'rollback')
   const first = [liked(randomUUID()), liked(randomUUID()), liked(randomUUID())]
   await transaction(schema, first)
-  t.ok(await eventually(async () => await redis.xlen(stream) >= 3), 'the committed events arrive (woken by NOTIFY)')
+  t.ok(await eventually(async () => await redis.xlen(stream) >= 3), 'the committed events arrive (woken after the commit)')
   t.same(ids(await streamEvents(redis, stream)), ids(first), 'exactly them, in order')
   t.same((await outboxRows(schema)).map((r) => r.id), ids(first), 'the rolled-back events never reached the outbox')
 
@@ -82,6 +112,95 @@ t.test('a rolled-back transaction publishes nothing; committed ones arrive at on
   for (const [subject, list] of seqs) {
     t.same(list, list.map((_, i) => i + 1), `${subject.slice(0, 8)}: subjectseq 1..${list.length} in stream order`)
   }
+})
+
+t.test('a producer\'s transaction notifies nobody; the wake-up after its commit does, coalesced', async (t) => {
+  const schema = await db.schema('card')
+  const { redis, prefix } = await sharedRedis(t)
+  const stream = `${prefix}card`
+  const heard = await listener(t, schema)
+  const slow = { schema, redis, streamPrefix: prefix, pollIntervalMs: 600_000 }
+  const local = await startRelay({ ...slow, pool: db.pool(3) })
+  const remote = await startRelay({ ...slow, pool: db.pool(3) })
+  relays(t, local, remote)
+  // Both relays start with a pass; let them finish it (it finds nothing).
+  await sleep(300)
+
+  const quiet = [liked(randomUUID()), liked(randomUUID())]
+  await transaction(schema, quiet, 'commit', { wake: false })
+  await sleep(400)
+  t.same(heard, [], 'the transaction that wrote events sent no NOTIFY (no trigger, no lock at commit)')
+  t.equal(await redis.xlen(stream), 0, 'so no relay woke: with the poll off, nothing is published yet')
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT tgisinternal`,
+    [`"${schema}".outbox`])
+  t.equal(rows[0]?.n, 0, 'the outbox has no trigger')
+
+  // What the producing service does after the commit: wake its own relay directly, the others by pg_notify.
+  const started = Date.now()
+  local.wake()
+  t.ok(await eventually(async () => await redis.xlen(stream) === 2, { intervalMs: 10 }), 'the rows arrive')
+  t.ok(Date.now() - started < 1000, `promptly (${Date.now() - started} ms)`)
+  t.same(ids(await streamEvents(redis, stream)), ids(quiet), 'in order')
+  t.ok(await eventually(() => heard.length === 1, { intervalMs: 10 }), 'other instances heard one notification')
+
+  // The wake-up reaches the other instance: with the local relay stopped, only `remote` can publish.
+  await local.stop()
+  const next = [liked(randomUUID())]
+  await transaction(schema, next, 'commit', { wake: false })
+  const waker = outboxWaker({ pool, schema })
+  waker.wake()
+  t.ok(await eventually(async () => await redis.xlen(stream) === 3, { intervalMs: 10 }), 'the other relay published')
+
+  // Coalesced: many wake-ups while one is in flight make exactly one more.
+  heard.length = 0
+  for (let i = 0; i < 50; i++) waker.wake()
+  await waker.settled()
+  await sleep(100)
+  t.equal(heard.length, 2, 'fifty wake-ups sent two notifications: the first, and one for those during it')
+  local.wake()
+  t.pass('waking a stopped relay is harmless')
+})
+
+t.test('a relay that finds another instance\'s pass running looks again shortly: no wake-up lost', async (t) => {
+  const schema = await db.schema('card')
+  const { redis, prefix } = await sharedRedis(t)
+  const stream = `${prefix}card`
+  const slow = { schema, redis, streamPrefix: prefix, pollIntervalMs: 600_000 }
+  const one = await startRelay({ ...slow, pool: db.pool(3) })
+  const two = await startRelay({ ...slow, pool: db.pool(3) })
+  relays(t, one, two)
+  await sleep(300)
+
+  // A pass of a third instance that began before the commit: it holds the lock and will not see the row.
+  const other = await pool.connect()
+  t.teardown(() => { other.release() })
+  await other.query('BEGIN')
+  await other.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [0x486f6c6f, schema])
+  const row = [liked(randomUUID())]
+  await transaction(schema, row, 'commit', { wake: false })
+  one.wake() // the producer's wake-up: both relays try now, and find the lock taken
+  await sleep(300)
+  t.equal(await redis.xlen(stream), 0, 'nothing is published while the other pass holds the lock')
+  const released = Date.now()
+  await other.query('COMMIT')
+  t.ok(await eventually(async () => await redis.xlen(stream) === 1, { tries: 400, intervalMs: 5 }),
+    'the row arrives without another wake-up (the poll is off)')
+  t.ok(Date.now() - released < 500, `shortly after that pass ended (${Date.now() - released} ms)`)
+
+  // Under a steady stream of commits from two instances, every row still arrives, in order, once.
+  const expected = [...row]
+  await Promise.all([one, two].map(async (relay) => {
+    for (let i = 0; i < 30; i++) {
+      const batch = [liked(randomUUID(), i)]
+      await transaction(schema, batch, 'commit', { wake: false })
+      expected.push(...batch)
+      relay.wake()
+    }
+  }))
+  t.ok(await eventually(async () => await redis.xlen(stream) >= expected.length, { intervalMs: 20 }), 'all arrive')
+  t.same(new Set(ids(await streamEvents(redis, stream))), new Set(ids(expected)), 'each of them')
+  t.equal(await redis.xlen(stream), expected.length, 'once')
 })
 
 t.test('concurrent writers to one entity: its events carry 1..n in commit order', async (t) => {

@@ -49,8 +49,9 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     // The same verifier the other services use, fed with this service's own keys (no JWKS round trip).
     auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
     modules: async (app) => {
-      relayOutbox(app, config, deps.redis)
-      await accountsModule(app, config, deps)
+      // Transactions of this client that write events wake the relays after their commit.
+      const prisma = relayOutbox(app, config, deps.redis, deps.prisma)
+      await accountsModule(app, config, { ...deps, prisma })
     }
   })
 }

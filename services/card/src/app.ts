@@ -34,9 +34,10 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     observe: { pg: deps.adapter, redis: deps.redis },
     auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
     modules: async (app) => {
-      relayOutbox(app, config, deps.redis)
-      const cards = new CardRepository(deps.prisma, config.DATABASE_SCHEMA, app.metrics)
-      const templates = new TemplateRepository(deps.prisma, config.DATABASE_SCHEMA)
+      // Transactions of this client that write events wake the relays after their commit.
+      const prisma = relayOutbox(app, config, deps.redis, deps.prisma)
+      const cards = new CardRepository(prisma, config.DATABASE_SCHEMA, app.metrics)
+      const templates = new TemplateRepository(prisma, config.DATABASE_SCHEMA)
       const cache = new CardCache({
         redis: deps.redis,
         prefix: config.CACHE_PREFIX,
@@ -52,7 +53,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       const cardService = new CardService({
         cards, templates, cache, views, checkFile: deps.checkFile, metrics: app.metrics, log: app.log
       })
-      const collectionService = new CollectionService(new CollectionRepository(deps.prisma, config.DATABASE_SCHEMA), cards)
+      const collectionService = new CollectionService(new CollectionRepository(prisma, config.DATABASE_SCHEMA), cards)
       await app.register(cardRoutes, { service: cardService })
       await app.register(templateRoutes, { service: new TemplateService(templates) })
       await app.register(collectionRoutes, { service: collectionService })

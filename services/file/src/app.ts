@@ -34,9 +34,10 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     observe: { pg: deps.adapter, redis: deps.redis },
     auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
     modules: async (app) => {
-      relayOutbox(app, config, deps.redis)
+      // Transactions of this client that write events wake the relays after their commit.
+      const prisma = relayOutbox(app, config, deps.redis, deps.prisma)
       const metrics = fileMetrics(app.metrics)
-      const repo = new FilesRepository(deps.prisma, config.DATABASE_SCHEMA)
+      const repo = new FilesRepository(prisma, config.DATABASE_SCHEMA)
       const access = new FileAccess(repo)
       const store = observedStore(deps.store, metrics.storage)
       const { FILE_PUBLIC_BASE_URL: publicBaseUrl, FILE_MAX_BYTES: maxBytes } = config

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import {
   makeEvent, relaySettings, startRelay, writeOutbox,
-  type EventType, type HoloEvent, type MakeEventInput, type eventsProducerEnv
+  type EventType, type HoloEvent, type MakeEventInput, type Relay, type eventsProducerEnv
 } from '@holo/events'
 import type { Static, TObject } from 'typebox'
 
@@ -60,13 +60,66 @@ export type Changed<Row> = (before: Row, after: Row) => readonly HoloEvent[]
 /** What a Prisma interactive transaction offers for raw SQL. */
 export interface RawSqlTransaction { $executeRawUnsafe: (sql: string, ...values: unknown[]) => Promise<number> }
 
-/** Writes events to the service's outbox inside a Prisma transaction (see writeOutbox). */
+/** Transactions that wrote events: the producing client wakes the relays after they commit. */
+const wroteEvents = new WeakSet<object>()
+
+/**
+ * Writes events to the service's outbox inside a Prisma transaction (see
+ * writeOutbox). Run it in a transaction of the client `relayOutbox` returned:
+ * that one wakes the relays once the transaction committed.
+ */
 export async function writeEvents (
   tx: RawSqlTransaction,
   events: readonly HoloEvent[],
   schema: string
 ): Promise<void> {
   await writeOutbox(async (sql, params) => await tx.$executeRawUnsafe(sql, ...params), events, { schema })
+  if (events.length > 0) wroteEvents.add(tx)
+}
+
+/**
+ * The Prisma client `prisma`, except that an interactive `$transaction` whose
+ * work wrote events (`writeEvents`, `transactionWithEvents`) calls `wake()`
+ * once it committed: nothing in the transaction itself notifies anybody. The
+ * array form and everything else go to `prisma` untouched.
+ */
+export function wakingClient<C extends object> (prisma: C, wake: () => void): C {
+  const client = wakingProxy(prisma, wake)
+  wakers.set(client, wake)
+  return client
+}
+
+const wakers = new WeakMap<object, () => void>()
+
+/**
+ * For a statement that wrote outbox rows outside an interactive transaction (one autocommit
+ * statement, like a card like): wakes the relays after it, as a transaction's commit would.
+ * A client that is not a waking one (a CLI) has nothing to wake: its rows wait for a relay's poll.
+ */
+export function eventsCommitted (prisma: object): void {
+  wakers.get(prisma)?.()
+}
+
+function wakingProxy<C extends object> (prisma: C, wake: () => void): C {
+  const $transaction = async (work: unknown, ...rest: unknown[]): Promise<unknown> => {
+    const run = Reflect.get(prisma, '$transaction') as (work: unknown, ...rest: unknown[]) => Promise<unknown>
+    if (typeof work !== 'function') return await run.call(prisma, work, ...rest)
+    let used: unknown
+    const result = await run.call(prisma, async (tx: unknown) => {
+      used = tx
+      return await (work as (tx: unknown) => Promise<unknown>)(tx)
+    }, ...rest)
+    if (typeof used === 'object' && used !== null && wroteEvents.has(used)) wake()
+    return result
+  }
+  return new Proxy(prisma, {
+    get (target, key) {
+      if (key === '$transaction') return $transaction
+      const value: unknown = Reflect.get(target, key)
+      // Prisma's methods run on the client itself (model delegates are objects and pass as they are).
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    }
+  })
 }
 
 /** A Prisma client, as far as running an interactive transaction goes. */
@@ -99,11 +152,19 @@ type ProducerConfig = Static<TObject<ReturnType<typeof eventsProducerEnv>>> & {
  * Runs the service's relay while the app runs: started when the app is ready
  * (so it logs and counts through the app), stopped when it closes, before the
  * Redis client it duplicates.
+ *
+ * Returns `prisma` wrapped (`wakingClient`): give that one to the
+ * repositories. A transaction of it that wrote events wakes this process's
+ * relay directly once it committed, and the other instances' relays with one
+ * coalesced `pg_notify` sent outside the transaction (`Relay.wake`). Commits
+ * before the relay started are published by its first pass.
  */
-export function relayOutbox (app: FastifyInstance, config: ProducerConfig, redis: Redis): void {
-  let stop: (() => Promise<void>) | undefined
+export function relayOutbox<C extends object> (
+  app: FastifyInstance, config: ProducerConfig, redis: Redis, prisma: C
+): C {
+  let relay: Relay | undefined
   app.addHook('onReady', async () => {
-    const relay = await startRelay({
+    relay = await startRelay({
       pool: config.DATABASE_URL,
       schema: config.DATABASE_SCHEMA,
       redis,
@@ -111,7 +172,11 @@ export function relayOutbox (app: FastifyInstance, config: ProducerConfig, redis
       metrics: app.metrics,
       ...relaySettings(config)
     })
-    stop = async () => { await relay.stop() }
   })
-  app.addHook('onClose', async () => { await stop?.() })
+  app.addHook('onClose', async () => {
+    const running = relay
+    relay = undefined
+    await running?.stop()
+  })
+  return wakingClient(prisma, () => { relay?.wake() })
 }

@@ -30,6 +30,10 @@ try {
   }
   throw err
 }
+// A plain client: no relay runs here and nothing wakes one. The `file.deleted`
+// events this writes wait in the outbox until a file service instance's relay
+// finds them on its safety poll (EVENTS_RELAY_POLL_MS, 1 s by default), which
+// is prompt enough for a batch job.
 const prisma = new PrismaClient({ adapter: pgAdapter(config) })
 try {
   const report = await cleanOrphans({

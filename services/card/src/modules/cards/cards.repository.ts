@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader'
 import type { HoloEvent } from '@holo/events'
-import { type Changed, type EventsOf, writeEvents } from '@holo/shared'
+import { type Changed, eventsCommitted, type EventsOf, writeEvents } from '@holo/shared'
 import { Histogram, type Registry } from 'prom-client'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 import type { Holo } from './cards.schemas.js'
@@ -298,6 +298,7 @@ export class CardRepository {
         FROM counted, numbered
       )
       SELECT like_count AS "likeCount" FROM counted`
+    if (rows.length === 1) eventsCommitted(this.prisma)
     return rows.length === 1
   }
 

@@ -147,7 +147,7 @@ export const HideCardSchema = Type.Object({
   }))
 }, {
   additionalProperties: false,
-  description: 'Optional: the body may be left out',
+  description: 'Why the card is hidden; `{}` when there is none to give',
   examples: [{ reason: 'Spam: the same card posted forty times' }]
 })
 export type HideCard = Static<typeof HideCardSchema>
