@@ -81,30 +81,53 @@ export interface WriteOutboxOptions {
 
 /** The SQL writeOutbox runs (one statement, one JSON parameter: the batch). */
 export function outboxInsertSql (options: WriteOutboxOptions = {}): string {
-  const outbox = qualified(options.schema, 'outbox')
-  const input = `SELECT x.* FROM jsonb_to_recordset($1::jsonb)
-    AS x(ord int, id uuid, stream text, type text, subject text, payload jsonb)`
   if (options.subjectSequence === false) {
-    return `INSERT INTO ${outbox} (id, stream, type, subject, payload)
-SELECT id, stream, type, subject, payload FROM (${input}) i ORDER BY ord`
+    return `INSERT INTO ${qualified(options.schema, 'outbox')} (id, stream, type, subject, payload)
+SELECT id, stream, type, subject, payload FROM (${outboxInput(1)}) i ORDER BY ord`
   }
+  return `WITH ${outboxCtes({ ...options, param: 1 })}
+SELECT count(*)::int AS written FROM outbox_written`
+}
+
+const outboxInput = (param: number): string => `SELECT x.* FROM jsonb_to_recordset($${param}::jsonb)
+    AS x(ord int, id uuid, stream text, type text, subject text, payload jsonb)`
+
+/**
+ * The outbox write (with subject sequence numbers) as common table expressions
+ * `outbox_input`, `outbox_bumped` and `outbox_written`, for a producer that
+ * writes a change and its events in ONE statement of its own (`WITH <these>,
+ * <its change> SELECT ...`): no transaction round trips. `param` is the
+ * placeholder number of the batch, whose value is `outboxParam(events)`.
+ */
+export function outboxCtes (options: Omit<WriteOutboxOptions, 'subjectSequence'> & { param: number }): string {
   // Counters are bumped once per subject (ON CONFLICT cannot touch a row twice
   // in one statement) and in subject order, so two batches never lock each
   // other's subjects in opposite orders.
-  return `WITH input AS (
+  return `outbox_input AS (
   SELECT i.*, count(*) OVER (PARTITION BY i.subject) AS n,
          row_number() OVER (PARTITION BY i.subject ORDER BY i.ord) AS k
-  FROM (${input}) i
-), bumped AS (
+  FROM (${outboxInput(options.param)}) i
+), outbox_bumped AS (
   INSERT INTO ${qualified(options.schema, 'outbox_subjects')} AS s (subject, seq)
-  SELECT subject, count(*) FROM input GROUP BY subject ORDER BY subject
+  SELECT subject, count(*) FROM outbox_input GROUP BY subject ORDER BY subject
   ON CONFLICT (subject) DO UPDATE SET seq = s.seq + excluded.seq
   RETURNING s.subject, s.seq
-)
-INSERT INTO ${outbox} (id, stream, type, subject, payload)
-SELECT i.id, i.stream, i.type, i.subject, jsonb_set(i.payload, '{subjectseq}', to_jsonb(b.seq - i.n + i.k))
-FROM input i JOIN bumped b ON b.subject = i.subject
-ORDER BY i.ord`
+), outbox_written AS (
+  INSERT INTO ${qualified(options.schema, 'outbox')} (id, stream, type, subject, payload)
+  SELECT i.id, i.stream, i.type, i.subject, jsonb_set(i.payload, '{subjectseq}', to_jsonb(b.seq - i.n + i.k))
+  FROM outbox_input i JOIN outbox_bumped b ON b.subject = i.subject
+  ORDER BY i.ord
+  RETURNING id
+)`
+}
+
+/** The batch parameter of the outbox SQL: every event checked against the catalogue first (one bad, none written). */
+export function outboxParam (events: readonly HoloEvent[]): string {
+  return JSON.stringify(events.map((event, ord) => {
+    const problem = checkEvent(event)
+    if (problem !== undefined) throw new InvalidEventError(String((event as { type?: unknown }).type), problem)
+    return { ord, id: event.id, stream: producerOf(event), type: event.type, subject: event.subject, payload: event }
+  }))
 }
 
 /**
@@ -119,13 +142,8 @@ export async function writeOutbox (
   options: WriteOutboxOptions = {}
 ): Promise<void> {
   if (events.length === 0) return
-  const rows = events.map((event, ord) => {
-    const problem = checkEvent(event)
-    if (problem !== undefined) throw new InvalidEventError(String((event as { type?: unknown }).type), problem)
-    return { ord, id: event.id, stream: producerOf(event), type: event.type, subject: event.subject, payload: event }
-  })
+  const params = [outboxParam(events)]
   const sql = outboxInsertSql(options)
-  const params = [JSON.stringify(rows)]
   if (typeof tx === 'function') await tx(sql, params)
   else await tx.query(sql, params)
 }
