@@ -7,6 +7,7 @@ const passwords = {
   auth: process.env.AUTH_DB_PASSWORD,
   card: process.env.CARD_DB_PASSWORD,
   file: process.env.FILE_DB_PASSWORD,
+  notification: process.env.NOTIFICATION_DB_PASSWORD,
   analytics: process.env.ANALYTICS_DB_PASSWORD,
   audit: process.env.AUDIT_DB_PASSWORD
 }

@@ -9,7 +9,7 @@ import { repoRoot } from './services.js'
 export interface GatewaySettings {
   port: number
   /** host:port of each service; analytics and audit default to a closed port (their routes answer 502). */
-  upstreams: { auth: string, card: string, file: string, analytics?: string, audit?: string }
+  upstreams: { auth: string, card: string, file: string, notification?: string, analytics?: string, audit?: string }
   /** Folder for the rendered config, pid, logs and temp files. */
   runDir: string
   /** Access log file (or `off`); defaults to the run folder. */
@@ -51,6 +51,7 @@ export async function renderNginxConf (s: GatewaySettings): Promise<string> {
   replace(/server auth:3001/, `server ${s.upstreams.auth}`)
   replace(/server card:3002/, `server ${s.upstreams.card}`)
   replace(/server file:3003/, `server ${s.upstreams.file}`)
+  replace(/server notification:3004/, `server ${s.upstreams.notification ?? '127.0.0.1:9'}`)
   replace(/server analytics:3005/, `server ${s.upstreams.analytics ?? '127.0.0.1:9'}`)
   replace(/server audit:3006/, `server ${s.upstreams.audit ?? '127.0.0.1:9'}`)
   replace(/listen 8080 reuseport;/, `listen 127.0.0.1:${s.port};`)

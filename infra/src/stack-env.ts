@@ -48,7 +48,8 @@ export async function localServiceEnv (i: StackEnvInput): Promise<StackEnv> {
         BOOTSTRAP_ADMIN_PASSWORD: adminPassword
       },
       card: {},
-      file: { S3_ENDPOINT: i.s3Endpoint }
+      file: { S3_ENDPOINT: i.s3Endpoint },
+      notification: { SMTP_URL: i.smtpUrl }
     },
     notes: [`dev admin: ${adminEmail} / ${adminPassword} (POST /api/v1/auth/login)`]
   }

@@ -1,0 +1,96 @@
+// The notification consumer group: reads the producers' streams and applies each event once (its effect and
+// its applied_events record in one transaction). What the effects changed is published to Redis, counted and
+// handed to the email job only after their transaction committed.
+import type pg from 'pg'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Registry } from 'prom-client'
+import {
+  consumerSettings, postgresApplied, pruneAppliedEvents, startConsumer, type Consumer, type EffectOnce
+} from '@holo/events'
+import type { Config } from '../../config.js'
+import type { NotificationMetrics } from '../../metrics.js'
+import type { NotificationsPublisher } from '../notifications/notifications.publisher.js'
+import { applyEvent, EffectLog, INGESTED_TYPES } from './ingest.handler.js'
+import { IngestRepository } from './ingest.repository.js'
+
+export const CONSUMER_GROUP = 'notification'
+export const PRODUCER_STREAMS = ['auth', 'card'] as const
+
+export interface IngestOptions {
+  config: Config
+  redis: Redis
+  pool: pg.Pool
+  publisher: NotificationsPublisher
+  counters: NotificationMetrics
+  /** Called after a commit that made mail due now. */
+  wakeMail: () => void
+  log: FastifyBaseLogger
+  metrics: Registry
+  /** A stable consumer name (tests); default host-pid-random. */
+  consumerName?: string
+}
+
+/**
+ * postgresApplied, plus an EffectLog per transaction that is acted on only after that transaction committed
+ * (a rolled-back batch publishes nothing; its events are applied again).
+ */
+function committing (base: EffectOnce, logs: WeakMap<pg.PoolClient, EffectLog>, done: (log: EffectLog) => void):
+EffectOnce {
+  const batch = base.batch
+  return {
+    run: async (group, eventId, effect) => {
+      const log = new EffectLog()
+      const ran = await base.run(group, eventId, async (tx) => {
+        if (tx !== undefined) logs.set(tx, log)
+        await effect(tx)
+      })
+      if (ran) done(log)
+      return ran
+    },
+    batch: batch === undefined ? undefined : async (group, fn) => {
+      const log = new EffectLog()
+      const value = await batch(group, async (run) => await fn(async (eventId, effect) =>
+        await run(eventId, async (tx) => {
+          if (tx !== undefined) logs.set(tx, log)
+          await effect(tx)
+        })))
+      done(log)
+      return value
+    }
+  }
+}
+
+export async function startIngest (o: IngestOptions): Promise<Consumer> {
+  const logs = new WeakMap<pg.PoolClient, EffectLog>()
+  const applied = committing(postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }), logs, (log) => {
+    for (const type of log.created) o.counters.created.inc({ type })
+    if (log.mailDue) o.wakeMail()
+    void o.publisher.publish(log.changes)
+  })
+  const settings = {
+    likeWindowSeconds: o.config.NOTIFICATIONS_LIKE_WINDOW_SECONDS,
+    gatherSeconds: o.config.NOTIFICATIONS_EMAIL_GATHER_SECONDS
+  }
+  return await startConsumer({
+    redis: o.redis,
+    group: CONSUMER_GROUP,
+    consumerName: o.consumerName,
+    streams: PRODUCER_STREAMS.map((p) => o.config.EVENTS_STREAM_PREFIX + p),
+    applied,
+    types: INGESTED_TYPES,
+    handle: async (event, tx) => {
+      const log = tx === undefined ? undefined : logs.get(tx)
+      if (tx === undefined || log === undefined) throw new Error('notification effects need their transaction')
+      await applyEvent(event, new IngestRepository(tx), log, settings)
+    },
+    log: o.log,
+    metrics: o.metrics,
+    ...consumerSettings(o.config)
+  })
+}
+
+/** Deletes applied event ids older than `keepDays` (they can no longer be delivered). */
+export async function pruneApplied (pool: pg.Pool, keepDays: number, now = new Date()): Promise<number> {
+  return await pruneAppliedEvents(pool, CONSUMER_GROUP, new Date(now.getTime() - keepDays * 86_400_000))
+}

@@ -1,0 +1,238 @@
+// What each event does: directory updates, notifications and queued mail. Pure rules over an IngestRepository,
+// run by the consumer in the transaction that records the event (effect once); what changed in which inbox is
+// collected in an EffectLog and published once the transaction committed.
+import type { EventType, HoloEvent } from '@holo/events'
+import type { InboxChange } from '../notifications/notifications.publisher.js'
+import type { NotificationContent, NotificationItem, NotificationType } from '../notifications/notifications.types.js'
+import type { IngestRepository } from './ingest.repository.js'
+import {
+  SECURITY_TEXTS, cardAddedText, cardName, hiddenText, likedText, mailOf, nameOf, templateArchivedText, welcomeText
+} from './ingest.texts.js'
+
+export const INGESTED_TYPES = [
+  'holo.user.registered.v1',
+  'holo.user.profile_updated.v1',
+  'holo.user.email_verified.v1',
+  'holo.user.logged_in.v1',
+  'holo.user.password_changed.v1',
+  'holo.user.password_reset.v1',
+  'holo.user.roles_changed.v1',
+  'holo.session.revoked.v1',
+  'holo.card.created.v1',
+  'holo.card.updated.v1',
+  'holo.card.visibility_changed.v1',
+  'holo.card.deleted.v1',
+  'holo.card.hidden.v1',
+  'holo.card.unhidden.v1',
+  'holo.card.liked.v1',
+  'holo.card.unliked.v1',
+  'holo.template.created.v1',
+  'holo.template.archived.v1',
+  'holo.collection.created.v1',
+  'holo.collection.card_added.v1'
+] as const satisfies readonly EventType[]
+
+export type IngestedType = typeof INGESTED_TYPES[number]
+
+/** What an effect did, published and counted after its commit. */
+export class EffectLog {
+  readonly changes: InboxChange[] = []
+  readonly created: NotificationType[] = []
+  mailDue = false
+
+  change (userId: string, removed: string[], added: NotificationItem[]): void {
+    this.changes.push({ userId, removed, added, unreadChanged: true })
+    for (const n of added) this.created.push(n.type)
+  }
+}
+
+export interface RuleSettings { likeWindowSeconds: number, gatherSeconds: number }
+
+const seqOf = (event: HoloEvent): number | null => event.subjectseq ?? null
+
+export async function applyEvent (
+  event: HoloEvent<IngestedType>, repo: IngestRepository, log: EffectLog, s: RuleSettings
+): Promise<void> {
+  const notify = async (
+    userId: string, type: NotificationType, content: NotificationContent, replaces: string | null = null
+  ): Promise<NotificationItem | null> =>
+    await deliver(repo, log, s, userId, type, content, replaces)
+
+  switch (event.type) {
+    case 'holo.user.registered.v1':
+      await repo.setUser(event.subject, { email: event.data.email, username: event.data.username }, seqOf(event))
+      await repo.lockInboxes([event.subject])
+      await notify(event.subject, 'welcome', welcomeText(event.data.username))
+      break
+    case 'holo.user.profile_updated.v1': {
+      const fields: { username?: string, displayName?: string | null } = {}
+      if (event.data.username !== undefined) fields.username = event.data.username
+      if (event.data.displayName !== undefined) fields.displayName = event.data.displayName
+      if (Object.keys(fields).length > 0) await repo.setUser(event.subject, fields, seqOf(event))
+      break
+    }
+    case 'holo.user.email_verified.v1':
+      await repo.setUser(event.subject, { email: event.data.email }, seqOf(event))
+      await repo.lockInboxes([event.subject])
+      await notify(event.subject, 'security.email_verified',
+        SECURITY_TEXTS['security.email_verified'](event.data.email))
+      break
+    case 'holo.user.logged_in.v1':
+      if (!event.data.newDevice) break
+      await repo.lockInboxes([event.subject])
+      await notify(event.subject, 'security.new_login',
+        SECURITY_TEXTS['security.new_login'](event.data.ip, event.data.userAgent))
+      break
+    case 'holo.user.password_changed.v1':
+      await repo.lockInboxes([event.subject])
+      await notify(event.subject, 'security.password_changed',
+        SECURITY_TEXTS['security.password_changed'](event.data.revokedSessions))
+      break
+    case 'holo.user.password_reset.v1':
+      await repo.lockInboxes([event.subject])
+      await notify(event.subject, 'security.password_reset',
+        SECURITY_TEXTS['security.password_reset'](event.data.revokedSessions))
+      break
+    case 'holo.user.roles_changed.v1':
+      await repo.lockInboxes([event.subject])
+      await notify(event.subject, 'security.roles_changed',
+        SECURITY_TEXTS['security.roles_changed'](event.data.roles, event.data.previousRoles, event.actorid))
+      break
+    case 'holo.session.revoked.v1': {
+      // Only a session someone else (an administrator) ended: the user knows when they sign out themselves.
+      const actor = event.actorid
+      if (actor === undefined || actor === event.data.userId) break
+      await repo.lockInboxes([event.data.userId])
+      await notify(event.data.userId, 'security.session_revoked',
+        SECURITY_TEXTS['security.session_revoked'](event.subject, event.data.reason, actor))
+      break
+    }
+    case 'holo.card.created.v1':
+      await repo.setCard(event.subject, event.data.ownerId, {
+        title: event.data.title, visibility: event.data.visibility, templateId: event.data.templateId
+      }, seqOf(event))
+      break
+    case 'holo.card.updated.v1':
+      await repo.setCard(event.subject, event.data.ownerId,
+        event.data.title === undefined ? {} : { title: event.data.title }, seqOf(event))
+      break
+    case 'holo.card.visibility_changed.v1':
+      await repo.setCard(event.subject, event.data.ownerId, { visibility: event.data.visibility }, seqOf(event))
+      break
+    case 'holo.card.deleted.v1':
+      await repo.deleteCard(event.subject, event.data.ownerId)
+      break
+    case 'holo.card.hidden.v1':
+    case 'holo.card.unhidden.v1': {
+      const hidden = event.type === 'holo.card.hidden.v1'
+      await repo.setCard(event.subject, event.data.ownerId, { hidden }, seqOf(event))
+      const owner = event.data.ownerId
+      if (event.actorid === owner) break
+      const card = await repo.card(event.subject)
+      const reason = event.type === 'holo.card.hidden.v1' ? event.data.reason : undefined
+      await repo.lockInboxes([owner])
+      await notify(owner, hidden ? 'card.hidden' : 'card.unhidden',
+        hiddenText(hidden, cardName(card, owner), event.subject, reason))
+      break
+    }
+    case 'holo.card.liked.v1':
+    case 'holo.card.unliked.v1':
+      await repo.setCard(event.subject, event.data.ownerId, {}, seqOf(event))
+      if (event.actorid === event.data.ownerId) break
+      await applyLike(event, repo, log, s)
+      break
+    case 'holo.template.created.v1':
+      await repo.setTemplate(event.subject, event.data.name)
+      break
+    case 'holo.template.archived.v1': {
+      const owners = await repo.cardsOfTemplate(event.subject)
+      if (event.actorid !== undefined) owners.delete(event.actorid)
+      if (owners.size === 0) break
+      const name = await repo.templateName(event.subject)
+      await repo.lockInboxes([...owners.keys()])
+      for (const [owner, cardIds] of [...owners.entries()].sort(([a], [b]) => a < b ? -1 : 1)) {
+        await notify(owner, 'template.archived', templateArchivedText(event.subject, name, cardIds))
+      }
+      break
+    }
+    case 'holo.collection.created.v1':
+      await repo.setCollection(event.subject, event.data.ownerId, event.data.name, event.data.visibility)
+      break
+    case 'holo.collection.card_added.v1': {
+      const collection = await repo.collection(event.subject)
+      // Only a public collection: adding a card to a private or unlisted one tells its owner's secret.
+      if (collection?.visibility !== 'public') break
+      const card = await repo.card(event.data.cardId)
+      const owner = card?.ownerId
+      const actorId = event.actorid
+      if (card === null || owner === undefined || owner === null || actorId === undefined || owner === actorId) break
+      const actor = nameOf(await repo.user(actorId))
+      await repo.lockInboxes([owner])
+      await notify(owner, 'collection.card_added', cardAddedText(actorId, actor, cardName(card, owner),
+        card.cardId, event.subject, collection.name))
+      break
+    }
+  }
+}
+
+/**
+ * Likes within the window of a card's first like collapse into one notification; each new liker, or a liker
+ * taking their like back within the window, gives it a new id (and makes it unread); the last liker leaving
+ * removes it.
+ */
+async function applyLike (
+  event: HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>, repo: IngestRepository, log: EffectLog,
+  s: RuleSettings
+): Promise<void> {
+  const owner = event.data.ownerId
+  const cardId = event.subject
+  const at = new Date(event.time)
+  const actorId = event.actorid
+  if (actorId === undefined) return
+  const channels = await repo.channels(owner, 'card.liked')
+  if (!channels.inApp && !channels.email) return
+  await repo.lockLikes(owner, cardId)
+  let group = await repo.likeGroupAt(owner, cardId, at, s.likeWindowSeconds)
+  if (event.type === 'holo.card.liked.v1') {
+    group ??= await repo.createLikeGroup(owner, cardId, at)
+    if (!await repo.addLiker(group.id, actorId, at)) return
+  } else {
+    if (group === null || !await repo.removeLiker(group.id, actorId)) return
+  }
+  const likers = await repo.likers(group.id)
+  await repo.lockInboxes([owner])
+  if (likers.length === 0) {
+    await repo.deleteLikeGroup(group.id)
+    if (group.notificationId !== null && (await repo.deleteNotification(group.notificationId)).deleted) {
+      log.change(owner, [group.notificationId], [])
+    }
+    return
+  }
+  const names = await Promise.all(likers.slice(0, 2).map(async (id) => nameOf(await repo.user(id))))
+  const card = await repo.card(cardId)
+  const content = likedText(names, likers.length, cardName(card, owner), cardId, likers.slice(0, 10))
+  // A like is mailed; a like taken back only corrects mail that has not gone yet.
+  const mail = event.type === 'holo.card.liked.v1' ? 'always' : 'if-pending'
+  const item = await deliver(repo, log, s, owner, 'card.liked', content, group.notificationId, mail)
+  await repo.setGroupNotification(group.id, item?.id ?? null)
+}
+
+/**
+ * Makes a notification by the user's preferences: an inbox item (in place of `replaces` when given) and queued
+ * mail. Returns the item, or null when in-app is off.
+ */
+async function deliver (
+  repo: IngestRepository, log: EffectLog, s: RuleSettings, userId: string, type: NotificationType,
+  content: NotificationContent, replaces: string | null, mail: 'always' | 'if-pending' = 'always'
+): Promise<NotificationItem | null> {
+  const channels = await repo.channels(userId, type)
+  const old = replaces === null ? { deleted: false, mailPending: false } : await repo.deleteNotification(replaces)
+  const removed = old.deleted && replaces !== null ? [replaces] : []
+  const item = channels.inApp ? await repo.insertNotification(userId, type, content) : null
+  if (removed.length > 0 || item !== null) log.change(userId, removed, item === null ? [] : [item])
+  if (channels.email && (mail === 'always' || old.mailPending)) {
+    const due = await repo.queueEmail(userId, type, item?.id ?? null, mailOf(content), s.gatherSeconds)
+    if (due) log.mailDue = true
+  }
+  return item
+}

@@ -1,0 +1,326 @@
+// The consumer's reads and writes, in the transaction that records the event in applied_events. Directory
+// updates are guarded by the subject's sequence (an older event arriving later changes nothing). Locks are
+// taken in one order (a like group's advisory lock, then inbox heads sorted by user id) so instances never
+// deadlock each other.
+import type pg from 'pg'
+import { after, uuidv7, ZERO_ID } from '../../ids.js'
+import type {
+  Channels, NotificationContent, NotificationItem, NotificationType
+} from '../notifications/notifications.types.js'
+import { defaultChannels, isSecurityType } from '../notifications/notifications.types.js'
+
+export interface UserEntry { userId: string, email: string | null, username: string | null, displayName: string | null }
+export interface CardEntry {
+  cardId: string
+  ownerId: string | null
+  title: string | null
+  visibility: string | null
+  hidden: boolean
+  deleted: boolean
+  templateId: string | null
+}
+export interface CollectionEntry {
+  collectionId: string
+  ownerId: string | null
+  name: string | null
+  visibility: string | null
+}
+export interface LikeGroup { id: string, startedAt: Date, notificationId: string | null }
+export interface Mail { subject: string, text: string, html: string }
+
+/** A newer sequence wins; an event without one (never the case for the producers' events) always applies. */
+const newer = (column: string, param: string): string =>
+  `(${param}::bigint IS NULL OR ${column} IS NULL OR ${param}::bigint > ${column})`
+
+interface NotificationRow {
+  id: string
+  type: string
+  title: string
+  body: string
+  data: Record<string, unknown>
+  created_at: Date
+  read_at: Date | null
+}
+
+export const toItem = (r: NotificationRow): NotificationItem => ({
+  id: r.id,
+  type: r.type as NotificationType,
+  title: r.title,
+  body: r.body,
+  data: r.data,
+  createdAt: r.created_at.toISOString(),
+  readAt: r.read_at?.toISOString() ?? null
+})
+
+export class IngestRepository {
+  constructor (private readonly tx: pg.PoolClient) {}
+
+  // Users
+
+  async setUser (
+    userId: string,
+    fields: { email?: string, username?: string, displayName?: string | null },
+    seq: number | null
+  ): Promise<void> {
+    const hasNames = fields.username !== undefined || fields.displayName !== undefined
+    await this.tx.query(
+      `INSERT INTO users (user_id, email, email_seq, username, display_name, names_seq)
+       VALUES ($1, $2, CASE WHEN $2::text IS NULL THEN NULL ELSE $6::bigint END, $3, $4,
+               CASE WHEN $5 THEN $6::bigint END)
+       ON CONFLICT (user_id) DO UPDATE SET
+         email = CASE WHEN $2::text IS NOT NULL AND ${newer('users.email_seq', '$6')} THEN $2 ELSE users.email END,
+         email_seq = CASE WHEN $2::text IS NOT NULL AND ${newer('users.email_seq', '$6')}
+           THEN $6::bigint ELSE users.email_seq END,
+         username = CASE WHEN $7 AND ${newer('users.names_seq', '$6')} THEN $3 ELSE users.username END,
+         display_name = CASE WHEN $8 AND ${newer('users.names_seq', '$6')} THEN $4 ELSE users.display_name END,
+         names_seq = CASE WHEN $5 AND ${newer('users.names_seq', '$6')} THEN $6::bigint ELSE users.names_seq END,
+         updated_at = now()`,
+      [userId, fields.email ?? null, fields.username ?? null, fields.displayName ?? null, hasNames, seq,
+        fields.username !== undefined, fields.displayName !== undefined]
+    )
+  }
+
+  async user (userId: string): Promise<UserEntry | null> {
+    const r = await this.tx.query<{ user_id: string, email: string | null, username: string | null,
+      display_name: string | null }>(
+      'SELECT user_id, email, username, display_name FROM users WHERE user_id = $1', [userId])
+    const row = r.rows[0]
+    return row === undefined
+      ? null
+      : { userId: row.user_id, email: row.email, username: row.username, displayName: row.display_name }
+  }
+
+  // Cards, templates, collections
+
+  async setCard (
+    cardId: string,
+    ownerId: string,
+    fields: { title?: string, visibility?: string, hidden?: boolean, templateId?: string | null },
+    seq: number | null
+  ): Promise<void> {
+    await this.tx.query(
+      `INSERT INTO cards (card_id, owner_id, title, title_seq, visibility, visibility_seq, hidden, hidden_seq,
+                          template_id)
+       VALUES ($1, $2, $3, CASE WHEN $3::text IS NOT NULL THEN $7::bigint END,
+               $4, CASE WHEN $4::text IS NOT NULL THEN $7::bigint END,
+               COALESCE($5::boolean, false), CASE WHEN $5::boolean IS NOT NULL THEN $7::bigint END, $6)
+       ON CONFLICT (card_id) DO UPDATE SET
+         owner_id = COALESCE(cards.owner_id, EXCLUDED.owner_id),
+         template_id = COALESCE(cards.template_id, EXCLUDED.template_id),
+         title = CASE WHEN $3::text IS NOT NULL AND ${newer('cards.title_seq', '$7')} THEN $3 ELSE cards.title END,
+         title_seq = CASE WHEN $3::text IS NOT NULL AND ${newer('cards.title_seq', '$7')}
+           THEN $7::bigint ELSE cards.title_seq END,
+         visibility = CASE WHEN $4::text IS NOT NULL AND ${newer('cards.visibility_seq', '$7')}
+           THEN $4 ELSE cards.visibility END,
+         visibility_seq = CASE WHEN $4::text IS NOT NULL AND ${newer('cards.visibility_seq', '$7')}
+           THEN $7::bigint ELSE cards.visibility_seq END,
+         hidden = CASE WHEN $5::boolean IS NOT NULL AND ${newer('cards.hidden_seq', '$7')}
+           THEN $5::boolean ELSE cards.hidden END,
+         hidden_seq = CASE WHEN $5::boolean IS NOT NULL AND ${newer('cards.hidden_seq', '$7')}
+           THEN $7::bigint ELSE cards.hidden_seq END`,
+      [cardId, ownerId, fields.title ?? null, fields.visibility ?? null, fields.hidden ?? null,
+        fields.templateId ?? null, seq]
+    )
+  }
+
+  /** Deleted is final: no later or earlier event brings a card back. */
+  async deleteCard (cardId: string, ownerId: string): Promise<void> {
+    await this.tx.query(
+      `INSERT INTO cards (card_id, owner_id, deleted) VALUES ($1, $2, true)
+       ON CONFLICT (card_id) DO UPDATE SET deleted = true, owner_id = COALESCE(cards.owner_id, EXCLUDED.owner_id)`,
+      [cardId, ownerId])
+  }
+
+  async card (cardId: string): Promise<CardEntry | null> {
+    const r = await this.tx.query<{ card_id: string, owner_id: string | null, title: string | null,
+      visibility: string | null, hidden: boolean, deleted: boolean, template_id: string | null }>(
+      'SELECT card_id, owner_id, title, visibility, hidden, deleted, template_id FROM cards WHERE card_id = $1',
+      [cardId])
+    const row = r.rows[0]
+    return row === undefined ? null : {
+      cardId: row.card_id,
+      ownerId: row.owner_id,
+      title: row.title,
+      visibility: row.visibility,
+      hidden: row.hidden,
+      deleted: row.deleted,
+      templateId: row.template_id
+    }
+  }
+
+  /** The owners of the cards (not deleted) made from a template, with those cards' ids. */
+  async cardsOfTemplate (templateId: string): Promise<Map<string, string[]>> {
+    const r = await this.tx.query<{ owner_id: string, card_id: string }>(
+      `SELECT owner_id, card_id FROM cards WHERE template_id = $1 AND NOT deleted AND owner_id IS NOT NULL
+       ORDER BY owner_id, card_id`, [templateId])
+    const out = new Map<string, string[]>()
+    for (const row of r.rows) out.set(row.owner_id, [...(out.get(row.owner_id) ?? []), row.card_id])
+    return out
+  }
+
+  async setTemplate (templateId: string, name: string): Promise<void> {
+    await this.tx.query(
+      'INSERT INTO templates (template_id, name) VALUES ($1, $2) ON CONFLICT (template_id) DO UPDATE SET name = $2',
+      [templateId, name])
+  }
+
+  async templateName (templateId: string): Promise<string | null> {
+    const r = await this.tx.query<{ name: string | null }>(
+      'SELECT name FROM templates WHERE template_id = $1', [templateId])
+    return r.rows[0]?.name ?? null
+  }
+
+  async setCollection (collectionId: string, ownerId: string, name: string, visibility: string): Promise<void> {
+    await this.tx.query(
+      `INSERT INTO collections (collection_id, owner_id, name, visibility) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (collection_id) DO UPDATE SET owner_id = $2, name = $3, visibility = $4`,
+      [collectionId, ownerId, name, visibility])
+  }
+
+  async collection (collectionId: string): Promise<CollectionEntry | null> {
+    const r = await this.tx.query<{ collection_id: string, owner_id: string | null, name: string | null,
+      visibility: string | null }>(
+      'SELECT collection_id, owner_id, name, visibility FROM collections WHERE collection_id = $1', [collectionId])
+    const row = r.rows[0]
+    return row === undefined
+      ? null
+      : { collectionId: row.collection_id, ownerId: row.owner_id, name: row.name, visibility: row.visibility }
+  }
+
+  // Preferences
+
+  async channels (userId: string, type: NotificationType): Promise<Channels> {
+    const r = await this.tx.query<{ in_app: boolean, email: boolean }>(
+      'SELECT in_app, email FROM preferences WHERE user_id = $1 AND type = $2', [userId, type])
+    const row = r.rows[0]
+    const channels = row === undefined ? defaultChannels(type) : { inApp: row.in_app, email: row.email }
+    return isSecurityType(type) ? { ...channels, email: true } : channels
+  }
+
+  // The inbox
+
+  /**
+   * Locks the users' inbox heads (sorted, so two effects never wait on each other in a cycle). Held to the
+   * commit: one user's notifications are made one transaction at a time, so their ids grow in commit order.
+   */
+  async lockInboxes (userIds: readonly string[]): Promise<void> {
+    for (const userId of [...new Set(userIds)].sort()) {
+      await this.tx.query(
+        `INSERT INTO inbox_heads (user_id, last_id) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE
+         SET last_id = inbox_heads.last_id`, [userId, ZERO_ID])
+    }
+  }
+
+  /** A new id for the user's inbox, greater than every id handed out before (lockInboxes first). */
+  private async nextId (userId: string): Promise<string> {
+    const r = await this.tx.query<{ last_id: string }>(
+      'SELECT last_id FROM inbox_heads WHERE user_id = $1 FOR UPDATE', [userId])
+    const last = r.rows[0]?.last_id ?? ZERO_ID
+    let id = uuidv7()
+    if (id <= last) id = after(last)
+    await this.tx.query(
+      `INSERT INTO inbox_heads (user_id, last_id) VALUES ($1, $2)
+       ON CONFLICT (user_id) DO UPDATE SET last_id = $2`, [userId, id])
+    return id
+  }
+
+  async insertNotification (
+    userId: string, type: NotificationType, content: NotificationContent
+  ): Promise<NotificationItem> {
+    const id = await this.nextId(userId)
+    const r = await this.tx.query<NotificationRow>(
+      `INSERT INTO notifications (id, user_id, type, title, body, data) VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING id, type, title, body, data, created_at, read_at`,
+      [id, userId, type, content.title, content.body, JSON.stringify(content.data)])
+    return toItem(r.rows[0] as NotificationRow)
+  }
+
+  /** Deletes a notification and the mail it had queued (not sent yet). */
+  async deleteNotification (id: string): Promise<{ deleted: boolean, mailPending: boolean }> {
+    const mail = await this.tx.query('DELETE FROM email_items WHERE notification_id = $1', [id])
+    const r = await this.tx.query('DELETE FROM notifications WHERE id = $1', [id])
+    return { deleted: (r.rowCount ?? 0) > 0, mailPending: (mail.rowCount ?? 0) > 0 }
+  }
+
+  // Like groups
+
+  /** Serialises the effects on one (owner, card) pair's like groups, whichever instance runs them. */
+  async lockLikes (userId: string, cardId: string): Promise<void> {
+    await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`likes:${userId}:${cardId}`])
+  }
+
+  /** The group whose window holds `at`: started at or before it, less than `windowSeconds` before. */
+  async likeGroupAt (userId: string, cardId: string, at: Date, windowSeconds: number): Promise<LikeGroup | null> {
+    const r = await this.tx.query<{ id: string, started_at: Date, notification_id: string | null }>(
+      `SELECT id, started_at, notification_id FROM like_groups
+        WHERE user_id = $1 AND card_id = $2 AND started_at <= $3 AND started_at > $3 - make_interval(secs => $4)
+        ORDER BY started_at DESC LIMIT 1`,
+      [userId, cardId, at, windowSeconds])
+    const row = r.rows[0]
+    return row === undefined ? null : { id: row.id, startedAt: row.started_at, notificationId: row.notification_id }
+  }
+
+  async createLikeGroup (userId: string, cardId: string, startedAt: Date): Promise<LikeGroup> {
+    const id = uuidv7()
+    await this.tx.query(
+      'INSERT INTO like_groups (id, user_id, card_id, started_at) VALUES ($1, $2, $3, $4)',
+      [id, userId, cardId, startedAt])
+    return { id, startedAt, notificationId: null }
+  }
+
+  /** Adds a liker; false when they were in the group already. */
+  async addLiker (groupId: string, actorId: string, at: Date): Promise<boolean> {
+    const r = await this.tx.query(
+      `INSERT INTO like_group_actors (group_id, actor_id, liked_at) VALUES ($1, $2, $3)
+       ON CONFLICT DO NOTHING`, [groupId, actorId, at])
+    return (r.rowCount ?? 0) > 0
+  }
+
+  /** Takes a liker out; false when they were not in the group. */
+  async removeLiker (groupId: string, actorId: string): Promise<boolean> {
+    const r = await this.tx.query(
+      'DELETE FROM like_group_actors WHERE group_id = $1 AND actor_id = $2', [groupId, actorId])
+    return (r.rowCount ?? 0) > 0
+  }
+
+  /** The group's likers, the latest first. */
+  async likers (groupId: string): Promise<string[]> {
+    const r = await this.tx.query<{ actor_id: string }>(
+      'SELECT actor_id FROM like_group_actors WHERE group_id = $1 ORDER BY liked_at DESC, actor_id', [groupId])
+    return r.rows.map((row) => row.actor_id)
+  }
+
+  async setGroupNotification (groupId: string, notificationId: string | null): Promise<void> {
+    await this.tx.query('UPDATE like_groups SET notification_id = $2 WHERE id = $1', [groupId, notificationId])
+  }
+
+  async deleteLikeGroup (groupId: string): Promise<void> {
+    await this.tx.query('DELETE FROM like_groups WHERE id = $1', [groupId])
+  }
+
+  // Mail
+
+  /**
+   * Queues a mail for the email job. Security mail is due at once; other types at once when none of that user
+   * and type went in the last `gatherSeconds`, else when that period ends (what comes meanwhile is gathered).
+   * Returns whether it is due now.
+   */
+  async queueEmail (
+    userId: string, type: NotificationType, notificationId: string | null, mail: Mail, gatherSeconds: number
+  ): Promise<boolean> {
+    await this.tx.query(
+      `INSERT INTO email_items (id, user_id, type, notification_id, subject, text, html)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [uuidv7(), userId, type, notificationId, mail.subject, mail.text, mail.html])
+    const gather = isSecurityType(type) ? 0 : gatherSeconds
+    const r = await this.tx.query<{ due_now: boolean }>(
+      `INSERT INTO email_schedules (user_id, type, due_at) VALUES ($1, $2, now())
+       ON CONFLICT (user_id, type) DO UPDATE SET due_at = COALESCE(
+         email_schedules.due_at,
+         GREATEST(now(), email_schedules.last_sent_at + make_interval(secs => $3)),
+         now())
+       RETURNING due_at <= now() AS due_now`,
+      [userId, type, gather])
+    return r.rows[0]?.due_now ?? true
+  }
+}

@@ -1,0 +1,108 @@
+// Mail through a real MailDev: security mail at once, gathering, unsubscribe links and headers.
+import { randomUUID } from 'node:crypto'
+import t from 'tap'
+import { makeEvent } from '@holo/events'
+import { testMail, type TestMail } from '@holo/infra/testing'
+import { buildTestApp, eventually, withSeq } from './helper.js'
+
+interface Message { id: string, subject: string, text: string, html: string, to: Array<{ address: string }> }
+
+const messagesTo = async (mail: TestMail, address: string): Promise<Message[]> => {
+  const res = await fetch(`${mail.apiUrl}/api/email`)
+  const all = await res.json() as Message[]
+  return all.filter((m) => m.to.some((r) => r.address === address))
+}
+
+t.test('security mail, gathering, unsubscribe', async (t) => {
+  const mail = await testMail(t)
+  const ta = await buildTestApp(t, {
+    SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
+    PUBLIC_URL: 'https://holo.example',
+    NOTIFICATIONS_EMAIL_GATHER_SECONDS: '2'
+  })
+  const owner = ta.user()
+  const address = `owner-${owner.id.slice(0, 8)}@example.com`
+  await ta.publish(withSeq(makeEvent('holo.user.registered.v1', {
+    subject: owner.id, actorId: owner.id, data: { email: address, username: 'olga' }
+  }), 1))
+  for (let i = 0; i < 2; i++) {
+    await ta.publish(makeEvent('holo.user.password_changed.v1', { subject: owner.id, actorId: owner.id, data: {} }))
+  }
+  await ta.drained()
+  await eventually(async () => (await messagesTo(mail, address)).length === 2, 'both security mails')
+  const security = await messagesTo(mail, address)
+  for (const m of security) {
+    t.equal(m.subject, 'Your password was changed', 'every security event is mailed, at once')
+    t.match(m.text, /The password of your account was changed/)
+    t.match(m.html, /<strong>Your password was changed<\/strong>/)
+    t.notMatch(m.text, /Unsubscribe/, 'security mail has no unsubscribe link')
+  }
+
+  // Likes: email on; the first goes at once, the next ones are gathered into one mail.
+  const put = await ta.app.inject({
+    method: 'PUT', url: '/api/v1/notifications/preferences', headers: owner.headers,
+    payload: { types: { 'card.liked': { email: true } } }
+  })
+  t.equal(put.statusCode, 200)
+  const like = (card: string) => makeEvent('holo.card.liked.v1', {
+    subject: card, actorId: randomUUID(), data: { ownerId: owner.id, likeCount: 1 }
+  })
+  await ta.publish(like(randomUUID()))
+  await ta.drained()
+  await eventually(async () => (await messagesTo(mail, address)).length === 3, 'the first like mail')
+  await ta.publish(like(randomUUID()), like(randomUUID()))
+  await ta.drained()
+  t.equal(await ta.app.notifications.emails.tick(), 0, 'nothing more is due inside the gathering period')
+  t.equal((await messagesTo(mail, address)).length, 3)
+  await eventually(async () => await ta.app.notifications.emails.tick() === 1, 'the gathered mail', 10_000, 200)
+  const all = await messagesTo(mail, address)
+  t.equal(all.length, 4)
+  const digest = all.find((m) => /^2 new notifications/.test(m.subject)) as Message
+  t.ok(digest, 'the two later likes went out in one mail')
+  t.equal(digest.text.match(/^Someone liked your card$/gm)?.length, 2)
+  const single = all.find((m) => m.subject === 'Someone liked your card') as Message
+  t.ok(single)
+  const rawHeaders = async (m: Message): Promise<string> => {
+    const raw = await (await fetch(`${mail.apiUrl}/api/email/${m.id}/source`)).text()
+    return raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n\s+/g, ' ').replace(/\r\n/g, '\n')
+  }
+  for (const m of [single, digest]) {
+    const headers = await rawHeaders(m)
+    t.match(headers, /^List-Unsubscribe: <https:\/\/holo\.example\/api\/v1\/notifications\/unsubscribe\?token=[^>]+>$/m)
+    t.match(headers, /^List-Unsubscribe-Post: List-Unsubscribe=One-Click$/m)
+    t.match(m.html, /<a href="https:\/\/holo\.example\/api\/v1\/notifications\/unsubscribe\?token=/)
+  }
+  const metrics = (await ta.app.inject({ url: '/metrics' })).body
+  t.match(metrics, /^notification_emails_sent_total\{[^}]*kind="digest"[^}]*\} 1$/m)
+  t.match(metrics, /^notification_emails_gathered_total\{[^}]*type="card.liked"[^}]*\} 2$/m)
+
+  // The unsubscribe link turns that type's mail off; a tampered token is a 400.
+  const url = new URL(/^List-Unsubscribe: <([^>]+)>$/m.exec(await rawHeaders(single))?.[1] ?? '')
+  const token = url.searchParams.get('token') as string
+  const tampered = token.slice(0, -2) + (token.endsWith('AA') ? 'BB' : 'AA')
+  const bad = await ta.app.inject({ url: `${url.pathname}?token=${tampered}` })
+  t.equal(bad.statusCode, 400)
+  t.equal(bad.json().code, 'INVALID_UNSUBSCRIBE_TOKEN')
+  const forged = Buffer.from(`${owner.id}:security.new_login`).toString('base64url') + '.' + token.split('.')[1]
+  t.equal((await ta.app.inject({ url: `${url.pathname}?token=${forged}` })).statusCode, 400)
+  const prefsBefore = await ta.app.inject({ url: '/api/v1/notifications/preferences', headers: owner.headers })
+  t.equal(prefsBefore.json().types['card.liked'].email, true)
+  const ok = await ta.app.inject({ url: `${url.pathname}?${url.searchParams.toString()}` })
+  t.equal(ok.statusCode, 200)
+  t.match(ok.headers['content-type'], /^text\/html/)
+  t.match(ok.body, /no longer get mail about <strong>card.liked<\/strong>/)
+  const prefs = await ta.app.inject({ url: '/api/v1/notifications/preferences', headers: owner.headers })
+  t.same(prefs.json().types['card.liked'], { inApp: true, email: false })
+  // One-click (RFC 8058) posts a form to the same URL.
+  const oneClick = await ta.app.inject({
+    method: 'POST', url: `${url.pathname}?${url.searchParams.toString()}`,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click'
+  })
+  t.equal(oneClick.statusCode, 200)
+
+  // Mail off: a like makes no mail (the inbox still has it).
+  await ta.publish(like(randomUUID()))
+  await ta.drained()
+  t.equal(await ta.app.notifications.emails.tick(), 0)
+  t.equal((await messagesTo(mail, address)).length, 4)
+})
