@@ -82,6 +82,8 @@ export interface OutboxWakerOptions {
   schema: string
   /** The notification's payload; a relay ignores the ones carrying its own. Default ''. */
   payload?: string
+  /** Least time between two notifications (the first of a quiet period goes at once); default 20 ms. */
+  minIntervalMs?: number
   log?: EventsLogger
 }
 
@@ -105,16 +107,22 @@ export interface OutboxWaker {
 export function outboxWaker (options: OutboxWakerOptions): OutboxWaker {
   const log = options.log ?? silentLogger
   const params = [outboxChannel(options.schema), options.payload ?? '']
+  // Each notification is a small commit of its own (PostgreSQL gives it a transaction id and a
+  // WAL flush): under load, wake-ups at most every minIntervalMs, not one per producer commit.
+  const minIntervalMs = options.minIntervalMs ?? 20
   let inFlight: Promise<void> | undefined
   let again = false
   const send = async (): Promise<void> => {
     do {
       again = false
+      const started = performance.now()
       try {
         await options.pool.query('SELECT pg_notify($1, $2)', params)
       } catch (err) {
         log.debug({ schema: options.schema, err: errorMessage(err) }, 'events: relay wake-up not sent (the poll covers it)')
       }
+      const wait = minIntervalMs - (performance.now() - started)
+      if (again && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
     } while (again)
     inFlight = undefined
   }
