@@ -61,6 +61,10 @@ const services: Record<ServiceName, RunningService> = {
     S3_BUCKET: `contract-${randomUUID().slice(0, 8)}`,
     FILE_MAX_BYTES: String(FILE_MAX_BYTES)
   }),
+  notification: await startService(t, 'notification', {
+    ...trustAuth, DATABASE_URL: db.urlFor('notification'), EVENTS_CONSUMER_ENABLED: 'true',
+    SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`
+  }),
   analytics: await startService(t, 'analytics', {
     ...trustAuth, DATABASE_URL: db.urlFor('analytics'), EVENTS_CONSUMER_ENABLED: 'true'
   }),
@@ -462,6 +466,26 @@ t.test('a realistic journey through the gateway with the typed client', async (t
   await expect('a bad id', 400, async () => await client.file.GET('/api/v1/files/{id}', {
     params: { path: { id: 'not-a-uuid' } }
   }))
+
+  // The user's inbox: the welcome made from their registration, read and preferences.
+  t.ok(await eventually(async () => ((await client.notification.GET('/api/v1/notifications/unread-count'))
+    .data?.count ?? 0) > 0), 'the welcome notification arrived')
+  const inbox = await expect('inbox', 200, async () => await client.notification.GET('/api/v1/notifications', {
+    params: { query: { limit: 5 } }
+  }))
+  const first = inbox.data?.items[0]?.id ?? ''
+  await expect('mark one read', 204, async () => await client.notification.POST('/api/v1/notifications/{id}/read', {
+    params: { path: { id: first } }
+  }))
+  await expect('another user\'s or no such notification', 404, async () =>
+    await client.notification.POST('/api/v1/notifications/{id}/read', {
+      params: { path: { id: '01a22e7b-53d9-7756-a725-3209f76fafa8' } }
+    }))
+  await expect('preferences', 200, async () => await client.notification.GET('/api/v1/notifications/preferences'))
+  await expect('security mail cannot be turned off', 400, async () =>
+    await client.notification.PUT('/api/v1/notifications/preferences', {
+      body: { types: { 'security.new_login': { inApp: true, email: false } } }
+    }))
 
   // What the journey did, as the bus's consumers saw it.
   const byAdmin = { headers: adminHeaders }

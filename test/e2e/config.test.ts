@@ -5,6 +5,7 @@ import t from 'tap'
 import { loadConfig as authConfig } from '../../services/auth/src/config.js'
 import { loadConfig as cardConfig } from '../../services/card/src/config.js'
 import { loadConfig as fileConfig } from '../../services/file/src/config.js'
+import { loadConfig as notificationConfig } from '../../services/notification/src/config.js'
 import { loadConfig as analyticsConfig } from '../../services/analytics/src/config.js'
 import { loadConfig as auditConfig } from '../../services/audit/src/config.js'
 import { spawnService } from './process.js'
@@ -16,12 +17,13 @@ const loaders: Record<ServiceName, (env: Record<string, string | undefined>) => 
   auth: authConfig,
   card: cardConfig,
   file: fileConfig,
+  notification: notificationConfig,
   analytics: analyticsConfig,
   audit: auditConfig
 }
 
 const matrix: Case[] = []
-for (const service of ['auth', 'card', 'file', 'analytics', 'audit'] as ServiceName[]) {
+for (const service of SERVICES) {
   matrix.push(
     { service, env: { PORT: 'not-a-port' }, names: 'PORT' },
     { service, env: { PORT: '70000' }, names: 'PORT' },

@@ -31,6 +31,7 @@ const services: Record<ServiceName, RunningService> = {
   file: await startService(t, 'file', {
     ...common, DATABASE_URL: db.urlFor('file'), S3_ENDPOINT: s3.endpoint, S3_BUCKET: `e2e-${randomUUID().slice(0, 8)}`
   }),
+  notification: await startService(t, 'notification', { ...common, DATABASE_URL: db.urlFor('notification') }),
   analytics: await startService(t, 'analytics', { ...common, DATABASE_URL: db.urlFor('analytics') }),
   audit: await startService(t, 'audit', { ...common, DATABASE_URL: db.urlFor('audit') })
 }

@@ -88,9 +88,10 @@ const card = await startService(t, 'card', {
   FILE_SERVICE_URL: file.url
 })
 // The consumers are fuzzed with their consumers off: their API is what is under test.
+const notification = await startService(t, 'notification', { ...trustAuth, DATABASE_URL: db.urlFor('notification') })
 const analytics = await startService(t, 'analytics', { ...trustAuth, DATABASE_URL: db.urlFor('analytics') })
 const audit = await startService(t, 'audit', { ...trustAuth, DATABASE_URL: db.urlFor('audit') })
-const services: Record<ServiceName, RunningService> = { auth, card, file, analytics, audit }
+const services: Record<ServiceName, RunningService> = { auth, card, file, notification, analytics, audit }
 const upstream = (s: RunningService): string => `127.0.0.1:${s.port}`
 // Its access log tells which answers nginx made itself (no upstream status).
 const accessLog = path.join(await tempDir(t, 'holo-fuzz-'), 'access.log')

@@ -11,6 +11,9 @@ import * as cardDeps from '../../../services/card/src/deps.js'
 import * as fileApp from '../../../services/file/src/app.js'
 import * as fileConfig from '../../../services/file/src/config.js'
 import * as fileDeps from '../../../services/file/src/deps.js'
+import * as notificationApp from '../../../services/notification/src/app.js'
+import * as notificationConfig from '../../../services/notification/src/config.js'
+import * as notificationDeps from '../../../services/notification/src/deps.js'
 import * as analyticsApp from '../../../services/analytics/src/app.js'
 import * as analyticsConfig from '../../../services/analytics/src/config.js'
 import * as analyticsDeps from '../../../services/analytics/src/deps.js'
@@ -18,7 +21,7 @@ import * as auditApp from '../../../services/audit/src/app.js'
 import * as auditConfig from '../../../services/audit/src/config.js'
 import * as auditDeps from '../../../services/audit/src/deps.js'
 
-export const SERVICES = ['auth', 'card', 'file', 'analytics', 'audit'] as const
+export const SERVICES = ['auth', 'card', 'file', 'notification', 'analytics', 'audit'] as const
 export type ServiceName = typeof SERVICES[number]
 /** A service's Fastify instance (the type comes from the services, which depend on fastify). */
 export type ServiceApp = Awaited<ReturnType<typeof cardApp.buildApp>>
@@ -34,6 +37,7 @@ const modules: Record<ServiceName, ServiceModules> = {
   auth: { ...authConfig, ...authDeps, ...authApp } as unknown as ServiceModules,
   card: { ...cardConfig, ...cardDeps, ...cardApp } as unknown as ServiceModules,
   file: { ...fileConfig, ...fileDeps, ...fileApp } as unknown as ServiceModules,
+  notification: { ...notificationConfig, ...notificationDeps, ...notificationApp } as unknown as ServiceModules,
   analytics: { ...analyticsConfig, ...analyticsDeps, ...analyticsApp } as unknown as ServiceModules,
   audit: { ...auditConfig, ...auditDeps, ...auditApp } as unknown as ServiceModules
 }

@@ -2,17 +2,22 @@ import createClient, { type Client, type ClientOptions } from 'openapi-fetch'
 import type { paths as AuthPaths, components as AuthComponents } from './auth.js'
 import type { paths as CardPaths, components as CardComponents } from './card.js'
 import type { paths as FilePaths, components as FileComponents } from './file.js'
+import type { paths as NotificationPaths, components as NotificationComponents } from './notification.js'
 import type { paths as AnalyticsPaths, components as AnalyticsComponents } from './analytics.js'
 import type { paths as AuditPaths, components as AuditComponents } from './audit.js'
 
-export type { AuthPaths, CardPaths, FilePaths, AnalyticsPaths, AuditPaths }
-export type { AuthComponents, CardComponents, FileComponents, AnalyticsComponents, AuditComponents }
+export type { AuthPaths, CardPaths, FilePaths, NotificationPaths, AnalyticsPaths, AuditPaths }
+export type {
+  AuthComponents, CardComponents, FileComponents, NotificationComponents, AnalyticsComponents, AuditComponents
+}
 export type Problem = AuthComponents['schemas']['Problem']
 
 export interface HoloClient {
   auth: Client<AuthPaths>
   card: Client<CardPaths>
   file: Client<FilePaths>
+  /** The inbox and notification preferences. */
+  notification: Client<NotificationPaths>
   analytics: Client<AnalyticsPaths>
   /** The audit log and the event bus's admin API. */
   audit: Client<AuditPaths>
@@ -42,6 +47,7 @@ export function createHoloClient (baseUrl: string, options: Omit<ClientOptions, 
     auth: make<AuthPaths>(),
     card: make<CardPaths>(),
     file: make<FilePaths>(),
+    notification: make<NotificationPaths>(),
     analytics: make<AnalyticsPaths>(),
     audit: make<AuditPaths>(),
     setAccessToken: (t) => { token = t }

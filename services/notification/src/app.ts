@@ -7,6 +7,7 @@ import { EmailJob } from './modules/emails/emails.job.js'
 import { unsubscribeRoutes } from './modules/emails/emails.routes.js'
 import { UnsubscribeTokens } from './modules/emails/emails.unsubscribe.js'
 import { startIngest } from './modules/ingest/ingest.consumer.js'
+import { registerLive } from './modules/live/live.module.js'
 import { NotificationsPublisher } from './modules/notifications/notifications.publisher.js'
 import { NotificationsRepository } from './modules/notifications/notifications.repository.js'
 import { notificationsRoutes } from './modules/notifications/notifications.routes.js'
@@ -76,6 +77,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       })
       await app.register(authenticated(preferencesRoutes), { service: preferences })
       await app.register(publicRoutes(unsubscribeRoutes), { tokens, preferences })
+      await registerLive(app, { config, redis: deps.redis, repository, publisher })
 
       if (config.EVENTS_CONSUMER_ENABLED) {
         const consumer = await startIngest({

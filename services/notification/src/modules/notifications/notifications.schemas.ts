@@ -30,7 +30,11 @@ export const UnreadCountSchema = Type.Object({ count: Type.Integer({ minimum: 0 
 
 export const ReadAllBodySchema = Type.Object({
   upTo: Type.Optional({ ...UuidSchema, description: 'Only this one and older ones; absent: all' })
-}, { additionalProperties: false, description: 'Optional: without a body, every notification is marked read' })
+}, {
+  additionalProperties: false,
+  description: 'Optional: without a body, every notification is marked read',
+  examples: [{ upTo: '01a22e7b-53d9-7756-a725-3209f76fafa8' }]
+})
 
 export const ReadAllResultSchema = Type.Object({
   updated: Type.Integer({ minimum: 0, description: 'How many were marked read' })

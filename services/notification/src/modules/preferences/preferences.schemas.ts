@@ -22,4 +22,4 @@ export const PreferencesPatchSchema = Type.Object({
     additionalProperties: false,
     description: 'Only the types to change; an unknown type is a 400'
   })
-}, { additionalProperties: false })
+}, { additionalProperties: false, examples: [{ types: { 'card.liked': { email: true }, welcome: { inApp: false } } }] })
