@@ -6,8 +6,9 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
 import { makeImage } from '../../services/file/test/helper.js'
-import { testDatabase, testS3 } from '@holo/infra/testing'
-import { eventually, ownRedis, startService, type RunningService } from './helpers.js'
+import { testDatabase, testGateway, testS3 } from '@holo/infra/testing'
+import { notifications, openSse } from '../../services/notification/test/sse.js'
+import { eventually, ownRedis, startService, type RunningService, type ServiceName } from './helpers.js'
 
 const ADMIN = { email: 'bus-admin@example.test', password: 'bus admin passphrase' }
 
@@ -41,6 +42,11 @@ const card = await startService(t, 'card', {
 })
 const audit = await startService(t, 'audit', { ...common, ...verifier, DATABASE_URL: db.urlFor('audit') })
 const analytics = await startService(t, 'analytics', { ...common, ...verifier, DATABASE_URL: db.urlFor('analytics') })
+const notification = await startService(t, 'notification', {
+  ...common, ...verifier, DATABASE_URL: db.urlFor('notification'), NOTIFICATIONS_CHANNEL_PREFIX: `${common.EVENTS_STREAM_PREFIX}n:`
+})
+const gateway = await testGateway(t, Object.fromEntries([auth, file, card, audit, analytics, notification]
+  .map((s) => [s.name, `127.0.0.1:${s.port}`])) as Record<ServiceName, string>)
 
 async function call (svc: RunningService, method: string, path: string, o: { token?: string, body?: unknown } = {}) {
   const res = await fetch(`${svc.url}${path}`, {
@@ -109,6 +115,31 @@ t.test('what each producer does reaches audit and analytics, with who and which 
   const s = (await overview()).series
   t.equal(total(s.signups), 2, 'two signups: the bootstrap admin and the user')
   t.equal(total(s.logins), 1, 'one password login (the admin\'s)')
+})
+
+t.test('a like reaches the owner\'s open stream through the gateway (SSE, with a ticket)', async (t) => {
+  const owner = (await call(auth, 'POST', '/api/v1/auth/register', {
+    body: { email: 'bus-owner@example.test', username: 'busowner', password: 'bus owner passphrase 1' }
+  })).json
+  const made = await call(card, 'POST', '/api/v1/cards', { token: owner.accessToken, body: { title: 'Streamed Star' } })
+  const ticket = await fetch(`${gateway.url}/api/v1/notifications/stream-ticket`, {
+    method: 'POST', headers: { authorization: `Bearer ${owner.accessToken as string}` }
+  })
+  t.equal(ticket.status, 200)
+  const { ticket: id } = await ticket.json() as { ticket: string }
+  const stream = await openSse(`${gateway.url}/api/v1/notifications/stream?ticket=${encodeURIComponent(id)}`)
+  t.teardown(() => { stream.close() })
+  t.equal(stream.status, 200, 'the stream opens through nginx')
+  t.ok(await eventually(() => stream.events.some((e) => e.event === 'unread')), 'the unread count comes first')
+  t.equal((await call(card, 'PUT', `/api/v1/cards/${made.json.id as string}/like`, { token: admin })).status, 204)
+  t.ok(await eventually(() => notifications(stream.events)
+    .some((e) => (JSON.parse(e.data) as { type: string }).type === 'card.liked'), { tries: 100 }),
+  'the like arrives on the open stream, unbuffered by the gateway')
+  const liked = notifications(stream.events).find((e) => (JSON.parse(e.data) as { type: string }).type === 'card.liked')
+  t.match(JSON.parse(liked?.data ?? '{}'), { type: 'card.liked', title: /Streamed Star/ })
+  const reused = await fetch(`${gateway.url}/api/v1/notifications/stream?ticket=${encodeURIComponent(id)}`)
+  t.equal(reused.status, 401, 'a ticket works once')
+  await reused.body?.cancel()
 })
 
 t.test('Redis down: the producers keep answering, and every waiting event arrives once', async (t) => {
