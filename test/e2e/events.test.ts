@@ -7,6 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
 import { makeImage } from '../../services/file/test/helper.js'
 import { testDatabase, testGateway, testS3 } from '@holo/infra/testing'
+import { openNotificationStream, type LiveNotification } from '@holo/api-client'
 import { notifications, openSse } from '../../services/notification/test/sse.js'
 import { eventually, ownRedis, startService, type RunningService, type ServiceName } from './helpers.js'
 
@@ -140,6 +141,47 @@ t.test('a like reaches the owner\'s open stream through the gateway (SSE, with a
   const reused = await fetch(`${gateway.url}/api/v1/notifications/stream?ticket=${encodeURIComponent(id)}`)
   t.equal(reused.status, 401, 'a ticket works once')
   await reused.body?.cancel()
+})
+
+t.test('the typed client\'s stream helper: live notifications, then a resume with exactly what was missed', async (t) => {
+  const owner = (await call(auth, 'POST', '/api/v1/auth/register', {
+    body: { email: 'bus-reader@example.test', username: 'busreader', password: 'bus reader passphrase 1' }
+  })).json
+  const made = await call(card, 'POST', '/api/v1/cards', { token: owner.accessToken, body: { title: 'Resumed Comet' } })
+  const fans = await Promise.all(['one', 'two', 'three'].map(async (n) => (await call(auth, 'POST',
+    '/api/v1/auth/register', {
+      body: { email: `bus-fan-${n}@example.test`, username: `busfan${n}`, password: `bus fan passphrase ${n}` }
+    })).json.accessToken as string))
+  const seen: LiveNotification[] = []
+  const counts: number[] = []
+  const options = {
+    baseUrl: gateway.url,
+    accessToken: () => owner.accessToken as string,
+    onNotification: (n: LiveNotification) => { seen.push(n) },
+    onUnread: (c: number) => { counts.push(c) },
+    retryMs: 200
+  }
+  const first = openNotificationStream(options)
+  t.teardown(() => { first.close() })
+  t.ok(await eventually(() => counts.length > 0), 'connected: the unread count arrived')
+  await call(card, 'PUT', `/api/v1/cards/${made.json.id as string}/like`, { token: fans[0] })
+  t.ok(await eventually(() => seen.some((n) => n.type === 'card.liked')), 'a live like')
+  const lastSeen = first.lastEventId()
+  first.close()
+
+  // Likes while the app is away (the notification collapses and gets a new id each time).
+  await call(card, 'PUT', `/api/v1/cards/${made.json.id as string}/like`, { token: fans[1] })
+  await call(card, 'PUT', `/api/v1/cards/${made.json.id as string}/like`, { token: fans[2] })
+  t.ok(await eventually(async () => ((await call(notification, 'GET', '/api/v1/notifications?limit=1', {
+    token: owner.accessToken
+  })).json?.items[0]?.data?.count ?? 0) === 3), 'the inbox holds the collapsed like of three')
+  seen.length = 0
+  const again = openNotificationStream({ ...options, lastEventId: lastSeen })
+  t.teardown(() => { again.close() })
+  t.ok(await eventually(() => seen.some((n) => (n.data as { count?: number }).count === 3)),
+    'the resume brings the notification as it is now')
+  t.ok(seen.every((n) => lastSeen === undefined || n.id > lastSeen), 'only what came after the last one seen')
+  again.close()
 })
 
 t.test('Redis down: the producers keep answering, and every waiting event arrives once', async (t) => {

@@ -53,3 +53,7 @@ export function createHoloClient (baseUrl: string, options: Omit<ClientOptions, 
     setAccessToken: (t) => { token = t }
   }
 }
+
+export {
+  openNotificationStream, type LiveNotification, type NotificationStream, type NotificationStreamOptions
+} from './live.js'
