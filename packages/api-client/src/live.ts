@@ -23,8 +23,13 @@ export interface NotificationStreamOptions {
   onReauth?: () => void
   /** Resume after this notification id (e.g. the newest one the app shows). */
   lastEventId?: string
-  /** Wait before reconnecting after a drop; default 2 s (the server's `retry`). */
+  /** Wait before reconnecting after a drop; default 2 s (the server's `retry`), doubled while it keeps failing. */
   retryMs?: number
+  /**
+   * The server refused the caller (401/403 on the ticket: a revoked session, a dead token): the helper
+   * stops; sign in again and open a new stream. Other failures are retried.
+   */
+  onRefused?: (status: number) => void
   fetch?: typeof fetch
 }
 
@@ -35,6 +40,10 @@ export interface NotificationStream {
 }
 
 interface Frame { event: string, id?: string, data: string }
+
+class Refused extends Error {
+  constructor (readonly status: number) { super(`the notification stream refused the caller: ${status}`) }
+}
 
 /** Splits an SSE byte stream into frames (events; comments and retry lines are skipped). */
 async function * frames (body: ReadableStream<Uint8Array>): AsyncGenerator<Frame> {
@@ -63,7 +72,8 @@ async function * frames (body: ReadableStream<Uint8Array>): AsyncGenerator<Frame
       }
     }
   } finally {
-    reader.releaseLock()
+    // A stopped reader (a callback threw, the stream was closed) must not leave the connection open.
+    await reader.cancel().catch(() => {})
   }
 }
 
@@ -80,6 +90,7 @@ export function openNotificationStream (o: NotificationStreamOptions): Notificat
     const issued = await doFetch(`${base}/api/v1/notifications/stream-ticket`, {
       method: 'POST', headers: { authorization: `Bearer ${token}` }, signal: abort.signal
     })
+    if (issued.status === 401 || issued.status === 403) throw new Refused(issued.status)
     if (!issued.ok) throw new Error(`stream ticket refused: ${issued.status}`)
     const { ticket } = await issued.json() as { ticket: string }
     const query = new URLSearchParams({ ticket, ...(last !== undefined ? { lastEventId: last } : {}) })
@@ -99,14 +110,24 @@ export function openNotificationStream (o: NotificationStreamOptions): Notificat
   }
 
   void (async () => {
+    let failures = 0
     while (!closed) {
+      const started = Date.now()
       try {
         await connectOnce()
-      } catch {
-        // A drop, a refused ticket or a network error: try again after the pause.
+      } catch (err) {
+        if (err instanceof Refused) {
+          closed = true
+          o.onRefused?.(err.status)
+          break
+        }
+        // A drop or a network error: try again after the pause.
       }
       if (closed) break
-      await new Promise((resolve) => setTimeout(resolve, o.retryMs ?? 2000))
+      // A stream that lived a while starts the backoff again; quick failures double it (up to a minute).
+      failures = Date.now() - started > 30_000 ? 0 : failures + 1
+      const base = o.retryMs ?? 2000
+      await new Promise((resolve) => setTimeout(resolve, Math.min(60_000, base * 2 ** Math.max(0, failures - 1))))
       abort = new AbortController()
     }
   })()

@@ -99,6 +99,14 @@ t.test('security mail, gathering, unsubscribe', async (t) => {
     headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'List-Unsubscribe=One-Click'
   })
   t.equal(oneClick.statusCode, 200)
+  const boundary = 'holo-one-click'
+  const multipart = await ta.app.inject({
+    method: 'POST',
+    url: `${url.pathname}?${url.searchParams.toString()}`,
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    payload: `--${boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--${boundary}--\r\n`
+  })
+  t.equal(multipart.statusCode, 200, 'one-click as multipart/form-data, as RFC 8058 asks mail providers to send it')
 
   // Mail off: a like makes no mail (the inbox still has it).
   await ta.publish(like(randomUUID()))

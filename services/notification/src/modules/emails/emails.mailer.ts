@@ -16,7 +16,11 @@ export interface Mailer {
 }
 
 export function createMailer (smtpUrl: string, from: string): Mailer {
-  const transport: Transporter = nodemailer.createTransport(smtpUrl)
+  // Short timeouts: the mail job holds a schedule row locked while it sends, so a hung SMTP server must
+  // fail the send (retried later), not stall the job and the consumer waiting on that row.
+  const transport: Transporter = nodemailer.createTransport({
+    url: smtpUrl, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000
+  })
   return {
     send: async (mail) => { await transport.sendMail({ from, ...mail }) },
     close: () => { transport.close() }

@@ -29,9 +29,10 @@ export const unsubscribeRoutes: FastifyPluginAsyncTypebox<{
   tokens: UnsubscribeTokens
   preferences: PreferencesService
 }> = async (app, { tokens, preferences }) => {
-  // One-click unsubscribe posts `List-Unsubscribe=One-Click` as a form; the token is in the URL.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 },
-    (_request, body, done) => { done(null, body) })
+  // One-click unsubscribe posts `List-Unsubscribe=One-Click` as a form, urlencoded or multipart (RFC 8058
+  // asks mail providers for multipart); the token is in the URL, so the body is read and ignored.
+  app.addContentTypeParser(['application/x-www-form-urlencoded', 'multipart/form-data'],
+    { parseAs: 'string', bodyLimit: 4096 }, (_request, body, done) => { done(null, body) })
 
   const handler = async (token: string): Promise<string> => {
     const found = tokens.verify(token)

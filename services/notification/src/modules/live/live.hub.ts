@@ -26,6 +26,8 @@ export interface HubOptions {
   redis: Redis
   channel: (userId: string) => string
   since: (userId: string, afterId: string | null, limit: number) => Promise<NotificationItem[]>
+  /** The user's newest notification id, or null. */
+  newest: (userId: string) => Promise<string | null>
   unreadCount: (userId: string) => Promise<number>
   metrics: LiveMetrics
   heartbeatMs: number
@@ -42,6 +44,9 @@ export class LiveStream {
   private state: 'waiting' | 'starting' | 'live' | 'closed' = 'waiting'
   private buffered: LiveMessage[] = []
   private lastId: string | null = null
+  /** A read of what came after lastId is running; `again`: a newer notification was announced meanwhile. */
+  private catching: Promise<void> | undefined
+  private again = false
 
   constructor (
     private readonly hub: LiveHub,
@@ -58,36 +63,68 @@ export class LiveStream {
   async start (lastEventId: string | null): Promise<void> {
     if (this.state !== 'waiting') return
     this.state = 'starting'
-    this.lastId = lastEventId
     try {
+      // A fresh stream starts after the newest notification, read BEFORE subscribing: whatever is
+      // committed from then on is either announced to the subscription or found by the read below.
+      this.lastId = lastEventId ?? await this.hub.options.newest(this.identity.userId)
       await this.hub.subscribe(this)
       if (this.closed) return
       this.deliver({ kind: 'unread', count: await this.hub.options.unreadCount(this.identity.userId) }, false)
-      if (lastEventId !== null) {
-        for (;;) {
-          if (this.closed) return
-          const page = await this.hub.options.since(this.identity.userId, this.lastId, BACKLOG_PAGE)
-          for (const notification of page) this.deliver({ kind: 'notification', notification }, false)
-          if (page.length < BACKLOG_PAGE) break
-        }
-      }
+      await this.readAfterLast(lastEventId !== null)
       if (this.closed) return
       const buffered = this.buffered
       this.buffered = []
       this.state = 'live'
-      for (const m of buffered) this.deliver(m, true)
+      for (const m of buffered) this.receive(m)
     } catch (err) {
       this.hub.options.log.warn({ err, userId: this.identity.userId }, 'live stream could not start')
       this.end('error')
     }
   }
 
-  /** A message of the user's channel. */
+  /**
+   * A message of the user's channel. A notification is only an announcement: what is sent is read
+   * from the inbox after the last id sent, one read at a time, because announcements of two
+   * commits can arrive in either order while ids follow commit order. Nothing is skipped, nothing
+   * sent twice.
+   */
   receive (message: LiveMessage): void {
-    if (this.state === 'live') this.deliver(message, true)
-    else if (this.state === 'starting') {
+    if (this.state === 'starting') {
       this.buffered.push(message)
       if (this.buffered.length > MAX_BUFFERED) this.end('slow')
+      return
+    }
+    if (this.state !== 'live') return
+    if (message.kind !== 'notification') {
+      this.deliver(message, true)
+      return
+    }
+    if (this.catching !== undefined) {
+      this.again = true
+      return
+    }
+    this.catching = (async () => {
+      try {
+        do {
+          this.again = false
+          await this.readAfterLast(true)
+        } while (this.again && !this.closed)
+      } catch (err) {
+        this.hub.options.log.warn({ err, userId: this.identity.userId }, 'live stream could not read the inbox')
+        this.end('error')
+      } finally {
+        this.catching = undefined
+      }
+    })()
+  }
+
+  /** Sends every notification after the last one sent, oldest first. */
+  private async readAfterLast (live: boolean): Promise<void> {
+    for (;;) {
+      if (this.closed) return
+      const page = await this.hub.options.since(this.identity.userId, this.lastId, BACKLOG_PAGE)
+      for (const notification of page) this.deliver({ kind: 'notification', notification }, live)
+      if (page.length < BACKLOG_PAGE) return
     }
   }
 
@@ -95,7 +132,7 @@ export class LiveStream {
     if (this.closed) return
     if (message.kind === 'notification') {
       const id = message.notification.id
-      // Ids grow per user in commit order: one at or below the last sent was sent already (backlog or live).
+      // Ids grow per user in commit order, and every notification is read after the last one sent.
       if (this.lastId !== null && id <= this.lastId) return
       this.lastId = id
       if (live) {

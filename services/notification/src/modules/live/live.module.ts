@@ -21,6 +21,7 @@ export async function registerLive (app: FastifyInstance, o: LiveModuleOptions):
     redis: o.redis,
     channel: (userId) => o.publisher.channel(userId),
     since: async (userId, afterId, limit) => await o.repository.since(userId, afterId, limit),
+    newest: async (userId) => (await o.repository.list(userId, { unread: false, limit: 1 }))[0]?.id ?? null,
     unreadCount: async (userId) => await o.repository.unreadCount(userId),
     metrics: liveMetrics(app.metrics),
     heartbeatMs: o.config.NOTIFICATIONS_HEARTBEAT_MS,
