@@ -113,15 +113,19 @@ export class EmailJob {
       await repo.done(s, ids, false)
       return 0
     }
-    const mails = isSecurityType(s.type)
-      ? items.map((m) => this.single(to, m))
-      : [items.length === 1 ? this.single(to, items[0] as QueuedMail, s) : this.digest(to, items, s)]
-    for (const mail of mails) await this.o.mailer.send(mail)
-    const kind = mails.length === 1 && items.length > 1 ? 'digest' : 'single'
-    this.o.counters.emailsSent.inc({ type: s.type, kind }, mails.length)
+    // Security mail goes one message per transaction: a failure later on never sends an earlier one
+    // again (the rest of the schedule stays due at once and the same pass takes it next).
+    const security = isSecurityType(s.type)
+    const first = items[0] as QueuedMail
+    const mail = security || items.length === 1
+      ? this.single(to, first, security ? undefined : s)
+      : this.digest(to, items, s)
+    await this.o.mailer.send(mail)
+    const kind = !security && items.length > 1 ? 'digest' : 'single'
+    this.o.counters.emailsSent.inc({ type: s.type, kind })
     if (kind === 'digest') this.o.counters.emailsGathered.inc({ type: s.type }, items.length)
-    await repo.done(s, ids, true)
-    return mails.length
+    await repo.done(s, security ? [first.id] : ids, true)
+    return 1
   }
 
   private single (to: string, m: QueuedMail, unsubscribe?: DueSchedule): OutgoingMail {
