@@ -57,6 +57,8 @@ const beforeCommit = beforeDir === undefined
   ? undefined
   : execFileSync('git', ['-C', beforeDir, 'log', '-1', '--format=%h'], { encoding: 'utf8' }).trim()
 const targets = (flags.targets ?? 'direct,gateway').split(',') as Target[]
+/** The bench stack's bootstrap administrator (its own database, never a real one). */
+const BENCH_ADMIN = { email: 'bench-admin@holo.bench', password: 'bench admin passphrase' }
 const log = (msg: string): void => { process.stdout.write(`[bench] ${msg}\n`) }
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -71,20 +73,21 @@ const stack = await startBenchStack({
   env: {
     // Load from one IP and a few accounts: the abuse limits would stop it, so
     // the bench raises them; everything else runs as configured.
-    auth: { RATE_LIMIT_LOGIN_PER_IP: String(big), RATE_LIMIT_LOGIN_PER_ACCOUNT: String(big), RATE_LIMIT_REGISTER_PER_IP: String(big), RATE_LIMIT_NAMESPACE: `bench:${Date.now()}:` },
+    auth: { BOOTSTRAP_ADMIN_EMAIL: BENCH_ADMIN.email, BOOTSTRAP_ADMIN_PASSWORD: BENCH_ADMIN.password, RATE_LIMIT_LOGIN_PER_IP: String(big), RATE_LIMIT_LOGIN_PER_ACCOUNT: String(big), RATE_LIMIT_REGISTER_PER_IP: String(big), RATE_LIMIT_NAMESPACE: `bench:${Date.now()}:` },
     card: {},
     file: { FILE_QUOTA_BYTES: String(1024 ** 4) }
   }
 })
 
 const rows: Row[] = []
+const asUser = { id: '', accessToken: '', refreshToken: '' }
 let eventRows: EventsRow[] = []
 let cardsInTable = 0
 try {
   const runId = Date.now().toString(36)
   const chosen = scenarios.filter((x) => selected.includes(x.name))
   const needs = new Set(chosen.flatMap((x) => [x.service, ...(x.uses ?? [])]))
-  const needsUsers = needs.has('auth') || needs.has('card') || needs.has('file')
+  const needsUsers = [...needs].some((n) => n !== undefined && n !== 'baseline')
   log('seeding: users')
   const users = needsUsers ? await registerUsers(stack.direct.auth, quick ? 20 : 50, runId) : []
   let tokensAt = Date.now()
@@ -96,7 +99,10 @@ try {
   log('seeding: files')
   const fileIds = needs.has('file') ? await uploadFiles(stack.direct.file, (users[0] as { accessToken: string }).accessToken, await makeImages(quick ? 20 : 100, 100 * 1024)) : []
   const uploads = selected.includes('file-upload-100k') ? await makeImages(quick ? 400 : 2000, 100 * 1024) : []
-  const data: BenchData = { users, refreshTokens: [], cardIds, hotCardId: cardIds[0] ?? '', fileIds, uploads }
+  const adminToken = needs.has('audit')
+    ? (await login(stack.direct.auth, { ...asUser, ...BENCH_ADMIN })).accessToken
+    : ''
+  const data: BenchData = { users, refreshTokens: [], cardIds, hotCardId: cardIds[0] ?? '', fileIds, uploads, adminToken }
 
   for (const s of chosen) {
     for (const target of targets) {

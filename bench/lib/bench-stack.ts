@@ -11,15 +11,14 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
-  freePort, services, setupDatabase, spawnTs, type NodeProcess, startGateway, startMail, startS3, urlForRole, waitForHttp, withDatabase, type ServiceInfo
+  freePort, services, setupDatabase, spawnTs, type NodeProcess, startGateway, startMail, startS3, urlForRole, waitForHttp, withDatabase, type ServiceInfo, type GatewaySettings
 } from '@holo/infra'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
-/** The services the bench runs: the producers (the consumers, analytics and audit, are not started). */
-export type BenchService = 'auth' | 'card' | 'file'
-const benchServices = services.filter((s): s is ServiceInfo & { name: BenchService } =>
-  s.name === 'auth' || s.name === 'card' || s.name === 'file')
+/** The services the bench runs: all of them (the consumers read the run's own streams). */
+export type BenchService = ServiceInfo['name']
+const benchServices = services as Array<ServiceInfo & { name: BenchService }>
 
 export interface BenchStack {
   gatewayUrl: string
@@ -38,7 +37,7 @@ export interface BenchStackOptions {
   adminBaseUrl: string
   database: string
   /** Extra env per service (rate limits raised for load, quotas, log level). */
-  env: Record<BenchService, Record<string, string>>
+  env: Partial<Record<BenchService, Record<string, string>>>
   /**
    * A checkout of an earlier commit (e.g. c0d4de9, before the events were wired), installed, with its Prisma
    * clients generated: its card service runs beside the current one, on the same database and Redis (its own
@@ -72,7 +71,8 @@ export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack
     const streamPrefix = `bench.${Date.now().toString(36)}.`
     const redisUrl = o.redisUrl ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
     stops.push(async () => { await deleteKeys(redisUrl, `${streamPrefix}*`) })
-    const ports = { auth: await freePort(), card: await freePort(), file: await freePort() }
+    const ports = {} as Record<BenchService, number>
+    for (const s of benchServices) ports[s.name] = await freePort()
     const jwks = `http://127.0.0.1:${ports.auth}/api/v1/auth/.well-known/jwks.json`
     const direct = {} as BenchStack['direct']
     const pids: Record<string, number> = {}
@@ -88,7 +88,7 @@ export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack
       SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
       REDIS_URL: redisUrl,
       EVENTS_STREAM_PREFIX: streamPrefix,
-      ...o.env[s.name]
+      ...o.env[s.name] ?? {}
     })
     for (const s of benchServices) {
       const { child, stop: stopService } = startNode('src/server.ts', s.dir, envOf(s, ports[s.name]),
@@ -123,7 +123,8 @@ export async function startBenchStack (o: BenchStackOptions): Promise<BenchStack
     const gateway = await startGateway({
       port: await freePort(),
       runDir: path.join(work, 'nginx'),
-      upstreams: { auth: `127.0.0.1:${ports.auth}`, card: `127.0.0.1:${ports.card}`, file: `127.0.0.1:${ports.file}` },
+      upstreams: Object.fromEntries(benchServices.map((s) => [s.name, `127.0.0.1:${ports[s.name]}`])) as
+        GatewaySettings['upstreams'],
       extraUpstreams: `  upstream bench_baseline {\n    server 127.0.0.1:${baselinePort};\n    keepalive 64;\n  }`,
       extraLocations: [
         '    location = /bench/baseline/static {',

@@ -1,6 +1,7 @@
 import type autocannon from 'autocannon'
 import type { KindSummary } from './report.js'
 import { WORDS, multipart, type BenchUser } from './seed.js'
+import type { BenchService } from './bench-stack.js'
 
 /** `before`: the card service of the pre-change checkout (--before), directly. */
 export type Target = 'direct' | 'gateway' | 'before'
@@ -14,6 +15,8 @@ export interface BenchData {
   hotCardId: string
   fileIds: string[]
   uploads: Buffer[]
+  /** An administrator's access token (the bootstrap admin), for the audit and analytics reads. */
+  adminToken: string
 }
 
 /** What autocannon gets for one run of a scenario. */
@@ -38,9 +41,9 @@ export interface Drawn { kind: string, call: Call }
 export interface Scenario {
   name: string
   /** Which service answers it directly (undefined: only the gateway has it). */
-  service?: 'auth' | 'card' | 'file' | 'baseline'
+  service?: BenchService | 'baseline'
   /** Services whose seeded data it needs besides `service` (the mixes span auth and card, through the gateway). */
-  uses?: Array<'auth' | 'card' | 'file'>
+  uses?: BenchService[]
   baseline: Baseline
   /**
    * A fixed arrival rate (req/s) instead of a closed loop, sent by the open-loop generator (open-loop.ts) from the
@@ -287,6 +290,36 @@ export const scenarios: Scenario[] = [
         }]
       }
     }
+  },
+  {
+    // The signed-in user's inbox, first page (the seeded users' welcome and like notifications).
+    name: 'notification-inbox',
+    service: 'notification',
+    baseline: 'fastify-redis',
+    requests: (d) => {
+      const next = rotating(d.users)
+      return {
+        requests: each(() => ({
+          method: 'GET', path: '/api/v1/notifications?limit=20', headers: { authorization: `Bearer ${next().accessToken}` }
+        }))
+      }
+    }
+  },
+  {
+    // The public top list (cached in Redis for ANALYTICS_TOP_CACHE_SECONDS).
+    name: 'analytics-top-cards',
+    service: 'analytics',
+    baseline: 'fastify-redis',
+    requests: () => ({ path: '/api/v1/analytics/cards/top?metric=views&window=24h' })
+  },
+  {
+    // An administrator reading the newest audit entries (the keyset index, newest first).
+    name: 'audit-events',
+    service: 'audit',
+    baseline: 'fastify-redis',
+    requests: (d) => ({
+      requests: [{ method: 'GET', path: '/api/v1/audit/events?limit=20', headers: { authorization: `Bearer ${d.adminToken}` } }]
+    })
   },
   {
     // Anonymous reads of one card: each is counted as a view (in memory, written to the outbox every few seconds).
