@@ -5,6 +5,7 @@
 import type pg from 'pg'
 import { eventIdFloor } from './envelope.js'
 import { qualified } from './outbox.js'
+import { inTransaction } from './pg.js'
 
 /**
  * The record of applied events, for a consumer's migration (in its own schema,
@@ -39,24 +40,12 @@ export async function withEffectOnce<T> (
   fn: (tx: pg.PoolClient) => Promise<T>,
   options: EffectOnceOptions = {}
 ): Promise<EffectResult<T>> {
-  const client = await pool.connect()
-  let broken = false
-  try {
-    await client.query('BEGIN')
+  // A recorded id writes nothing (ON CONFLICT DO NOTHING): committing that empty transaction skips the effect.
+  return await inTransaction(pool, async (client) => {
     const inserted = await record(client, group, eventId, options)
-    if (inserted.rowCount === 0) {
-      await client.query('ROLLBACK')
-      return { applied: false }
-    }
-    const value = await fn(client)
-    await commit(client)
-    return { applied: true, value }
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => { broken = true })
-    throw err
-  } finally {
-    client.release(broken)
-  }
+    if (inserted.rowCount === 0) return { applied: false }
+    return { applied: true, value: await fn(client) }
+  })
 }
 
 /** Several events' effects in one transaction (withEffectsOnce). */
@@ -82,12 +71,9 @@ export async function withEffectsOnce<R> (
   fn: (batch: EffectBatch) => Promise<R>,
   options: EffectOnceOptions = {}
 ): Promise<R> {
-  const client = await pool.connect()
-  let broken = false
-  try {
-    await client.query('BEGIN')
+  return await inTransaction(pool, async (client) => {
     let busy = false
-    const value = await fn({
+    return await fn({
       run: async (eventId, effect) => {
         if (busy) throw new Error('withEffectsOnce: run one event at a time')
         busy = true
@@ -100,14 +86,7 @@ export async function withEffectsOnce<R> (
         }
       }
     })
-    await commit(client)
-    return value
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => { broken = true })
-    throw err
-  } finally {
-    client.release(broken)
-  }
+  })
 }
 
 async function record (
@@ -118,14 +97,6 @@ async function record (
      ON CONFLICT DO NOTHING`,
     [group, eventId]
   )
-}
-
-/** COMMIT, refusing the silent ROLLBACK PostgreSQL answers for a transaction in which a statement failed. */
-async function commit (client: pg.PoolClient): Promise<void> {
-  const res = await client.query('COMMIT')
-  if (res.command !== 'COMMIT') {
-    throw new Error(`the transaction was rolled back at COMMIT (${res.command}): one of its statements failed`)
-  }
 }
 
 /** How a consumer makes its effects idempotent; see postgresApplied and appliedStore. */

@@ -28,6 +28,7 @@ import {
 } from './observe.js'
 import { outboxChannel, qualified, type Queryable } from './outbox.js'
 import { busConnection, closeConnection, DEFAULT_STREAM_PREFIX } from './redis.js'
+import { inTransaction } from './pg.js'
 
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000
 
@@ -157,23 +158,6 @@ async function xadd (p: Publisher, rows: OutboxRow[]): Promise<void> {
   const replies = await multi.exec()
   if (replies === null) throw new Error('Redis discarded the publishing transaction')
   for (const [err] of replies) if (err !== null) throw err
-}
-
-/** Runs `fn` in a transaction of its own; the client is destroyed when even the rollback fails. */
-async function inTransaction<T> (pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect()
-  let broken = false
-  try {
-    await client.query('BEGIN')
-    const result = await fn(client)
-    await client.query('COMMIT')
-    return result
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => { broken = true })
-    throw err
-  } finally {
-    client.release(broken)
-  }
 }
 
 const lockSql = (wait: boolean): string =>

@@ -1,4 +1,5 @@
-import pg from 'pg'
+import type pg from 'pg'
+import { consumerPool } from '@holo/events'
 import type { Redis } from 'ioredis'
 import {
   JwksKeyStore, closeRedis, createRedis, pgAdapter, type KeyResolver, type ObservablePrismaPg
@@ -16,27 +17,15 @@ export interface Deps {
   keys: KeyResolver & { stop?: () => void }
 }
 
-/** A pg pool whose sessions resolve unqualified names in the service's schema (as the migrations do). */
-export function consumerPool (config: Config): pg.Pool {
-  const pool = new pg.Pool({
-    connectionString: config.DATABASE_URL,
-    max: config.ANALYTICS_CONSUMER_POOL_SIZE,
-    connectionTimeoutMillis: 2000,
-    idleTimeoutMillis: 30_000,
-    options: `-c search_path=${config.DATABASE_SCHEMA}`
-  })
-  // An idle client losing its connection must not crash the process; the next checkout reconnects.
-  pool.on('error', () => {})
-  return pool
-}
-
 export async function createDeps (config: Config): Promise<Deps> {
   const adapter = pgAdapter(config)
   return {
     prisma: new PrismaClient({ adapter }),
     adapter,
     redis: await createRedis(config.REDIS_URL, 'holo-analytics'),
-    pool: consumerPool(config),
+    pool: consumerPool({
+      url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, max: config.ANALYTICS_CONSUMER_POOL_SIZE
+    }),
     keys: new JwksKeyStore({ url: config.AUTH_JWKS_URL }).start()
   }
 }

@@ -1,4 +1,5 @@
-import pg from 'pg'
+import type pg from 'pg'
+import { consumerPool } from '@holo/events'
 import type { Redis } from 'ioredis'
 import {
   JwksKeyStore, closeRedis, createRedis, pgAdapter, type KeyResolver, type ObservablePrismaPg
@@ -18,22 +19,14 @@ export interface Deps {
 
 export async function createDeps (config: Config): Promise<Deps> {
   const adapter = pgAdapter(config)
-  const pool = new pg.Pool({
-    connectionString: config.DATABASE_URL,
-    max: config.AUDIT_CONSUMER_POOL_SIZE,
-    connectionTimeoutMillis: 2000,
-    idleTimeoutMillis: 30_000,
-    // The role's default search_path says the same; explicit, as for Prisma's adapter.
-    options: `-c search_path=${config.DATABASE_SCHEMA}`
-  })
-  // An idle connection that breaks (a PostgreSQL restart) must not crash the process; the next query reconnects.
-  pool.on('error', () => {})
   return {
     prisma: new PrismaClient({ adapter }),
     adapter,
     redis: await createRedis(config.REDIS_URL, 'holo-audit'),
     keys: new JwksKeyStore({ url: config.AUTH_JWKS_URL }).start(),
-    pool
+    pool: consumerPool({
+      url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, max: config.AUDIT_CONSUMER_POOL_SIZE
+    })
   }
 }
 
