@@ -6,9 +6,11 @@
 //   pnpm bench [--quick] [--duration S] [--warmup S]
 //              [--profile card,...]  (V8 CPU profiles to bench/results/profiles) [--connections N] [--cards N]
 //              [--scenarios a,b,...] [--targets direct,gateway]
+//              [--streams N]  (notification-idle-streams: how many; default 10,000, 1,000 with --quick)
 //              [--before DIR] [--ab-rounds N]  (the card scenarios marked compareBefore also against DIR's card service)
 //
-// The event bus's scenarios (events-throughput, events-latency: lib/events-bench.ts) run after the HTTP ones.
+// The event bus's scenarios (events-throughput, events-latency: lib/events-bench.ts) and the live notifications'
+// (notification-delivery, notification-idle-streams: lib/notification-bench.ts) run after the HTTP ones.
 // --before DIR (or BENCH_BEFORE_DIR) names an installed checkout of an earlier commit (c0d4de9, before the events
 // were wired; see README): its card service runs beside the current one on the same data, and card-create, like and
 // card-get-cached run against both, directly, N rounds in alternating order (default 2), each as a ratio.
@@ -28,6 +30,7 @@ import { scenarios, type BenchData, type Scenario, type ScenarioRun, type Target
 import { openLoop } from './lib/open-loop.js'
 import { describeKinds, describeOpenLoop, renderMarkdown, type Row } from './lib/report.js'
 import { EVENT_SCENARIOS, runEventScenarios, type EventsRow } from './lib/events-bench.js'
+import { NOTIFICATION_SCENARIOS, runNotificationScenarios, type NotificationRow } from './lib/notification-bench.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,7 +43,8 @@ const { values: flags } = parseArgs({
     scenarios: { type: 'string' },
     targets: { type: 'string', default: 'direct,gateway' },
     before: { type: 'string' },
-    'ab-rounds': { type: 'string' }
+    'ab-rounds': { type: 'string' },
+    streams: { type: 'string' }
   }
 })
 const quick = flags.quick === true
@@ -48,8 +52,9 @@ const duration = Number(flags.duration ?? (quick ? 3 : 10))
 const warmup = Number(flags.warmup ?? (quick ? 1 : 3))
 const connections = Number(flags.connections ?? 50)
 const cardCount = Number(flags.cards ?? (quick ? 5_000 : 100_000))
-const selected = flags.scenarios?.split(',') ?? [...scenarios.map((s) => s.name), ...EVENT_SCENARIOS]
-const unknown = selected.filter((x) => !scenarios.some((s) => s.name === x) && !(EVENT_SCENARIOS as readonly string[]).includes(x))
+const SPECIAL_SCENARIOS: readonly string[] = [...EVENT_SCENARIOS, ...NOTIFICATION_SCENARIOS]
+const selected = flags.scenarios?.split(',') ?? [...scenarios.map((s) => s.name), ...SPECIAL_SCENARIOS]
+const unknown = selected.filter((x) => !scenarios.some((s) => s.name === x) && !SPECIAL_SCENARIOS.includes(x))
 if (unknown.length > 0) throw new Error(`unknown scenarios: ${unknown.join(', ')}`)
 const beforeDir = flags.before ?? process.env.BENCH_BEFORE_DIR
 const abRounds = Number(flags['ab-rounds'] ?? 2)
@@ -82,11 +87,15 @@ const stack = await startBenchStack({
 const rows: Row[] = []
 const asUser = { id: '', accessToken: '', refreshToken: '' }
 let eventRows: EventsRow[] = []
+let notificationRows: NotificationRow[] = []
 let cardsInTable = 0
 try {
   const runId = Date.now().toString(36)
   const chosen = scenarios.filter((x) => selected.includes(x.name))
   const needs = new Set(chosen.flatMap((x) => [x.service, ...(x.uses ?? [])]))
+  const notificationSelected = selected.some((x) => (NOTIFICATION_SCENARIOS as readonly string[]).includes(x))
+  // The live-delivery scenarios like seeded cards and stream as seeded users.
+  if (notificationSelected) { needs.add('card'); needs.add('notification') }
   const needsUsers = [...needs].some((n) => n !== undefined && n !== 'baseline')
   log('seeding: users')
   const users = needsUsers ? await registerUsers(stack.direct.auth, quick ? 20 : 50, runId) : []
@@ -127,6 +136,20 @@ try {
       }
       await measure(s, target, base)
     }
+  }
+  if (notificationSelected) {
+    if (Date.now() - tokensAt > 5 * 60_000) await renewTokens(stack.direct.auth, users)
+    notificationRows = await runNotificationScenarios({
+      gatewayUrl: stack.gatewayUrl,
+      adminUrl: stack.adminUrl,
+      notificationPid: stack.pids.notification ?? 0,
+      users,
+      selected,
+      quick,
+      duration,
+      streams: flags.streams === undefined ? undefined : Number(flags.streams),
+      log
+    })
   }
   if (selected.some((x) => (EVENT_SCENARIOS as readonly string[]).includes(x))) {
     eventRows = await runEventScenarios({
@@ -260,7 +283,8 @@ const report = {
   settings: { quick, duration, warmup, connections, cards: cardsInTable, targets },
   before: beforeDir === undefined ? undefined : { dir: beforeDir, commit: beforeCommit ?? '' },
   rows,
-  events: eventRows
+  events: eventRows,
+  notifications: notificationRows
 }
 const out = path.join(here, 'results')
 await mkdir(out, { recursive: true })

@@ -1,4 +1,5 @@
 import type { EventsRow } from './events-bench.js'
+import type { NotificationRow } from './notification-bench.js'
 
 export interface Row {
   scenario: string
@@ -53,6 +54,8 @@ export interface Report {
   rows: Row[]
   /** The event bus's scenarios (lib/events-bench.ts). */
   events?: EventsRow[]
+  /** Live notifications through the gateway (lib/notification-bench.ts). */
+  notifications?: NotificationRow[]
 }
 
 export function renderMarkdown (r: Report): string {
@@ -129,6 +132,18 @@ export function renderMarkdown (r: Report): string {
     }
     lines.push('')
     for (const x of events) lines.push(`- ${x.scenario} (${x.variant}): ${x.detail}`)
+  }
+  const live = r.notifications ?? []
+  if (live.length > 0) {
+    lines.push('', 'Live notifications through the gateway (lib/notification-bench.ts).', '',
+      '| scenario | figure | p50 ms | p99 ms | max ms | errors | goal | met |',
+      '|---|---|---:|---:|---:|---:|---|---|')
+    for (const x of live) {
+      lines.push(`| ${x.scenario} | ${x.value} ${x.unit} | ${x.p50Ms ?? '–'} | ${x.p99Ms ?? '–'} | ${x.maxMs ?? '–'} | ` +
+        `${x.errors} | ${x.goal} | ${x.met ? 'yes' : 'no'} |`)
+    }
+    lines.push('')
+    for (const x of live) lines.push(`- ${x.scenario}: ${x.detail}`)
   }
   return `${lines.join('\n')}\n`
 }

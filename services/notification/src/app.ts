@@ -8,6 +8,7 @@ import { unsubscribeRoutes } from './modules/emails/emails.routes.js'
 import { UnsubscribeTokens } from './modules/emails/emails.unsubscribe.js'
 import { startIngest } from './modules/ingest/ingest.consumer.js'
 import { registerLive } from './modules/live/live.module.js'
+import { InboxCache } from './modules/notifications/notifications.cache.js'
 import { NotificationsPublisher } from './modules/notifications/notifications.publisher.js'
 import { NotificationsRepository } from './modules/notifications/notifications.repository.js'
 import { notificationsRoutes } from './modules/notifications/notifications.routes.js'
@@ -55,8 +56,16 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     modules: async (app) => {
       const counters = notificationMetrics(app.metrics)
       const repository = new NotificationsRepository(deps.prisma)
+      const cache = new InboxCache({
+        redis: deps.redis,
+        prefix: `${config.NOTIFICATIONS_CHANNEL_PREFIX}inbox:`,
+        ttlSeconds: config.NOTIFICATIONS_CACHE_SECONDS,
+        metrics: app.metrics,
+        log: app.log
+      })
       const publisher = new NotificationsPublisher(deps.redis, config.NOTIFICATIONS_CHANNEL_PREFIX,
-        async (userId) => await repository.unreadCount(userId), app.log)
+        async (userId) => await repository.unreadCount(userId), app.log, cache)
+      const onPruned = async (users: Set<string>): Promise<void> => { await cache.invalidate(users) }
       const tokens = new UnsubscribeTokens(unsubscribeKeys(config))
       const emails = new EmailJob({
         pool: deps.pool, mailer: deps.mailer, tokens, publicUrl: config.PUBLIC_URL, counters, log: app.log
@@ -68,12 +77,12 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
         dedupeKeepDays: config.NOTIFICATIONS_DEDUPE_KEEP_DAYS
       }
       app.decorate('notifications', {
-        repository, publisher, emails, prune: async () => await prune(deps.pool, retention)
+        repository, publisher, emails, prune: async () => await prune(deps.pool, retention, onPruned)
       })
       const preferences = new PreferencesService(new PreferencesRepository(deps.prisma))
 
       await app.register(authenticated(notificationsRoutes), {
-        service: new NotificationsService(repository, publisher)
+        service: new NotificationsService(repository, publisher, cache)
       })
       await app.register(authenticated(preferencesRoutes), { service: preferences })
       await app.register(publicRoutes(unsubscribeRoutes), { tokens, preferences })
@@ -92,7 +101,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
           consumerName: options.consumerName
         })
         emails.start(config.NOTIFICATIONS_EMAIL_POLL_MS)
-        const stopRetention = scheduleRetention(deps.pool, retention, app.log)
+        const stopRetention = scheduleRetention(deps.pool, retention, onPruned, app.log)
         // Before the clients close (closeDeps runs after app.close): the batch in flight finishes first.
         app.addHook('onClose', async () => {
           stopRetention()

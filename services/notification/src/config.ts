@@ -30,6 +30,8 @@ export const EnvSchema = Type.Object({
   NOTIFICATIONS_KEEP_PER_USER: Type.Integer({ default: 1000, minimum: 1, maximum: 1_000_000 }),
   /** Applied event ids are kept this long (above the bus's 7-day retention). */
   NOTIFICATIONS_DEDUPE_KEEP_DAYS: Type.Integer({ default: 35, minimum: 8, maximum: 3650 }),
+  /** First inbox pages and unread counts are served from Redis for up to this long (0: never cached). */
+  NOTIFICATIONS_CACHE_SECONDS: Type.Integer({ default: 300, minimum: 0, maximum: 86_400 }),
   /** Live streams: a heartbeat (SSE comment, WebSocket ping) this often. */
   NOTIFICATIONS_HEARTBEAT_MS: Type.Integer({ default: 25_000, minimum: 100, maximum: 300_000 }),
   /** Live streams: how often open streams are checked for a revoked session or an expired token. */

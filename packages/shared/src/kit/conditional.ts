@@ -51,5 +51,10 @@ export function sendJsonWithValidators (
   v: Validators
 ): FastifyReply {
   if (notModified(request, reply, v)) return reply
+  return sendJson(reply, body)
+}
+
+/** Sends a body already serialised as JSON (cached or built by the service): the route's serializer is skipped. */
+export function sendJson (reply: FastifyReply, body: string): FastifyReply {
   return reply.type('application/json; charset=utf-8').send(body)
 }

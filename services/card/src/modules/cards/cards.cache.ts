@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Registry } from 'prom-client'
-import { cacheCounter, type CacheCounter } from '@holo/shared'
+import { GenerationCache, cacheCounter, type CacheCounter, type CacheRead } from '@holo/shared'
 
 /** What a cached card carries besides its body: enough to decide who may read it. */
 export interface CachedCard {
@@ -28,8 +28,7 @@ export interface CardCacheOptions {
   log: FastifyBaseLogger
 }
 
-/** A read: the entry if present and current, plus the generation a later fill must carry. */
-export interface CacheRead<T> { hit: T | undefined, generation: string | undefined }
+export type { CacheRead }
 
 /** What a fill of a list page must carry: the generations read before its query, and when that query started. */
 export interface ListStamp { hard: string, soft: string, startedAt: number }
@@ -129,15 +128,13 @@ return #KEYS`
  * A bump that failed leaves possibly stale entries behind, so the cache stays
  * off until it has dropped all of its keys after Redis came back.
  */
-export class CardCache {
-  private dirty = false
-  private purging: Promise<void> | undefined
+export class CardCache extends GenerationCache {
   private readonly counters: Record<'card' | 'list', CacheCounter>
 
   constructor (private readonly o: CardCacheOptions) {
+    super({ redis: o.redis, prefix: o.prefix, log: o.log })
     // cache_requests_total{cache="card"|"card_list"}; a read skipped while Redis is down counts as a miss.
     this.counters = { card: cacheCounter(o.metrics, 'card'), list: cacheCounter(o.metrics, 'card_list') }
-    o.redis.on('ready', () => { if (this.dirty) void this.purge() })
   }
 
   // c2: entries carry the ETag stem (c: entries, from before likes left the card row, carried its version).
@@ -150,10 +147,8 @@ export class CardCache {
   private writerKey (userId: string, dim: string): string { return `${this.o.prefix}w:${userId}:${dim}` }
   private get listLifeSeconds (): number { return this.o.listTtlSeconds + this.o.listStaleSeconds }
 
-  private usable (): boolean { return !this.dirty && this.o.redis.status === 'ready' }
-
   async getCard (id: string): Promise<CacheRead<CachedCard>> {
-    const got = await this.read('card', this.cardGenKey(id), this.cardKey(id))
+    const got = await this.read(this.counters.card, this.cardGenKey(id), this.cardKey(id))
     if (got.hit === undefined) return { hit: undefined, generation: got.generation }
     const [tag, visibility, ownerId, hidden, body] = got.hit.split('\n')
     if (body === undefined) return { hit: undefined, generation: got.generation }
@@ -176,10 +171,7 @@ export class CardCache {
 
   /** Call after a write to a card commits and before answering it. */
   async invalidateCard (id: string): Promise<void> {
-    await this.bump(async () => {
-      // The generation outlives any entry stamped with an older one (see class comment).
-      await this.o.redis.multi().incr(this.cardGenKey(id)).expire(this.cardGenKey(id), this.o.cardTtlSeconds * 2).exec()
-    })
+    await this.bumpGenerations([this.cardGenKey(id)], this.o.cardTtlSeconds)
   }
 
   /**
@@ -247,81 +239,6 @@ export class CardCache {
     await this.bump(async () => {
       await this.o.redis.eval(BUMP, gens.length + writers.length, ...gens, ...writers, life * 2, gens.length, Date.now(), life)
     })
-  }
-
-  private async read (kind: 'card', genKey: string, key: string): Promise<CacheRead<string>> {
-    if (!this.usable()) { this.counters[kind].miss(); return { hit: undefined, generation: undefined } }
-    try {
-      const [gen, value] = await this.o.redis.mget(genKey, key)
-      const generation = gen ?? '0'
-      if (value != null) {
-        const nl = value.indexOf('\n')
-        if (value.slice(0, nl) === generation) {
-          this.counters[kind].hit()
-          return { hit: value.slice(nl + 1), generation }
-        }
-      }
-      this.counters[kind].miss()
-      return { hit: undefined, generation }
-    } catch (err) {
-      this.o.log.warn({ err }, 'cache read failed; reading PostgreSQL')
-      this.counters[kind].miss()
-      return { hit: undefined, generation: undefined }
-    }
-  }
-
-  private async write (
-    key: string,
-    genKey: string,
-    generation: string | undefined,
-    value: string,
-    ttlSeconds: number
-  ): Promise<void> {
-    // No generation means the read did not reach Redis: never fill blind.
-    if (generation === undefined || !this.usable()) return
-    try {
-      // The generation must outlive the entry: were it to expire first, a later bump could count back to
-      // the very value the entry carries and make it current again.
-      await this.o.redis.multi()
-        .set(key, `${generation}\n${value}`, 'EX', ttlSeconds)
-        .expire(genKey, ttlSeconds * 2)
-        .exec()
-    } catch (err) {
-      this.o.log.warn({ err }, 'cache fill failed')
-    }
-  }
-
-  private async bump (fn: () => Promise<void>): Promise<void> {
-    if (this.o.redis.status === 'ready') {
-      try {
-        await fn()
-        return
-      } catch (err) {
-        this.o.log.warn({ err }, 'cache invalidation failed; cache off until purged')
-      }
-    }
-    this.dirty = true
-  }
-
-  /** Drops every key of this prefix, then turns the cache back on. */
-  purge (): Promise<void> {
-    this.purging ??= (async () => {
-      try {
-        let cursor = '0'
-        do {
-          const [next, keys] = await this.o.redis.scan(cursor, 'MATCH', `${this.o.prefix}*`, 'COUNT', 1000)
-          if (keys.length > 0) await this.o.redis.unlink(...keys)
-          cursor = next
-        } while (cursor !== '0')
-        this.dirty = false
-        this.o.log.info('cache purged after a Redis outage; cache back on')
-      } catch (err) {
-        this.o.log.warn({ err }, 'cache purge failed; will retry when Redis is ready again')
-      } finally {
-        this.purging = undefined
-      }
-    })()
-    return this.purging
   }
 }
 

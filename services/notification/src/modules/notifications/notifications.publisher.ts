@@ -3,6 +3,7 @@
 // a client that missed a message resumes with the repository's since().
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
+import type { InboxCache } from './notifications.cache.js'
 import type { NotificationItem } from './notifications.types.js'
 
 /** The messages of the live contract, as JSON on the user's channel. */
@@ -29,13 +30,19 @@ export class NotificationsPublisher {
     private readonly prefix: string,
     /** The user's unread count now (read after the commit). */
     private readonly unreadCount: (userId: string) => Promise<number>,
-    private readonly log: FastifyBaseLogger
+    private readonly log: FastifyBaseLogger,
+    /** Cached pages and counts of the changed inboxes are ruled stale first. */
+    private readonly cache?: InboxCache
   ) {}
 
   channel (userId: string): string { return userChannel(this.prefix, userId) }
 
-  /** Publishes committed changes: each removed id, each new notification, then the unread count. */
+  /**
+   * Publishes committed changes: each removed id, each new notification, then the unread count. The
+   * changed inboxes' cached reads are invalidated before anything is announced.
+   */
   async publish (changes: readonly InboxChange[]): Promise<void> {
+    await this.cache?.invalidate(changes.map((c) => c.userId))
     for (const c of changes) {
       try {
         const messages: LiveMessage[] = [

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { IdParamsSchema, NoContentSchema, problemResponses } from '@holo/shared'
+import { IdParamsSchema, NoContentSchema, problemResponses, sendJson } from '@holo/shared'
 import type { NotificationsService } from './notifications.service.js'
 import {
   ListNotificationsQuerySchema, NotificationPageSchema, ReadAllBodySchema, ReadAllResultSchema, UnreadCountSchema
@@ -21,8 +21,8 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<{ service: Notificat
       response: { 200: { ...NotificationPageSchema, description: 'A page of the inbox' }, ...problemResponses(400) }
     }
   }, async (request, reply) => {
-    const result = await service.list(request.caller.id, request.query)
-    return reply.header('cache-control', 'no-store').send(result)
+    const json = await service.list(request.caller.id, request.query)
+    return sendJson(reply.header('cache-control', 'no-store'), json)
   })
 
   app.get('/api/v1/notifications/unread-count', {
@@ -32,8 +32,8 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<{ service: Notificat
       response: { 200: { ...UnreadCountSchema, description: 'The unread count' } }
     }
   }, async (request, reply) => {
-    const count = await service.unreadCount(request.caller.id)
-    return reply.header('cache-control', 'no-store').send({ count })
+    const json = await service.unreadCount(request.caller.id)
+    return sendJson(reply.header('cache-control', 'no-store'), json)
   })
 
   app.post('/api/v1/notifications/read-all', {

@@ -14,7 +14,12 @@ export interface RetentionSettings {
 
 export interface Pruned { notifications: number, likeGroups: number, appliedEvents: number }
 
-export async function prune (pool: pg.Pool, s: RetentionSettings, now = new Date()): Promise<Pruned> {
+/** After notifications of these users were pruned (their cached reads are ruled stale). */
+export type OnPruned = (userIds: Set<string>) => Promise<void>
+
+export async function prune (
+  pool: pg.Pool, s: RetentionSettings, onPruned: OnPruned, now = new Date()
+): Promise<Pruned> {
   const cutoff = new Date(now.getTime() - s.retentionDays * 86_400_000)
   const notifications = await pool.query(
     `DELETE FROM notifications n USING (
@@ -24,7 +29,11 @@ export async function prune (pool: pg.Pool, s: RetentionSettings, now = new Date
           WHERE user_id IN (SELECT DISTINCT user_id FROM notifications WHERE created_at < $1)
        ) ranked
        WHERE rank > $2 AND created_at < $1
-     ) old WHERE n.id = old.id`, [cutoff, s.keepPerUser])
+     ) old WHERE n.id = old.id
+     RETURNING n.user_id`, [cutoff, s.keepPerUser])
+  if (notifications.rows.length > 0) {
+    await onPruned(new Set(notifications.rows.map((r: { user_id: string }) => r.user_id)))
+  }
   // A group can only take likes while its window is open; a day's margin covers late deliveries.
   const groups = await pool.query(
     'DELETE FROM like_groups WHERE started_at < $1',
@@ -38,10 +47,10 @@ export async function prune (pool: pg.Pool, s: RetentionSettings, now = new Date
 
 /** Runs prune every `everyMs` (first run after one period); returns the stop function. */
 export function scheduleRetention (
-  pool: pg.Pool, s: RetentionSettings, log: FastifyBaseLogger, everyMs = 3_600_000
+  pool: pg.Pool, s: RetentionSettings, onPruned: OnPruned, log: FastifyBaseLogger, everyMs = 3_600_000
 ): () => void {
   const timer = setInterval(() => {
-    prune(pool, s)
+    prune(pool, s, onPruned)
       .then((n) => { log.info(n, 'pruned old notifications') })
       .catch((err: unknown) => { log.warn({ err }, 'pruning notifications failed; will try again') })
   }, everyMs)

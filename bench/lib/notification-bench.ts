@@ -1,0 +1,250 @@
+// The notification issue's live-delivery figures, through the gateway of the bench stack:
+//
+// - notification-delivery: owners hold SSE streams open; other users like the owners' cards at a fixed rate
+//   (200/s), one like per card, so each like makes a new notification. Latency is counted from the like's 2xx
+//   (as its client saw it) to the `notification` event naming that card on the owner's stream: the whole path
+//   of outbox, relay, stream, consumer, inbox commit, pub/sub and nginx.
+// - notification-idle-streams: N idle SSE streams (10,000 in a full run) opened through nginx to the one
+//   notification instance; the service's resident memory before and after, per stream, and every stream
+//   still open at the end.
+//
+// Streams are plain HTTP/1.1 requests with the Authorization header (an SSE client that can send headers;
+// browsers use a ticket instead, the same code path after authentication).
+import http from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { performance } from 'node:perf_hooks'
+import pg from 'pg'
+import type { BenchUser } from './seed.js'
+
+export const NOTIFICATION_SCENARIOS = ['notification-delivery', 'notification-idle-streams'] as const
+
+export interface NotificationRow {
+  scenario: string
+  /** The main figure, and its unit. */
+  value: number
+  unit: string
+  p50Ms?: number
+  p99Ms?: number
+  maxMs?: number
+  errors: number
+  goal: string
+  met: boolean
+  detail: string
+}
+
+export interface NotificationBenchOptions {
+  gatewayUrl: string
+  adminUrl: string
+  /** The notification service's process id (its RSS is read from /proc). */
+  notificationPid: number
+  users: BenchUser[]
+  selected: readonly string[]
+  quick: boolean
+  duration: number
+  /** notification-idle-streams: how many streams (default 10,000; 1,000 with --quick). */
+  streams?: number
+  log: (msg: string) => void
+}
+
+const clock = (): number => performance.timeOrigin + performance.now()
+const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
+const round2 = (x: number): number => Math.round(x * 100) / 100
+const quantile = (sorted: number[], q: number): number =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number
+
+/** An open SSE stream: each `notification` event's data is handed to `onNotification`. */
+interface Stream { close: () => void, opened: Promise<void>, ended: boolean }
+
+function openStream (
+  gatewayUrl: string, token: string, agent: http.Agent, onNotification?: (n: { data?: { cardId?: string } }) => void
+): Stream {
+  const url = new URL('/api/v1/notifications/stream', gatewayUrl)
+  const stream: Stream = { close: () => {}, opened: Promise.resolve(), ended: false }
+  stream.opened = new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) {
+        reject(new Error(`stream: HTTP ${res.statusCode ?? 0}`))
+        res.resume()
+        return
+      }
+      resolve()
+      res.setEncoding('utf8')
+      let buffer = ''
+      res.on('data', (chunk: string) => {
+        if (onNotification === undefined) return
+        buffer += chunk
+        let end: number
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end)
+          buffer = buffer.slice(end + 2)
+          if (!block.includes('event: notification')) continue
+          const data = block.split('\n').find((l) => l.startsWith('data: '))
+          if (data !== undefined) onNotification(JSON.parse(data.slice(6)) as { data?: { cardId?: string } })
+        }
+      })
+      res.on('close', () => { stream.ended = true })
+      res.on('error', () => { stream.ended = true })
+    })
+    req.on('error', (err) => { stream.ended = true; reject(err) })
+    stream.close = () => { req.destroy() }
+  })
+  return stream
+}
+
+async function rssMiB (pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN)
+  return round2(kb / 1024)
+}
+
+/** Public cards of each owner that nobody liked yet: every like of the run makes a new notification. */
+async function unlikedCards (adminUrl: string, ownerIds: string[], perOwner: number): Promise<Map<string, string[]>> {
+  const pool = new pg.Pool({ connectionString: adminUrl, max: 1 })
+  try {
+    const r = await pool.query<{ id: string, owner_id: string }>(
+      `SELECT id, owner_id FROM (
+         SELECT c.id, c.owner_id, row_number() OVER (PARTITION BY c.owner_id ORDER BY c.id) AS n
+           FROM card.cards c
+          WHERE c.owner_id = ANY($1::uuid[]) AND c.visibility = 'public' AND c.hidden_at IS NULL AND c.deleted_at IS NULL
+            AND NOT EXISTS (SELECT 1 FROM card.likes l WHERE l.card_id = c.id)
+       ) x WHERE n <= $2`, [ownerIds, perOwner])
+    const byOwner = new Map<string, string[]>()
+    for (const row of r.rows) byOwner.set(row.owner_id, [...(byOwner.get(row.owner_id) ?? []), row.id])
+    return byOwner
+  } finally {
+    await pool.end()
+  }
+}
+
+async function delivery (o: NotificationBenchOptions): Promise<NotificationRow> {
+  const rate = 200
+  const seconds = o.quick ? 3 : o.duration
+  const total = rate * seconds
+  const owners = o.users.slice(0, Math.max(2, Math.floor(o.users.length / 3)))
+  const likers = o.users.slice(owners.length)
+  const cards = await unlikedCards(o.adminUrl, owners.map((u) => u.id), Math.ceil(total / owners.length) + 10)
+  const plan: Array<{ cardId: string, liker: BenchUser }> = []
+  for (let i = 0; plan.length < total; i++) {
+    const owner = owners[i % owners.length] as BenchUser
+    const cardId = cards.get(owner.id)?.[Math.floor(i / owners.length)]
+    if (cardId === undefined) throw new Error('notification-delivery: not enough unliked public cards; seed more')
+    plan.push({ cardId, liker: likers[i % likers.length] as BenchUser })
+  }
+
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
+  const okAt = new Map<string, number>()
+  const seenAt = new Map<string, number>()
+  const streams = owners.map((u) => openStream(o.gatewayUrl, u.accessToken, agent, (n) => {
+    const id = n.data?.cardId
+    if (id !== undefined && !seenAt.has(id)) seenAt.set(id, clock())
+  }))
+  await Promise.all(streams.map((s) => s.opened))
+  await sleep(500)
+
+  const likeAgent = new http.Agent({ keepAlive: true, maxSockets: 64 })
+  let errors = 0
+  const like = async (p: { cardId: string, liker: BenchUser }): Promise<void> => {
+    await new Promise<void>((resolve) => {
+      const req = http.request(new URL(`/api/v1/cards/${p.cardId}/like`, o.gatewayUrl), {
+        method: 'POST', agent: likeAgent, headers: { authorization: `Bearer ${p.liker.accessToken}` }
+      }, (res) => {
+        res.resume()
+        res.on('end', () => {
+          if (res.statusCode !== undefined && res.statusCode < 300) okAt.set(p.cardId, clock())
+          else errors++
+          resolve()
+        })
+      })
+      req.on('error', () => { errors++; resolve() })
+      req.end()
+    })
+  }
+  o.log(`notification-delivery: ${owners.length} owners streaming, ${total} likes at ${rate}/s`)
+  const t0 = clock()
+  const sent: Array<Promise<void>> = []
+  for (let i = 0; i < plan.length; i++) {
+    const due = t0 + (i * 1000) / rate
+    const wait = due - clock()
+    if (wait > 1) await sleep(wait)
+    sent.push(like(plan[i] as { cardId: string, liker: BenchUser }))
+  }
+  await Promise.all(sent)
+  // Whatever has not arrived 10 s after the last like is counted lost.
+  const deadline = clock() + 10_000
+  while (clock() < deadline && [...okAt.keys()].some((id) => !seenAt.has(id))) await sleep(50)
+  for (const s of streams) s.close()
+  agent.destroy()
+  likeAgent.destroy()
+
+  const latencies = [...okAt].flatMap(([id, at]) => {
+    const seen = seenAt.get(id)
+    // An event seen before its like's answer reached the client counts as 0 ms.
+    return seen === undefined ? [] : [Math.max(0, seen - at)]
+  }).sort((a, b) => a - b)
+  const lost = okAt.size - latencies.length
+  const p99 = round2(quantile(latencies, 0.99))
+  return {
+    scenario: 'notification-delivery',
+    value: round2(okAt.size / seconds),
+    unit: 'likes/s delivered',
+    p50Ms: round2(quantile(latencies, 0.5)),
+    p99Ms: p99,
+    maxMs: round2(latencies.at(-1) ?? NaN),
+    errors: errors + lost,
+    goal: 'p99 ≤ 300 ms at 200 likes/s',
+    met: p99 <= 300 && errors + lost === 0,
+    detail: `${okAt.size} likes answered 2xx, ${latencies.length} arrived on the owners' streams, ${lost} lost, ` +
+      `${errors} likes failed; ${owners.length} owners, ${likers.length} likers; latency from the like's 2xx to the event`
+  }
+}
+
+async function idleStreams (o: NotificationBenchOptions): Promise<NotificationRow> {
+  const n = o.streams ?? (o.quick ? 1_000 : 10_000)
+  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity })
+  const before = await rssMiB(o.notificationPid)
+  const streams: Stream[] = []
+  let failed = 0
+  const batch = 100
+  o.log(`notification-idle-streams: opening ${n} streams through the gateway`)
+  const t0 = clock()
+  for (let i = 0; i < n; i += batch) {
+    const opened = Array.from({ length: Math.min(batch, n - i) }, (_, j) => {
+      const s = openStream(o.gatewayUrl, (o.users[(i + j) % o.users.length] as BenchUser).accessToken, agent)
+      streams.push(s)
+      return s.opened.catch(() => { failed++ })
+    })
+    await Promise.all(opened)
+  }
+  const openSeconds = (clock() - t0) / 1000
+  // Settle: heartbeats and session checks run over the held streams meanwhile.
+  await sleep(o.quick ? 3_000 : 10_000)
+  const after = await rssMiB(o.notificationPid)
+  const open = streams.filter((s) => !s.ended).length
+  for (const s of streams) s.close()
+  agent.destroy()
+  const perStreamKiB = round2(((after - before) * 1024) / Math.max(1, open))
+  const projected = round2(before + ((after - before) * 10_000) / Math.max(1, open))
+  return {
+    scenario: 'notification-idle-streams',
+    value: open,
+    unit: 'streams held',
+    errors: failed + (n - failed - open),
+    goal: '10,000 through nginx with the service under 1 GiB RSS',
+    met: open >= 10_000 && after < 1024,
+    detail: `${n} opened in ${round2(openSeconds)} s (${failed} refused), ${open} still open after the settle; ` +
+      `service RSS ${before} MiB before, ${after} MiB with them (${perStreamKiB} KiB per stream; ` +
+      `${projected} MiB at 10,000)`
+  }
+}
+
+export async function runNotificationScenarios (o: NotificationBenchOptions): Promise<NotificationRow[]> {
+  const rows: NotificationRow[] = []
+  if (o.selected.includes('notification-delivery')) rows.push(await delivery(o))
+  if (o.selected.includes('notification-idle-streams')) rows.push(await idleStreams(o))
+  for (const r of rows) {
+    o.log(`${r.scenario.padEnd(24)} ${r.value} ${r.unit}` +
+      (r.p99Ms === undefined ? '' : `  p50 ${r.p50Ms ?? NaN} ms  p99 ${r.p99Ms} ms  max ${r.maxMs ?? NaN} ms`) +
+      `  errors ${r.errors}  ${r.met ? 'goal met' : 'goal NOT met'}: ${r.detail}`)
+  }
+  return rows
+}
