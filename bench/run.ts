@@ -141,7 +141,8 @@ try {
     if (Date.now() - tokensAt > 5 * 60_000) await renewTokens(stack.direct.auth, users)
     notificationRows = await runNotificationScenarios({
       gatewayUrl: stack.gatewayUrl,
-      adminUrl: stack.adminUrl,
+      redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      streamPrefix: stack.streamPrefix,
       notificationPid: stack.pids.notification ?? 0,
       users,
       selected,

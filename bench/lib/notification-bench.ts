@@ -13,7 +13,7 @@
 import http from 'node:http'
 import { readFile } from 'node:fs/promises'
 import { performance } from 'node:perf_hooks'
-import pg from 'pg'
+import { Redis } from 'ioredis'
 import type { BenchUser } from './seed.js'
 
 export const NOTIFICATION_SCENARIOS = ['notification-delivery', 'notification-idle-streams'] as const
@@ -34,7 +34,9 @@ export interface NotificationRow {
 
 export interface NotificationBenchOptions {
   gatewayUrl: string
-  adminUrl: string
+  redisUrl: string
+  /** The bench stack's EVENTS_STREAM_PREFIX (the likes' entries are read back for the breakdown). */
+  streamPrefix: string
   /** The notification service's process id (its RSS is read from /proc). */
   notificationPid: number
   users: BenchUser[]
@@ -55,8 +57,10 @@ const quantile = (sorted: number[], q: number): number =>
 /** An open SSE stream: each `notification` event's data is handed to `onNotification`. */
 interface Stream { close: () => void, opened: Promise<void>, ended: boolean }
 
+interface SeenNotification { createdAt: string, data?: { cardId?: string } }
+
 function openStream (
-  gatewayUrl: string, token: string, agent: http.Agent, onNotification?: (n: { data?: { cardId?: string } }) => void
+  gatewayUrl: string, token: string, agent: http.Agent, onNotification?: (n: SeenNotification) => void
 ): Stream {
   const url = new URL('/api/v1/notifications/stream', gatewayUrl)
   const stream: Stream = { close: () => {}, opened: Promise.resolve(), ended: false }
@@ -79,7 +83,7 @@ function openStream (
           buffer = buffer.slice(end + 2)
           if (!block.includes('event: notification')) continue
           const data = block.split('\n').find((l) => l.startsWith('data: '))
-          if (data !== undefined) onNotification(JSON.parse(data.slice(6)) as { data?: { cardId?: string } })
+          if (data !== undefined) onNotification(JSON.parse(data.slice(6)) as SeenNotification)
         }
       })
       res.on('close', () => { stream.ended = true })
@@ -97,23 +101,39 @@ async function rssMiB (pid: number): Promise<number> {
   return round2(kb / 1024)
 }
 
-/** Public cards of each owner that nobody liked yet: every like of the run makes a new notification. */
-async function unlikedCards (adminUrl: string, ownerIds: string[], perOwner: number): Promise<Map<string, string[]>> {
-  const pool = new pg.Pool({ connectionString: adminUrl, max: 1 })
-  try {
-    const r = await pool.query<{ id: string, owner_id: string }>(
-      `SELECT id, owner_id FROM (
-         SELECT c.id, c.owner_id, row_number() OVER (PARTITION BY c.owner_id ORDER BY c.id) AS n
-           FROM card.cards c
-          WHERE c.owner_id = ANY($1::uuid[]) AND c.visibility = 'public' AND c.hidden_at IS NULL AND c.deleted_at IS NULL
-            AND NOT EXISTS (SELECT 1 FROM card.likes l WHERE l.card_id = c.id)
-       ) x WHERE n <= $2`, [ownerIds, perOwner])
-    const byOwner = new Map<string, string[]>()
-    for (const row of r.rows) byOwner.set(row.owner_id, [...(byOwner.get(row.owner_id) ?? []), row.id])
-    return byOwner
-  } finally {
-    await pool.end()
+/** POSTs JSON as `token`; the parsed answer (throws on a non-2xx). */
+async function postJson (url: URL, token: string, body: unknown, agent: http.Agent): Promise<{ id: string }> {
+  return await new Promise((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
+    }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { text += c })
+      res.on('end', () => {
+        if ((res.statusCode ?? 0) >= 300) reject(new Error(`POST ${url.pathname}: ${res.statusCode ?? 0} ${text}`))
+        else resolve(JSON.parse(text) as { id: string })
+      })
+    })
+    req.on('error', reject)
+    req.end(JSON.stringify(body))
+  })
+}
+
+/** Fresh public cards made by their owners through the API: nobody liked them, so each like makes a notification. */
+async function freshCards (gatewayUrl: string, owners: BenchUser[], count: number, agent: http.Agent): Promise<Array<{ owner: BenchUser, cardId: string }>> {
+  const made: Array<{ owner: BenchUser, cardId: string }> = []
+  for (let i = 0; i < count; i += 32) {
+    await Promise.all(Array.from({ length: Math.min(32, count - i) }, async (_, j) => {
+      const owner = owners[(i + j) % owners.length] as BenchUser
+      const card = await postJson(new URL('/api/v1/cards', gatewayUrl), owner.accessToken, {
+        title: `Delivery ${i + j}`, description: 'Liked once under load', rarity: 'rare', tags: ['bench'],
+        holo: { effect: 'galaxy', intensity: 0.5 }
+      }, agent)
+      made.push({ owner, cardId: card.id })
+    }))
   }
+  return made
 }
 
 async function delivery (o: NotificationBenchOptions): Promise<NotificationRow> {
@@ -122,21 +142,20 @@ async function delivery (o: NotificationBenchOptions): Promise<NotificationRow> 
   const total = rate * seconds
   const owners = o.users.slice(0, Math.max(2, Math.floor(o.users.length / 3)))
   const likers = o.users.slice(owners.length)
-  const cards = await unlikedCards(o.adminUrl, owners.map((u) => u.id), Math.ceil(total / owners.length) + 10)
-  const plan: Array<{ cardId: string, liker: BenchUser }> = []
-  for (let i = 0; plan.length < total; i++) {
-    const owner = owners[i % owners.length] as BenchUser
-    const cardId = cards.get(owner.id)?.[Math.floor(i / owners.length)]
-    if (cardId === undefined) throw new Error('notification-delivery: not enough unliked public cards; seed more')
-    plan.push({ cardId, liker: likers[i % likers.length] as BenchUser })
-  }
-
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
+  const cards = await freshCards(o.gatewayUrl, owners, total, agent)
+  const plan = cards.map((c, i) => ({ cardId: c.cardId, liker: likers[i % likers.length] as BenchUser }))
+  // The card events of the creates reach the notification service before the likes start.
+  await sleep(o.quick ? 3_000 : 5_000)
+
   const okAt = new Map<string, number>()
   const seenAt = new Map<string, number>()
+  const madeAt = new Map<string, number>()
   const streams = owners.map((u) => openStream(o.gatewayUrl, u.accessToken, agent, (n) => {
     const id = n.data?.cardId
-    if (id !== undefined && !seenAt.has(id)) seenAt.set(id, clock())
+    if (id === undefined || seenAt.has(id)) return
+    seenAt.set(id, clock())
+    madeAt.set(id, Date.parse(n.createdAt))
   }))
   await Promise.all(streams.map((s) => s.opened))
   await sleep(500)
@@ -146,7 +165,7 @@ async function delivery (o: NotificationBenchOptions): Promise<NotificationRow> 
   const like = async (p: { cardId: string, liker: BenchUser }): Promise<void> => {
     await new Promise<void>((resolve) => {
       const req = http.request(new URL(`/api/v1/cards/${p.cardId}/like`, o.gatewayUrl), {
-        method: 'POST', agent: likeAgent, headers: { authorization: `Bearer ${p.liker.accessToken}` }
+        method: 'PUT', agent: likeAgent, headers: { authorization: `Bearer ${p.liker.accessToken}` }
       }, (res) => {
         res.resume()
         res.on('end', () => {
@@ -182,6 +201,24 @@ async function delivery (o: NotificationBenchOptions): Promise<NotificationRow> 
     return seen === undefined ? [] : [Math.max(0, seen - at)]
   }).sort((a, b) => a - b)
   const lost = okAt.size - latencies.length
+  // Where the time goes: like answered → notification row made (bus and consumer) → event on the stream.
+  const toRow = [...okAt].flatMap(([id, at]) => madeAt.has(id) ? [(madeAt.get(id) as number) - at] : []).sort((a, b) => a - b)
+  // When each like's event entered the card stream (the relay's XADD: the entry id's milliseconds).
+  const redis = new Redis(o.redisUrl)
+  const addedAt = new Map<string, number>()
+  try {
+    const entries = await redis.xrange(`${o.streamPrefix}card`, Math.floor(t0 - 5_000), '+')
+    for (const [entryId, fields] of entries) {
+      const raw = fields[fields.indexOf('event') + 1]
+      if (raw === undefined) continue
+      const e = JSON.parse(raw) as { type: string, subject: string }
+      if (e.type === 'holo.card.liked.v1' && okAt.has(e.subject)) addedAt.set(e.subject, Number(entryId.split('-')[0]))
+    }
+  } finally {
+    redis.disconnect()
+  }
+  const toStreamEntry = [...okAt].flatMap(([id, at]) => addedAt.has(id) ? [(addedAt.get(id) as number) - at] : []).sort((a, b) => a - b)
+  const toStream = [...seenAt].flatMap(([id, at]) => madeAt.has(id) ? [at - (madeAt.get(id) as number)] : []).sort((a, b) => a - b)
   const p99 = round2(quantile(latencies, 0.99))
   return {
     scenario: 'notification-delivery',
@@ -194,7 +231,10 @@ async function delivery (o: NotificationBenchOptions): Promise<NotificationRow> 
     goal: 'p99 ≤ 300 ms at 200 likes/s',
     met: p99 <= 300 && errors + lost === 0,
     detail: `${okAt.size} likes answered 2xx, ${latencies.length} arrived on the owners' streams, ${lost} lost, ` +
-      `${errors} likes failed; ${owners.length} owners, ${likers.length} likers; latency from the like's 2xx to the event`
+      `${errors} likes failed; ${owners.length} owners, ${likers.length} likers; latency from the like's 2xx to the event ` +
+      `(2xx → on the bus p50 ${round2(quantile(toStreamEntry, 0.5))} / p99 ${round2(quantile(toStreamEntry, 0.99))} ms, ` +
+      `2xx → notification made p50 ${round2(quantile(toRow, 0.5))} / p99 ${round2(quantile(toRow, 0.99))} ms, ` +
+      `made → on the stream p50 ${round2(quantile(toStream, 0.5))} / p99 ${round2(quantile(toStream, 0.99))} ms)`
   }
 }
 

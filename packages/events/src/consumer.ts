@@ -55,8 +55,14 @@ export interface ConsumerOptions<T extends EventType = EventType> {
   startId?: '0' | '$'
   /** Entries per read; default 100. */
   batchSize?: number
-  /** Events of different subjects applied at once within a batch (one subject's in order); default 1. */
+  /** Events of different order keys applied at once within a batch (one key's in order); default 1. */
   concurrency?: number
+  /**
+   * Events with the same key are applied one after another, in stream order; default the subject. A consumer
+   * whose effects lock something else (the recipient of a notification) keys by that, so side-by-side workers
+   * never wait on each other's locks.
+   */
+  orderKey?: (event: HoloEvent<T>) => string
   /** Longest wait of a blocking read; default 2 s (stop() does not wait for it). */
   blockMs?: number
   /** Attempts before an event is dead-lettered; default 5. */
@@ -110,6 +116,7 @@ export async function startConsumer<T extends EventType = EventType> (options: C
   // Orphans are looked for a few times per claim period, at most every 5 s.
   const sweepMs = Math.min(5000, Math.max(50, Math.floor(claimIdleMs / 4)))
   const concurrency = Math.max(1, options.concurrency ?? 1)
+  const orderKey = options.orderKey ?? ((event: HoloEvent<T>) => event.subject)
   const types = options.types === undefined ? undefined : new Set<string>(options.types)
   const effectOnce = options.applied === undefined ? undefined
     : 'run' in options.applied ? options.applied : appliedStore(options.applied)
@@ -275,7 +282,8 @@ export async function startConsumer<T extends EventType = EventType> (options: C
         continue
       }
       const event = parsed.event as HoloEvent<T>
-      chains.set(event.subject, [...(chains.get(event.subject) ?? []), { item, event }])
+      const key = orderKey(event)
+      chains.set(key, [...(chains.get(key) ?? []), { item, event }])
     }
     const queue = [...chains.values()]
 

@@ -64,7 +64,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
         log: app.log
       })
       const publisher = new NotificationsPublisher(deps.redis, config.NOTIFICATIONS_CHANNEL_PREFIX,
-        async (userId) => await repository.unreadCount(userId), app.log, cache)
+        async (userIds) => await repository.unreadCounts(userIds), app.log, cache)
       const onPruned = async (users: Set<string>): Promise<void> => { await cache.invalidate(users) }
       const tokens = new UnsubscribeTokens(unsubscribeKeys(config))
       const emails = new EmailJob({

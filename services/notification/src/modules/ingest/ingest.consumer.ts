@@ -6,12 +6,12 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
 import {
-  consumerSettings, postgresApplied, pruneAppliedEvents, startConsumer, type Consumer, type EffectOnce
+  consumerSettings, postgresApplied, pruneAppliedEvents, startConsumer, type Consumer, type EffectOnce, type HoloEvent
 } from '@holo/events'
 import type { Config } from '../../config.js'
 import type { NotificationMetrics } from '../../metrics.js'
 import type { NotificationsPublisher } from '../notifications/notifications.publisher.js'
-import { applyEvent, EffectLog, INGESTED_TYPES } from './ingest.handler.js'
+import { applyEvent, EffectLog, INGESTED_TYPES, type IngestedType } from './ingest.handler.js'
 import { IngestRepository } from './ingest.repository.js'
 
 export const CONSUMER_GROUP = 'notification'
@@ -79,6 +79,7 @@ export async function startIngest (o: IngestOptions): Promise<Consumer> {
     streams: PRODUCER_STREAMS.map((p) => o.config.EVENTS_STREAM_PREFIX + p),
     applied,
     types: INGESTED_TYPES,
+    orderKey: recipientKey,
     handle: async (event, tx) => {
       const log = tx === undefined ? undefined : logs.get(tx)
       if (tx === undefined || log === undefined) throw new Error('notification effects need their transaction')
@@ -89,6 +90,14 @@ export async function startIngest (o: IngestOptions): Promise<Consumer> {
     ...consumerSettings(o.config)
   })
 }
+
+/**
+ * Likes lock their owner's inbox: keyed by the owner, the likes of one user's cards run in one chain and workers
+ * side by side (EVENTS_CONCURRENCY) never wait on each other. One card's likes keep their order (a card keeps its
+ * owner). Every other event keeps the subject, which for the auth events is the user they notify.
+ */
+export const recipientKey = (event: HoloEvent<IngestedType>): string =>
+  event.type === 'holo.card.liked.v1' || event.type === 'holo.card.unliked.v1' ? event.data.ownerId : event.subject
 
 /** Deletes applied event ids older than `keepDays` (they can no longer be delivered). */
 export async function pruneApplied (pool: pg.Pool, keepDays: number, now = new Date()): Promise<number> {

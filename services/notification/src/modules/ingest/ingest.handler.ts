@@ -3,8 +3,10 @@
 // collected in an EffectLog and published once the transaction committed.
 import type { EventType, HoloEvent } from '@holo/events'
 import type { InboxChange } from '../notifications/notifications.publisher.js'
-import type { NotificationContent, NotificationItem, NotificationType } from '../notifications/notifications.types.js'
-import type { IngestRepository } from './ingest.repository.js'
+import type {
+  Channels, NotificationContent, NotificationItem, NotificationType
+} from '../notifications/notifications.types.js'
+import type { CardEntry, IngestRepository } from './ingest.repository.js'
 import {
   SECURITY_TEXTS, cardAddedText, cardName, hiddenText, likedText, mailOf, nameOf, templateArchivedText, welcomeText
 } from './ingest.texts.js'
@@ -136,11 +138,12 @@ export async function applyEvent (
       break
     }
     case 'holo.card.liked.v1':
-    case 'holo.card.unliked.v1':
-      await repo.setCard(event.subject, event.data.ownerId, {}, seqOf(event))
+    case 'holo.card.unliked.v1': {
+      const card = await repo.setCard(event.subject, event.data.ownerId, {}, seqOf(event))
       if (event.actorid === event.data.ownerId) break
-      await applyLike(event, repo, log, s)
+      await applyLike(event, card, repo, log, s)
       break
+    }
     case 'holo.template.created.v1':
       await repo.setTemplate(event.subject, event.data.name)
       break
@@ -181,8 +184,8 @@ export async function applyEvent (
  * removes it.
  */
 async function applyLike (
-  event: HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>, repo: IngestRepository, log: EffectLog,
-  s: RuleSettings
+  event: HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>, card: CardEntry, repo: IngestRepository,
+  log: EffectLog, s: RuleSettings
 ): Promise<void> {
   const owner = event.data.ownerId
   const cardId = event.subject
@@ -193,14 +196,21 @@ async function applyLike (
   if (!channels.inApp && !channels.email) return
   await repo.lockLikes(owner, cardId)
   let group = await repo.likeGroupAt(owner, cardId, at, s.likeWindowSeconds)
+  let likers: string[]
   if (event.type === 'holo.card.liked.v1') {
-    group ??= await repo.createLikeGroup(owner, cardId, at)
-    if (!await repo.addLiker(group.id, actorId, at)) return
+    if (group === null) {
+      group = await repo.createLikeGroup(owner, cardId, at, actorId)
+      likers = [actorId]
+    } else {
+      const listed = await repo.addLiker(group.id, actorId, at)
+      if (listed === null) return
+      likers = listed
+    }
   } else {
     if (group === null || !await repo.removeLiker(group.id, actorId)) return
+    likers = await repo.likers(group.id)
   }
-  const likers = await repo.likers(group.id)
-  await repo.lockInboxes([owner])
+  // The owner's inbox head is locked where the new notification takes its id (deliver).
   if (likers.length === 0) {
     await repo.deleteLikeGroup(group.id)
     if (group.notificationId !== null && (await repo.deleteNotification(group.notificationId)).deleted) {
@@ -208,12 +218,13 @@ async function applyLike (
     }
     return
   }
-  const names = await Promise.all(likers.slice(0, 2).map(async (id) => nameOf(await repo.user(id))))
-  const card = await repo.card(cardId)
+  const shown = likers.slice(0, 2)
+  const known = await repo.users(shown)
+  const names = shown.map((id) => nameOf(known.find((u) => u.userId === id) ?? null))
   const content = likedText(names, likers.length, cardName(card, owner), cardId, likers.slice(0, 10))
   // A like is mailed; a like taken back only corrects mail that has not gone yet.
   const mail = event.type === 'holo.card.liked.v1' ? 'always' : 'if-pending'
-  const item = await deliver(repo, log, s, owner, 'card.liked', content, group.notificationId, mail)
+  const item = await deliver(repo, log, s, owner, 'card.liked', content, group.notificationId, mail, channels)
   await repo.setGroupNotification(group.id, item?.id ?? null)
 }
 
@@ -223,9 +234,10 @@ async function applyLike (
  */
 async function deliver (
   repo: IngestRepository, log: EffectLog, s: RuleSettings, userId: string, type: NotificationType,
-  content: NotificationContent, replaces: string | null, mail: 'always' | 'if-pending' = 'always'
+  content: NotificationContent, replaces: string | null, mail: 'always' | 'if-pending' = 'always',
+  known?: Channels
 ): Promise<NotificationItem | null> {
-  const channels = await repo.channels(userId, type)
+  const channels = known ?? await repo.channels(userId, type)
   const old = replaces === null ? { deleted: false, mailPending: false } : await repo.deleteNotification(replaces)
   const removed = old.deleted && replaces !== null ? [replaces] : []
   const item = channels.inApp ? await repo.insertNotification(userId, type, content) : null

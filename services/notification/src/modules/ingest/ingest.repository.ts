@@ -28,6 +28,26 @@ export interface CollectionEntry {
 export interface LikeGroup { id: string, startedAt: Date, notificationId: string | null }
 export interface Mail { subject: string, text: string, html: string }
 
+const CARD_COLUMNS = 'card_id, owner_id, title, visibility, hidden, deleted, template_id'
+interface CardRow {
+  card_id: string
+  owner_id: string | null
+  title: string | null
+  visibility: string | null
+  hidden: boolean
+  deleted: boolean
+  template_id: string | null
+}
+const toCard = (row: CardRow): CardEntry => ({
+  cardId: row.card_id,
+  ownerId: row.owner_id,
+  title: row.title,
+  visibility: row.visibility,
+  hidden: row.hidden,
+  deleted: row.deleted,
+  templateId: row.template_id
+})
+
 /** A newer sequence wins; an event without one (never the case for the producers' events) always applies. */
 const newer = (column: string, param: string): string =>
   `(${param}::bigint IS NULL OR ${column} IS NULL OR ${param}::bigint > ${column})`
@@ -81,13 +101,18 @@ export class IngestRepository {
   }
 
   async user (userId: string): Promise<UserEntry | null> {
+    return (await this.users([userId]))[0] ?? null
+  }
+
+  /** The known ones of these users, in the order asked (unknown ones left out). */
+  async users (userIds: readonly string[]): Promise<UserEntry[]> {
     const r = await this.tx.query<{ user_id: string, email: string | null, username: string | null,
       display_name: string | null }>(
-      'SELECT user_id, email, username, display_name FROM users WHERE user_id = $1', [userId])
-    const row = r.rows[0]
-    return row === undefined
-      ? null
-      : { userId: row.user_id, email: row.email, username: row.username, displayName: row.display_name }
+      'SELECT user_id, email, username, display_name FROM users WHERE user_id = ANY($1::uuid[])', [userIds])
+    const byId = new Map(r.rows.map((row) => [row.user_id, {
+      userId: row.user_id, email: row.email, username: row.username, displayName: row.display_name
+    }]))
+    return userIds.flatMap((id) => byId.get(id) ?? [])
   }
 
   // Cards, templates, collections
@@ -97,8 +122,8 @@ export class IngestRepository {
     ownerId: string,
     fields: { title?: string, visibility?: string, hidden?: boolean, templateId?: string | null },
     seq: number | null
-  ): Promise<void> {
-    await this.tx.query(
+  ): Promise<CardEntry> {
+    const r = await this.tx.query<CardRow>(
       `INSERT INTO cards (card_id, owner_id, title, title_seq, visibility, visibility_seq, hidden, hidden_seq,
                           template_id)
        VALUES ($1, $2, $3, CASE WHEN $3::text IS NOT NULL THEN $7::bigint END,
@@ -117,10 +142,12 @@ export class IngestRepository {
          hidden = CASE WHEN $5::boolean IS NOT NULL AND ${newer('cards.hidden_seq', '$7')}
            THEN $5::boolean ELSE cards.hidden END,
          hidden_seq = CASE WHEN $5::boolean IS NOT NULL AND ${newer('cards.hidden_seq', '$7')}
-           THEN $7::bigint ELSE cards.hidden_seq END`,
+           THEN $7::bigint ELSE cards.hidden_seq END
+       RETURNING ${CARD_COLUMNS}`,
       [cardId, ownerId, fields.title ?? null, fields.visibility ?? null, fields.hidden ?? null,
         fields.templateId ?? null, seq]
     )
+    return toCard(r.rows[0] as CardRow)
   }
 
   /** Deleted is final: no later or earlier event brings a card back. */
@@ -132,20 +159,9 @@ export class IngestRepository {
   }
 
   async card (cardId: string): Promise<CardEntry | null> {
-    const r = await this.tx.query<{ card_id: string, owner_id: string | null, title: string | null,
-      visibility: string | null, hidden: boolean, deleted: boolean, template_id: string | null }>(
-      'SELECT card_id, owner_id, title, visibility, hidden, deleted, template_id FROM cards WHERE card_id = $1',
-      [cardId])
+    const r = await this.tx.query<CardRow>(`SELECT ${CARD_COLUMNS} FROM cards WHERE card_id = $1`, [cardId])
     const row = r.rows[0]
-    return row === undefined ? null : {
-      cardId: row.card_id,
-      ownerId: row.owner_id,
-      title: row.title,
-      visibility: row.visibility,
-      hidden: row.hidden,
-      deleted: row.deleted,
-      templateId: row.template_id
-    }
+    return row === undefined ? null : toCard(row)
   }
 
   /** The owners of the cards (not deleted) made from a template, with those cards' ids. */
@@ -211,17 +227,20 @@ export class IngestRepository {
     }
   }
 
-  /** A new id for the user's inbox, greater than every id handed out before (lockInboxes first). */
+  /**
+   * A new id for the user's inbox, greater than every id handed out before. The head's row stays locked to the
+   * commit, so one user's ids grow in commit order. One statement, unless another instance's clock ran ahead.
+   */
   private async nextId (userId: string): Promise<string> {
+    const id = uuidv7()
     const r = await this.tx.query<{ last_id: string }>(
-      'SELECT last_id FROM inbox_heads WHERE user_id = $1 FOR UPDATE', [userId])
+      `INSERT INTO inbox_heads (user_id, last_id) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE
+       SET last_id = GREATEST(inbox_heads.last_id, EXCLUDED.last_id) RETURNING last_id`, [userId, id])
     const last = r.rows[0]?.last_id ?? ZERO_ID
-    let id = uuidv7()
-    if (id <= last) id = after(last)
-    await this.tx.query(
-      `INSERT INTO inbox_heads (user_id, last_id) VALUES ($1, $2)
-       ON CONFLICT (user_id) DO UPDATE SET last_id = $2`, [userId, id])
-    return id
+    if (last === id) return id
+    const next = after(last)
+    await this.tx.query('UPDATE inbox_heads SET last_id = $2 WHERE user_id = $1', [userId, next])
+    return next
   }
 
   async insertNotification (
@@ -260,20 +279,28 @@ export class IngestRepository {
     return row === undefined ? null : { id: row.id, startedAt: row.started_at, notificationId: row.notification_id }
   }
 
-  async createLikeGroup (userId: string, cardId: string, startedAt: Date): Promise<LikeGroup> {
+  /** A new group whose first liker is `actorId`, in one statement. */
+  async createLikeGroup (userId: string, cardId: string, startedAt: Date, actorId: string): Promise<LikeGroup> {
     const id = uuidv7()
     await this.tx.query(
-      'INSERT INTO like_groups (id, user_id, card_id, started_at) VALUES ($1, $2, $3, $4)',
-      [id, userId, cardId, startedAt])
+      `WITH g AS (INSERT INTO like_groups (id, user_id, card_id, started_at) VALUES ($1, $2, $3, $4) RETURNING id)
+       INSERT INTO like_group_actors (group_id, actor_id, liked_at) SELECT id, $5, $4 FROM g`,
+      [id, userId, cardId, startedAt, actorId])
     return { id, startedAt, notificationId: null }
   }
 
-  /** Adds a liker; false when they were in the group already. */
-  async addLiker (groupId: string, actorId: string, at: Date): Promise<boolean> {
-    const r = await this.tx.query(
-      `INSERT INTO like_group_actors (group_id, actor_id, liked_at) VALUES ($1, $2, $3)
-       ON CONFLICT DO NOTHING`, [groupId, actorId, at])
-    return (r.rowCount ?? 0) > 0
+  /** Adds a liker and lists the group's likers, the latest first; null when they were in the group already. */
+  async addLiker (groupId: string, actorId: string, at: Date): Promise<string[] | null> {
+    // The statement's snapshot does not see its own insert: the new row comes from RETURNING.
+    const r = await this.tx.query<{ actor_id: string, added: boolean }>(
+      `WITH ins AS (
+         INSERT INTO like_group_actors (group_id, actor_id, liked_at) VALUES ($1, $2, $3)
+         ON CONFLICT DO NOTHING RETURNING actor_id, liked_at)
+       SELECT actor_id, EXISTS (SELECT 1 FROM ins) AS added FROM (
+         SELECT actor_id, liked_at FROM like_group_actors WHERE group_id = $1
+         UNION ALL SELECT actor_id, liked_at FROM ins
+       ) a ORDER BY liked_at DESC, actor_id`, [groupId, actorId, at])
+    return r.rows[0]?.added === true ? r.rows.map((row) => row.actor_id) : null
   }
 
   /** Takes a liker out; false when they were not in the group. */

@@ -28,8 +28,8 @@ export class NotificationsPublisher {
   constructor (
     private readonly redis: Redis,
     private readonly prefix: string,
-    /** The user's unread count now (read after the commit). */
-    private readonly unreadCount: (userId: string) => Promise<number>,
+    /** The users' unread counts now (read after the commit), in one query. */
+    private readonly unreadCounts: (userIds: string[]) => Promise<Map<string, number>>,
     private readonly log: FastifyBaseLogger,
     /** Cached pages and counts of the changed inboxes are ruled stale first. */
     private readonly cache?: InboxCache
@@ -38,25 +38,32 @@ export class NotificationsPublisher {
   channel (userId: string): string { return userChannel(this.prefix, userId) }
 
   /**
-   * Publishes committed changes: each removed id, each new notification, then the unread count. The
-   * changed inboxes' cached reads are invalidated before anything is announced.
+   * Publishes committed changes: each removed id, each new notification, then the unread count. The changed
+   * inboxes' cached reads are invalidated before anything is announced. One query reads every changed count
+   * and one pipeline carries every message, however many users a batch of effects touched.
    */
   async publish (changes: readonly InboxChange[]): Promise<void> {
+    if (changes.length === 0) return
     await this.cache?.invalidate(changes.map((c) => c.userId))
-    for (const c of changes) {
-      try {
+    try {
+      const counted = [...new Set(changes.filter((c) => c.unreadChanged).map((c) => c.userId))]
+      const counts = counted.length === 0 ? new Map<string, number>() : await this.unreadCounts(counted)
+      // A user's count once, after their last change of the batch.
+      const lastCounted = new Map<string, number>()
+      changes.forEach((c, i) => { if (c.unreadChanged) lastCounted.set(c.userId, i) })
+      const pipeline = this.redis.pipeline()
+      changes.forEach((c, i) => {
         const messages: LiveMessage[] = [
           ...c.removed.map((id): LiveMessage => ({ kind: 'removed', id })),
           ...c.added.map((notification): LiveMessage => ({ kind: 'notification', notification }))
         ]
-        if (c.unreadChanged) messages.push({ kind: 'unread', count: await this.unreadCount(c.userId) })
-        if (messages.length === 0) continue
-        const pipeline = this.redis.pipeline()
+        if (lastCounted.get(c.userId) === i) messages.push({ kind: 'unread', count: counts.get(c.userId) ?? 0 })
         for (const m of messages) pipeline.publish(this.channel(c.userId), JSON.stringify(m))
-        for (const [err] of await pipeline.exec() ?? []) if (err !== null) throw err
-      } catch (err) {
-        this.log.warn({ err, userId: c.userId }, 'live notification messages could not be published')
-      }
+      })
+      if (pipeline.length === 0) return
+      for (const [err] of await pipeline.exec() ?? []) if (err !== null) throw err
+    } catch (err) {
+      this.log.warn({ err, users: changes.length }, 'live notification messages could not be published')
     }
   }
 }

@@ -50,6 +50,16 @@ export class NotificationsRepository {
     return await this.prisma.notification.count({ where: { userId, readAt: null } })
   }
 
+  /** The unread counts of several users (0 for those with none), in one query. */
+  async unreadCounts (userIds: string[]): Promise<Map<string, number>> {
+    const rows = await this.prisma.notification.groupBy({
+      by: ['userId'], where: { userId: { in: userIds }, readAt: null }, _count: { _all: true }
+    })
+    const counts = new Map(userIds.map((u) => [u, 0]))
+    for (const r of rows) counts.set(r.userId, r._count._all)
+    return counts
+  }
+
   async find (userId: string, id: string): Promise<NotificationItem | null> {
     const row = await this.prisma.notification.findFirst({ where: { id, userId } })
     return row === null ? null : toNotification(row)
