@@ -92,11 +92,13 @@ export async function withEffectsOnce<R> (
 async function record (
   client: pg.PoolClient, group: string, eventId: string, options: EffectOnceOptions
 ): Promise<pg.QueryResult> {
-  return await client.query(
-    `INSERT INTO ${qualified(options.schema, 'applied_events')} (consumer_group, event_id) VALUES ($1, $2)
-     ON CONFLICT DO NOTHING`,
-    [group, eventId]
-  )
+  const table = qualified(options.schema, 'applied_events')
+  // Prepared once per connection (its name carries the table): one per event, the planning would cost as much.
+  return await client.query({
+    name: `applied_events_record:${table}`,
+    text: `INSERT INTO ${table} (consumer_group, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+    values: [group, eventId]
+  })
 }
 
 /** How a consumer makes its effects idempotent; see postgresApplied and appliedStore. */

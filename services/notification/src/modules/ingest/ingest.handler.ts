@@ -6,7 +6,7 @@ import type { InboxChange } from '../notifications/notifications.publisher.js'
 import type {
   Channels, NotificationContent, NotificationItem, NotificationType
 } from '../notifications/notifications.types.js'
-import type { CardEntry, IngestRepository } from './ingest.repository.js'
+import type { CardEntry, IngestRepository, Likers } from './ingest.repository.js'
 import {
   SECURITY_TEXTS, cardAddedText, cardName, hiddenText, likedText, mailOf, nameOf, templateArchivedText, welcomeText
 } from './ingest.texts.js'
@@ -139,9 +139,9 @@ export async function applyEvent (
     }
     case 'holo.card.liked.v1':
     case 'holo.card.unliked.v1': {
-      const card = await repo.setCard(event.subject, event.data.ownerId, {}, seqOf(event))
+      const liked = await repo.likedCard(event.subject, event.data.ownerId, seqOf(event), 'card.liked')
       if (event.actorid === event.data.ownerId) break
-      await applyLike(event, card, repo, log, s)
+      await applyLike(event, liked.card, liked.channels, repo, log, s)
       break
     }
     case 'holo.template.created.v1':
@@ -184,23 +184,23 @@ export async function applyEvent (
  * removes it.
  */
 async function applyLike (
-  event: HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>, card: CardEntry, repo: IngestRepository,
-  log: EffectLog, s: RuleSettings
+  event: HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>, card: CardEntry, channels: Channels,
+  repo: IngestRepository, log: EffectLog, s: RuleSettings
 ): Promise<void> {
   const owner = event.data.ownerId
   const cardId = event.subject
   const at = new Date(event.time)
   const actorId = event.actorid
   if (actorId === undefined) return
-  const channels = await repo.channels(owner, 'card.liked')
   if (!channels.inApp && !channels.email) return
   await repo.lockLikes(owner, cardId)
   let group = await repo.likeGroupAt(owner, cardId, at, s.likeWindowSeconds)
-  let likers: string[]
+  let likers: Likers
   if (event.type === 'holo.card.liked.v1') {
     if (group === null) {
-      group = await repo.createLikeGroup(owner, cardId, at, actorId)
-      likers = [actorId]
+      const made = await repo.createLikeGroup(owner, cardId, at, actorId)
+      group = made.group
+      likers = { ids: [actorId], known: made.liker === null ? [] : [made.liker] }
     } else {
       const listed = await repo.addLiker(group.id, actorId, at)
       if (listed === null) return
@@ -208,24 +208,23 @@ async function applyLike (
     }
   } else {
     if (group === null || !await repo.removeLiker(group.id, actorId)) return
-    likers = await repo.likers(group.id)
+    const ids = await repo.likers(group.id)
+    likers = { ids, known: await repo.users(ids.slice(0, 2)) }
   }
   // The owner's inbox head is locked where the new notification takes its id (deliver).
-  if (likers.length === 0) {
+  if (likers.ids.length === 0) {
     await repo.deleteLikeGroup(group.id)
     if (group.notificationId !== null && (await repo.deleteNotification(group.notificationId)).deleted) {
       log.change(owner, [group.notificationId], [])
     }
     return
   }
-  const shown = likers.slice(0, 2)
-  const known = await repo.users(shown)
-  const names = shown.map((id) => nameOf(known.find((u) => u.userId === id) ?? null))
-  const content = likedText(names, likers.length, cardName(card, owner), cardId, likers.slice(0, 10))
+  const names = likers.ids.slice(0, 2).map((id) => nameOf(likers.known.find((u) => u.userId === id) ?? null))
+  const content = likedText(names, likers.ids.length, cardName(card, owner), cardId, likers.ids.slice(0, 10))
   // A like is mailed; a like taken back only corrects mail that has not gone yet.
   const mail = event.type === 'holo.card.liked.v1' ? 'always' : 'if-pending'
-  const item = await deliver(repo, log, s, owner, 'card.liked', content, group.notificationId, mail, channels)
-  await repo.setGroupNotification(group.id, item?.id ?? null)
+  const item = await deliver(repo, log, s, owner, 'card.liked', content, group.notificationId, mail, channels, group.id)
+  if (item === null) await repo.setGroupNotification(group.id, null)
 }
 
 /**
@@ -235,12 +234,13 @@ async function applyLike (
 async function deliver (
   repo: IngestRepository, log: EffectLog, s: RuleSettings, userId: string, type: NotificationType,
   content: NotificationContent, replaces: string | null, mail: 'always' | 'if-pending' = 'always',
-  known?: Channels
+  known?: Channels, likeGroupId?: string
 ): Promise<NotificationItem | null> {
   const channels = known ?? await repo.channels(userId, type)
   const old = replaces === null ? { deleted: false, mailPending: false } : await repo.deleteNotification(replaces)
   const removed = old.deleted && replaces !== null ? [replaces] : []
-  const item = channels.inApp ? await repo.insertNotification(userId, type, content) : null
+  // A like group is linked to its new notification by the same statement.
+  const item = channels.inApp ? await repo.insertNotification(userId, type, content, likeGroupId) : null
   if (removed.length > 0 || item !== null) log.change(userId, removed, item === null ? [] : [item])
   if (channels.email && (mail === 'always' || old.mailPending)) {
     const due = await repo.queueEmail(userId, type, item?.id ?? null, mailOf(content), s.gatherSeconds)

@@ -29,6 +29,51 @@ export interface LikeGroup { id: string, startedAt: Date, notificationId: string
 export interface Mail { subject: string, text: string, html: string }
 
 const CARD_COLUMNS = 'card_id, owner_id, title, visibility, hidden, deleted, template_id'
+
+/** A newer sequence wins; an event without one (never the case for the producers' events) always applies. */
+const newer = (column: string, param: string): string =>
+  `(${param}::bigint IS NULL OR ${column} IS NULL OR ${param}::bigint > ${column})`
+
+/** The card directory's upsert: each field changes only for a newer subject sequence ($1–$7: cardParams). */
+const UPSERT_CARD = `INSERT INTO cards (card_id, owner_id, title, title_seq, visibility, visibility_seq, hidden, hidden_seq,
+                          template_id)
+       VALUES ($1, $2, $3, CASE WHEN $3::text IS NOT NULL THEN $7::bigint END,
+               $4, CASE WHEN $4::text IS NOT NULL THEN $7::bigint END,
+               COALESCE($5::boolean, false), CASE WHEN $5::boolean IS NOT NULL THEN $7::bigint END, $6)
+       ON CONFLICT (card_id) DO UPDATE SET
+         owner_id = COALESCE(cards.owner_id, EXCLUDED.owner_id),
+         template_id = COALESCE(cards.template_id, EXCLUDED.template_id),
+         title = CASE WHEN $3::text IS NOT NULL AND ${newer('cards.title_seq', '$7')} THEN $3 ELSE cards.title END,
+         title_seq = CASE WHEN $3::text IS NOT NULL AND ${newer('cards.title_seq', '$7')}
+           THEN $7::bigint ELSE cards.title_seq END,
+         visibility = CASE WHEN $4::text IS NOT NULL AND ${newer('cards.visibility_seq', '$7')}
+           THEN $4 ELSE cards.visibility END,
+         visibility_seq = CASE WHEN $4::text IS NOT NULL AND ${newer('cards.visibility_seq', '$7')}
+           THEN $7::bigint ELSE cards.visibility_seq END,
+         hidden = CASE WHEN $5::boolean IS NOT NULL AND ${newer('cards.hidden_seq', '$7')}
+           THEN $5::boolean ELSE cards.hidden END,
+         hidden_seq = CASE WHEN $5::boolean IS NOT NULL AND ${newer('cards.hidden_seq', '$7')}
+           THEN $7::bigint ELSE cards.hidden_seq END`
+
+const cardParams = (
+  cardId: string, ownerId: string,
+  fields: { title?: string, visibility?: string, hidden?: boolean, templateId?: string | null }, seq: number | null
+): unknown[] => [cardId, ownerId, fields.title ?? null, fields.visibility ?? null, fields.hidden ?? null,
+  fields.templateId ?? null, seq]
+
+const USER_COLUMNS = 'user_id, email, username, display_name'
+interface UserRow { user_id: string, email: string | null, username: string | null, display_name: string | null }
+const toUser = (row: UserRow): UserEntry =>
+  ({ userId: row.user_id, email: row.email, username: row.username, displayName: row.display_name })
+
+/** A group's likers, the latest first, and the directory entries known of the first two. */
+export interface Likers { ids: string[], known: UserEntry[] }
+
+/** A user's channels for a type: their preference or the default; security mail cannot be off. */
+function channelsOf (type: NotificationType, chosen: Channels | undefined): Channels {
+  const channels = chosen ?? defaultChannels(type)
+  return isSecurityType(type) ? { ...channels, email: true } : channels
+}
 interface CardRow {
   card_id: string
   owner_id: string | null
@@ -48,9 +93,16 @@ const toCard = (row: CardRow): CardEntry => ({
   templateId: row.template_id
 })
 
-/** A newer sequence wins; an event without one (never the case for the producers' events) always applies. */
-const newer = (column: string, param: string): string =>
-  `(${param}::bigint IS NULL OR ${column} IS NULL OR ${param}::bigint > ${column})`
+const statementNames = new Map<string, string>()
+/** A stable name per statement text: `ingest_<n>` in order of first use. */
+function statementName (text: string): string {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `ingest_${statementNames.size}`
+    statementNames.set(text, name)
+  }
+  return name
+}
 
 interface NotificationRow {
   id: string
@@ -75,6 +127,16 @@ export const toItem = (r: NotificationRow): NotificationItem => ({
 export class IngestRepository {
   constructor (private readonly tx: pg.PoolClient) {}
 
+  /**
+   * Every statement runs as a named prepared statement: each connection parses and plans it once, where the
+   * upserts' planning cost as much as running them, once per event.
+   */
+  private async query<R extends pg.QueryResultRow = pg.QueryResultRow> (
+    text: string, values: unknown[] = []
+  ): Promise<pg.QueryResult<R>> {
+    return await this.tx.query<R>({ name: statementName(text), text, values })
+  }
+
   // Users
 
   async setUser (
@@ -83,7 +145,7 @@ export class IngestRepository {
     seq: number | null
   ): Promise<void> {
     const hasNames = fields.username !== undefined || fields.displayName !== undefined
-    await this.tx.query(
+    await this.query(
       `INSERT INTO users (user_id, email, email_seq, username, display_name, names_seq)
        VALUES ($1, $2, CASE WHEN $2::text IS NULL THEN NULL ELSE $6::bigint END, $3, $4,
                CASE WHEN $5 THEN $6::bigint END)
@@ -106,12 +168,8 @@ export class IngestRepository {
 
   /** The known ones of these users, in the order asked (unknown ones left out). */
   async users (userIds: readonly string[]): Promise<UserEntry[]> {
-    const r = await this.tx.query<{ user_id: string, email: string | null, username: string | null,
-      display_name: string | null }>(
-      'SELECT user_id, email, username, display_name FROM users WHERE user_id = ANY($1::uuid[])', [userIds])
-    const byId = new Map(r.rows.map((row) => [row.user_id, {
-      userId: row.user_id, email: row.email, username: row.username, displayName: row.display_name
-    }]))
+    const r = await this.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE user_id = ANY($1::uuid[])`, [userIds])
+    const byId = new Map(r.rows.map((row) => [row.user_id, toUser(row)]))
     return userIds.flatMap((id) => byId.get(id) ?? [])
   }
 
@@ -123,50 +181,39 @@ export class IngestRepository {
     fields: { title?: string, visibility?: string, hidden?: boolean, templateId?: string | null },
     seq: number | null
   ): Promise<CardEntry> {
-    const r = await this.tx.query<CardRow>(
-      `INSERT INTO cards (card_id, owner_id, title, title_seq, visibility, visibility_seq, hidden, hidden_seq,
-                          template_id)
-       VALUES ($1, $2, $3, CASE WHEN $3::text IS NOT NULL THEN $7::bigint END,
-               $4, CASE WHEN $4::text IS NOT NULL THEN $7::bigint END,
-               COALESCE($5::boolean, false), CASE WHEN $5::boolean IS NOT NULL THEN $7::bigint END, $6)
-       ON CONFLICT (card_id) DO UPDATE SET
-         owner_id = COALESCE(cards.owner_id, EXCLUDED.owner_id),
-         template_id = COALESCE(cards.template_id, EXCLUDED.template_id),
-         title = CASE WHEN $3::text IS NOT NULL AND ${newer('cards.title_seq', '$7')} THEN $3 ELSE cards.title END,
-         title_seq = CASE WHEN $3::text IS NOT NULL AND ${newer('cards.title_seq', '$7')}
-           THEN $7::bigint ELSE cards.title_seq END,
-         visibility = CASE WHEN $4::text IS NOT NULL AND ${newer('cards.visibility_seq', '$7')}
-           THEN $4 ELSE cards.visibility END,
-         visibility_seq = CASE WHEN $4::text IS NOT NULL AND ${newer('cards.visibility_seq', '$7')}
-           THEN $7::bigint ELSE cards.visibility_seq END,
-         hidden = CASE WHEN $5::boolean IS NOT NULL AND ${newer('cards.hidden_seq', '$7')}
-           THEN $5::boolean ELSE cards.hidden END,
-         hidden_seq = CASE WHEN $5::boolean IS NOT NULL AND ${newer('cards.hidden_seq', '$7')}
-           THEN $7::bigint ELSE cards.hidden_seq END
-       RETURNING ${CARD_COLUMNS}`,
-      [cardId, ownerId, fields.title ?? null, fields.visibility ?? null, fields.hidden ?? null,
-        fields.templateId ?? null, seq]
-    )
+    const r = await this.query<CardRow>(`${UPSERT_CARD} RETURNING ${CARD_COLUMNS}`, cardParams(cardId, ownerId, fields, seq))
     return toCard(r.rows[0] as CardRow)
+  }
+
+  /** The card's directory row after a like event (owner and sequence only), with its owner's channels for `type`. */
+  async likedCard (
+    cardId: string, ownerId: string, seq: number | null, type: NotificationType
+  ): Promise<{ card: CardEntry, channels: Channels }> {
+    const r = await this.query<CardRow & { in_app: boolean | null, email: boolean | null }>(
+      `WITH c AS (${UPSERT_CARD} RETURNING ${CARD_COLUMNS})
+       SELECT c.*, p.in_app, p.email FROM c LEFT JOIN preferences p ON p.user_id = $2 AND p.type = $8`,
+      [...cardParams(cardId, ownerId, {}, seq), type])
+    const row = r.rows[0] as CardRow & { in_app: boolean | null, email: boolean | null }
+    return { card: toCard(row), channels: channelsOf(type, row.in_app === null ? undefined : { inApp: row.in_app, email: row.email === true }) }
   }
 
   /** Deleted is final: no later or earlier event brings a card back. */
   async deleteCard (cardId: string, ownerId: string): Promise<void> {
-    await this.tx.query(
+    await this.query(
       `INSERT INTO cards (card_id, owner_id, deleted) VALUES ($1, $2, true)
        ON CONFLICT (card_id) DO UPDATE SET deleted = true, owner_id = COALESCE(cards.owner_id, EXCLUDED.owner_id)`,
       [cardId, ownerId])
   }
 
   async card (cardId: string): Promise<CardEntry | null> {
-    const r = await this.tx.query<CardRow>(`SELECT ${CARD_COLUMNS} FROM cards WHERE card_id = $1`, [cardId])
+    const r = await this.query<CardRow>(`SELECT ${CARD_COLUMNS} FROM cards WHERE card_id = $1`, [cardId])
     const row = r.rows[0]
     return row === undefined ? null : toCard(row)
   }
 
   /** The owners of the cards (not deleted) made from a template, with those cards' ids. */
   async cardsOfTemplate (templateId: string): Promise<Map<string, string[]>> {
-    const r = await this.tx.query<{ owner_id: string, card_id: string }>(
+    const r = await this.query<{ owner_id: string, card_id: string }>(
       `SELECT owner_id, card_id FROM cards WHERE template_id = $1 AND NOT deleted AND owner_id IS NOT NULL
        ORDER BY owner_id, card_id`, [templateId])
     const out = new Map<string, string[]>()
@@ -175,26 +222,26 @@ export class IngestRepository {
   }
 
   async setTemplate (templateId: string, name: string): Promise<void> {
-    await this.tx.query(
+    await this.query(
       'INSERT INTO templates (template_id, name) VALUES ($1, $2) ON CONFLICT (template_id) DO UPDATE SET name = $2',
       [templateId, name])
   }
 
   async templateName (templateId: string): Promise<string | null> {
-    const r = await this.tx.query<{ name: string | null }>(
+    const r = await this.query<{ name: string | null }>(
       'SELECT name FROM templates WHERE template_id = $1', [templateId])
     return r.rows[0]?.name ?? null
   }
 
   async setCollection (collectionId: string, ownerId: string, name: string, visibility: string): Promise<void> {
-    await this.tx.query(
+    await this.query(
       `INSERT INTO collections (collection_id, owner_id, name, visibility) VALUES ($1, $2, $3, $4)
        ON CONFLICT (collection_id) DO UPDATE SET owner_id = $2, name = $3, visibility = $4`,
       [collectionId, ownerId, name, visibility])
   }
 
   async collection (collectionId: string): Promise<CollectionEntry | null> {
-    const r = await this.tx.query<{ collection_id: string, owner_id: string | null, name: string | null,
+    const r = await this.query<{ collection_id: string, owner_id: string | null, name: string | null,
       visibility: string | null }>(
       'SELECT collection_id, owner_id, name, visibility FROM collections WHERE collection_id = $1', [collectionId])
     const row = r.rows[0]
@@ -206,11 +253,10 @@ export class IngestRepository {
   // Preferences
 
   async channels (userId: string, type: NotificationType): Promise<Channels> {
-    const r = await this.tx.query<{ in_app: boolean, email: boolean }>(
+    const r = await this.query<{ in_app: boolean, email: boolean }>(
       'SELECT in_app, email FROM preferences WHERE user_id = $1 AND type = $2', [userId, type])
     const row = r.rows[0]
-    const channels = row === undefined ? defaultChannels(type) : { inApp: row.in_app, email: row.email }
-    return isSecurityType(type) ? { ...channels, email: true } : channels
+    return channelsOf(type, row === undefined ? undefined : { inApp: row.in_app, email: row.email })
   }
 
   // The inbox
@@ -221,56 +267,64 @@ export class IngestRepository {
    */
   async lockInboxes (userIds: readonly string[]): Promise<void> {
     for (const userId of [...new Set(userIds)].sort()) {
-      await this.tx.query(
+      await this.query(
         `INSERT INTO inbox_heads (user_id, last_id) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE
          SET last_id = inbox_heads.last_id`, [userId, ZERO_ID])
     }
   }
 
   /**
-   * A new id for the user's inbox, greater than every id handed out before. The head's row stays locked to the
-   * commit, so one user's ids grow in commit order. One statement, unless another instance's clock ran ahead.
+   * A new notification in the user's inbox, with an id greater than every id handed out before: the head's row
+   * stays locked to the commit, so one user's ids grow in commit order. One statement (that also links the like
+   * group `groupId` to it), unless another instance's clock ran ahead of this one's.
    */
-  private async nextId (userId: string): Promise<string> {
-    const id = uuidv7()
-    const r = await this.tx.query<{ last_id: string }>(
-      `INSERT INTO inbox_heads (user_id, last_id) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE
-       SET last_id = GREATEST(inbox_heads.last_id, EXCLUDED.last_id) RETURNING last_id`, [userId, id])
-    const last = r.rows[0]?.last_id ?? ZERO_ID
-    if (last === id) return id
-    const next = after(last)
-    await this.tx.query('UPDATE inbox_heads SET last_id = $2 WHERE user_id = $1', [userId, next])
-    return next
-  }
-
   async insertNotification (
-    userId: string, type: NotificationType, content: NotificationContent
+    userId: string, type: NotificationType, content: NotificationContent, groupId?: string
   ): Promise<NotificationItem> {
-    const id = await this.nextId(userId)
-    const r = await this.tx.query<NotificationRow>(
+    const id = uuidv7()
+    const values = [userId, type, content.title, content.body, JSON.stringify(content.data)]
+    const r = await this.query<NotificationRow & { last_id: string }>(
+      `WITH h AS (
+         INSERT INTO inbox_heads (user_id, last_id) VALUES ($2, $1) ON CONFLICT (user_id) DO UPDATE
+         SET last_id = GREATEST(inbox_heads.last_id, EXCLUDED.last_id) RETURNING last_id),
+       n AS (
+         INSERT INTO notifications (id, user_id, type, title, body, data)
+         SELECT $1, $2, $3::text, $4::text, $5::text, $6::jsonb FROM h WHERE h.last_id = $1
+         RETURNING id, type, title, body, data, created_at, read_at),
+       g AS (UPDATE like_groups SET notification_id = n.id FROM n WHERE like_groups.id = $7::uuid)
+       SELECT h.last_id, n.* FROM h LEFT JOIN n ON true`, [id, ...values, groupId ?? null])
+    const row = r.rows[0] as NotificationRow & { last_id: string }
+    if (row.id !== null) return toItem(row)
+    // The head is ahead of this clock: the next id after it, the head's row locked by the statement above.
+    const next = after(row.last_id)
+    await this.query('UPDATE inbox_heads SET last_id = $2 WHERE user_id = $1', [userId, next])
+    const made = await this.query<NotificationRow>(
       `INSERT INTO notifications (id, user_id, type, title, body, data) VALUES ($1, $2, $3, $4, $5, $6)
-       RETURNING id, type, title, body, data, created_at, read_at`,
-      [id, userId, type, content.title, content.body, JSON.stringify(content.data)])
-    return toItem(r.rows[0] as NotificationRow)
+       RETURNING id, type, title, body, data, created_at, read_at`, [next, ...values])
+    if (groupId !== undefined) await this.setGroupNotification(groupId, next)
+    return toItem(made.rows[0] as NotificationRow)
   }
 
   /** Deletes a notification and the mail it had queued (not sent yet). */
   async deleteNotification (id: string): Promise<{ deleted: boolean, mailPending: boolean }> {
-    const mail = await this.tx.query('DELETE FROM email_items WHERE notification_id = $1', [id])
-    const r = await this.tx.query('DELETE FROM notifications WHERE id = $1', [id])
-    return { deleted: (r.rowCount ?? 0) > 0, mailPending: (mail.rowCount ?? 0) > 0 }
+    const r = await this.query<{ mail: number, deleted: number }>(
+      `WITH m AS (DELETE FROM email_items WHERE notification_id = $1 RETURNING 1),
+       n AS (DELETE FROM notifications WHERE id = $1 RETURNING 1)
+       SELECT (SELECT count(*) FROM m)::int AS mail, (SELECT count(*) FROM n)::int AS deleted`, [id])
+    const row = r.rows[0] as { mail: number, deleted: number }
+    return { deleted: row.deleted > 0, mailPending: row.mail > 0 }
   }
 
   // Like groups
 
   /** Serialises the effects on one (owner, card) pair's like groups, whichever instance runs them. */
   async lockLikes (userId: string, cardId: string): Promise<void> {
-    await this.tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`likes:${userId}:${cardId}`])
+    await this.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`likes:${userId}:${cardId}`])
   }
 
   /** The group whose window holds `at`: started at or before it, less than `windowSeconds` before. */
   async likeGroupAt (userId: string, cardId: string, at: Date, windowSeconds: number): Promise<LikeGroup | null> {
-    const r = await this.tx.query<{ id: string, started_at: Date, notification_id: string | null }>(
+    const r = await this.query<{ id: string, started_at: Date, notification_id: string | null }>(
       `SELECT id, started_at, notification_id FROM like_groups
         WHERE user_id = $1 AND card_id = $2 AND started_at <= $3 AND started_at > $3 - make_interval(secs => $4)
         ORDER BY started_at DESC LIMIT 1`,
@@ -279,50 +333,65 @@ export class IngestRepository {
     return row === undefined ? null : { id: row.id, startedAt: row.started_at, notificationId: row.notification_id }
   }
 
-  /** A new group whose first liker is `actorId`, in one statement. */
-  async createLikeGroup (userId: string, cardId: string, startedAt: Date, actorId: string): Promise<LikeGroup> {
+  /** A new group whose first liker is `actorId`, and that liker's directory entry, in one statement. */
+  async createLikeGroup (
+    userId: string, cardId: string, startedAt: Date, actorId: string
+  ): Promise<{ group: LikeGroup, liker: UserEntry | null }> {
     const id = uuidv7()
-    await this.tx.query(
-      `WITH g AS (INSERT INTO like_groups (id, user_id, card_id, started_at) VALUES ($1, $2, $3, $4) RETURNING id)
-       INSERT INTO like_group_actors (group_id, actor_id, liked_at) SELECT id, $5, $4 FROM g`,
+    const r = await this.query<UserRow>(
+      `WITH g AS (INSERT INTO like_groups (id, user_id, card_id, started_at) VALUES ($1, $2, $3, $4) RETURNING id),
+       a AS (INSERT INTO like_group_actors (group_id, actor_id, liked_at) SELECT id, $5, $4 FROM g)
+       SELECT ${USER_COLUMNS} FROM users WHERE user_id = $5`,
       [id, userId, cardId, startedAt, actorId])
-    return { id, startedAt, notificationId: null }
+    const row = r.rows[0]
+    return { group: { id, startedAt, notificationId: null }, liker: row === undefined ? null : toUser(row) }
   }
 
-  /** Adds a liker and lists the group's likers, the latest first; null when they were in the group already. */
-  async addLiker (groupId: string, actorId: string, at: Date): Promise<string[] | null> {
+  /**
+   * Adds a liker and lists the group's likers, the latest first, with the directory entries of the first two;
+   * null when they were in the group already.
+   */
+  async addLiker (groupId: string, actorId: string, at: Date): Promise<Likers | null> {
     // The statement's snapshot does not see its own insert: the new row comes from RETURNING.
-    const r = await this.tx.query<{ actor_id: string, added: boolean }>(
+    const r = await this.query<{ actor_id: string, added: boolean } & Partial<UserRow>>(
       `WITH ins AS (
          INSERT INTO like_group_actors (group_id, actor_id, liked_at) VALUES ($1, $2, $3)
-         ON CONFLICT DO NOTHING RETURNING actor_id, liked_at)
-       SELECT actor_id, EXISTS (SELECT 1 FROM ins) AS added FROM (
+         ON CONFLICT DO NOTHING RETURNING actor_id, liked_at),
+       a AS (
          SELECT actor_id, liked_at FROM like_group_actors WHERE group_id = $1
          UNION ALL SELECT actor_id, liked_at FROM ins
-       ) a ORDER BY liked_at DESC, actor_id`, [groupId, actorId, at])
-    return r.rows[0]?.added === true ? r.rows.map((row) => row.actor_id) : null
+         ORDER BY liked_at DESC, actor_id),
+       firsts AS (SELECT actor_id FROM a LIMIT 2)
+       SELECT a.actor_id, EXISTS (SELECT 1 FROM ins) AS added, ${USER_COLUMNS.split(', ').map((c) => `u.${c}`).join(', ')}
+         FROM a LEFT JOIN users u ON u.user_id = a.actor_id AND a.actor_id IN (SELECT actor_id FROM firsts)
+        ORDER BY a.liked_at DESC, a.actor_id`, [groupId, actorId, at])
+    if (r.rows[0]?.added !== true) return null
+    return {
+      ids: r.rows.map((row) => row.actor_id),
+      known: r.rows.slice(0, 2).flatMap((row) => row.user_id == null ? [] : [toUser(row as UserRow)])
+    }
   }
 
   /** Takes a liker out; false when they were not in the group. */
   async removeLiker (groupId: string, actorId: string): Promise<boolean> {
-    const r = await this.tx.query(
+    const r = await this.query(
       'DELETE FROM like_group_actors WHERE group_id = $1 AND actor_id = $2', [groupId, actorId])
     return (r.rowCount ?? 0) > 0
   }
 
   /** The group's likers, the latest first. */
   async likers (groupId: string): Promise<string[]> {
-    const r = await this.tx.query<{ actor_id: string }>(
+    const r = await this.query<{ actor_id: string }>(
       'SELECT actor_id FROM like_group_actors WHERE group_id = $1 ORDER BY liked_at DESC, actor_id', [groupId])
     return r.rows.map((row) => row.actor_id)
   }
 
   async setGroupNotification (groupId: string, notificationId: string | null): Promise<void> {
-    await this.tx.query('UPDATE like_groups SET notification_id = $2 WHERE id = $1', [groupId, notificationId])
+    await this.query('UPDATE like_groups SET notification_id = $2 WHERE id = $1', [groupId, notificationId])
   }
 
   async deleteLikeGroup (groupId: string): Promise<void> {
-    await this.tx.query('DELETE FROM like_groups WHERE id = $1', [groupId])
+    await this.query('DELETE FROM like_groups WHERE id = $1', [groupId])
   }
 
   // Mail
@@ -335,12 +404,12 @@ export class IngestRepository {
   async queueEmail (
     userId: string, type: NotificationType, notificationId: string | null, mail: Mail, gatherSeconds: number
   ): Promise<boolean> {
-    await this.tx.query(
+    await this.query(
       `INSERT INTO email_items (id, user_id, type, notification_id, subject, text, html)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [uuidv7(), userId, type, notificationId, mail.subject, mail.text, mail.html])
     const gather = isSecurityType(type) ? 0 : gatherSeconds
-    const r = await this.tx.query<{ due_now: boolean }>(
+    const r = await this.query<{ due_now: boolean }>(
       `INSERT INTO email_schedules (user_id, type, due_at) VALUES ($1, $2, now())
        ON CONFLICT (user_id, type) DO UPDATE SET due_at = COALESCE(
          email_schedules.due_at,
