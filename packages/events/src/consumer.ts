@@ -33,6 +33,9 @@ export interface Delivery {
   attempt: number
 }
 
+/** The chain of events whose order key is null: applied before the others of its batch. */
+const FIRST = '\u0000first'
+
 export interface ConsumerOptions<T extends EventType = EventType> {
   /** The service's Redis client; the consumer duplicates it into two connections of its own. */
   redis: Redis
@@ -60,9 +63,10 @@ export interface ConsumerOptions<T extends EventType = EventType> {
   /**
    * Events with the same key are applied one after another, in stream order; default the subject. A consumer
    * whose effects lock something else (the recipient of a notification) keys by that, so side-by-side workers
-   * never wait on each other's locks.
+   * never wait on each other's locks. `null`: the event is applied before the batch's keyed chains start, with
+   * the batch's other null-keyed events, in stream order (what the others read: directories of names, titles).
    */
-  orderKey?: (event: HoloEvent<T>) => string
+  orderKey?: (event: HoloEvent<T>) => string | null
   /** Longest wait of a blocking read; default 2 s (stop() does not wait for it). */
   blockMs?: number
   /** Attempts before an event is dead-lettered; default 5. */
@@ -282,10 +286,13 @@ export async function startConsumer<T extends EventType = EventType> (options: C
         continue
       }
       const event = parsed.event as HoloEvent<T>
-      const key = orderKey(event)
+      const key = orderKey(event) ?? FIRST
       chains.set(key, [...(chains.get(key) ?? []), { item, event }])
     }
-    const queue = [...chains.values()]
+    const first = chains.get(FIRST)
+    chains.delete(FIRST)
+    // The null-keyed chain alone first (its own transaction), then the rest side by side.
+    const queue = first === undefined ? [] : [first]
 
     /**
      * The chains this worker takes, in one transaction (one COMMIT for all their events). When an event fails, the
@@ -366,6 +373,8 @@ export async function startConsumer<T extends EventType = EventType> (options: C
         for (const job of queue.shift() ?? []) await single(job)
       }
     }
+    if (queue.length > 0) await worker()
+    queue.push(...chains.values())
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))
     if (acks.size > 0) {
       const pipeline = cmd.pipeline()

@@ -227,6 +227,43 @@ t.test('a read batch is applied in one transaction: effects and applied_events s
   }
 })
 
+t.test('orderKey: events of one key in order across subjects; null-keyed events applied before the keyed chains', async (t) => {
+  const schema = await orderedSchema()
+  const { redis, prefix } = await sharedRedis(t)
+  const stream = `${prefix}card`
+  // Two owners' cards are liked (keyed by owner), with "directory" events (null key) published last.
+  const owners = [randomUUID(), randomUUID()]
+  const seqs = new Map<string, number>()
+  const keyed: HoloEvent[] = []
+  for (let i = 0; i < 20; i++) {
+    const owner = owners[i % 2] as string
+    const e = makeEvent('holo.card.liked.v1', { subject: randomUUID(), actorId: randomUUID(), data: { ownerId: owner, likeCount: 1 } })
+    seqs.set(e.id, Math.floor(i / 2) + 1)
+    keyed.push(e)
+  }
+  const directory = Array.from({ length: 5 }, () => makeEvent('holo.card.created.v1', {
+    subject: randomUUID(), actorId: randomUUID(), data: { ownerId: randomUUID(), title: 'T', visibility: 'public', rarity: 'common', templateId: null, artworkFileId: null }
+  }))
+  await publish(redis, stream, [...keyed, ...directory])
+  const ownerOf = new Map(keyed.map((e) => [e.id, (e.data as { ownerId: string }).ownerId]))
+  await consume(t, {
+    redis, streams: [stream], streamPrefix: prefix, group: 'keyed', concurrency: 4,
+    orderKey: (e) => e.type === 'holo.card.liked.v1' ? (e.data as { ownerId: string }).ownerId : null,
+    applied: postgresApplied(pool, { schema }),
+    // The subject column records the order key here: each owner's seqs must come out in order.
+    handle: async (event, tx) => {
+      await tx?.query(`INSERT INTO "${schema}".effects (event_id, subject, seq) VALUES ($1, $2, $3)`,
+        [event.id, ownerOf.get(event.id) ?? event.subject, seqs.get(event.id) ?? 0])
+    }
+  })
+  t.ok(await eventually(async () => (await ordered(schema)).length === 25), 'all 25 applied')
+  const rows = await ordered(schema)
+  const firstKeyed = rows.findIndex((r) => ownerOf.has(r.event_id))
+  t.ok(rows.slice(0, firstKeyed).length === 5 && rows.slice(0, 5).every((r) => !ownerOf.has(r.event_id)),
+    'the null-keyed events, published last, were applied first')
+  t.ok(inOrder(rows.filter((r) => ownerOf.has(r.event_id))), 'each owner\'s likes in order, across their cards')
+})
+
 t.test('a poison event in the middle of a batch: the batch rolls back, the others are applied once and in order, '
   + 'the poison one dead-lettered after N attempts', async (t) => {
   const schema = await orderedSchema()

@@ -92,12 +92,13 @@ export async function startIngest (o: IngestOptions): Promise<Consumer> {
 }
 
 /**
- * Likes lock their owner's inbox: keyed by the owner, the likes of one user's cards run in one chain and workers
- * side by side (EVENTS_CONCURRENCY) never wait on each other. One card's likes keep their order (a card keeps its
- * owner). Every other event keeps the subject, which for the auth events is the user they notify.
+ * Likes, the bulk of the stream, lock their owner's inbox: keyed by the owner, the likes of one user's cards run
+ * in one chain and workers side by side (EVENTS_CONCURRENCY) never wait on each other; one card's likes keep their
+ * order (a card keeps its owner). Every other event fills a directory the likes read (names, titles, visibility)
+ * or is rare: those go first, in stream order, before the batch's likes.
  */
-export const recipientKey = (event: HoloEvent<IngestedType>): string =>
-  event.type === 'holo.card.liked.v1' || event.type === 'holo.card.unliked.v1' ? event.data.ownerId : event.subject
+export const recipientKey = (event: HoloEvent<IngestedType>): string | null =>
+  event.type === 'holo.card.liked.v1' || event.type === 'holo.card.unliked.v1' ? event.data.ownerId : null
 
 /** Deletes applied event ids older than `keepDays` (they can no longer be delivered). */
 export async function pruneApplied (pool: pg.Pool, keepDays: number, now = new Date()): Promise<number> {
