@@ -12,7 +12,7 @@ import { Redis } from 'ioredis'
 import { testRedisUrl } from '@holo/infra/testing'
 import {
   ACCESS_TOKEN_AUDIENCE, authenticated, commonErrors, createService, decodeCursor, defineErrors, encodeCursor,
-  ifMatchPasses, noneMatch, optionalAuth, publicRoutes, trustProxyOf, type ErrorCode, type Role
+  ifMatchPasses, noneMatch, optionalAuth, publicRoutes, revokedSessionKey, trustProxyOf, type ErrorCode, type Role
 } from '../src/index.js'
 
 type Line = Record<string, unknown>
@@ -27,16 +27,16 @@ class Capture extends Writable {
 const { privateKey, publicKey } = generateKeyPairSync('ed25519')
 const pem = publicKey.export({ format: 'pem', type: 'spki' }).toString()
 const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
-function token (roles: Role[] = ['user'], sub = randomUUID()): string {
+function token (roles: Role[] = ['user'], sub = randomUUID(), o: { sid?: string, ttl?: number } = {}): string {
   const now = Math.floor(Date.now() / 1000)
   const input = `${b64({ alg: 'EdDSA', typ: 'JWT', kid: 'k1' })}.${b64({
     sub,
-    sid: randomUUID(),
+    sid: o.sid ?? randomUUID(),
     roles,
     iss: 'kit-test',
     aud: ACCESS_TOKEN_AUDIENCE,
     iat: now,
-    exp: now + 300,
+    exp: now + (o.ttl ?? 300),
     jti: randomUUID()
   })}`
   return `${input}.${sign(null, Buffer.from(input), privateKey).toString('base64url')}`
@@ -119,6 +119,31 @@ t.test('auth modes: public ignores tokens, optional verifies one when sent, requ
   t.equal((await app.inject({ url: '/me', headers: user })).statusCode, 200)
   t.equal((await app.inject({ url: '/optional/strict' })).statusCode, 401, 'a route mode beats its scope')
   t.equal((await app.inject({ url: '/caller-anyway' })).statusCode, 401, 'request.caller without a caller is a 401')
+})
+
+t.test('a token verified once is not decoded again, yet its revocation and its expiry still apply', async (t) => {
+  const { app } = await build(t)
+  const redis = new Redis(testRedisUrl())
+  t.teardown(() => { redis.disconnect() })
+  const me = async (tok: string) => await app.inject({ url: '/me', headers: { authorization: `Bearer ${tok}` } })
+
+  const sid = randomUUID()
+  const revokedLater = token(['user'], randomUUID(), { sid })
+  t.equal((await me(revokedLater)).statusCode, 200)
+  t.equal((await me(revokedLater)).statusCode, 200, 'again, from the verified tokens')
+  await redis.set(revokedSessionKey(sid), '1', 'EX', 60)
+  // The "not revoked" answer is reused for up to 500 ms.
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  const revoked = await me(revokedLater)
+  t.equal(revoked.statusCode, 401, 'a revoked session is refused')
+  t.equal(revoked.json().code, 'SESSION_REVOKED')
+
+  const shortLived = token(['user'], randomUUID(), { ttl: 1 })
+  t.equal((await me(shortLived)).statusCode, 200)
+  await new Promise((resolve) => setTimeout(resolve, 2100))
+  const expired = await me(shortLived)
+  t.equal(expired.statusCode, 401, 'an expired token is refused although it was verified before')
+  t.equal(expired.json().code, 'TOKEN_EXPIRED')
 })
 
 t.test('roles as route options: 403 without the role, admin always passes', async (t) => {

@@ -132,6 +132,13 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     }
   }
 
+  // Tokens whose signature, issuer, audience and claims were verified, with their expiry: a signed-in client
+  // sends the same token for minutes, and decoding and hashing it on every request cost a tenth of a cached
+  // read. Revocation and expiry are still checked on every request.
+  const verified = new Map<string, { user: AuthUser, expiresAt: number }>()
+  /** A verified token's `exp`, handed from the trust check to verify() (jwtVerify answers the formatted user). */
+  const expiries = new WeakMap<FastifyRequest, number>()
+
   await app.register(jwt, {
     secret: {
       public: async (_request: FastifyRequest, token: unknown) => {
@@ -151,15 +158,12 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     },
     formatUser: (p) => ({ id: p.sub, roles: Array.isArray(p.roles) ? p.roles : ['user'], sessionId: p.sid }),
     trusted: async (request: FastifyRequest, decoded: unknown) => {
-      const sid = (decoded as { payload?: AccessClaims }).payload?.sid ?? (decoded as AccessClaims).sid
-      return typeof sid === 'string' && !(await isRevoked(sid, request))
+      const claims = (decoded as { payload?: AccessClaims }).payload ?? (decoded as AccessClaims)
+      if (typeof claims.exp === 'number') expiries.set(request, claims.exp)
+      return typeof claims.sid === 'string' && !(await isRevoked(claims.sid, request))
     }
   } as jwt.FastifyJWTOptions)
 
-  // Tokens whose signature, issuer, audience and claims were verified, with their expiry: a signed-in client
-  // sends the same token for minutes, and decoding and hashing it on every request cost a tenth of a cached
-  // read. Revocation and expiry are still checked on every request.
-  const verified = new Map<string, { user: AuthUser, expiresAt: number }>()
   const VERIFIED_MAX = 50_000
 
   async function verify (request: FastifyRequest): Promise<void> {
@@ -176,9 +180,9 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
       return
     }
     try {
-      const decoded = await request.jwtVerify<{ payload?: AccessClaims } & Partial<AccessClaims>>()
-      const exp = decoded.payload?.exp ?? decoded.exp
-      if (request.user != null && typeof exp === 'number') {
+      await request.jwtVerify()
+      const exp = expiries.get(request)
+      if (request.user != null && exp !== undefined) {
         if (verified.size >= VERIFIED_MAX) verified.clear()
         verified.set(token, { user: request.user, expiresAt: exp * 1000 })
       }
