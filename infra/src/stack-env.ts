@@ -11,6 +11,13 @@ export interface StackEnvInput {
   smtpUrl: string
   gatewayPort: number
   env: NodeJS.ProcessEnv
+  /** The local OpenID provider (dev-oidc.ts), enabled as the sign-in provider `dev`. */
+  devOidc?: {
+    issuer: string
+    clientId: string
+    clientSecret: string
+    users: Array<{ email: string, password: string }>
+  }
 }
 
 export interface StackEnv {
@@ -34,6 +41,19 @@ async function devKeysDir (stackDir: string): Promise<string> {
 export async function localServiceEnv (i: StackEnvInput): Promise<StackEnv> {
   const adminEmail = i.env.BOOTSTRAP_ADMIN_EMAIL ?? 'admin@holo.local'
   const adminPassword = i.env.BOOTSTRAP_ADMIN_PASSWORD ?? 'holo-dev-admin-password'
+  const gateway = `http://127.0.0.1:${i.gatewayPort}`
+  const dev = i.devOidc
+  const providers = [...(i.env.OAUTH_PROVIDERS ?? '').split(','), ...(dev !== undefined ? ['dev'] : [])]
+    .map((k) => k.trim()).filter((k, n, all) => k !== '' && all.indexOf(k) === n)
+  const oauth: Record<string, string> = dev === undefined
+    ? {}
+    : {
+        OAUTH_PROVIDERS: providers.join(','),
+        OAUTH_DEV_ISSUER: dev.issuer,
+        OAUTH_DEV_CLIENT_ID: dev.clientId,
+        OAUTH_DEV_CLIENT_SECRET: dev.clientSecret
+      }
+  const devUser = dev?.users[0]
   return {
     common: {
       REDIS_URL: i.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
@@ -45,12 +65,19 @@ export async function localServiceEnv (i: StackEnvInput): Promise<StackEnv> {
         SMTP_URL: i.smtpUrl,
         AUTH_KEYS_DIR: await devKeysDir(i.stackDir),
         BOOTSTRAP_ADMIN_EMAIL: adminEmail,
-        BOOTSTRAP_ADMIN_PASSWORD: adminPassword
+        BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
+        ...oauth
       },
       card: {},
       file: { S3_ENDPOINT: i.s3Endpoint },
       notification: { SMTP_URL: i.smtpUrl }
     },
-    notes: [`dev admin: ${adminEmail} / ${adminPassword} (POST /api/v1/auth/login)`]
+    notes: [
+      `dev admin: ${adminEmail} / ${adminPassword} (POST /api/v1/auth/login)`,
+      ...(devUser !== undefined
+        ? [`dev sign-in provider "dev": ${devUser.email} / ${devUser.password} ` +
+          `(open ${gateway}/api/v1/auth/oauth/dev/start?redirectTo=${encodeURIComponent(`${gateway}/`)})`]
+        : [])
+    ]
   }
 }

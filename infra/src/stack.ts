@@ -4,6 +4,7 @@
 import type { ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { setupDatabase } from './db.js'
+import { startDevOidc } from './dev-oidc.js'
 import { startGateway, waitForHttp, type GatewaySettings, type RunningGateway } from './gateway.js'
 import { spawnTs, startMail, startS3 } from './local-services.js'
 import { repoRoot, services, urlForRole, type ServiceInfo } from './services.js'
@@ -64,7 +65,15 @@ try {
     log(`SMTP catcher (MailDev): ${smtpUrl}, inbox at ${mail.apiUrl}`)
   }
 
-  const shared = await localServiceEnv({ stackDir, s3Endpoint, smtpUrl, gatewayPort, env })
+  // The local OpenID provider, enabled in the auth service as the sign-in provider `dev` (docs/auth.md).
+  const devOidc = await startDevOidc({
+    port: Number(env.DEV_OIDC_PORT ?? 9400),
+    redirectUris: [`http://127.0.0.1:${gatewayPort}/api/v1/auth/oauth/dev/callback`]
+  })
+  stops.push(devOidc.close)
+  log(`dev OpenID provider: ${devOidc.issuer}`)
+
+  const shared = await localServiceEnv({ stackDir, s3Endpoint, smtpUrl, gatewayPort, env, devOidc })
   await Promise.all(services.map(async (s) => {
     const child = startService(s, {
       DATABASE_URL: urlForRole(adminUrl, s.role),

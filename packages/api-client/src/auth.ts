@@ -19,6 +19,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's linked sign-in providers */
+        get: operations["listAuthIdentities"];
+        put?: never;
+        /** Confirm a link: the Holo code of a link flow becomes an identity of the caller */
+        post: operations["createAuthIdentity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/identities/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unlink an identity
+         * @description Refused (409) while it is the only way left to sign in (no password, no other identity).
+         */
+        delete: operations["deleteAuthIdentity"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -92,6 +130,107 @@ export interface paths {
          * @description A new avatarFileId must name a file the caller may use (their own; admins any), as the file service says: otherwise 400 FILE_REFERENCE_INVALID; 503 naming `file` (nothing changed) when it cannot say.
          */
         patch: operations["updateAuthMe"];
+        trace?: never;
+    };
+    "/api/v1/auth/oauth/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider's answer (query)
+         * @description Checks the state (live, single use, this browser), redeems the code with the PKCE verifier, verifies the ID token (signature, issuer, audience, nonce, expiry), signs the user in or up, and redirects to redirectTo with a single-use Holo code (`code`, 60 s). Any failure is a problem response, never a redirect.
+         */
+        get: operations["getAuthOauthCallback"];
+        put?: never;
+        /**
+         * The provider's answer (form POST)
+         * @description Checks the state (live, single use, this browser), redeems the code with the PKCE verifier, verifies the ID token (signature, issuer, audience, nonce, expiry), signs the user in or up, and redirects to redirectTo with a single-use Holo code (`code`, 60 s). Any failure is a problem response, never a redirect.
+         */
+        post: operations["authOauthCallback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oauth/{provider}/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start linking a provider to the caller's account
+         * @description Returns a start URL with a one-time ticket: open it in the browser. The flow returns to redirectTo with a Holo code; confirm it with POST /identities (signed in as the same account).
+         */
+        post: operations["authOauthLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oauth/{provider}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start a sign-in with a provider (a browser navigation)
+         * @description Redirects to the provider (authorization code, PKCE S256, state, nonce). Apps pass their own code_challenge (RFC 8252) and must then send the verifier to POST /oauth/exchange. Nothing is redirected before redirectTo is checked against the allowlist.
+         */
+        get: operations["getAuthOauthStart"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oauth/exchange": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange the Holo code of a sign-in for tokens
+         * @description Single use; valid OAUTH_CODE_TTL_SECONDS. A sign-in started with a code_challenge needs its codeVerifier. The answer is the same as a login.
+         */
+        post: operations["authOauthExchange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oauth/providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The sign-in providers that are enabled */
+        get: operations["listAuthOauthProviders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/auth/password": {
@@ -324,6 +463,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An account at a sign-in provider that signs in to yours */
+        Identity: {
+            /** Format: date-time */
+            createdAt: string;
+            email: null | string;
+            /** @description Whether the provider said the email is verified */
+            emailVerified: boolean;
+            /**
+             * Format: uuid
+             * @description A UUID
+             */
+            id: string;
+            lastUsedAt: null | string;
+            provider: string;
+        };
+        OAuthProvider: {
+            key: string;
+            kind: "oidc" | "github";
+            /** @description For the button: "Continue with <name>" */
+            name: string;
+            /** @description GET it (as a browser navigation) with ?redirectTo= */
+            startUrl: string;
+        };
         /** @description RFC 9457 problem details */
         Problem: {
             /** @description Stable machine-readable code, e.g. CARD_NOT_FOUND */
@@ -370,6 +532,8 @@ export interface components {
             ip: null | string;
             /** Format: date-time */
             lastUsedAt: string;
+            /** @description How the session was opened: `password` or a sign-in provider's key */
+            provider: string;
             userAgent: null | string;
         };
         /** @description An account, as its owner or an admin sees it */
@@ -425,6 +589,186 @@ export interface operations {
                             y?: string;
                         }[];
                     };
+                };
+            };
+        };
+    };
+    listAuthIdentities: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's identities, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Identity"][];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createAuthIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "the code from the redirect"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The single-use code from the redirect */
+                    code: string;
+                    /** @description The PKCE verifier (RFC 7636) */
+                    codeVerifier?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Linked */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: date-time */
+                        createdAt: string;
+                        email: null | string;
+                        /** @description Whether the provider said the email is verified */
+                        emailVerified: boolean;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        lastUsedAt: null | string;
+                        provider: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteAuthIdentity: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -732,6 +1076,447 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAuthOauthCallback: {
+        parameters: {
+            query?: {
+                authuser?: string;
+                code?: string;
+                error?: string;
+                error_description?: string;
+                error_uri?: string;
+                hd?: string;
+                iss?: string;
+                prompt?: string;
+                scope?: string;
+                session_state?: string;
+                state?: string;
+            };
+            header?: never;
+            path: {
+                /** @description A provider key from GET /oauth/providers */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A redirect (Location) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    authOauthCallback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A provider key from GET /oauth/providers */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "c1f0…",
+                 *       "state": "the state of the sign-in"
+                 *     }
+                 */
+                "application/json": {
+                    code?: string;
+                    error?: string;
+                    id_token?: string;
+                    state?: string;
+                    user?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description A redirect (Location) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    authOauthLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A provider key from GET /oauth/providers */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "redirectTo": "https://app.holo.cards/settings/identities"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description BASE64URL(SHA256(code_verifier)) */
+                    codeChallenge?: string;
+                    /**
+                     * @description Where the browser returns with the Holo code: an origin or app scheme of OAUTH_REDIRECT_ALLOWLIST
+                     * @example https://app.holo.cards/signed-in
+                     * @example cards.holo.app:/oauth
+                     */
+                    redirectTo: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Where the browser goes next */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Open it in the browser (a one-time link ticket, valid OAUTH_FLOW_TTL_SECONDS) */
+                        startUrl: string;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAuthOauthStart: {
+        parameters: {
+            query: {
+                /** @description BASE64URL(SHA256(code_verifier)) */
+                code_challenge?: string;
+                code_challenge_method?: "S256";
+                /** @description A link ticket (POST /oauth/{provider}/link) */
+                linkTicket?: string;
+                /** @description Where the browser returns with the Holo code: an origin or app scheme of OAUTH_REDIRECT_ALLOWLIST */
+                redirectTo: string;
+            };
+            header?: never;
+            path: {
+                /** @description A provider key from GET /oauth/providers */
+                provider: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A redirect (Location) */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    authOauthExchange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "the code from the redirect"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The single-use code from the redirect */
+                    code: string;
+                    /** @description The PKCE verifier (RFC 7636) */
+                    codeVerifier?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Signed in: the user and a token pair */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description EdDSA-signed JWT, send as "Authorization: Bearer ..." */
+                        accessToken: string;
+                        /** @description Seconds until the access token expires */
+                        expiresIn: number;
+                        /** @description Opaque; single use: every refresh returns a new one */
+                        refreshToken: string;
+                        user: components["schemas"]["User"];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAuthOauthProviders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The enabled providers, for the sign-in screen */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["OAuthProvider"][];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,12 +13,18 @@ import { sessionRoutes, signInRoutes } from './modules/accounts/sessions.routes.
 import { SessionsService } from './modules/accounts/sessions.service.js'
 import { adminRoutes, meRoutes, profileRoutes } from './modules/accounts/users.routes.js'
 import { UsersService } from './modules/accounts/users.service.js'
+import { IdentitiesRepository } from './modules/oauth/identities.repository.js'
+import { createProvider } from './modules/oauth/oauth.providers.js'
+import { identityRoutes, oauthRoutes } from './modules/oauth/oauth.routes.js'
+import { OAuthService } from './modules/oauth/oauth.service.js'
+import { OAuthStore } from './modules/oauth/oauth.store.js'
 
 /** The account services, and a way to wait for the work they do after a response (tests wait for mail). */
 export interface Accounts {
   sessions: SessionsService
   passwords: PasswordsService
   users: UsersService
+  oauth: OAuthService
   /** Resolves once background work (password-reset lookups) and the mail it sent are done. */
   drain: () => Promise<void>
 }
@@ -78,7 +84,16 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
   const sessions = new SessionsService(core, deps.keys, throttle, metrics)
   const passwords = new PasswordsService(core)
   const users = new UsersService(core, deps.checkFile)
-  app.decorate('accounts', { sessions, passwords, users, drain: async () => { await core.drain() } })
+  const providerOptions = { timeoutMs: config.OAUTH_HTTP_TIMEOUT_MS, allowHttp: config.NODE_ENV !== 'production' }
+  const oauth = new OAuthService(core, new IdentitiesRepository(deps.prisma, config.DATABASE_SCHEMA),
+    new OAuthStore(deps.redis), sessions, metrics, {
+      providers: config.oauthProviders.map((p) => createProvider(p, providerOptions)),
+      redirects: config.oauthRedirects,
+      publicUrl: config.PUBLIC_URL,
+      codeTtlSeconds: config.OAUTH_CODE_TTL_SECONDS,
+      flowTtlSeconds: config.OAUTH_FLOW_TTL_SECONDS
+    })
+  app.decorate('accounts', { sessions, passwords, users, oauth, drain: async () => { await core.drain() } })
   app.addHook('onClose', async () => { await core.drain() })
 
   await app.register(async function api (api) {
@@ -97,6 +112,14 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
     await api.register(meRoutes, { users })
     await api.register(adminRoutes, { users })
     await api.register(profileRoutes, { users })
+    const oauthOptions = {
+      oauth,
+      publicUrl: config.PUBLIC_URL,
+      flowTtlSeconds: config.OAUTH_FLOW_TTL_SECONDS,
+      perIp: config.RATE_LIMIT_OAUTH_PER_IP
+    }
+    await api.register(oauthRoutes, oauthOptions)
+    await api.register(identityRoutes, oauthOptions)
   }, { prefix: '/api/v1/auth' })
 
   if (config.BOOTSTRAP_ADMIN_EMAIL !== undefined && config.BOOTSTRAP_ADMIN_PASSWORD !== undefined) {

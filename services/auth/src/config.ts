@@ -1,6 +1,9 @@
 import { Type, type Static } from 'typebox'
 import { eventsProducerEnv } from '@holo/events'
 import { assertProductionSafe, baseEnv, ConfigError, DEFAULT_ISSUER, fileServiceEnv, parseEnv } from '@holo/shared'
+import {
+  providerSettings, redirectAllowlist, type ProviderSettings, type RedirectRule
+} from './modules/oauth/oauth.settings.js'
 
 /** The development admin password the local stack uses; refused in production. */
 export const DEV_ADMIN_PASSWORD = 'holo-dev-admin-password'
@@ -44,16 +47,40 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_REGISTER_PER_IP: Type.Integer({ default: 20, minimum: 1 }),
   RATE_LIMIT_RESET_PER_IP: Type.Integer({ default: 20, minimum: 1 }),
   RATE_LIMIT_RESET_PER_ACCOUNT: Type.Integer({ default: 3, minimum: 1 }),
+  // Social sign-in starts and code exchanges per IP and window (each start keeps a flow in Redis for a while).
+  RATE_LIMIT_OAUTH_PER_IP: Type.Integer({ default: 300, minimum: 1 }),
   // Prefix of the rate-limit counters in Redis (tests give each app its own).
   RATE_LIMIT_NAMESPACE: Type.String({ default: 'auth:rl:', pattern: '^[A-Za-z0-9_.:-]*:$', maxLength: 100 }),
   // The file service, asked whether the caller may use a file (FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_MS).
-  ...fileServiceEnv()
+  ...fileServiceEnv(),
+  // Sign-in providers: their keys, comma-separated; each key K is configured by OAUTH_<K>_* (docs/auth.md).
+  OAUTH_PROVIDERS: Type.String({ default: '', pattern: '^[a-z0-9, -]*$' }),
+  // Where a sign-in may return: exact origins and app schemes, comma-separated; empty: PUBLIC_URL's origin.
+  OAUTH_REDIRECT_ALLOWLIST: Type.String({ default: '' }),
+  // The single-use Holo code a sign-in returns with, exchanged for tokens at POST /oauth/exchange.
+  OAUTH_CODE_TTL_SECONDS: Type.Integer({ default: 60, minimum: 5, maximum: 600 }),
+  // How long a started sign-in (its state, nonce and PKCE verifier) waits for the provider's answer.
+  OAUTH_FLOW_TTL_SECONDS: Type.Integer({ default: 600, minimum: 60, maximum: 3600 }),
+  // Each request to a provider (discovery, token, JWKS, user info) gives up after this long: then 503.
+  OAUTH_HTTP_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 30000 })
 })
 
-export type Config = Static<typeof EnvSchema>
+export type Env = Static<typeof EnvSchema>
+export type Config = Env & {
+  /** Every configured sign-in provider, enabled or not (from OAUTH_PROVIDERS and OAUTH_<KEY>_*). */
+  oauthProviders: ProviderSettings[]
+  /** Where a sign-in may return (OAUTH_REDIRECT_ALLOWLIST). */
+  oauthRedirects: RedirectRule[]
+}
 
 export function loadConfig (env: Record<string, string | undefined>): Config {
-  const config = parseEnv(EnvSchema, env)
+  const parsed = parseEnv(EnvSchema, env)
+  const production = parsed.NODE_ENV === 'production'
+  const config: Config = {
+    ...parsed,
+    oauthProviders: providerSettings(env, production),
+    oauthRedirects: redirectAllowlist(parsed.OAUTH_REDIRECT_ALLOWLIST, parsed.PUBLIC_URL, production)
+  }
   assertProductionSafe(config.NODE_ENV, [
     [
       config.AUTH_KEYS_DIR === undefined && config.AUTH_SIGNING_KEYS === undefined,

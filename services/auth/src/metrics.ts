@@ -4,6 +4,8 @@ import { counter } from '@holo/shared'
 export type LoginResult = 'ok' | 'failed' | 'disabled'
 export type RefreshResult = 'ok' | 'grace' | 'reuse' | 'invalid'
 export type ThrottleResult = 'refused' | 'delayed'
+/** A provider's answer at the callback: signed in (an existing or a new account), linked, refused, or failed. */
+export type OAuthResult = 'signed_in' | 'registered' | 'link' | 'refused' | 'failed'
 
 /** What the auth service counts (besides the shared RED metrics and client instruments). */
 export interface AuthMetrics {
@@ -11,6 +13,7 @@ export interface AuthMetrics {
   login: (result: LoginResult) => void
   refresh: (result: RefreshResult) => void
   throttled: (result: ThrottleResult) => void
+  oauth: (provider: string, result: OAuthResult) => void
 }
 
 /** The auth service's domain counters, on the app's registry: the one place the service makes metrics. */
@@ -20,10 +23,13 @@ export function authMetrics (registry: Registry): AuthMetrics {
   const refreshes = counter(registry, 'auth_refreshes_total', 'Refresh attempts by result', ['result'])
   const throttle = counter(registry, 'auth_login_throttle_total',
     'Login attempts refused (per account + address) or slowed down (per account)', ['result'])
+  const oauth = counter(registry, 'auth_oauth_callbacks_total', 'Sign-in provider answers by provider and result',
+    ['provider', 'result'])
   return {
     registered: () => { registrations.inc() },
     login: (result) => { logins.inc({ result }) },
     refresh: (result) => { refreshes.inc({ result }) },
-    throttled: (result) => { throttle.inc({ result }) }
+    throttled: (result) => { throttle.inc({ result }) },
+    oauth: (provider, result) => { oauth.inc({ provider, result }) }
   }
 }

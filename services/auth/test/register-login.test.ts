@@ -27,7 +27,7 @@ t.test('registration', async (t) => {
     t.match(out.refreshToken, /^[A-Za-z0-9_-]{43}$/, '256-bit opaque refresh token')
     const row = await deps.prisma.user.findUniqueOrThrow({ where: { id: out.user.id } })
     t.match(row.passwordHash, /^\$argon2id\$/, 'argon2id hash')
-    t.notOk(row.passwordHash.includes(body.password))
+    t.notOk(row.passwordHash?.includes(body.password))
     const stored = await deps.prisma.refreshToken.findMany({ where: { session: { userId: out.user.id } } })
     t.equal(stored.length, 1)
     t.not(stored[0]?.tokenHash, out.refreshToken, 'refresh tokens are stored hashed')

@@ -29,5 +29,6 @@ export const toSession = (s: SessionRow, currentSessionId: string): Session => (
   lastUsedAt: s.lastUsedAt.toISOString(),
   userAgent: s.userAgent,
   ip: s.ip,
+  provider: s.provider,
   current: s.id === currentSessionId
 })

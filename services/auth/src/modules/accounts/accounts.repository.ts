@@ -60,6 +60,8 @@ export interface NewSession {
   userAgent: string | null
   expiresAt: Date
   refreshHash: string
+  /** `password` or the key of the sign-in provider that opened it. */
+  provider: string
 }
 /** A user's live sessions: all of them, one (`id`), or all but one (`exceptId`). */
 export interface SessionSelection { userId: string, id?: string, exceptId?: string }
@@ -153,6 +155,7 @@ export class AccountsRepository {
         ip: data.ip,
         userAgent: data.userAgent,
         expiresAt: data.expiresAt,
+        provider: data.provider,
         refreshTokens: { create: { tokenHash: data.refreshHash, expiresAt: data.expiresAt } }
       }
     }), eventsOf)

@@ -66,6 +66,7 @@ export const SessionSchema = Type.Object({
   lastUsedAt: Type.String({ format: 'date-time' }),
   userAgent: Nullable(Type.String()),
   ip: Nullable(Type.String()),
+  provider: Type.String({ description: 'How the session was opened: `password` or a sign-in provider\'s key' }),
   current: Type.Boolean({ description: 'True for the session of the calling access token' })
 }, { $id: 'Session' })
 export type Session = Static<typeof SessionSchema>

@@ -12,6 +12,8 @@ export class PasswordsService {
 
   async change (caller: AuthUser, body: ChangePasswordBody, ctx: RequestContext): Promise<void> {
     const user = await this.core.activeUser(caller.id)
+    // A social-only account sets its first password through the reset flow, which proves the mailbox.
+    if (user.passwordHash === null) throw errors.PASSWORD_NOT_SET()
     if (!await this.core.hasher.verify(user.passwordHash, body.currentPassword)) {
       await this.core.audit(ctx, { event: 'password.change_failed', actorId: user.id, targetId: user.id })
       throw errors.CURRENT_PASSWORD_INCORRECT()

@@ -29,7 +29,7 @@ export class SessionsService {
   }
 
   /** Opens a session; a login (not a registration) publishes user.logged_in, saying whether the device is new. */
-  private async startSession (user: UserRow, ctx: RequestContext, login = false): Promise<AuthResult> {
+  private async startSession (user: UserRow, ctx: RequestContext, login = false, provider = 'password'): Promise<AuthResult> {
     const refreshToken = newOpaqueToken()
     const userAgent = ctx.userAgent?.slice(0, 512) ?? null
     const since = new Date(Date.now() - NEW_DEVICE_DAYS * 86_400_000)
@@ -39,7 +39,8 @@ export class SessionsService {
       ip: ctx.ip,
       userAgent,
       expiresAt: new Date(Date.now() + this.core.config.REFRESH_TOKEN_TTL_SECONDS * 1000),
-      refreshHash: sha256(refreshToken)
+      refreshHash: sha256(refreshToken),
+      provider
     }, (s) => login ? [loggedIn(s, newDevice)] : [])
     const access = this.accessFor(user, session.id)
     return { user: toUser(user), accessToken: access.token, refreshToken, expiresIn: access.expiresIn }
@@ -77,10 +78,15 @@ export class SessionsService {
       await this.core.audit(ctx, { event: 'login.failed', details: { reason: 'unknown_email', ...slowed } })
       throw errors.INVALID_CREDENTIALS()
     }
-    if (!await this.core.hasher.verify(user.passwordHash, body.password)) {
+    // An account made by a sign-in provider has no password until its owner sets one (reset flow): the same
+    // work and the same 401 as a wrong password.
+    const matches = user.passwordHash === null
+      ? await this.core.hasher.burn(body.password).then(() => false)
+      : await this.core.hasher.verify(user.passwordHash, body.password)
+    if (!matches) {
       this.metrics.login('failed')
       await this.throttle.failed(attempt)
-      const details = { reason: 'wrong_password', ...slowed }
+      const details = { reason: user.passwordHash === null ? 'no_password' : 'wrong_password', ...slowed }
       await this.core.audit(ctx, { event: 'login.failed', targetId: user.id, details })
       throw errors.INVALID_CREDENTIALS()
     }
@@ -95,6 +101,18 @@ export class SessionsService {
     const okDetails = delayedMs > 0 ? { details: slowed } : {}
     await this.core.audit(ctx, { event: 'login.ok', actorId: user.id, targetId: user.id, ...okDetails })
     return await this.startSession(user, ctx, true)
+  }
+
+  /** A sign-in by a provider (the Holo code exchanged): the same session, tokens and login event as a login. */
+  async signInWith (user: UserRow, provider: string, ctx: RequestContext): Promise<AuthResult> {
+    if (user.disabledAt !== null) {
+      this.metrics.login('disabled')
+      await this.core.audit(ctx, { event: 'login.failed', targetId: user.id, details: { reason: 'disabled', provider } })
+      throw errors.ACCOUNT_DISABLED()
+    }
+    this.metrics.login('ok')
+    await this.core.audit(ctx, { event: 'login.ok', actorId: user.id, targetId: user.id, details: { provider } })
+    return await this.startSession(user, ctx, true, provider)
   }
 
   /**
