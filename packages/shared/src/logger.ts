@@ -16,7 +16,7 @@ export const redactPaths = [
 ]
 
 /** Query parameters whose value is a credential: signed-URL signatures, tokens, passwords. */
-export const SECRET_PARAM = /sig|token|ticket|password|secret|credential|api[-_]?key/i
+export const SECRET_PARAM = /sig|token|ticket|password|secret|credential|api[-_]?key|verifier|^code$|^state$/i
 
 /**
  * A URL safe to log: values of secret-looking query parameters (sig, signature,

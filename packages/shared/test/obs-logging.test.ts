@@ -31,6 +31,11 @@ t.test('redactUrl hides signatures and tokens in query strings only', async (t) 
     '/x?refresh_token=[redacted]&access%5Ftoken=[redacted]&password=[redacted]'
   )
   t.equal(
+    redactUrl('/api/v1/auth/oauth/dev/callback?code=c0de&state=st4te&iss=https%3A%2F%2Fid&code_verifier=v'),
+    '/api/v1/auth/oauth/dev/callback?code=[redacted]&state=[redacted]&iss=https%3A%2F%2Fid&code_verifier=[redacted]',
+    'an OAuth callback\'s one-time code and state, and a PKCE verifier'
+  )
+  t.equal(
     redactUrl('/api/v1/cards?limit=20&cursor=abc'),
     '/api/v1/cards?limit=20&cursor=abc',
     'ordinary parameters untouched'
