@@ -95,6 +95,27 @@ function openStream (
   return stream
 }
 
+/** Waits until a consumer group has read and acknowledged everything in a stream (up to a minute). */
+async function drained (redisUrl: string, stream: string, group: string): Promise<void> {
+  const redis = new Redis(redisUrl)
+  try {
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline) {
+      const groups = await redis.xinfo('GROUPS', stream) as unknown[][]
+      const info = groups.map((g) => {
+        const o: Record<string, unknown> = {}
+        for (let i = 0; i < g.length; i += 2) o[String(g[i])] = g[i + 1]
+        return o
+      }).find((g) => g.name === group)
+      if (info !== undefined && Number(info.lag ?? 1) === 0 && Number(info.pending ?? 1) === 0) return
+      await sleep(100)
+    }
+    throw new Error(`${group} did not drain ${stream} within a minute`)
+  } finally {
+    redis.disconnect()
+  }
+}
+
 async function rssMiB (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN)
@@ -145,8 +166,9 @@ async function delivery (o: NotificationBenchOptions): Promise<NotificationRow> 
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity })
   const cards = await freshCards(o.gatewayUrl, owners, total, agent)
   const plan = cards.map((c, i) => ({ cardId: c.cardId, liker: likers[i % likers.length] as BenchUser }))
-  // The card events of the creates reach the notification service before the likes start.
-  await sleep(o.quick ? 3_000 : 5_000)
+  // The notification service applies the creates' events before the likes start: the figure is delivery at a
+  // steady 200 likes/s, not the time to work off a backlog of creates.
+  await drained(o.redisUrl, `${o.streamPrefix}card`, 'notification')
 
   const okAt = new Map<string, number>()
   const seenAt = new Map<string, number>()

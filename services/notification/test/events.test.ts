@@ -4,6 +4,7 @@ import t from 'tap'
 import { makeEvent } from '@holo/events'
 import { buildTestApp, eventually, withSeq, type TestApp, type TestUser } from './helper.js'
 import type { NotificationItem } from '../src/modules/notifications/notifications.types.js'
+import { ZERO_ID } from '../src/ids.js'
 
 const inbox = async (ta: TestApp, u: TestUser): Promise<NotificationItem[]> => {
   const res = await ta.app.inject({ url: '/api/v1/notifications?limit=100', headers: u.headers })
@@ -176,7 +177,9 @@ t.test('likes collapse within the window, unlikes take likers out, ids grow, sin
   const first = items[0] as NotificationItem
   t.match(first, { type: 'card.liked', title: 'Ana liked Nebula Dragon', data: { cardId: card, count: 1 } })
   await eventually(() => live.length >= 2, 'the first live messages')
-  t.same(live.slice(0, 2), [{ kind: 'notification', notification: first }, { kind: 'unread', count: 1 }])
+  t.same(live.slice(0, 2), [
+    { kind: 'notification', notification: first, previousId: ZERO_ID }, { kind: 'unread', count: 1 }
+  ], 'the first of the inbox names no predecessor')
 
   // The owner reads it; a second like re-makes it with a new id, unread again.
   await ta.app.inject({ method: 'POST', url: `/api/v1/notifications/${first.id}/read`, headers: owner.headers })
@@ -193,9 +196,9 @@ t.test('likes collapse within the window, unlikes take likers out, ids grow, sin
   t.same(live.slice(2, 6), [
     { kind: 'unread', count: 0 },
     { kind: 'removed', id: first.id },
-    { kind: 'notification', notification: second },
+    { kind: 'notification', notification: second, previousId: first.id },
     { kind: 'unread', count: 1 }
-  ], 'read, then the old id removed, the new one, the count')
+  ], 'read, then the old id removed, the new one (after the old in the inbox\'s order), the count')
 
   // Twelve more: "… and 13 others"; since(second) holds exactly the newest version.
   await ta.publish(...likers.slice(2).map((u, i) => like(u, 2 + i * 0.1)))

@@ -6,6 +6,7 @@ import { makeEvent } from '@holo/events'
 import { revokedSessionKey } from '@holo/shared'
 import { buildTestApp, eventually, type TestApp, type TestUser } from './helper.js'
 import { notifications, openSse, type SseEvent } from './sse.js'
+import { uuidv7, ZERO_ID } from '../src/ids.js'
 
 
 const listen = async (ta: TestApp): Promise<string> => await ta.app.listen({ port: 0, host: '127.0.0.1' })
@@ -177,4 +178,47 @@ t.test('two instances: a stream on A gets a notification consumed by B; closing 
   await a.app.close()
   await eventually(() => sse.ended(), 'the stream to end with the app')
   t.ok(sse.ended(), 'closing the app ends its streams')
+})
+
+t.test('announcements out of order: nothing skipped or sent twice; the next one in order is sent as announced', async (t) => {
+  const ta = await buildTestApp(t, env)
+  const base = await listen(ta)
+  const owner = ta.user()
+  const sse = await openSse(`${base}/api/v1/notifications/stream`, owner.headers)
+  t.teardown(sse.close)
+  await eventually(() => sse.events.some((e) => e.event === 'unread'), 'connected')
+  // Notifications committed behind the publisher's back, as two instances' commits would be.
+  const store = async (id: string): Promise<void> => {
+    await ta.deps.pool.query(
+      `INSERT INTO notifications (id, user_id, type, title, body, data) VALUES ($1, $2, 'welcome', 'stored', 'b', '{}')`,
+      [id, owner.id])
+  }
+  const announce = async (id: string, previousId: string, title: string): Promise<void> => {
+    const notification = {
+      id, type: 'welcome', title, body: 'b', data: {}, createdAt: new Date().toISOString(), readAt: null
+    }
+    await ta.deps.redis.publish(`${ta.config.NOTIFICATIONS_CHANNEL_PREFIX}user:${owner.id}`,
+      JSON.stringify({ kind: 'notification', notification, previousId }))
+  }
+  const titles = (): string[] => notifications(sse.events).map((e) => (JSON.parse(e.data) as { title: string }).title)
+  const [n1, n2, n3, n4] = [uuidv7(), uuidv7(), uuidv7(), uuidv7()]
+  // The stream has sent nothing yet: the first is read from the inbox.
+  await store(n1)
+  await announce(n1, ZERO_ID, 'announced')
+  await eventually(() => notifications(sse.events).length === 1, 'the first')
+  // The next names the last one sent as its predecessor: sent as announced, without reading the inbox.
+  await store(n2)
+  await announce(n2, n1, 'announced')
+  await eventually(() => notifications(sse.events).length === 2, 'the second')
+  // The fourth is announced before the third: the stream reads the inbox and sends both, in order; the late
+  // announcement of the third changes nothing.
+  await store(n3)
+  await store(n4)
+  await announce(n4, n3, 'announced')
+  await eventually(() => notifications(sse.events).length === 4, 'the third and fourth')
+  await announce(n3, n2, 'announced')
+  await announce(n4, n3, 'announced')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.same(notifications(sse.events).map((e) => e.id), [n1, n2, n3, n4], 'in commit order, each once')
+  t.same(titles(), ['stored', 'announced', 'stored', 'stored'], 'only the one in order was sent as announced')
 })

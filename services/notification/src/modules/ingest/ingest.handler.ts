@@ -6,7 +6,7 @@ import type { InboxChange } from '../notifications/notifications.publisher.js'
 import type {
   Channels, NotificationContent, NotificationItem, NotificationType
 } from '../notifications/notifications.types.js'
-import type { CardEntry, IngestRepository, Likers } from './ingest.repository.js'
+import type { CardEntry, IngestRepository, Inserted, Likers } from './ingest.repository.js'
 import {
   SECURITY_TEXTS, cardAddedText, cardName, hiddenText, likedText, mailOf, nameOf, templateArchivedText, welcomeText
 } from './ingest.texts.js'
@@ -42,9 +42,15 @@ export class EffectLog {
   readonly created: NotificationType[] = []
   mailDue = false
 
-  change (userId: string, removed: string[], added: NotificationItem[]): void {
-    this.changes.push({ userId, removed, added, unreadChanged: true })
-    for (const n of added) this.created.push(n.type)
+  change (userId: string, removed: string[], added: Inserted[]): void {
+    this.changes.push({
+      userId,
+      removed,
+      added: added.map((a) => a.item),
+      previousIds: Object.fromEntries(added.map((a) => [a.item.id, a.previousId])),
+      unreadChanged: true
+    })
+    for (const a of added) this.created.push(a.item.type)
   }
 }
 
@@ -240,8 +246,9 @@ async function deliver (
   const old = replaces === null ? { deleted: false, mailPending: false } : await repo.deleteNotification(replaces)
   const removed = old.deleted && replaces !== null ? [replaces] : []
   // A like group is linked to its new notification by the same statement.
-  const item = channels.inApp ? await repo.insertNotification(userId, type, content, likeGroupId) : null
-  if (removed.length > 0 || item !== null) log.change(userId, removed, item === null ? [] : [item])
+  const inserted = channels.inApp ? await repo.insertNotification(userId, type, content, likeGroupId) : null
+  const item = inserted?.item ?? null
+  if (removed.length > 0 || inserted !== null) log.change(userId, removed, inserted === null ? [] : [inserted])
   if (channels.email && (mail === 'always' || old.mailPending)) {
     const due = await repo.queueEmail(userId, type, item?.id ?? null, mailOf(content), s.gatherSeconds)
     if (due) log.mailDue = true

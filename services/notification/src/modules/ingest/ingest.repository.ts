@@ -66,6 +66,9 @@ interface UserRow { user_id: string, email: string | null, username: string | nu
 const toUser = (row: UserRow): UserEntry =>
   ({ userId: row.user_id, email: row.email, username: row.username, displayName: row.display_name })
 
+/** A notification just made, and the id handed out before it in its user's inbox (ZERO_ID for the first). */
+export interface Inserted { item: NotificationItem, previousId: string }
+
 /** A group's likers, the latest first, and the directory entries known of the first two. */
 export interface Likers { ids: string[], known: UserEntry[] }
 
@@ -280,7 +283,7 @@ export class IngestRepository {
    */
   async insertNotification (
     userId: string, type: NotificationType, content: NotificationContent, groupId?: string
-  ): Promise<NotificationItem> {
+  ): Promise<Inserted> {
     const id = uuidv7()
     const values = [userId, type, content.title, content.body, JSON.stringify(content.data)]
     const r = await this.query<NotificationRow & { last_id: string }>(
@@ -292,9 +295,11 @@ export class IngestRepository {
          SELECT $1, $2, $3::text, $4::text, $5::text, $6::jsonb FROM h WHERE h.last_id = $1
          RETURNING id, type, title, body, data, created_at, read_at),
        g AS (UPDATE like_groups SET notification_id = n.id FROM n WHERE like_groups.id = $7::uuid)
-       SELECT h.last_id, n.* FROM h LEFT JOIN n ON true`, [id, ...values, groupId ?? null])
-    const row = r.rows[0] as NotificationRow & { last_id: string }
-    if (row.id !== null) return toItem(row)
+       SELECT h.last_id, n.*, (SELECT last_id FROM inbox_heads WHERE user_id = $2) AS previous_id
+         FROM h LEFT JOIN n ON true`, [id, ...values, groupId ?? null])
+    // previous_id: the head before this statement (its snapshot), the id handed out just before this one.
+    const row = r.rows[0] as NotificationRow & { last_id: string, previous_id: string | null }
+    if (row.id !== null) return { item: toItem(row), previousId: row.previous_id ?? ZERO_ID }
     // The head is ahead of this clock: the next id after it, the head's row locked by the statement above.
     const next = after(row.last_id)
     await this.query('UPDATE inbox_heads SET last_id = $2 WHERE user_id = $1', [userId, next])
@@ -302,7 +307,7 @@ export class IngestRepository {
       `INSERT INTO notifications (id, user_id, type, title, body, data) VALUES ($1, $2, $3, $4, $5, $6)
        RETURNING id, type, title, body, data, created_at, read_at`, [next, ...values])
     if (groupId !== undefined) await this.setGroupNotification(groupId, next)
-    return toItem(made.rows[0] as NotificationRow)
+    return { item: toItem(made.rows[0] as NotificationRow), previousId: row.last_id }
   }
 
   /** Deletes a notification and the mail it had queued (not sent yet). */

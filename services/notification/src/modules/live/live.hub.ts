@@ -83,10 +83,10 @@ export class LiveStream {
   }
 
   /**
-   * A message of the user's channel. A notification is only an announcement: what is sent is read
-   * from the inbox after the last id sent, one read at a time, because announcements of two
-   * commits can arrive in either order while ids follow commit order. Nothing is skipped, nothing
-   * sent twice.
+   * A message of the user's channel. A notification is an announcement: unless it names the last id sent as
+   * the one handed out just before it (then it is sent as is), what is sent is read from the inbox after the
+   * last id sent, one read at a time, because announcements of two commits can arrive in either order while
+   * ids follow commit order. Nothing is skipped, nothing sent twice.
    */
   receive (message: LiveMessage): void {
     if (this.state === 'starting') {
@@ -97,6 +97,11 @@ export class LiveStream {
     if (this.state !== 'live') return
     if (message.kind !== 'notification') {
       this.deliver(message, true)
+      return
+    }
+    // The one right after the last sent (in commit order): nothing can be missing in between, send it as is.
+    if (this.catching === undefined && message.previousId !== undefined && message.previousId === this.lastId) {
+      this.deliver({ kind: 'notification', notification: message.notification }, true)
       return
     }
     if (this.catching !== undefined) {

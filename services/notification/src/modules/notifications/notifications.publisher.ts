@@ -8,7 +8,8 @@ import type { NotificationItem } from './notifications.types.js'
 
 /** The messages of the live contract, as JSON on the user's channel. */
 export type LiveMessage =
-  | { kind: 'notification', notification: NotificationItem }
+  /** `previousId`: the id handed out just before it in the user's inbox (a stream that sent that one is gap-free). */
+  | { kind: 'notification', notification: NotificationItem, previousId?: string }
   | { kind: 'removed', id: string }
   | { kind: 'unread', count: number }
 
@@ -17,6 +18,8 @@ export interface InboxChange {
   userId: string
   removed: string[]
   added: NotificationItem[]
+  /** For each added id, the id handed out just before it (when known): lets streams skip reading the inbox. */
+  previousIds?: Record<string, string>
   /** Whether the unread count may have changed (it is read again after the commit and published). */
   unreadChanged: boolean
 }
@@ -55,7 +58,9 @@ export class NotificationsPublisher {
       changes.forEach((c, i) => {
         const messages: LiveMessage[] = [
           ...c.removed.map((id): LiveMessage => ({ kind: 'removed', id })),
-          ...c.added.map((notification): LiveMessage => ({ kind: 'notification', notification }))
+          ...c.added.map((notification): LiveMessage => ({
+            kind: 'notification', notification, previousId: c.previousIds?.[notification.id]
+          }))
         ]
         if (lastCounted.get(c.userId) === i) messages.push({ kind: 'unread', count: counts.get(c.userId) ?? 0 })
         for (const m of messages) pipeline.publish(this.channel(c.userId), JSON.stringify(m))
