@@ -10,7 +10,8 @@
 //              [--before DIR] [--ab-rounds N]  (the card scenarios marked compareBefore also against DIR's card service)
 //
 // The event bus's scenarios (events-throughput, events-latency: lib/events-bench.ts) and the live notifications'
-// (notification-delivery, notification-idle-streams: lib/notification-bench.ts) run after the HTTP ones.
+// (notification-delivery, notification-idle-streams: lib/notification-bench.ts) and billing's (billing-webhooks,
+// billing-checkout: lib/billing-bench.ts) run after the HTTP ones.
 // --before DIR (or BENCH_BEFORE_DIR) names an installed checkout of an earlier commit (c0d4de9, before the events
 // were wired; see README): its card service runs beside the current one on the same data, and card-create, like and
 // card-get-cached run against both, directly, N rounds in alternating order (default 2), each as a ratio.
@@ -31,6 +32,7 @@ import { openLoop } from './lib/open-loop.js'
 import { describeKinds, describeOpenLoop, renderMarkdown, type Row } from './lib/report.js'
 import { EVENT_SCENARIOS, runEventScenarios, type EventsRow } from './lib/events-bench.js'
 import { NOTIFICATION_SCENARIOS, runNotificationScenarios, type NotificationRow } from './lib/notification-bench.js'
+import { BILLING_SCENARIOS, runBillingBench, type BillingRow } from './lib/billing-bench.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -52,7 +54,7 @@ const duration = Number(flags.duration ?? (quick ? 3 : 10))
 const warmup = Number(flags.warmup ?? (quick ? 1 : 3))
 const connections = Number(flags.connections ?? 50)
 const cardCount = Number(flags.cards ?? (quick ? 5_000 : 100_000))
-const SPECIAL_SCENARIOS: readonly string[] = [...EVENT_SCENARIOS, ...NOTIFICATION_SCENARIOS]
+const SPECIAL_SCENARIOS: readonly string[] = [...EVENT_SCENARIOS, ...NOTIFICATION_SCENARIOS, ...BILLING_SCENARIOS]
 const selected = flags.scenarios?.split(',') ?? [...scenarios.map((s) => s.name), ...SPECIAL_SCENARIOS]
 const unknown = selected.filter((x) => !scenarios.some((s) => s.name === x) && !SPECIAL_SCENARIOS.includes(x))
 if (unknown.length > 0) throw new Error(`unknown scenarios: ${unknown.join(', ')}`)
@@ -88,6 +90,7 @@ const rows: Row[] = []
 const asUser = { id: '', accessToken: '', refreshToken: '' }
 let eventRows: EventsRow[] = []
 let notificationRows: NotificationRow[] = []
+let billingRows: BillingRow[] = []
 let cardsInTable = 0
 try {
   const runId = Date.now().toString(36)
@@ -150,6 +153,12 @@ try {
       duration,
       streams: flags.streams === undefined ? undefined : Number(flags.streams),
       log
+    })
+  }
+  if (selected.some((x) => (BILLING_SCENARIOS as readonly string[]).includes(x))) {
+    // Its own billing service and Stripe stand-in on a database of its own (lib/billing-bench.ts).
+    billingRows = await runBillingBench({
+      adminUrl: stack.adminUrl, redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', quick, log
     })
   }
   if (selected.some((x) => (EVENT_SCENARIOS as readonly string[]).includes(x))) {
@@ -285,7 +294,8 @@ const report = {
   before: beforeDir === undefined ? undefined : { dir: beforeDir, commit: beforeCommit ?? '' },
   rows,
   events: eventRows,
-  notifications: notificationRows
+  notifications: notificationRows,
+  billing: billingRows
 }
 const out = path.join(here, 'results')
 await mkdir(out, { recursive: true })

@@ -1,5 +1,6 @@
 import type { EventsRow } from './events-bench.js'
 import type { NotificationRow } from './notification-bench.js'
+import type { BillingRow } from './billing-bench.js'
 
 export interface Row {
   scenario: string
@@ -56,6 +57,8 @@ export interface Report {
   events?: EventsRow[]
   /** Live notifications through the gateway (lib/notification-bench.ts). */
   notifications?: NotificationRow[]
+  /** Billing's webhooks and checkout against the Stripe stand-in (lib/billing-bench.ts). */
+  billing?: BillingRow[]
 }
 
 export function renderMarkdown (r: Report): string {
@@ -144,6 +147,18 @@ export function renderMarkdown (r: Report): string {
     }
     lines.push('')
     for (const x of live) lines.push(`- ${x.scenario}: ${x.detail}`)
+  }
+  const billing = r.billing ?? []
+  if (billing.length > 0) {
+    lines.push('', 'Billing against the Stripe stand-in (lib/billing-bench.ts).', '',
+      '| scenario | how | per s | p50 ms | p99 ms | max ms | count | errors | goal | met |',
+      '|---|---|---:|---:|---:|---:|---:|---:|---|---|')
+    for (const x of billing) {
+      lines.push(`| ${x.scenario} | ${x.variant} | ${x.perSec} | ${x.p50Ms} | ${x.p99Ms} | ${x.maxMs} | ${x.count} | ` +
+        `${x.errors} | ${x.goal} | ${x.met === null ? '–' : x.met ? 'yes' : 'no'} |`)
+    }
+    lines.push('')
+    for (const x of billing) lines.push(`- ${x.scenario} (${x.variant}): ${x.detail}`)
   }
   return `${lines.join('\n')}\n`
 }

@@ -1,5 +1,5 @@
 // Renders one Swagger UI per service document and the event catalogue, all served by this gateway.
-for (const service of ['auth', 'card', 'file', 'notification', 'analytics', 'audit']) {
+for (const service of ['auth', 'card', 'file', 'notification', 'analytics', 'audit', 'billing']) {
   window.SwaggerUIBundle({
     url: `/docs/${service}.json`,
     dom_id: `#${service}-ui`,

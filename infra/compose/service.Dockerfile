@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# One image recipe for every service (auth, card, file, notification, analytics, audit): they differ only in
+# One image recipe for every service (auth, card, file, notification, analytics, audit, billing): they differ only in
 # their folder and port. Built from the repository root, because it needs the
 # workspace lockfile and packages/shared and packages/events:
 #   docker build -f infra/compose/service.Dockerfile --build-arg SERVICE=auth --build-arg PORT=3001 -t holo/auth .
@@ -10,7 +10,7 @@ ARG PORT
 
 FROM ${NODE_IMAGE} AS base
 ARG SERVICE
-RUN test -n "$SERVICE" || { echo 'build with --build-arg SERVICE=auth|card|file|notification|analytics|audit' >&2; exit 1; }
+RUN test -n "$SERVICE" || { echo 'build with --build-arg SERVICE=auth|card|file|notification|analytics|audit|billing' >&2; exit 1; }
 ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH CI=true
 RUN npm install -g pnpm@10 >/dev/null
 WORKDIR /repo
@@ -26,6 +26,7 @@ COPY services/file/package.json services/file/
 COPY services/notification/package.json services/notification/
 COPY services/analytics/package.json services/analytics/
 COPY services/audit/package.json services/audit/
+COPY services/billing/package.json services/billing/
 COPY gateway/package.json gateway/
 COPY bench/package.json bench/
 

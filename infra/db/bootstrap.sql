@@ -5,7 +5,7 @@ DO $$
 DECLARE
   svc text;
 BEGIN
-  FOREACH svc IN ARRAY ARRAY['auth', 'card', 'file', 'notification', 'analytics', 'audit'] LOOP
+  FOREACH svc IN ARRAY ARRAY['auth', 'card', 'file', 'notification', 'analytics', 'audit', 'billing'] LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'holo_' || svc) THEN
       EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE', 'holo_' || svc);
     END IF;

@@ -9,7 +9,8 @@ const passwords = {
   file: process.env.FILE_DB_PASSWORD,
   notification: process.env.NOTIFICATION_DB_PASSWORD,
   analytics: process.env.ANALYTICS_DB_PASSWORD,
-  audit: process.env.AUDIT_DB_PASSWORD
+  audit: process.env.AUDIT_DB_PASSWORD,
+  billing: process.env.BILLING_DB_PASSWORD
 }
 const command = process.argv[2]
 

@@ -8,8 +8,16 @@ import { repoRoot } from './services.js'
 
 export interface GatewaySettings {
   port: number
-  /** host:port of each service; analytics and audit default to a closed port (their routes answer 502). */
-  upstreams: { auth: string, card: string, file: string, notification?: string, analytics?: string, audit?: string }
+  /** host:port of each service; the optional ones default to a closed port (their routes answer 502). */
+  upstreams: {
+    auth: string
+    card: string
+    file: string
+    notification?: string
+    analytics?: string
+    audit?: string
+    billing?: string
+  }
   /** Folder for the rendered config, pid, logs and temp files. */
   runDir: string
   /** Access log file (or `off`); defaults to the run folder. */
@@ -54,6 +62,7 @@ export async function renderNginxConf (s: GatewaySettings): Promise<string> {
   replace(/server notification:3004/, `server ${s.upstreams.notification ?? '127.0.0.1:9'}`)
   replace(/server analytics:3005/, `server ${s.upstreams.analytics ?? '127.0.0.1:9'}`)
   replace(/server audit:3006/, `server ${s.upstreams.audit ?? '127.0.0.1:9'}`)
+  replace(/server billing:3007/, `server ${s.upstreams.billing ?? '127.0.0.1:9'}`)
   replace(/listen 8080 reuseport;/, `listen 127.0.0.1:${s.port};`)
   replace(/pid \/tmp\/nginx.pid;/, `pid ${path.join(s.runDir, 'nginx.pid')};`)
   replace(/error_log \/dev\/stderr warn;/, `error_log ${path.join(s.runDir, 'error.log')} warn;`)

@@ -3,8 +3,10 @@ import path from 'node:path'
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
-/** Every service, with its port (the plan's numbering: billing 3007 comes later). */
-const PORTS = { auth: 3001, card: 3002, file: 3003, notification: 3004, analytics: 3005, audit: 3006 } as const
+/** Every service, with its port (the plan's numbering). */
+const PORTS = {
+  auth: 3001, card: 3002, file: 3003, notification: 3004, analytics: 3005, audit: 3006, billing: 3007
+} as const
 
 export type ServiceName = keyof typeof PORTS
 

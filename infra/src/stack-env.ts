@@ -11,6 +11,8 @@ export interface StackEnvInput {
   smtpUrl: string
   gatewayPort: number
   env: NodeJS.ProcessEnv
+  /** Where billing reaches Stripe: the local stand-in, or STRIPE_API_URL. */
+  stripeApiUrl: string
   /** The local OpenID provider (dev-oidc.ts), enabled as the sign-in provider `dev`. */
   devOidc?: {
     issuer: string
@@ -70,7 +72,8 @@ export async function localServiceEnv (i: StackEnvInput): Promise<StackEnv> {
       },
       card: {},
       file: { S3_ENDPOINT: i.s3Endpoint },
-      notification: { SMTP_URL: i.smtpUrl }
+      notification: { SMTP_URL: i.smtpUrl },
+      billing: { STRIPE_API_URL: i.stripeApiUrl }
     },
     notes: [
       `dev admin: ${adminEmail} / ${adminPassword} (POST /api/v1/auth/login)`,

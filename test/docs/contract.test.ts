@@ -9,8 +9,11 @@ import t from 'tap'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 import { createHoloClient, type FilePaths } from '@holo/api-client'
-import { eventually, testDatabase, testGateway, testMail, testRedisUrl, testS3, testStreamPrefix } from '@holo/infra/testing'
-import { startService, type RunningService, type ServiceName } from '../e2e/helpers.js'
+import {
+  eventually, freePort, testDatabase, testGateway, testMail, testRedisUrl, testS3, testStreamPrefix
+} from '@holo/infra/testing'
+import { startService, type AnyServiceName as ServiceName, type RunningService } from '../e2e/helpers.js'
+import { startStripeStandin } from '../../packages/stripe-standin/src/index.js'
 import { makeImage } from '../../services/file/test/helper.js'
 import { resolveRefs, type Json, type JsonObject } from './schema-refs.js'
 
@@ -51,9 +54,20 @@ const trustAuth = {
   EVENTS_STREAM_PREFIX: bus
 }
 const FILE_MAX_BYTES = 64 * 1024
+// Billing pays at the local Stripe stand-in, whose webhooks come back through the gateway.
+const gatewayPort = await freePort()
+const standin = await startStripeStandin({
+  port: 0,
+  secretKey: 'sk_test_contract',
+  webhookSecret: 'whsec_contract',
+  webhookUrl: `http://127.0.0.1:${gatewayPort}/api/v1/billing/webhooks/stripe`,
+  prices: [{ id: 'price_contract_holo_plus', unitAmount: 499, currency: 'eur', productName: 'Holo+', recurring: true }]
+})
+t.teardown(() => standin.stop())
+const cardService = await startService(t, 'card', { ...trustAuth, DATABASE_URL: db.urlFor('card') })
 const services: Record<ServiceName, RunningService> = {
   auth,
-  card: await startService(t, 'card', { ...trustAuth, DATABASE_URL: db.urlFor('card') }),
+  card: cardService,
   file: await startService(t, 'file', {
     ...trustAuth,
     DATABASE_URL: db.urlFor('file'),
@@ -68,12 +82,22 @@ const services: Record<ServiceName, RunningService> = {
   analytics: await startService(t, 'analytics', {
     ...trustAuth, DATABASE_URL: db.urlFor('analytics'), EVENTS_CONSUMER_ENABLED: 'true'
   }),
-  audit: await startService(t, 'audit', { ...trustAuth, DATABASE_URL: db.urlFor('audit'), EVENTS_CONSUMER_ENABLED: 'true' })
+  audit: await startService(t, 'audit', { ...trustAuth, DATABASE_URL: db.urlFor('audit'), EVENTS_CONSUMER_ENABLED: 'true' }),
+  billing: await startService(t, 'billing', {
+    ...trustAuth,
+    DATABASE_URL: db.urlFor('billing'),
+    CARD_SERVICE_URL: cardService.url,
+    STRIPE_API_URL: standin.url,
+    STRIPE_SECRET_KEY: 'sk_test_contract',
+    STRIPE_WEBHOOK_SECRET: 'whsec_contract',
+    STRIPE_HOLO_PLUS_PRICE: 'price_contract_holo_plus',
+    PUBLIC_URL: `http://127.0.0.1:${gatewayPort}`
+  })
 }
 const upstream = (s: RunningService): string => `127.0.0.1:${s.port}`
 const gw = await testGateway(t, Object.fromEntries(
   Object.entries(services).map(([name, s]) => [name, upstream(s)])
-) as Record<ServiceName, string>)
+) as Record<ServiceName, string>, { port: gatewayPort })
 
 // ---- The documents, each from its own service, and the operation lookup built from them.
 const docs = {} as Record<ServiceName, Doc>
@@ -521,6 +545,58 @@ t.test('a realistic journey through the gateway with the typed client', async (t
   await expect('a card\'s figures', 200, async () => await client.analytics.GET('/api/v1/analytics/cards/{id}', {
     ...byAdmin, params: { path: { id: cardId } }
   }))
+
+  // Billing: a premium price on the template, Holo+ bought at the stand-in, the admin's views and refund.
+  await expect('price the template', 200, async () => await client.card.PATCH('/api/v1/templates/{id}', {
+    params: { path: { id: templateId } }, body: { premium: true, price: { amount: 499, currency: 'eur' } }
+  }))
+  await expect('a price on a free template', 400, async () => await client.card.PATCH('/api/v1/templates/{id}', {
+    params: { path: { id: templateId } }, body: { premium: false, price: { amount: 1, currency: 'eur' } }
+  }))
+  await expect('entitlements, none yet', 200, async () => await client.billing.GET('/api/v1/billing/entitlements'))
+  await expect('the portal before any checkout', 404, async () => await client.billing.POST('/api/v1/billing/portal'))
+  await expect('buy one\'s own template', 409, async () => await client.billing.POST('/api/v1/billing/checkout', {
+    body: { templateId }
+  }))
+  await expect('checkout of no such template', 404, async () => await client.billing.POST('/api/v1/billing/checkout', {
+    body: { templateId: '01a22e7b-53d9-7756-a725-3209f76fafa8' }
+  }))
+  const plus = await expect('checkout Holo+', 200, async () => await client.billing.POST('/api/v1/billing/checkout', {
+    body: { plan: 'holo-plus' }
+  }))
+  await standin.pay(plus.data?.sessionId ?? '')
+  await standin.idle()
+  t.ok(await eventually(async () => ((await client.billing.GET('/api/v1/billing/entitlements')).data?.items
+    .some((e) => e.product === 'holo-plus' && e.active)) === true), 'Holo+ is active')
+  await expect('subscribing twice', 409, async () => await client.billing.POST('/api/v1/billing/checkout', {
+    body: { plan: 'holo-plus' }
+  }))
+  const bought = await expect('purchases', 200, async () => await client.billing.GET('/api/v1/billing/purchases'))
+  const paymentId = bought.data?.items[0]?.id ?? ''
+  await expect('a purchase', 200, async () => await client.billing.GET('/api/v1/billing/purchases/{id}', {
+    params: { path: { id: paymentId } }
+  }))
+  await expect('a purchase that is not there', 404, async () => await client.billing.GET('/api/v1/billing/purchases/{id}', {
+    params: { path: { id: '01a22e7b-53d9-7756-a725-3209f76fafa8' } }
+  }))
+  await expect('the portal', 200, async () => await client.billing.POST('/api/v1/billing/portal'))
+  await expect('earnings', 200, async () => await client.billing.GET('/api/v1/billing/earnings'))
+  await expect('revenue, not an admin', 403, async () => await client.billing.GET('/api/v1/billing/revenue'))
+  await expect('revenue', 200, async () => await client.billing.GET('/api/v1/billing/revenue', byAdmin))
+  await expect('revenue, from after to', 400, async () => await client.billing.GET('/api/v1/billing/revenue', {
+    ...byAdmin, params: { query: { from: '2026-02-01T00:00:00Z', to: '2026-01-01T00:00:00Z' } }
+  }))
+  await expect('refund', 200, async () => await client.billing.POST('/api/v1/billing/payments/{id}/refund', {
+    ...byAdmin, params: { path: { id: paymentId } }
+  }))
+  await expect('refund again', 409, async () => await client.billing.POST('/api/v1/billing/payments/{id}/refund', {
+    ...byAdmin, params: { path: { id: paymentId } }
+  }))
+  step('an unsigned webhook')
+  const unsigned = await recordingFetch(`${gw.url}/api/v1/billing/webhooks/stripe`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"evt_x","type":"charge.refunded"}'
+  })
+  t.equal(unsigned.status, 400, 'an unsigned webhook: 400')
 })
 
 t.test('every recorded response matches its service\'s document', async (t) => {

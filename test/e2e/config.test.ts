@@ -8,6 +8,7 @@ import { loadConfig as fileConfig } from '../../services/file/src/config.js'
 import { loadConfig as notificationConfig } from '../../services/notification/src/config.js'
 import { loadConfig as analyticsConfig } from '../../services/analytics/src/config.js'
 import { loadConfig as auditConfig } from '../../services/audit/src/config.js'
+import { loadConfig as billingConfig } from '../../services/billing/src/config.js'
 import { spawnService } from './process.js'
 import { SERVICES, type ServiceName } from './helpers.js'
 
@@ -19,7 +20,8 @@ const loaders: Record<ServiceName, (env: Record<string, string | undefined>) => 
   file: fileConfig,
   notification: notificationConfig,
   analytics: analyticsConfig,
-  audit: auditConfig
+  audit: auditConfig,
+  billing: billingConfig
 }
 
 const matrix: Case[] = []

@@ -33,7 +33,8 @@ const services: Record<ServiceName, RunningService> = {
   }),
   notification: await startService(t, 'notification', { ...common, DATABASE_URL: db.urlFor('notification') }),
   analytics: await startService(t, 'analytics', { ...common, DATABASE_URL: db.urlFor('analytics') }),
-  audit: await startService(t, 'audit', { ...common, DATABASE_URL: db.urlFor('audit') })
+  audit: await startService(t, 'audit', { ...common, DATABASE_URL: db.urlFor('audit') }),
+  billing: await startService(t, 'billing', { ...common, DATABASE_URL: db.urlFor('billing') })
 }
 const upstreams = Object.fromEntries(
   Object.entries(services).map(([name, s]) => [name, `127.0.0.1:${s.port}`])

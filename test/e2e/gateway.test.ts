@@ -27,7 +27,8 @@ const services: Record<ServiceName, RunningService> = {
   }),
   notification: await startService(t, 'notification', { ...common, DATABASE_URL: db.urlFor('notification') }),
   analytics: await startService(t, 'analytics', { ...common, DATABASE_URL: db.urlFor('analytics') }),
-  audit: await startService(t, 'audit', { ...common, DATABASE_URL: db.urlFor('audit') })
+  audit: await startService(t, 'audit', { ...common, DATABASE_URL: db.urlFor('audit') }),
+  billing: await startService(t, 'billing', { ...common, DATABASE_URL: db.urlFor('billing') })
 }
 const upstream = (s: RunningService): string => `127.0.0.1:${s.port}`
 const gw = await testGateway(t, Object.fromEntries(
@@ -76,7 +77,10 @@ t.test('each prefix reaches its service with the path unchanged', async (t) => {
     ['/api/v1/collections', 'card'],
     ['/api/v1/collections/__e2e_probe__/x', 'card'],
     ['/api/v1/files', 'file'],
-    ['/api/v1/files/__e2e_probe__/x', 'file']
+    ['/api/v1/files/__e2e_probe__/x', 'file'],
+    ['/api/v1/billing/entitlements', 'billing'],
+    ['/api/v1/billing/__e2e_probe__/x', 'billing'],
+    ['/api/v1/billing/webhooks/stripe', 'billing']
   ]
   for (const [pathname, service] of routes) {
     const id = newId()

@@ -2,9 +2,14 @@
 // free ports (each with its own log capture); a private redis-server comes from @holo/infra/testing.
 import { Writable } from 'node:stream'
 import { freePort, type Teardown } from '@holo/infra/testing'
-import { createService, SERVICES, type ServiceName } from '../../packages/api-client/scripts/services.js'
+import {
+  createService, SERVICES as ALL_SERVICES, type ServiceName as AnyServiceName
+} from '../../packages/api-client/scripts/services.js'
 
-export { SERVICES, type ServiceName }
+/** Every service, billing included (test/e2e/billing.test.ts, the fuzzer and the contract journey build it). */
+export { ALL_SERVICES, type AnyServiceName }
+export type ServiceName = AnyServiceName
+export const SERVICES: readonly ServiceName[] = ALL_SERVICES
 /** The part of a Fastify instance these tests use. */
 export interface FastifyInstance {
   listen: (o: { host: string, port: number }) => Promise<string>
@@ -27,12 +32,12 @@ export class LogCapture extends Writable {
   withRequestId (id: string): LogLine[] { return this.lines.filter((l) => l.requestId === id) }
 }
 
-export interface RunningService { name: ServiceName, url: string, port: number, app: FastifyInstance, logs: LogCapture }
+export interface RunningService { name: AnyServiceName, url: string, port: number, app: FastifyInstance, logs: LogCapture }
 
 /** Builds a service with its own buildApp and listens on a free port until the test ends. */
 export async function startService (
   t: Teardown,
-  name: ServiceName,
+  name: AnyServiceName,
   env: Record<string, string>
 ): Promise<RunningService> {
   const logs = new LogCapture()

@@ -19,7 +19,10 @@ import fc from 'fast-check'
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormatsModule from 'ajv-formats'
 import { freePort, tempDir, testDatabase, testGateway, testMail, testRedisUrl, testS3 } from '@holo/infra/testing'
-import { SERVICES, startService, type LogLine, type RunningService, type ServiceName } from '../e2e/helpers.js'
+import {
+  ALL_SERVICES as SERVICES, startService, type AnyServiceName as ServiceName, type LogLine, type RunningService
+} from '../e2e/helpers.js'
+import { startStripeStandin } from '../../packages/stripe-standin/src/index.js'
 import { makeImage } from '../../services/file/test/helper.js'
 import { TemplateExample } from '../../services/card/src/modules/templates/templates.schemas.js'
 import { resolveRefs, type Json, type JsonObject } from '../docs/schema-refs.js'
@@ -91,7 +94,24 @@ const card = await startService(t, 'card', {
 const notification = await startService(t, 'notification', { ...trustAuth, DATABASE_URL: db.urlFor('notification') })
 const analytics = await startService(t, 'analytics', { ...trustAuth, DATABASE_URL: db.urlFor('analytics') })
 const audit = await startService(t, 'audit', { ...trustAuth, DATABASE_URL: db.urlFor('audit') })
-const services: Record<ServiceName, RunningService> = { auth, card, file, notification, analytics, audit }
+// Billing talks to the local Stripe stand-in (its webhooks are fuzzed unsigned and mis-signed: all 400).
+const standin = await startStripeStandin({
+  port: 0,
+  webhookSecret: 'whsec_fuzz',
+  secretKey: 'sk_test_fuzz',
+  prices: [{ id: 'price_fuzz_holo_plus', unitAmount: 499, currency: 'eur', productName: 'Holo+', recurring: true }]
+})
+t.teardown(() => standin.stop())
+const billing = await startService(t, 'billing', {
+  ...trustAuth,
+  DATABASE_URL: db.urlFor('billing'),
+  CARD_SERVICE_URL: card.url,
+  STRIPE_API_URL: standin.url,
+  STRIPE_SECRET_KEY: 'sk_test_fuzz',
+  STRIPE_WEBHOOK_SECRET: 'whsec_fuzz',
+  STRIPE_HOLO_PLUS_PRICE: 'price_fuzz_holo_plus'
+})
+const services: Record<ServiceName, RunningService> = { auth, card, file, notification, analytics, audit, billing }
 const upstream = (s: RunningService): string => `127.0.0.1:${s.port}`
 // Its access log tells which answers nginx made itself (no upstream status).
 const accessLog = path.join(await tempDir(t, 'holo-fuzz-'), 'access.log')

@@ -20,8 +20,11 @@ import * as analyticsDeps from '../../../services/analytics/src/deps.js'
 import * as auditApp from '../../../services/audit/src/app.js'
 import * as auditConfig from '../../../services/audit/src/config.js'
 import * as auditDeps from '../../../services/audit/src/deps.js'
+import * as billingApp from '../../../services/billing/src/app.js'
+import * as billingConfig from '../../../services/billing/src/config.js'
+import * as billingDeps from '../../../services/billing/src/deps.js'
 
-export const SERVICES = ['auth', 'card', 'file', 'notification', 'analytics', 'audit'] as const
+export const SERVICES = ['auth', 'card', 'file', 'notification', 'analytics', 'audit', 'billing'] as const
 export type ServiceName = typeof SERVICES[number]
 /** A service's Fastify instance (the type comes from the services, which depend on fastify). */
 export type ServiceApp = Awaited<ReturnType<typeof cardApp.buildApp>>
@@ -39,7 +42,8 @@ const modules: Record<ServiceName, ServiceModules> = {
   file: { ...fileConfig, ...fileDeps, ...fileApp } as unknown as ServiceModules,
   notification: { ...notificationConfig, ...notificationDeps, ...notificationApp } as unknown as ServiceModules,
   analytics: { ...analyticsConfig, ...analyticsDeps, ...analyticsApp } as unknown as ServiceModules,
-  audit: { ...auditConfig, ...auditDeps, ...auditApp } as unknown as ServiceModules
+  audit: { ...auditConfig, ...auditDeps, ...auditApp } as unknown as ServiceModules,
+  billing: { ...billingConfig, ...billingDeps, ...billingApp } as unknown as ServiceModules
 }
 
 export interface BuiltService { app: ServiceApp, close: () => Promise<void> }

@@ -288,6 +288,37 @@ export interface operations {
                          * @enum {unknown}
                          */
                         granularity: "hour" | "day";
+                        /** @description Money by currency (amounts in minor units), one entry per currency seen in the range */
+                        revenue: {
+                            currency: string;
+                            /** @description Received, in minor units */
+                            gross: {
+                                /**
+                                 * Format: date-time
+                                 * @description Start of the bucket
+                                 */
+                                t: string;
+                                value: number;
+                            }[];
+                            /** @description gross minus refunded */
+                            net: {
+                                /**
+                                 * Format: date-time
+                                 * @description Start of the bucket
+                                 */
+                                t: string;
+                                value: number;
+                            }[];
+                            /** @description Given back, in minor units */
+                            refunded: {
+                                /**
+                                 * Format: date-time
+                                 * @description Start of the bucket
+                                 */
+                                t: string;
+                                value: number;
+                            }[];
+                        }[];
                         series: {
                             /** @description Distinct users who did anything (any event with an actor) in the bucket */
                             activeUsers: {
@@ -327,6 +358,24 @@ export interface operations {
                             }[];
                             /** @description Password logins (holo.user.logged_in.v1) */
                             logins: {
+                                /**
+                                 * Format: date-time
+                                 * @description Start of the bucket
+                                 */
+                                t: string;
+                                value: number;
+                            }[];
+                            /** @description Payments received (holo.payment.succeeded.v1: templates bought, Holo+ invoices paid) */
+                            payments: {
+                                /**
+                                 * Format: date-time
+                                 * @description Start of the bucket
+                                 */
+                                t: string;
+                                value: number;
+                            }[];
+                            /** @description Payments refunded (holo.payment.refunded.v1) */
+                            refunds: {
                                 /**
                                  * Format: date-time
                                  * @description Start of the bucket

@@ -17,7 +17,7 @@ export interface paths {
         put?: never;
         /**
          * Create a card
-         * @description `templateId` must name a published template (or a draft of yours): else 400 TEMPLATE_NOT_USABLE. `artworkFileId` is checked with the file service (a file of yours; admins: any): a missing or foreign file is a 400 FILE_REFERENCE_INVALID, the file service down a 503 naming `file`; nothing is written then.
+         * @description `templateId` must name a published template (or a draft of yours): else 400 TEMPLATE_NOT_USABLE. `artworkFileId` is checked with the file service (a file of yours; admins: any): a missing or foreign file is a 400 FILE_REFERENCE_INVALID, the file service down a 503 naming `file`; nothing is written then. A premium template needs an entitlement (bought, or Holo+): else 403 ENTITLEMENT_REQUIRED, whose `buy` says what to check out.
          */
         post: operations["createCard"];
         delete?: never;
@@ -46,7 +46,7 @@ export interface paths {
         head?: never;
         /**
          * Change your card (If-Match honoured)
-         * @description Owner only: others get a 403 NOT_OWNER (404 when they cannot see the card). An If-Match that is not the card's ETag is a 412 CARD_CHANGED. A new `artworkFileId` is checked as on create (400 FILE_REFERENCE_INVALID, 503 naming `file`).
+         * @description Owner only: others get a 403 NOT_OWNER (404 when they cannot see the card). An If-Match that is not the card's ETag is a 412 CARD_CHANGED. A new `artworkFileId` is checked as on create (400 FILE_REFERENCE_INVALID, 503 naming `file`). A card on a premium template is edited only with an entitlement to it (403 ENTITLEMENT_REQUIRED).
          */
         patch: operations["updateCard"];
         trace?: never;
@@ -497,6 +497,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2084,7 +2093,15 @@ export interface operations {
                                 };
                             };
                             name: string;
+                            /** @description Usable only with an entitlement: bought, or Holo+ (docs/billing.md) */
                             premium: boolean;
+                            /** @description The price of a premium template; null: not for sale */
+                            price: {
+                                /** @description In minor units of the currency (cents) */
+                                amount: number;
+                                /** @description ISO 4217 code in lower case, e.g. eur */
+                                currency: string;
+                            } | null;
                             /**
                              * @description Only published templates are listed and usable by everyone
                              * @enum {unknown}
@@ -2243,6 +2260,13 @@ export interface operations {
                     };
                     name: string;
                     premium?: boolean;
+                    /** @description Only with premium: true */
+                    price?: {
+                        /** @description In minor units of the currency (cents) */
+                        amount: number;
+                        /** @description ISO 4217 code in lower case, e.g. eur */
+                        currency: string;
+                    } | null;
                     /** @enum {unknown} */
                     status?: "draft" | "published";
                 };
@@ -2322,7 +2346,15 @@ export interface operations {
                             };
                         };
                         name: string;
+                        /** @description Usable only with an entitlement: bought, or Holo+ (docs/billing.md) */
                         premium: boolean;
+                        /** @description The price of a premium template; null: not for sale */
+                        price: {
+                            /** @description In minor units of the currency (cents) */
+                            amount: number;
+                            /** @description ISO 4217 code in lower case, e.g. eur */
+                            currency: string;
+                        } | null;
                         /**
                          * @description Only published templates are listed and usable by everyone
                          * @enum {unknown}
@@ -2465,7 +2497,15 @@ export interface operations {
                             };
                         };
                         name: string;
+                        /** @description Usable only with an entitlement: bought, or Holo+ (docs/billing.md) */
                         premium: boolean;
+                        /** @description The price of a premium template; null: not for sale */
+                        price: {
+                            /** @description In minor units of the currency (cents) */
+                            amount: number;
+                            /** @description ISO 4217 code in lower case, e.g. eur */
+                            currency: string;
+                        } | null;
                         /**
                          * @description Only published templates are listed and usable by everyone
                          * @enum {unknown}
@@ -2592,11 +2632,6 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "status": "published"
-                 *     }
-                 */
                 "application/json": {
                     description?: string;
                     holoDefaults?: {
@@ -2652,7 +2687,15 @@ export interface operations {
                         };
                     };
                     name?: string;
+                    /** @description false also takes the price off */
                     premium?: boolean;
+                    /** @description The price of a premium template (null takes it off); a checkout already started keeps its price */
+                    price?: {
+                        /** @description In minor units of the currency (cents) */
+                        amount: number;
+                        /** @description ISO 4217 code in lower case, e.g. eur */
+                        currency: string;
+                    } | null;
                     /**
                      * @description Only published templates are listed and usable by everyone
                      * @enum {unknown}
@@ -2735,7 +2778,15 @@ export interface operations {
                             };
                         };
                         name: string;
+                        /** @description Usable only with an entitlement: bought, or Holo+ (docs/billing.md) */
                         premium: boolean;
+                        /** @description The price of a premium template; null: not for sale */
+                        price: {
+                            /** @description In minor units of the currency (cents) */
+                            amount: number;
+                            /** @description ISO 4217 code in lower case, e.g. eur */
+                            currency: string;
+                        } | null;
                         /**
                          * @description Only published templates are listed and usable by everyone
                          * @enum {unknown}

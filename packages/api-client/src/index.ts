@@ -5,10 +5,12 @@ import type { paths as FilePaths, components as FileComponents } from './file.js
 import type { paths as NotificationPaths, components as NotificationComponents } from './notification.js'
 import type { paths as AnalyticsPaths, components as AnalyticsComponents } from './analytics.js'
 import type { paths as AuditPaths, components as AuditComponents } from './audit.js'
+import type { paths as BillingPaths, components as BillingComponents } from './billing.js'
 
-export type { AuthPaths, CardPaths, FilePaths, NotificationPaths, AnalyticsPaths, AuditPaths }
+export type { AuthPaths, CardPaths, FilePaths, NotificationPaths, AnalyticsPaths, AuditPaths, BillingPaths }
 export type {
-  AuthComponents, CardComponents, FileComponents, NotificationComponents, AnalyticsComponents, AuditComponents
+  AuthComponents, CardComponents, FileComponents, NotificationComponents, AnalyticsComponents, AuditComponents,
+  BillingComponents
 }
 export type Problem = AuthComponents['schemas']['Problem']
 
@@ -21,6 +23,8 @@ export interface HoloClient {
   analytics: Client<AnalyticsPaths>
   /** The audit log and the event bus's admin API. */
   audit: Client<AuditPaths>
+  /** Checkout, entitlements, purchases, earnings; revenue and refunds for administrators. */
+  billing: Client<BillingPaths>
   /** Sets (or clears) the bearer token every later call of the clients sends. */
   setAccessToken: (token: string | undefined) => void
 }
@@ -50,6 +54,7 @@ export function createHoloClient (baseUrl: string, options: Omit<ClientOptions, 
     notification: make<NotificationPaths>(),
     analytics: make<AnalyticsPaths>(),
     audit: make<AuditPaths>(),
+    billing: make<BillingPaths>(),
     setAccessToken: (t) => { token = t }
   }
 }

@@ -40,7 +40,8 @@ const messageRef = (type: EventType): Json => ({ $ref: `#/components/messages/${
 const CHANNEL_TEXT: Record<Producer, string> = {
   auth: 'Accounts and sessions: registrations, logins, password and role changes.',
   card: 'Cards, their likes, views and moderation; templates and collections.',
-  file: 'Uploaded and deleted files.'
+  file: 'Uploaded and deleted files.',
+  billing: 'Payments and refunds, entitlements to premium templates, Holo+ subscriptions.'
 }
 
 /** The AsyncAPI 3.0 document of every catalogued event. */

@@ -10,7 +10,7 @@
 import { Type, type Static, type TSchema } from 'typebox'
 
 /** Who publishes: the producer's stream name and its CloudEvents `source`. */
-export const PRODUCERS = { auth: 'holo-auth', card: 'holo-card', file: 'holo-file' } as const
+export const PRODUCERS = { auth: 'holo-auth', card: 'holo-card', file: 'holo-file', billing: 'holo-billing' } as const
 export type Producer = keyof typeof PRODUCERS
 export type Source = typeof PRODUCERS[Producer]
 
@@ -49,6 +49,9 @@ const Roles = (description: string) => Type.Array(Type.String({ minLength: 1 }),
 const RevokedSessions = Type.Optional(Count('How many of the user\'s other sessions this ended'))
 
 const ownerId = Uuid('The owner of the card')
+/** What a payment or an entitlement is for: one premium template, or Holo+ (every premium template). */
+const Product = Type.Enum(['template', 'holo-plus'], { description: 'A premium template, or Holo+' })
+const Currency = Type.String({ pattern: '^[a-z]{3}$', description: 'ISO 4217 code, lower case' })
 
 export const catalogue = {
   // ---- auth ------------------------------------------------------------
@@ -341,6 +344,87 @@ export const catalogue = {
     data: Type.Object({
       ownerId: Uuid('Who owned the file'),
       size: Count('Bytes freed')
+    })
+  }),
+
+  // ---- billing ---------------------------------------------------------
+  'holo.payment.succeeded.v1': spec({
+    producer: 'billing',
+    subject: 'payment id',
+    actor: 'optional',
+    actorIs: 'the buyer, for a checkout they completed; absent for a subscription renewal',
+    description: 'A payment was received (a premium template bought, or a Holo+ invoice paid); the ledger ' +
+      'recorded its split. Amounts are integers in minor units of `currency`.',
+    data: Type.Object({
+      userId: Uuid('Who paid'),
+      product: Product,
+      templateId: NullableUuid('The template bought; null for Holo+'),
+      authorId: NullableUuid('The template\'s author, who earns `authorNet`; null for Holo+'),
+      amount: Count('What the buyer paid (gross)'),
+      currency: Currency,
+      platformFee: Count('The platform\'s share'),
+      stripeFee: Type.Union([Count('Stripe\'s fee'), Type.Null()], { description: 'Stripe\'s fee; null when not known' }),
+      authorNet: Count('What the author earns (0 for Holo+)')
+    })
+  }),
+  'holo.payment.refunded.v1': spec({
+    producer: 'billing',
+    subject: 'payment id',
+    actor: 'optional',
+    actorIs: 'the administrator who refunded it; absent when the refund came from Stripe (its dashboard)',
+    description: 'A payment was refunded in full; the ledger reversed its entries.',
+    data: Type.Object({
+      userId: Uuid('Who had paid'),
+      product: Product,
+      templateId: NullableUuid('The template bought; null for Holo+'),
+      authorId: NullableUuid('The template\'s author; null for Holo+'),
+      amount: Count('What was refunded'),
+      currency: Currency
+    })
+  }),
+  'holo.entitlement.granted.v1': spec({
+    producer: 'billing',
+    subject: 'entitlement id',
+    actor: 'none',
+    actorIs: 'nobody: billing grants on Stripe\'s word',
+    description: 'A user may use a premium template (one bought) or every premium template (Holo+) until ' +
+      '`validUntil` (null: for good). A later grant of the same entitlement replaces the earlier one.',
+    data: Type.Object({
+      userId: Uuid('Who is entitled'),
+      product: Product,
+      templateId: NullableUuid('The template; null for Holo+ (every premium template)'),
+      validUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+        description: 'When it ends; null for a purchase, which does not end'
+      })
+    })
+  }),
+  'holo.entitlement.revoked.v1': spec({
+    producer: 'billing',
+    subject: 'entitlement id',
+    actor: 'optional',
+    actorIs: 'the administrator whose refund ended it; absent when Stripe ended it',
+    description: 'An entitlement ended before its time (a refund, a subscription that ended or was not paid).',
+    data: Type.Object({
+      userId: Uuid('Who was entitled'),
+      product: Product,
+      templateId: NullableUuid('The template; null for Holo+'),
+      reason: Type.Enum(['refunded', 'subscription_ended'], { description: 'Why it ended' })
+    })
+  }),
+  'holo.subscription.changed.v1': spec({
+    producer: 'billing',
+    subject: 'subscription id',
+    actor: 'none',
+    actorIs: 'nobody: Stripe reported the change',
+    description: 'A Holo+ subscription started, renewed, was set to cancel at the period end, failed to renew ' +
+      'or ended.',
+    data: Type.Object({
+      userId: Uuid('The subscriber'),
+      status: Type.String({ minLength: 1, description: 'Stripe\'s status: active, past_due, canceled, ...' }),
+      currentPeriodEnd: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+        description: 'When the paid period ends'
+      }),
+      cancelAtPeriodEnd: Type.Boolean({ description: 'Ends at currentPeriodEnd instead of renewing' })
     })
   })
 } as const satisfies Record<string, EventSpec>

@@ -22,6 +22,7 @@ import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
+import { PRODUCERS } from './catalogue.js'
 import { eventIdFloor } from './envelope.js'
 import {
   collectedGauge, counter, errorMessage, exponential, histogram, pause, silentLogger, type EventsLogger
@@ -454,7 +455,7 @@ export function parseSince (value: string, now = Date.now()): Date | undefined {
 }
 
 const USAGE = `usage: events:republish --since <RFC 3339 time | 90m | 2h | 3d> [--until <time>]
-  [--schema auth,card,file] [--database-url URL] [--redis-url URL] [--stream-prefix events.]
+  [--schema auth,card,file,billing] [--database-url URL] [--redis-url URL] [--stream-prefix events.]
 Publishes again the events each outbox sent since that time (after a Redis data loss).
 Consumers apply each event once, so publishing too much is harmless; too little is not.
 Defaults: DATABASE_URL (else DATABASE_ADMIN_URL), REDIS_URL, EVENTS_STREAM_PREFIX, DATABASE_SCHEMA (else all three).`
@@ -495,7 +496,7 @@ export async function republishCli (
     return 2
   }
   const str = (v: string | boolean | undefined): string | undefined => typeof v === 'string' && v !== '' ? v : undefined
-  const schemas = (str(values.schema) ?? env.DATABASE_SCHEMA ?? 'auth,card,file').split(',').map((s) => s.trim())
+  const schemas = (str(values.schema) ?? env.DATABASE_SCHEMA ?? Object.keys(PRODUCERS).join(',')).split(',').map((s) => s.trim())
     .filter((s) => s !== '')
   const databaseUrl = str(values['database-url']) ?? env.DATABASE_URL ?? env.DATABASE_ADMIN_URL ??
     'postgresql://postgres@127.0.0.1:5432/holo'

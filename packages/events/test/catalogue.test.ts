@@ -24,10 +24,12 @@ const LISTED = [
   'user.roles_changed', 'user.disabled', 'user.enabled', 'user.profile_updated', 'session.revoked',
   'card.created', 'card.updated', 'card.deleted', 'card.visibility_changed', 'card.liked', 'card.unliked',
   'card.hidden', 'card.unhidden', 'card.views_counted', 'template.created', 'template.published', 'template.archived',
-  'collection.created', 'collection.card_added', 'collection.card_removed', 'file.uploaded', 'file.deleted'
+  'collection.created', 'collection.card_added', 'collection.card_removed', 'file.uploaded', 'file.deleted',
+  'payment.succeeded', 'payment.refunded', 'entitlement.granted', 'entitlement.revoked', 'subscription.changed'
 ]
 const PRODUCER_OF_ENTITY: Record<string, keyof typeof PRODUCERS> = {
-  user: 'auth', session: 'auth', card: 'card', template: 'card', collection: 'card', file: 'file'
+  user: 'auth', session: 'auth', card: 'card', template: 'card', collection: 'card', file: 'file',
+  payment: 'billing', entitlement: 'billing', subscription: 'billing'
 }
 
 const owner = randomUUID()
@@ -161,7 +163,7 @@ t.test('the AsyncAPI 3.0 document describes every type on its producer\'s stream
     components: { messages: Record<string, { name: string, summary: string, payload: object }> }
   }
   t.equal(doc.asyncapi, '3.0.0')
-  t.same(Object.values(doc.channels).map((c) => c.address).sort(), ['events.auth', 'events.card', 'events.file'])
+  t.same(Object.values(doc.channels).map((c) => c.address).sort(), ['events.auth', 'events.billing', 'events.card', 'events.file'])
   for (const type of eventTypes) {
     const message = doc.components.messages[type]
     t.ok(message !== undefined, `${type} is a message`)

@@ -62,7 +62,7 @@ t.test('a poison event of a group: listed, replayed after the fix, applied; the 
   t.match(poisonGroup, { deadLetters: 1, lag: 0, pending: 0 })
   t.match(poisonGroup?.streams, [{ stream: `${ta.prefix}card`, length: 2, lag: 0, pending: 0, consumers: 1 }])
   t.match(groups.find((g) => g.group === 'audit'), { deadLetters: 0 })
-  t.equal(groups.find((g) => g.group === 'audit')?.streams.length, 4, 'auth, card, file and its replay stream')
+  t.equal(groups.find((g) => g.group === 'audit')?.streams.length, 5, 'auth, card, file, billing and its replay stream')
 
   fixed = true
   const replay = await post(ta, `/api/v1/events/dead-letters/${dead.id as string}/replay?group=poison`, admin)

@@ -14,6 +14,8 @@ import { SessionsService } from './modules/accounts/sessions.service.js'
 import { adminRoutes, meRoutes, profileRoutes } from './modules/accounts/users.routes.js'
 import { UsersService } from './modules/accounts/users.service.js'
 import { IdentitiesRepository } from './modules/oauth/identities.repository.js'
+import { AvatarImporter } from './modules/oauth/oauth.avatar.js'
+import { PictureFetcher } from './modules/oauth/oauth.picture.js'
 import { createProvider } from './modules/oauth/oauth.providers.js'
 import { identityRoutes, oauthRoutes } from './modules/oauth/oauth.routes.js'
 import { OAuthService } from './modules/oauth/oauth.service.js'
@@ -85,16 +87,34 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
   const passwords = new PasswordsService(core)
   const users = new UsersService(core, deps.checkFile)
   const providerOptions = { timeoutMs: config.OAUTH_HTTP_TIMEOUT_MS, allowHttp: config.NODE_ENV !== 'production' }
+  const fetcher = config.OAUTH_AVATAR_IMPORT
+    ? new PictureFetcher({
+      maxBytes: config.OAUTH_AVATAR_MAX_BYTES,
+      timeoutMs: config.OAUTH_AVATAR_TIMEOUT_MS,
+      allowLoopback: config.OAUTH_AVATAR_ALLOW_LOOPBACK
+    })
+    : null
+  const avatars = fetcher === null
+    ? null
+    : new AvatarImporter(fetcher, core.repo, deps.keys, metrics, {
+      fileServiceUrl: config.FILE_SERVICE_URL,
+      timeoutMs: config.OAUTH_AVATAR_TIMEOUT_MS
+    })
   const oauth = new OAuthService(core, new IdentitiesRepository(deps.prisma, config.DATABASE_SCHEMA),
     new OAuthStore(deps.redis), sessions, metrics, {
       providers: config.oauthProviders.map((p) => createProvider(p, providerOptions)),
       redirects: config.oauthRedirects,
       publicUrl: config.PUBLIC_URL,
       codeTtlSeconds: config.OAUTH_CODE_TTL_SECONDS,
-      flowTtlSeconds: config.OAUTH_FLOW_TTL_SECONDS
+      flowTtlSeconds: config.OAUTH_FLOW_TTL_SECONDS,
+      avatars
     })
   app.decorate('accounts', { sessions, passwords, users, oauth, drain: async () => { await core.drain() } })
-  app.addHook('onClose', async () => { await core.drain() })
+  app.addHook('onClose', async () => {
+    // Imports in flight finish (each is bounded) before their connections go.
+    await core.drain()
+    fetcher?.close()
+  })
 
   await app.register(async function api (api) {
     // Every answer here may carry tokens (RFC 6749 §5.1) or personal data: no cache may store it. A route

@@ -62,7 +62,15 @@ export const EnvSchema = Type.Object({
   // How long a started sign-in (its state, nonce and PKCE verifier) waits for the provider's answer.
   OAUTH_FLOW_TTL_SECONDS: Type.Integer({ default: 600, minimum: 60, maximum: 3600 }),
   // Each request to a provider (discovery, token, JWKS, user info) gives up after this long: then 503.
-  OAUTH_HTTP_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 30000 })
+  OAUTH_HTTP_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 30000 }),
+  // A new account's picture (OIDC `picture`, GitHub `avatar_url`) is fetched and uploaded as its avatar.
+  OAUTH_AVATAR_IMPORT: Type.Boolean({ default: true }),
+  // The largest picture fetched (streamed; the fetch stops past it). At most the file service's default limit.
+  OAUTH_AVATAR_MAX_BYTES: Type.Integer({ default: 5 * 1024 * 1024, minimum: 1024, maximum: 10 * 1024 * 1024 }),
+  // The whole fetch (redirects and body), and then the upload to the file service, each give up after this long.
+  OAUTH_AVATAR_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, maximum: 30000 }),
+  // Lets picture URLs reach loopback addresses, over http too (tests and development only; refused in production).
+  OAUTH_AVATAR_ALLOW_LOOPBACK: Type.Boolean({ default: false })
 })
 
 export type Env = Static<typeof EnvSchema>
@@ -88,7 +96,8 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     ],
     [config.BOOTSTRAP_ADMIN_PASSWORD === DEV_ADMIN_PASSWORD, 'BOOTSTRAP_ADMIN_PASSWORD is the development default'],
     [config.ARGON2_MEMORY_KIB < 19456 || config.ARGON2_TIME_COST < 2, 'argon2 parameters below OWASP\'s minimum'],
-    [!config.PUBLIC_URL.startsWith('https://'), 'PUBLIC_URL must be https']
+    [!config.PUBLIC_URL.startsWith('https://'), 'PUBLIC_URL must be https'],
+    [config.OAUTH_AVATAR_ALLOW_LOOPBACK, 'OAUTH_AVATAR_ALLOW_LOOPBACK lets sign-in providers\' picture URLs reach this host']
   ])
   if ((config.BOOTSTRAP_ADMIN_EMAIL === undefined) !== (config.BOOTSTRAP_ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('config: BOOTSTRAP_ADMIN_EMAIL and BOOTSTRAP_ADMIN_PASSWORD must be set together')

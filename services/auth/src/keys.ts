@@ -57,8 +57,13 @@ export class SigningKeys implements KeyResolver {
     }
   }
 
-  /** A signed access token (compact JWS) for a session. */
-  sign (c: { sub: string, sid: string, roles: Role[] }, now = Date.now()): { token: string, expiresIn: number } {
+  /** A signed access token (compact JWS) for a session; `ttlSeconds` shortens it (never beyond the configured TTL). */
+  sign (
+    c: { sub: string, sid: string, roles: Role[] },
+    now = Date.now(),
+    ttlSeconds = this.o.ttlSeconds
+  ): { token: string, expiresIn: number } {
+    const ttl = Math.min(ttlSeconds, this.o.ttlSeconds)
     const iat = Math.floor(now / 1000)
     const claims: AccessClaims = {
       sub: c.sub,
@@ -67,13 +72,13 @@ export class SigningKeys implements KeyResolver {
       iss: this.o.issuer,
       aud: ACCESS_TOKEN_AUDIENCE,
       iat,
-      exp: iat + this.o.ttlSeconds,
+      exp: iat + ttl,
       jti: randomUUID()
     }
     const header = { alg: ACCESS_TOKEN_ALG, typ: 'JWT', kid: this.active.kid }
     const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(claims))}`
     const signature = sign(null, Buffer.from(input), this.active.privateKey).toString('base64url')
-    return { token: `${input}.${signature}`, expiresIn: this.o.ttlSeconds }
+    return { token: `${input}.${signature}`, expiresIn: ttl }
   }
 }
 

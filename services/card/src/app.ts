@@ -10,12 +10,16 @@ import { CardRepository } from './modules/cards/cards.repository.js'
 import { cardRoutes } from './modules/cards/cards.routes.js'
 import { CardService } from './modules/cards/cards.service.js'
 import { ViewCounter } from './modules/cards/view-counter.js'
+import { startEntitlementsConsumer } from './modules/entitlements/entitlements.consumer.js'
+import { entitlementCheck } from './modules/entitlements/entitlements.repository.js'
 import { TemplateRepository } from './modules/templates/templates.repository.js'
 import { templateRoutes } from './modules/templates/templates.routes.js'
 import { TemplateService } from './modules/templates/templates.service.js'
 
 export interface AppOptions {
   logStream?: NodeJS.WritableStream
+  /** A stable name for this instance's entitlements consumer (tests). */
+  consumerName?: string
 }
 
 /** Builds the card service from its config and clients; never reads env, never listens. */
@@ -51,12 +55,27 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       const views = new ViewCounter(async (events) => { await cards.publish(events) })
       views.schedule(app, config.CARD_VIEWS_FLUSH_MS)
       const cardService = new CardService({
-        cards, templates, cache, views, checkFile: deps.checkFile, metrics: app.metrics, log: app.log
+        cards,
+        templates,
+        cache,
+        views,
+        checkFile: deps.checkFile,
+        entitled: entitlementCheck(deps.prisma),
+        metrics: app.metrics,
+        log: app.log
       })
       const collectionService = new CollectionService(new CollectionRepository(prisma, config.DATABASE_SCHEMA), cards)
       await app.register(cardRoutes, { service: cardService })
       await app.register(templateRoutes, { service: new TemplateService(templates) })
       await app.register(collectionRoutes, { service: collectionService })
+
+      if (config.EVENTS_CONSUMER_ENABLED) {
+        const consumer = await startEntitlementsConsumer({
+          config, redis: deps.redis, pool: deps.pool, log: app.log, metrics: app.metrics, consumerName: options.consumerName
+        })
+        // Before the clients close (closeDeps runs after app.close): the batch in flight finishes first.
+        app.addHook('onClose', async () => { await consumer.stop() })
+      }
     }
   })
 }

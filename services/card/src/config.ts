@@ -1,10 +1,14 @@
 import { Type, type Static } from 'typebox'
-import { eventsProducerEnv } from '@holo/events'
+import { eventsConsumerEnv, eventsProducerEnv } from '@holo/events'
 import { authVerifierEnv, baseEnv, fileServiceEnv, parseEnv } from '@holo/shared'
 
 export const EnvSchema = Type.Object({
   ...baseEnv({ port: 3002, schema: 'card', role: 'holo_card' }),
   ...eventsProducerEnv(),
+  // The card service also consumes: billing's entitlement events (docs/card.md, Entitlements).
+  ...eventsConsumerEnv(),
+  /** Connections of the entitlements consumer's own pg pool. */
+  CARD_CONSUMER_POOL_SIZE: Type.Integer({ default: 2, minimum: 1, maximum: 50 }),
   ...authVerifierEnv(),
   /** Prefix of every Redis key this service writes (tests give each app its own). */
   CACHE_PREFIX: Type.String({ default: 'card:', pattern: '^[A-Za-z0-9:_-]{1,64}$' }),

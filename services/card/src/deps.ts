@@ -1,4 +1,6 @@
+import type pg from 'pg'
 import type { Redis } from 'ioredis'
+import { consumerPool } from '@holo/events'
 import {
   closeRedis, createRedis, fileReferenceCheck, JwksKeyStore, pgAdapter, type FileReferenceCheck, type ObservablePrismaPg
 } from '@holo/shared'
@@ -13,6 +15,8 @@ export interface Deps {
   keys: JwksKeyStore
   /** The file service, asked before a card references a file. */
   checkFile: FileReferenceCheck
+  /** The entitlements consumer's pool: each effect runs in one of its transactions, with its applied_events record. */
+  pool: pg.Pool
 }
 
 export async function createDeps (config: Config): Promise<Deps> {
@@ -25,11 +29,12 @@ export async function createDeps (config: Config): Promise<Deps> {
     adapter,
     redis: await createRedis(config.REDIS_URL, 'holo-card'),
     keys,
-    checkFile: fileReferenceCheck({ baseUrl: config.FILE_SERVICE_URL, timeoutMs: config.FILE_SERVICE_TIMEOUT_MS })
+    checkFile: fileReferenceCheck({ baseUrl: config.FILE_SERVICE_URL, timeoutMs: config.FILE_SERVICE_TIMEOUT_MS }),
+    pool: consumerPool({ url: config.DATABASE_URL, schema: config.DATABASE_SCHEMA, max: config.CARD_CONSUMER_POOL_SIZE })
   }
 }
 
 export async function closeDeps (deps: Deps): Promise<void> {
   deps.keys.stop()
-  await Promise.allSettled([deps.prisma.$disconnect(), closeRedis(deps.redis)])
+  await Promise.allSettled([deps.prisma.$disconnect(), deps.pool.end(), closeRedis(deps.redis)])
 }

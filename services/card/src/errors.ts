@@ -21,6 +21,22 @@ export const errors = defineErrors({
   FILE_REFERENCE_INVALID: (foreign: boolean) => badField('artworkFileId', 'body', foreign
     ? 'names a file of another user; use one of your own'
     : 'names no file of yours (it must exist)'),
+  /** A premium template without an entitlement: says what to buy. */
+  ENTITLEMENT_REQUIRED: (templateId: string, price: { amount: number, currency: string } | null) => ({
+    status: 403,
+    detail: 'This template is premium: buy it' +
+      (price === null ? '' : ` (${(price.amount / 100).toFixed(2)} ${price.currency.toUpperCase()})`) +
+      ` with POST /api/v1/billing/checkout {"templateId":"${templateId}"}, or subscribe to Holo+ with ` +
+      'POST /api/v1/billing/checkout {"plan":"holo-plus"}',
+    extra: {
+      templateId,
+      price,
+      buy: [
+        ...(price === null ? [] : [{ templateId }]),
+        { plan: 'holo-plus' }
+      ]
+    }
+  }),
   /** Input the schema cannot refuse by itself (e.g. `sort=relevance` without `q`). */
   VALIDATION_FAILED: (field: string, where: RequestPart, message: string) => badField(field, where, message)
 })

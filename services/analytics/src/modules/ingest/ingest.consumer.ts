@@ -12,7 +12,7 @@ import { applyEvent, INGESTED_TYPES } from './ingest.handler.js'
 import { IngestRepository } from './ingest.repository.js'
 
 export const CONSUMER_GROUP = 'analytics'
-export const PRODUCER_STREAMS = ['auth', 'card', 'file'] as const
+export const PRODUCER_STREAMS = ['auth', 'card', 'file', 'billing'] as const
 
 export interface IngestOptions {
   config: Config

@@ -5,11 +5,12 @@ import { bucketOf, type Granularity } from '../../buckets.js'
 import type { Increment, IngestRepository, RollupMetric, Version } from './ingest.repository.js'
 
 /**
- * The types the consumer reads: every type with an actor (any act makes its actor active that day) and the
- * view counts. Others are acknowledged unread.
+ * The types the consumer reads: every type with an actor (any act makes its actor active that day), the
+ * view counts and payments. Others are acknowledged unread.
  */
 export const INGESTED_TYPES: readonly EventType[] = (Object.keys(catalogue) as EventType[])
-  .filter((type) => catalogue[type].actor !== 'none' || type === 'holo.card.views_counted.v1')
+  .filter((type) => catalogue[type].actor !== 'none' || type === 'holo.card.views_counted.v1' ||
+    type === 'holo.payment.succeeded.v1' || type === 'holo.payment.refunded.v1')
 
 const GRANULARITIES: readonly Granularity[] = ['hour', 'day']
 
@@ -72,6 +73,13 @@ export async function applyEvent (event: HoloEvent, repo: IngestRepository): Pro
       break
     case 'holo.file.deleted.v1':
       increments.push(...both('bytes_delta', at, -event.data.size))
+      break
+    // Revenue: what billing received and gave back, per currency, in minor units (billing's ledger has the split).
+    case 'holo.payment.succeeded.v1':
+      increments.push(...both('payments', at), ...both(`revenue:${event.data.currency}`, at, event.data.amount))
+      break
+    case 'holo.payment.refunded.v1':
+      increments.push(...both('refunds', at), ...both(`refunded:${event.data.currency}`, at, event.data.amount))
       break
     default:
       break

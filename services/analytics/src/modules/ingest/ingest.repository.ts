@@ -8,7 +8,9 @@ import type { Granularity } from '../../buckets.js'
 /** Platform rollup metrics, as stored in rollups.metric. */
 export type RollupMetric =
   | 'signups' | 'logins' | 'active_users' | 'cards_created' | 'likes' | 'unlikes' | 'views' | 'uploads'
-  | 'bytes_delta'
+  | 'bytes_delta' | 'payments' | 'refunds'
+  // Money per currency, in minor units: gross received and given back (revenue:eur, refunded:eur).
+  | `revenue:${string}` | `refunded:${string}`
 
 export interface Increment { granularity: Granularity, metric: RollupMetric, bucket: Date, by: number }
 

@@ -16,7 +16,9 @@ const COUNTERS: Array<[name: string, metric: RollupMetric, help: string]> = [
   ['holo_likes_total', 'likes', 'Likes given (taking a like back does not lower it; see holo_unlikes_total)'],
   ['holo_unlikes_total', 'unlikes', 'Likes taken back'],
   ['holo_card_views_total', 'views', 'Card views counted by the card service'],
-  ['holo_uploads_total', 'uploads', 'Files uploaded']
+  ['holo_uploads_total', 'uploads', 'Files uploaded'],
+  ['holo_payments_total', 'payments', 'Payments received (templates bought, Holo+ invoices paid)'],
+  ['holo_refunds_total', 'refunds', 'Payments refunded']
 ]
 
 export function businessMetrics (registry: Registry, repo: RollupsRepository, log: FastifyBaseLogger): void {
@@ -68,6 +70,27 @@ export function businessMetrics (registry: Registry, repo: RollupsRepository, lo
       help,
       registers: [registry],
       async collect () { this.set(value(await snapshot())) }
+    })
+  }
+  // Money by currency, in minor units (a counter per currency label).
+  const money: Array<[name: string, prefix: string, help: string]> = [
+    ['holo_revenue_minor_units_total', 'revenue:', 'Money received, in minor units of `currency`'],
+    ['holo_refunded_minor_units_total', 'refunded:', 'Money given back, in minor units of `currency`']
+  ]
+  for (const [name, prefix, help] of money) {
+    // eslint-disable-next-line no-new
+    new Counter({
+      name,
+      help: `${help} (from the analytics rollups)`,
+      labelNames: ['currency'],
+      registers: [registry],
+      async collect () {
+        const s = await snapshot()
+        this.reset()
+        for (const [metric, value] of s.totals) {
+          if (metric.startsWith(prefix)) this.inc({ currency: metric.slice(prefix.length) }, Math.max(0, value))
+        }
+      }
     })
   }
 }

@@ -39,7 +39,15 @@ export const OverviewSchema = Type.Object({
     unlikes: Series('Likes taken back (holo.card.unliked.v1)'),
     views: Series('Card views counted by the card service, in the bucket where the counting window ended'),
     uploads: Series('Files uploaded (holo.file.uploaded.v1)'),
-    bytesStored: Series('Bytes stored at the end of the bucket: all uploaded sizes minus deleted sizes so far')
-  })
+    bytesStored: Series('Bytes stored at the end of the bucket: all uploaded sizes minus deleted sizes so far'),
+    payments: Series('Payments received (holo.payment.succeeded.v1: templates bought, Holo+ invoices paid)'),
+    refunds: Series('Payments refunded (holo.payment.refunded.v1)')
+  }),
+  revenue: Type.Array(Type.Object({
+    currency: Type.String({ pattern: '^[a-z]{3}$' }),
+    gross: Series('Received, in minor units'),
+    refunded: Series('Given back, in minor units'),
+    net: Series('gross minus refunded')
+  }), { description: 'Money by currency (amounts in minor units), one entry per currency seen in the range' })
 })
 export type Overview = Static<typeof OverviewSchema>

@@ -18,6 +18,17 @@ export class RollupsRepository {
     return rows.map((r) => ({ metric: r.metric as RollupMetric, bucket: r.bucket, value: Number(r.value) }))
   }
 
+  /** The rows of every metric starting with one of `prefixes` (per-currency money metrics). */
+  async seriesByPrefix (
+    granularity: Granularity, prefixes: readonly string[], from: Date, to: Date
+  ): Promise<RollupRow[]> {
+    const rows = await this.prisma.rollup.findMany({
+      where: { granularity, OR: prefixes.map((p) => ({ metric: { startsWith: p } })), bucket: { gte: from, lt: to } },
+      select: { metric: true, bucket: true, value: true }
+    })
+    return rows.map((r) => ({ metric: r.metric as RollupMetric, bucket: r.bucket, value: Number(r.value) }))
+  }
+
   /** The sum of a metric over every bucket before `before`. */
   async sumBefore (granularity: Granularity, metric: RollupMetric, before: Date): Promise<number> {
     const r = await this.prisma.rollup.aggregate({

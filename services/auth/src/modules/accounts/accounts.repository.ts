@@ -122,6 +122,21 @@ export class AccountsRepository {
     }
   }
 
+  /**
+   * Sets the avatar only while the account has none, its row locked: an avatar the user chose meanwhile wins.
+   * Null when the account is gone or already had an avatar.
+   */
+  async setAvatarIfUnset (id: string, fileId: string, eventsOf: Changed<UserRow> = noEvents): Promise<UserRow | null> {
+    const changed = await this.withEvents(async (tx) => {
+      await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${id}::uuid FOR UPDATE`
+      const before = await tx.user.findUnique({ where: { id } })
+      if (before === null || before.avatarFileId !== null) return null
+      const after = await tx.user.update({ where: { id }, data: { avatarFileId: fileId } })
+      return { before, after }
+    }, (c) => c === null ? [] : eventsOf(c.before, c.after))
+    return changed?.after ?? null
+  }
+
   async findUserById (id: string): Promise<UserRow | null> {
     return await this.prisma.user.findUnique({ where: { id } })
   }

@@ -11,6 +11,7 @@ import type { SessionsService } from '../accounts/sessions.service.js'
 import type { AuthResult } from '../accounts/accounts.schemas.js'
 import type { AuthMetrics } from '../../metrics.js'
 import { IdentityConflictError, type IdentitiesRepository, type IdentityRow } from './identities.repository.js'
+import type { AvatarImporter } from './oauth.avatar.js'
 import type { CallbackInput, ProviderProfile, SignInProvider } from './oauth.providers.js'
 import type { RedirectRule } from './oauth.settings.js'
 import type { CodeRecord, OAuthStore } from './oauth.store.js'
@@ -23,6 +24,8 @@ export interface OAuthServiceOptions {
   publicUrl: string
   codeTtlSeconds: number
   flowTtlSeconds: number
+  /** Imports a new account's provider picture as its avatar, after the account is committed; null: off. */
+  avatars: AvatarImporter | null
 }
 
 export interface StartInput {
@@ -255,6 +258,7 @@ export class OAuthService {
         const details = { provider: key }
         await this.core.audit(ctx, { event: 'register', actorId: user.id, targetId: user.id, details })
         if (!p.emailVerified) await this.core.sendOneTimeToken(user, 'email_verification', ctx)
+        this.importPicture(user, p.picture, ctx)
         return user
       } catch (err) {
         if (!(err instanceof IdentityConflictError)) throw err
@@ -265,6 +269,13 @@ export class OAuthService {
       }
     }
     throw errors.USERNAME_TAKEN()
+  }
+
+  /** The provider's picture becomes the new account's avatar, in the background: a sign-in never waits for it. */
+  private importPicture (user: UserRow, picture: string | null, ctx: RequestContext): void {
+    const avatars = this.o.avatars
+    if (avatars === null || picture === null) return
+    this.core.afterResponse(async () => { await avatars.run(user, picture, ctx) }, 'avatar import failed', ctx.log)
   }
 
   private async addIdentity (

@@ -44,8 +44,9 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = a
       description: '`templateId` must name a published template (or a draft of yours): else 400 ' +
         'TEMPLATE_NOT_USABLE. `artworkFileId` is checked with the file service (a file of yours; admins: any): ' +
         'a missing or foreign file is a 400 FILE_REFERENCE_INVALID, the file service down a 503 naming `file`; ' +
-        'nothing is written then.',
-      response: { 201: { ...CardSchema, description: 'The new card' }, ...problemResponses(400, 503) }
+        'nothing is written then. A premium template needs an entitlement (bought, or Holo+): else 403 ' +
+        'ENTITLEMENT_REQUIRED, whose `buy` says what to check out.',
+      response: { 201: { ...CardSchema, description: 'The new card' }, ...problemResponses(400, 403, 503) }
     }
   }, async (request, reply) => {
     const { card, tag } = await service.create(request.caller, request.body, onBehalfOf(request))
@@ -94,7 +95,8 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = a
       body: UpdateCardSchema,
       description: 'Owner only: others get a 403 NOT_OWNER (404 when they cannot see the card). An If-Match that is ' +
         'not the card\'s ETag is a 412 CARD_CHANGED. A new `artworkFileId` is checked as on create (400 ' +
-        'FILE_REFERENCE_INVALID, 503 naming `file`).',
+        'FILE_REFERENCE_INVALID, 503 naming `file`). A card on a premium template is edited only with an ' +
+        'entitlement to it (403 ENTITLEMENT_REQUIRED).',
       response: {
         200: { ...CardSchema, description: 'The updated card' },
         ...problemResponses(400, 403, 404, 412, 503)

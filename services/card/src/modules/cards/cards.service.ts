@@ -5,7 +5,8 @@ import {
 import type { Counter, Registry } from 'prom-client'
 import { v7 as uuidv7 } from 'uuid'
 import { errors } from '../../errors.js'
-import type { TemplateRepository } from '../templates/templates.repository.js'
+import type { EntitlementCheck } from '../entitlements/entitlements.repository.js'
+import type { TemplateRepository, TemplateRow } from '../templates/templates.repository.js'
 import { listDimension, writerDimension, type CardCache, type CachedCard, type ListedCard, type ListStamp } from './cards.cache.js'
 import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
 import {
@@ -58,6 +59,8 @@ export interface CardServiceDeps {
   cache: CardCache
   /** The file service: may the caller use a file as artwork? */
   checkFile: FileReferenceCheck
+  /** The card service's copy of billing's entitlements: may the user use this premium template now? */
+  entitled: EntitlementCheck
   metrics: Registry
   log: FastifyBaseLogger
   /** Reads by anyone but the owner are counted as views. */
@@ -84,6 +87,19 @@ export class CardService {
     if (ref !== 'ok') throw errors.FILE_REFERENCE_INVALID(ref === 'foreign')
   }
 
+  /**
+   * A premium template is for its author, administrators and users entitled to it (bought, or Holo+ in its
+   * period): checked on the copy of billing's entitlements, never by asking billing.
+   */
+  private async checkPremium (template: TemplateRow, user: AuthUser): Promise<void> {
+    if (!template.premium || template.authorId === user.id || hasRole(user)) return
+    if (await this.d.entitled(user.id, template.id)) return
+    const price = template.priceAmount === null || template.priceCurrency === null
+      ? null
+      : { amount: template.priceAmount, currency: template.priceCurrency }
+    throw errors.ENTITLEMENT_REQUIRED(template.id, price)
+  }
+
   async create (user: AuthUser, input: CreateCard, onBehalf: OnBehalfOf): Promise<WrittenCard> {
     let holo = { ...DEFAULT_HOLO }
     if (input.templateId !== undefined) {
@@ -91,6 +107,7 @@ export class CardService {
       const mine = template !== null && (template.authorId === user.id || hasRole(user))
       const usable = template !== null && (template.status === 'published' || (template.status === 'draft' && mine))
       if (!usable) throw errors.TEMPLATE_NOT_USABLE()
+      await this.checkPremium(template, user)
       holo = toHolo({ ...holo, ...(template.holoDefaults as object) })
     }
     if (input.artworkFileId !== undefined) await this.checkArtwork(input.artworkFileId, onBehalf)
@@ -171,6 +188,10 @@ export class CardService {
     const row = await this.visible(id, user)
     if (row.ownerId !== user.id) throw commonErrors.NOT_OWNER('card')
     if (expected === null || (expected !== undefined && expected !== row.version)) throw errors.CARD_CHANGED()
+    if (row.templateId !== null) {
+      const template = await this.d.templates.find(row.templateId)
+      if (template !== null) await this.checkPremium(template, user)
+    }
     // Only a new reference is checked: sending the card back as read must not fail on a file deleted since.
     const artwork = input.artworkFileId
     if (typeof artwork === 'string' && artwork !== row.artworkFileId) await this.checkArtwork(artwork, onBehalf)

@@ -10,6 +10,9 @@ export interface TemplateRow {
   holoDefaults: unknown
   status: string
   premium: boolean
+  /** Minor units of priceCurrency; both null when the template has no price. */
+  priceAmount: number | null
+  priceCurrency: string | null
   createdAt: Date
   updatedAt: Date
 }
@@ -22,6 +25,8 @@ export interface NewTemplate {
   holoDefaults: object
   status: string
   premium: boolean
+  priceAmount: number | null
+  priceCurrency: string | null
 }
 
 export type TemplateChanges = Partial<Omit<NewTemplate, 'authorId'>>
@@ -43,6 +48,8 @@ const templateSelect = {
   holoDefaults: true,
   status: true,
   premium: true,
+  priceAmount: true,
+  priceCurrency: true,
   createdAt: true,
   updatedAt: true
 } as const

@@ -32,6 +32,12 @@ export const TemplateStatusSchema = Type.Enum(['draft', 'published', 'archived']
   description: 'Only published templates are listed and usable by everyone'
 })
 
+export const PriceSchema = Type.Object({
+  amount: Type.Integer({ minimum: 1, maximum: 100_000_000, description: 'In minor units of the currency (cents)' }),
+  currency: Type.String({ pattern: '^[a-z]{3}$', description: 'ISO 4217 code in lower case, e.g. eur' })
+}, { additionalProperties: false, description: 'What a premium template costs' })
+export type Price = Static<typeof PriceSchema>
+
 export const TemplateSchema = Type.Object({
   id: UuidSchema,
   authorId: UuidSchema,
@@ -40,7 +46,8 @@ export const TemplateSchema = Type.Object({
   layout: LayoutSchema,
   holoDefaults: HoloInputSchema,
   status: TemplateStatusSchema,
-  premium: Type.Boolean(),
+  premium: Type.Boolean({ description: 'Usable only with an entitlement: bought, or Holo+ (docs/billing.md)' }),
+  price: Type.Union([PriceSchema, Type.Null()], { description: 'The price of a premium template; null: not for sale' }),
   createdAt: Type.String({ format: 'date-time' }),
   updatedAt: Type.String({ format: 'date-time' })
 })
@@ -70,7 +77,8 @@ export const CreateTemplateSchema = Type.Object({
   layout: LayoutSchema,
   holoDefaults: Type.Optional(HoloInputSchema),
   status: Type.Optional(Type.Enum(['draft', 'published'])),
-  premium: Type.Optional(Type.Boolean())
+  premium: Type.Optional(Type.Boolean()),
+  price: Type.Optional(Type.Union([PriceSchema, Type.Null()], { description: 'Only with premium: true' }))
 }, { additionalProperties: false, examples: [TemplateExample] })
 export type CreateTemplate = Static<typeof CreateTemplateSchema>
 
@@ -80,8 +88,11 @@ export const UpdateTemplateSchema = Type.Object({
   layout: Type.Optional(LayoutSchema),
   holoDefaults: Type.Optional(HoloInputSchema),
   status: Type.Optional(TemplateStatusSchema),
-  premium: Type.Optional(Type.Boolean())
-}, { additionalProperties: false, minProperties: 1, examples: [{ status: 'published' }] })
+  premium: Type.Optional(Type.Boolean({ description: 'false also takes the price off' })),
+  price: Type.Optional(Type.Union([PriceSchema, Type.Null()], {
+    description: 'The price of a premium template (null takes it off); a checkout already started keeps its price'
+  }))
+}, { additionalProperties: false, minProperties: 1, examples: [{ status: 'published' }, { premium: true, price: { amount: 499, currency: 'eur' } }] })
 export type UpdateTemplate = Static<typeof UpdateTemplateSchema>
 
 export const ListTemplatesQuerySchema = Type.Object({

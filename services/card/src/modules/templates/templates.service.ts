@@ -1,7 +1,7 @@
 import { commonErrors, decodeTimeCursor, encodeCursor, hasRole, page, type AuthUser } from '@holo/shared'
 import { errors } from '../../errors.js'
 import type { Viewer } from '../cards/cards.service.js'
-import type { TemplateRepository, TemplateRow } from './templates.repository.js'
+import type { TemplateChanges, TemplateRepository, TemplateRow } from './templates.repository.js'
 import { templateCreated, templateStatusChanged } from './templates.events.js'
 import type { CreateTemplate, ListTemplatesQuery, Template, UpdateTemplate } from './templates.schemas.js'
 
@@ -15,6 +15,9 @@ export function toTemplate (row: TemplateRow): Template {
     holoDefaults: row.holoDefaults as Template['holoDefaults'],
     status: row.status as Template['status'],
     premium: row.premium,
+    price: row.priceAmount === null || row.priceCurrency === null
+      ? null
+      : { amount: row.priceAmount, currency: row.priceCurrency },
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString()
   }
@@ -27,6 +30,9 @@ export class TemplateService {
   constructor (private readonly templates: TemplateRepository) {}
 
   async create (user: AuthUser, input: CreateTemplate): Promise<Template> {
+    const premium = input.premium ?? false
+    const price = input.price ?? null
+    if (price !== null && !premium) throw errors.VALIDATION_FAILED('price', 'body', 'is only for a premium template (premium: true)')
     const row = await this.templates.create({
       authorId: user.id,
       name: input.name,
@@ -34,7 +40,9 @@ export class TemplateService {
       layout: input.layout,
       holoDefaults: input.holoDefaults ?? {},
       status: input.status ?? 'draft',
-      premium: input.premium ?? false
+      premium,
+      priceAmount: price?.amount ?? null,
+      priceCurrency: price?.currency ?? null
     }, templateCreated(user.id))
     return toTemplate(row)
   }
@@ -53,7 +61,21 @@ export class TemplateService {
   async update (id: string, user: AuthUser, input: UpdateTemplate): Promise<Template> {
     const row = await this.readable(id, user)
     if (!isAuthor(row, user)) throw commonErrors.NOT_OWNER('template')
-    const updated = await this.templates.update(id, input, templateStatusChanged(user.id))
+    const { price, ...rest } = input
+    const changes: TemplateChanges = { ...rest }
+    const premium = input.premium ?? row.premium
+    if (price !== undefined && price !== null && !premium) {
+      throw errors.VALIDATION_FAILED('price', 'body', 'is only for a premium template (premium: true)')
+    }
+    if (price !== undefined) {
+      changes.priceAmount = price?.amount ?? null
+      changes.priceCurrency = price?.currency ?? null
+    } else if (!premium) {
+      // A template that stops being premium is no longer for sale.
+      changes.priceAmount = null
+      changes.priceCurrency = null
+    }
+    const updated = await this.templates.update(id, changes, templateStatusChanged(user.id))
     if (updated === null) throw errors.TEMPLATE_NOT_FOUND()
     return toTemplate(updated)
   }
