@@ -52,8 +52,8 @@ t.test('docker-compose.yml is valid against the Compose specification schema', a
 t.test('the stack: images, one-shot migrate, healthchecks and start order', async (t) => {
   t.same(
     Object.keys(compose.services).sort(),
-    ['analytics', 'audit', 'auth', 'card', 'file', 'gateway', 'maildev', 'migrate', 'minio', 'notification', 'postgres',
-      'prometheus', 'redis']
+    ['analytics', 'audit', 'auth', 'billing', 'card', 'file', 'gateway', 'maildev', 'migrate', 'minio', 'notification',
+      'postgres', 'prometheus', 'redis']
   )
   t.match(svc('postgres').image, /^postgres:16(\b|-)/)
   t.match(svc('redis').image, /^redis:7(\b|-)/)
