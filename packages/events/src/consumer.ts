@@ -67,6 +67,11 @@ export interface ConsumerOptions<T extends EventType = EventType> {
    * the batch's other null-keyed events, in stream order (what the others read: directories of names, titles).
    */
   orderKey?: (event: HoloEvent<T>) => string | null
+  /**
+   * A worker's transaction takes no further chain once it applied this many events (default: no limit, one
+   * transaction per worker and read). Smaller: effects commit, and are seen, sooner; larger: fewer commits.
+   */
+  transactionEvents?: number
   /** Longest wait of a blocking read; default 2 s (stop() does not wait for it). */
   blockMs?: number
   /** Attempts before an event is dead-lettered; default 5. */
@@ -121,6 +126,7 @@ export async function startConsumer<T extends EventType = EventType> (options: C
   const sweepMs = Math.min(5000, Math.max(50, Math.floor(claimIdleMs / 4)))
   const concurrency = Math.max(1, options.concurrency ?? 1)
   const orderKey = options.orderKey ?? ((event: HoloEvent<T>) => event.subject)
+  const transactionEvents = Math.max(1, options.transactionEvents ?? Number.POSITIVE_INFINITY)
   const types = options.types === undefined ? undefined : new Set<string>(options.types)
   const effectOnce = options.applied === undefined ? undefined
     : 'run' in options.applied ? options.applied : appliedStore(options.applied)
@@ -333,6 +339,8 @@ export async function startConsumer<T extends EventType = EventType> (options: C
                 throw err
               }
             }
+            // Whole chains only; the worker goes on with the next ones in a new transaction.
+            if (ran.length >= transactionEvents) break
           }
           current = undefined
         })

@@ -32,7 +32,9 @@ export function eventsConsumerEnv () {
     EVENTS_CLAIM_IDLE_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000 }),
     EVENTS_BATCH_SIZE: Type.Integer({ default: 100, minimum: 1, maximum: 10_000 }),
     /** Subjects applied side by side within a batch. */
-    EVENTS_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64 })
+    EVENTS_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
+    /** A worker's transaction takes no further chain once it applied this many events (0: no limit). */
+    EVENTS_TRANSACTION_EVENTS: Type.Integer({ default: 0, minimum: 0, maximum: 10_000 })
   }
 }
 
@@ -51,13 +53,14 @@ export function relaySettings (config: Static<typeof producerSchema>): Pick<
 }
 
 export function consumerSettings (config: Static<typeof consumerSchema>): Pick<
-  ConsumerOptions, 'streamPrefix' | 'maxAttempts' | 'claimIdleMs' | 'batchSize' | 'concurrency'
+  ConsumerOptions, 'streamPrefix' | 'maxAttempts' | 'claimIdleMs' | 'batchSize' | 'concurrency' | 'transactionEvents'
 > {
   return {
     streamPrefix: config.EVENTS_STREAM_PREFIX,
     maxAttempts: config.EVENTS_MAX_ATTEMPTS,
     claimIdleMs: config.EVENTS_CLAIM_IDLE_MS,
     batchSize: config.EVENTS_BATCH_SIZE,
-    concurrency: config.EVENTS_CONCURRENCY
+    concurrency: config.EVENTS_CONCURRENCY,
+    transactionEvents: config.EVENTS_TRANSACTION_EVENTS === 0 ? undefined : config.EVENTS_TRANSACTION_EVENTS
   }
 }

@@ -227,6 +227,24 @@ t.test('a read batch is applied in one transaction: effects and applied_events s
   }
 })
 
+t.test('transactionEvents: a transaction closes after whole chains of at least that many events', async (t) => {
+  const schema = await orderedSchema()
+  const { redis, prefix } = await sharedRedis(t)
+  const stream = `${prefix}card`
+  const { events, seqs } = interleaved(10, 3)
+  await publish(redis, stream, events)
+  await consume(t, {
+    redis, streams: [stream], streamPrefix: prefix, group: 'small-tx', concurrency: 1, transactionEvents: 5,
+    applied: postgresApplied(pool, { schema }), handle: orderedEffect(schema, seqs)
+  })
+  t.ok(await eventually(async () => (await ordered(schema)).length === 30), 'all 30 applied')
+  const rows = await ordered(schema)
+  const perTx = new Map<string, number>()
+  for (const r of rows) perTx.set(r.txid, (perTx.get(r.txid) ?? 0) + 1)
+  t.ok([...perTx.values()].every((n) => n === 6), `two chains of 3 per transaction (${[...perTx.values()].join(', ')})`)
+  t.ok(inOrder(rows), 'each subject\'s events in order')
+})
+
 t.test('orderKey: events of one key in order across subjects; null-keyed events applied before the keyed chains', async (t) => {
   const schema = await orderedSchema()
   const { redis, prefix } = await sharedRedis(t)

@@ -11,15 +11,17 @@ export const EnvSchema = Type.Object({
   ...eventsConsumerEnv(),
   /**
    * Recipients whose events are applied side by side (the consumer keys its order by recipient, so workers never
-   * wait on one another's inbox locks). Four keep live delivery under 300 ms at 200 likes/s on two cores.
+   * wait on one another's inbox locks). Live delivery at 200 likes/s: see docs/notifications.md, "Figures".
    */
-  EVENTS_CONCURRENCY: Type.Integer({ default: 4, minimum: 1, maximum: 64 }),
+  EVENTS_CONCURRENCY: Type.Integer({ default: 8, minimum: 1, maximum: 64 }),
+  /** Live delivery waits for its transaction's commit: small transactions keep it prompt under load. */
+  EVENTS_TRANSACTION_EVENTS: Type.Integer({ default: 4, minimum: 0, maximum: 10_000 }),
   /** The gateway's public origin: links in mail (unsubscribe) start with it. */
   PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080', pattern: '^https?://[^\\s]+[^/\\s]$' }),
   SMTP_URL: Type.String({ default: 'smtp://127.0.0.1:1025', pattern: '^smtps?://' }),
   MAIL_FROM: Type.String({ default: 'Holo Cards <no-reply@holo.cards>', minLength: 3 }),
   /** Connections of the consumer's and the jobs' own pg pool. */
-  NOTIFICATIONS_POOL_SIZE: Type.Integer({ default: 6, minimum: 1, maximum: 100 }),
+  NOTIFICATIONS_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 100 }),
   /** Redis channel prefix of the live messages: `<prefix>user:<userId>`. */
   NOTIFICATIONS_CHANNEL_PREFIX: Type.String({ default: 'notifications:', pattern: '^[A-Za-z0-9:._-]{0,64}$' }),
   /** Likes of one card within this many seconds from the first collapse into one notification. */
