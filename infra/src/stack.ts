@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import { setupDatabase } from './db.js'
 import { startDevOidc } from './dev-oidc.js'
-import { startStripeStandin } from '@holo/stripe-standin'
+import { standinOptionsFromEnv, startStripeStandin } from '@holo/stripe-standin'
 import { startGateway, waitForHttp, type GatewaySettings, type RunningGateway } from './gateway.js'
 import { spawnTs, startMail, startS3 } from './local-services.js'
 import { repoRoot, services, urlForRole, type ServiceInfo } from './services.js'
@@ -78,19 +78,10 @@ try {
   // webhooks go to billing through the gateway. The defaults are billing's development values.
   let stripeApiUrl = env.STRIPE_API_URL
   if (stripeApiUrl === undefined) {
-    const stripe = await startStripeStandin({
-      port: Number(env.STRIPE_STANDIN_PORT ?? 12111),
+    const stripe = await startStripeStandin(standinOptionsFromEnv(env, {
       webhookUrl: `http://127.0.0.1:${gatewayPort}/api/v1/billing/webhooks/stripe`,
-      webhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_holo_local_standin',
-      secretKey: env.STRIPE_SECRET_KEY ?? 'sk_test_holo_local_standin',
-      prices: [{
-        id: env.STRIPE_HOLO_PLUS_PRICE ?? 'price_holo_plus_monthly',
-        unitAmount: Number(env.HOLO_PLUS_AMOUNT ?? 499),
-        currency: env.HOLO_PLUS_CURRENCY ?? 'eur',
-        productName: 'Holo+',
-        recurring: true
-      }]
-    })
+      secretKey: env.STRIPE_SECRET_KEY ?? 'sk_test_holo_local_standin'
+    }))
     stops.push(stripe.stop)
     stripeApiUrl = stripe.url
     log(`Stripe stand-in (local, test mode, nothing is charged): ${stripe.url}, webhooks to the gateway`)

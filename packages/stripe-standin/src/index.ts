@@ -44,6 +44,30 @@ export interface StripeStandinOptions {
   publicUrl?: string
 }
 
+/**
+ * The stand-in as the local stack and its command line run it, from the environment: STRIPE_STANDIN_PORT
+ * (12111), STRIPE_WEBHOOK_SECRET, STRIPE_STANDIN_PERIOD_SECONDS, and Holo+'s price (STRIPE_HOLO_PLUS_PRICE,
+ * HOLO_PLUS_AMOUNT, HOLO_PLUS_CURRENCY; billing's development defaults).
+ */
+export function standinOptionsFromEnv (
+  env: Record<string, string | undefined>, o: { webhookUrl?: string, secretKey?: string }
+): StripeStandinOptions {
+  return {
+    port: Number(env.STRIPE_STANDIN_PORT ?? 12111),
+    webhookUrl: o.webhookUrl,
+    webhookSecret: env.STRIPE_WEBHOOK_SECRET ?? 'whsec_holo_local_standin',
+    secretKey: o.secretKey,
+    periodSeconds: env.STRIPE_STANDIN_PERIOD_SECONDS === undefined ? undefined : Number(env.STRIPE_STANDIN_PERIOD_SECONDS),
+    prices: [{
+      id: env.STRIPE_HOLO_PLUS_PRICE ?? 'price_holo_plus_monthly',
+      unitAmount: Number(env.HOLO_PLUS_AMOUNT ?? 499),
+      currency: env.HOLO_PLUS_CURRENCY ?? 'eur',
+      productName: 'Holo+',
+      recurring: true
+    }]
+  }
+}
+
 export interface StripeStandin {
   url: string
   port: number

@@ -2,7 +2,7 @@
 // with the Stripe event that caused them (stripe_events) and the bus events they publish (the outbox).
 import type pg from 'pg'
 import { eventsCommitted } from '@holo/shared'
-import { writeOutbox, type HoloEvent } from '@holo/events'
+import { inTransaction, writeOutbox, type HoloEvent } from '@holo/events'
 import { v7 as uuidv7 } from 'uuid'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { Product } from '../stripe/stripe.gateway.js'
@@ -289,27 +289,19 @@ export class PaymentsRepository {
 
   /** Runs `work` in one transaction; the events `eventsOf` makes from its result commit with it. */
   async write<R> (work: (w: PaymentsWriter) => Promise<R>, eventsOf: (r: R) => readonly HoloEvent[]): Promise<R> {
-    const client = await this.pool.connect()
-    let broken = false
     let events: readonly HoloEvent[] = []
-    try {
-      await client.query('BEGIN')
-      const result = await work(new PaymentsWriter({
+    const result = await inTransaction(this.pool, async (client) => {
+      const r = await work(new PaymentsWriter({
         rows: async <T>(sql: string, ...params: unknown[]) => (await client.query(sql, params)).rows as T[],
         run: async (sql: string, ...params: unknown[]) => (await client.query(sql, params)).rowCount ?? 0
       }))
-      events = eventsOf(result)
+      events = eventsOf(r)
       await writeOutbox(async (sql, params) => await client.query(sql, params), events, { schema: this.schema })
-      const done = await client.query('COMMIT')
-      if (done.command !== 'COMMIT') throw new Error(`the transaction was rolled back at COMMIT (${done.command})`)
-      return result
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => { broken = true })
-      throw err
-    } finally {
-      client.release(broken)
-      if (events.length > 0) eventsCommitted(this.prisma)
-    }
+      return r
+    })
+    // Committed: wake this instance's relay (and, coalesced, the others').
+    if (events.length > 0) eventsCommitted(this.prisma)
+    return result
   }
 
   async seen (eventId: string): Promise<boolean> {
