@@ -13,13 +13,13 @@
 //   makes a Stripe customer and a Checkout Session at the stand-in (two calls) and two rows. p50, p99, max.
 import { randomBytes, randomUUID } from 'node:crypto'
 import path from 'node:path'
-import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import { Pool } from 'undici'
 import { createMigratedDatabase, dropDatabase, freePort, repoRoot, spawnTs, withDatabase, type NodeProcess } from '@holo/infra'
 import { testIssuer } from '@holo/infra/testing'
 import { stripeSignature } from '../../packages/stripe-standin/src/index.js'
 import { deleteKeys } from './bench-stack.js'
+import { clock, percentile, round2, sleep } from './measure.js'
 
 export const BILLING_SCENARIOS = ['billing-webhooks', 'billing-checkout'] as const
 
@@ -60,14 +60,6 @@ export interface BillingBenchOptions {
 const SECRET_KEY = 'sk_test_bench_billing'
 const WEBHOOK_SECRET = 'whsec_bench_billing'
 const PLUS_PRICE = 'price_bench_holo_plus'
-const clock = (): number => performance.timeOrigin + performance.now()
-const round2 = (x: number): number => Math.round(x * 100) / 100
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
-
-function percentile (sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number
-}
 
 async function waitFor (url: string, child: NodeProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

@@ -11,7 +11,6 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import path from 'node:path'
-import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { Redis } from 'ioredis'
@@ -20,11 +19,9 @@ import {
 } from '../../packages/events/src/index.js'
 import { deleteKeys } from './bench-stack.js'
 import type { ConsumerConfig, FromConsumer, ToConsumer } from './events-consumer.js'
+import { clock, percentile, round2, sleep } from './measure.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const clock = (): number => performance.timeOrigin + performance.now()
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
-const round2 = (x: number): number => Math.round(x * 100) / 100
 
 export const EVENT_SCENARIOS = ['events-throughput', 'events-latency'] as const
 
@@ -147,11 +144,6 @@ async function commit (pool: pg.Pool, schema: string, events: HoloEvent[], wake:
   } finally {
     c.release()
   }
-}
-
-function percentile (sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] as number
 }
 
 interface Setup {

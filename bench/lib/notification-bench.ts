@@ -12,9 +12,9 @@
 // browsers use a ticket instead, the same code path after authentication).
 import http from 'node:http'
 import { readFile } from 'node:fs/promises'
-import { performance } from 'node:perf_hooks'
 import { Redis } from 'ioredis'
 import type { BenchUser } from './seed.js'
+import { clock, percentile, round2, sleep } from './measure.js'
 
 export const NOTIFICATION_SCENARIOS = ['notification-delivery', 'notification-idle-streams'] as const
 
@@ -48,11 +48,6 @@ export interface NotificationBenchOptions {
   log: (msg: string) => void
 }
 
-const clock = (): number => performance.timeOrigin + performance.now()
-const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
-const round2 = (x: number): number => Math.round(x * 100) / 100
-const quantile = (sorted: number[], q: number): number =>
-  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number
 
 /** An open SSE stream: each `notification` event's data is handed to `onNotification`. */
 interface Stream { close: () => void, opened: Promise<void>, ended: boolean }
@@ -241,12 +236,12 @@ async function delivery (o: NotificationBenchOptions): Promise<NotificationRow> 
   }
   const toStreamEntry = [...okAt].flatMap(([id, at]) => addedAt.has(id) ? [(addedAt.get(id) as number) - at] : []).sort((a, b) => a - b)
   const toStream = [...seenAt].flatMap(([id, at]) => madeAt.has(id) ? [at - (madeAt.get(id) as number)] : []).sort((a, b) => a - b)
-  const p99 = round2(quantile(latencies, 0.99))
+  const p99 = round2(percentile(latencies, 99, NaN))
   return {
     scenario: 'notification-delivery',
     value: round2(okAt.size / seconds),
     unit: 'likes/s delivered',
-    p50Ms: round2(quantile(latencies, 0.5)),
+    p50Ms: round2(percentile(latencies, 50, NaN)),
     p99Ms: p99,
     maxMs: round2(latencies.at(-1) ?? NaN),
     errors: errors + lost,
@@ -254,9 +249,9 @@ async function delivery (o: NotificationBenchOptions): Promise<NotificationRow> 
     met: p99 <= 300 && errors + lost === 0,
     detail: `${okAt.size} likes answered 2xx, ${latencies.length} arrived on the owners' streams, ${lost} lost, ` +
       `${errors} likes failed; ${owners.length} owners, ${likers.length} likers; latency from the like's 2xx to the event ` +
-      `(2xx → on the bus p50 ${round2(quantile(toStreamEntry, 0.5))} / p99 ${round2(quantile(toStreamEntry, 0.99))} ms, ` +
-      `2xx → notification made p50 ${round2(quantile(toRow, 0.5))} / p99 ${round2(quantile(toRow, 0.99))} ms, ` +
-      `made → on the stream p50 ${round2(quantile(toStream, 0.5))} / p99 ${round2(quantile(toStream, 0.99))} ms)`
+      `(2xx → on the bus p50 ${round2(percentile(toStreamEntry, 50, NaN))} / p99 ${round2(percentile(toStreamEntry, 99, NaN))} ms, ` +
+      `2xx → notification made p50 ${round2(percentile(toRow, 50, NaN))} / p99 ${round2(percentile(toRow, 99, NaN))} ms, ` +
+      `made → on the stream p50 ${round2(percentile(toStream, 50, NaN))} / p99 ${round2(percentile(toStream, 99, NaN))} ms)`
   }
 }
 
