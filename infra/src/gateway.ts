@@ -156,6 +156,7 @@ export interface RunningGateway {
 
 export async function startGateway (s: GatewaySettings): Promise<RunningGateway> {
   await mkdir(s.runDir, { recursive: true })
+  await rm(path.join(s.runDir, 'error.log'), { force: true }) // what a failed start leaves is its own
   const confPath = path.join(s.runDir, 'nginx.conf')
   const url = `http://127.0.0.1:${s.port}`
   const worker = await prepareWorkerDir(s)
@@ -177,8 +178,23 @@ export async function startGateway (s: GatewaySettings): Promise<RunningGateway>
     return { url, process: child, confPath, stop }
   } catch (err) {
     await stop()
-    throw err
+    throw new GatewayStartError(s.port, err, await errorLogTail(s.runDir))
   }
+}
+
+/** nginx did not come up; carries the end of its error log (a port taken, a path it cannot read...). */
+export class GatewayStartError extends Error {
+  constructor (readonly port: number, cause: unknown, readonly errorLog: string) {
+    super(`nginx on port ${port} did not start: ${String(cause)}${errorLog === '' ? '' : `\nerror.log:\n${errorLog}`}`, { cause })
+  }
+
+  /** Another process took the port between choosing it and nginx binding it: a new port will do. */
+  get portTaken (): boolean { return /Address already in use/.test(this.errorLog) }
+}
+
+async function errorLogTail (runDir: string): Promise<string> {
+  const text = await readFile(path.join(runDir, 'error.log'), 'utf8').catch(() => '')
+  return text.split('\n').slice(-20).join('\n').trim()
 }
 
 export async function waitForHttp (url: string, child?: ChildProcess, timeoutMs = 15_000): Promise<void> {
@@ -187,7 +203,8 @@ export async function waitForHttp (url: string, child?: ChildProcess, timeoutMs 
   while (Date.now() < deadline) {
     if (child !== undefined && child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`)
     try {
-      const res = await fetch(url)
+      // Each try is bounded, so a peer that accepts and never answers cannot outlast the deadline.
+      const res = await fetch(url, { signal: AbortSignal.timeout(Math.max(1, Math.min(2_000, deadline - Date.now()))) })
       if (res.status < 500) return
       last = new Error(`status ${res.status}`)
     } catch (err) { last = err }

@@ -7,7 +7,7 @@ import path from 'node:path'
 import { Redis } from 'ioredis'
 import pg from 'pg'
 import { createMigratedDatabase, dropDatabase } from './db.js'
-import { startGateway, type GatewaySettings, type RunningGateway } from './gateway.js'
+import { GatewayStartError, startGateway, type GatewaySettings, type RunningGateway } from './gateway.js'
 import { freePort, startMail, startS3 } from './local-services.js'
 import { urlForRole, withDatabase, serviceInfo, type ServiceInfo } from './services.js'
 
@@ -172,10 +172,17 @@ export async function testGateway (
   upstreams: GatewaySettings['upstreams'],
   extra: Partial<GatewaySettings> = {}
 ): Promise<RunningGateway> {
-  const runDir = await tempDir(t, 'holo-nginx-')
-  const gw = await startGateway({ port: await freePort(), upstreams, runDir, ...extra })
-  t.teardown(() => gw.stop())
-  return gw
+  // A free port can be taken by a parallel test before nginx binds it: then another one.
+  for (let attempt = 1; ; attempt++) {
+    const runDir = await tempDir(t, 'holo-nginx-')
+    try {
+      const gw = await startGateway({ port: await freePort(), upstreams, runDir, ...extra })
+      t.teardown(() => gw.stop())
+      return gw
+    } catch (err) {
+      if (!(err instanceof GatewayStartError && err.portTaken && attempt < 3)) throw err
+    }
+  }
 }
 
 export { freePort }

@@ -1,7 +1,7 @@
 // Shared by the end-to-end tests: the real services built in-process on
 // free ports (each with its own log capture); a private redis-server comes from @holo/infra/testing.
 import { Writable } from 'node:stream'
-import { freePort, type Teardown } from '@holo/infra/testing'
+import { type Teardown } from '@holo/infra/testing'
 import {
   createService, SERVICES as ALL_SERVICES, type ServiceName as AnyServiceName
 } from '../../packages/api-client/scripts/services.js'
@@ -43,8 +43,8 @@ export async function startService (
   const logs = new LogCapture()
   const { app, close } = await createService(name, { LOG_LEVEL: 'info', ...env }, { logStream: logs })
   t.teardown(close)
-  const port = await freePort()
-  await app.listen({ host: '127.0.0.1', port })
+  // Port 0: the kernel's choice cannot be taken by a parallel test in between.
+  const port = Number(new URL(await app.listen({ host: '127.0.0.1', port: 0 })).port)
   return { name, url: `http://127.0.0.1:${port}`, port, app, logs }
 }
 
