@@ -6,7 +6,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import Provider, { type Configuration, type JWK } from 'oidc-provider'
 
-export interface DevUser { email: string, password: string, name: string, emailVerified: boolean }
+export interface DevUser {
+  email: string
+  password: string
+  name: string
+  emailVerified: boolean
+  /** Released as the `picture` claim (profile scope) when set, as Google does. */
+  picture?: string
+}
 
 /** The test user `npm start` prints: a verified email. */
 export const DEV_USER: DevUser = {
@@ -105,7 +112,7 @@ export async function startDevOidc (o: DevOidcOptions): Promise<DevOidc> {
     }],
     jwks: { keys: [o.signingKey ?? devSigningKey()] },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username', 'picture'] },
     // The ID token carries the email claims itself (as Google's does), not only the user info endpoint.
     conformIdTokenClaims: false,
     pkce: { required: () => true },
@@ -133,7 +140,8 @@ export async function startDevOidc (o: DevOidcOptions): Promise<DevOidc> {
           email: user.email,
           email_verified: user.emailVerified,
           name: user.name,
-          preferred_username: user.email.split('@')[0]
+          preferred_username: user.email.split('@')[0],
+          ...(user.picture === undefined ? {} : { picture: user.picture })
         })
       }
     },

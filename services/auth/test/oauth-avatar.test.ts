@@ -14,7 +14,6 @@ import { generateSigningKeyPem } from '../src/keys.js'
 import { PictureError, PictureFetcher } from '../src/modules/oauth/oauth.picture.js'
 import { bearer, buildTestApp, buildTestAppWithFiles } from './helper.js'
 import { CLIENT_ID, CLIENT_SECRET, githubStandIn } from './github-stand-in.js'
-import { releasePictures } from './oidc-picture.js'
 import { BrowserStandIn, callback, exchange, holoCode, PUBLIC_URL, socialSignIn, start, WEB_APP } from './oauth-helpers.js'
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
@@ -112,8 +111,8 @@ async function imports (app: FastifyInstance, result: string): Promise<number> {
   return Number(m?.[1] ?? 0)
 }
 
-const devUser = (name: string): DevUser =>
-  ({ email: `${name}@pictures.test`, password: `pw-${name}`, name: `Pic ${name}`, emailVerified: true })
+const devUser = (name: string, picture?: string): DevUser =>
+  ({ email: `${name}@pictures.test`, password: `pw-${name}`, name: `Pic ${name}`, emailVerified: true, picture })
 
 t.test('a new social account gets the provider\'s picture as its avatar', async (t) => {
   const picture = await makeImage({ width: 40, height: 30, seed: 7 })
@@ -133,7 +132,7 @@ t.test('a new social account gets the provider\'s picture as its avatar', async 
     metadata: `${pics.url}/to-metadata`,
     ftp: 'ftp://127.0.0.1/avatar.png'
   }
-  const users = Object.fromEntries(Object.keys(pictures).map((k) => [k, devUser(k)]))
+  const users = Object.fromEntries(Object.entries(pictures).map(([k, url]) => [k, devUser(k, url)]))
   const dev = await startDevOidc({
     port: await freePort(),
     redirectUris: [`${PUBLIC_URL}/api/v1/auth/oauth/dev/callback`],
@@ -142,7 +141,6 @@ t.test('a new social account gets the provider\'s picture as its avatar', async 
     clientSecret: 'pictures-client-secret'
   })
   t.teardown(async () => { await dev.close() })
-  await releasePictures(dev, (email) => pictures[email.split('@')[0] ?? ''])
   const gh = await githubStandIn(t)
   const h = await buildTestAppWithFiles(t, {
     OAUTH_PROVIDERS: 'dev,github',
@@ -299,7 +297,7 @@ t.test('production-like settings: loopback and private addresses are refused bef
   t.equal(pics.connections(), 0, 'nothing ever connected to the loopback server')
 
   t.test('a sign-in with such a picture still succeeds, without an avatar', async (t) => {
-    const user = devUser('prodlike')
+    const user = devUser('prodlike', `https://127.0.0.1:${port}/p/ok.png`)
     const dev = await startDevOidc({
       port: await freePort(),
       redirectUris: [`${PUBLIC_URL}/api/v1/auth/oauth/dev/callback`],
@@ -307,7 +305,6 @@ t.test('production-like settings: loopback and private addresses are refused bef
       clientSecret: 'prodlike-client-secret'
     })
     t.teardown(async () => { await dev.close() })
-    await releasePictures(dev, () => `https://127.0.0.1:${port}/p/ok.png`)
     // No OAUTH_AVATAR_ALLOW_LOOPBACK: the production rule; the file service must not even be asked.
     const { app, deps } = await buildTestApp(t, {
       OAUTH_PROVIDERS: 'dev',
@@ -330,7 +327,7 @@ t.test('production-like settings: loopback and private addresses are refused bef
 
 t.test('OAUTH_AVATAR_IMPORT=false fetches nothing', async (t) => {
   const pics = await pictureServer(t, { ok: await makeImage({ seed: 4 }) })
-  const user = devUser('off')
+  const user = devUser('off', `${pics.url}/p/ok.png`)
   const dev = await startDevOidc({
     port: await freePort(),
     redirectUris: [`${PUBLIC_URL}/api/v1/auth/oauth/dev/callback`],
@@ -338,7 +335,6 @@ t.test('OAUTH_AVATAR_IMPORT=false fetches nothing', async (t) => {
     clientSecret: 'off-client-secret'
   })
   t.teardown(async () => { await dev.close() })
-  await releasePictures(dev, () => `${pics.url}/p/ok.png`)
   const { app, deps } = await buildTestApp(t, {
     OAUTH_PROVIDERS: 'dev',
     OAUTH_DEV_ISSUER: dev.issuer,
