@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { authenticated, IdParamsSchema, NoContentSchema, problemResponses, publicRoutes } from '@holo/shared'
 import { newOpaqueToken } from '../accounts/accounts.core.js'
+import type { RefreshCookie } from '../accounts/accounts.cookie.js'
 import { byIp, contextOf } from '../accounts/accounts.http.js'
 import { AuthResultSchema } from '../accounts/accounts.schemas.js'
 import type { OAuthService } from './oauth.service.js'
@@ -10,7 +11,14 @@ import {
   LinkStartSchema, ProviderListSchema, ProviderParamsSchema, StartQuerySchema
 } from './oauth.schemas.js'
 
-export interface OAuthRoutesOptions { oauth: OAuthService, publicUrl: string, flowTtlSeconds: number, perIp: number }
+export interface OAuthRoutesOptions {
+  oauth: OAuthService
+  publicUrl: string
+  flowTtlSeconds: number
+  perIp: number
+  /** Where a cookie-mode exchange puts the refresh token. */
+  cookie: RefreshCookie
+}
 
 const tags = ['oauth']
 /** Binds a sign-in to the browser that started it (login CSRF): the callback must carry it back. */
@@ -119,14 +127,17 @@ export const oauthRoutes = publicRoutes<OAuthRoutesOptions>(async (app, o) => {
       tags,
       summary: 'Exchange the Holo code of a sign-in for tokens',
       description: 'Single use; valid OAUTH_CODE_TTL_SECONDS. A sign-in started with a code_challenge needs its ' +
-        'codeVerifier. The answer is the same as a login.',
+        'codeVerifier. The answer is the same as a login, `"mode": "cookie"` included.',
       body: ExchangeBodySchema,
       response: {
         200: { ...AuthResultSchema, description: 'Signed in: the user and a token pair' },
         ...problemResponses(400, 403, 429)
       }
     }
-  }, async (request) => await oauth.exchange(request.body.code, request.body.codeVerifier, contextOf(request)))
+  }, async (request, reply) => {
+    const { code, codeVerifier, mode } = request.body
+    return o.cookie.answer(reply, await oauth.exchange(code, codeVerifier, contextOf(request), mode))
+  })
 })
 
 /** The caller's identities at sign-in providers: list, link, unlink. */
