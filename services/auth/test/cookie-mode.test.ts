@@ -3,9 +3,12 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
+import { freePort } from '@holo/infra/testing'
+import { DEV_USER, devSigningKey, startDevOidc } from '../../../infra/src/dev-oidc.js'
 import { loadConfig } from '../src/config.js'
 import { generateSigningKeyPem } from '../src/keys.js'
 import { buildTestApp, newAccount, register, type TestApp } from './helper.js'
+import { holoCode, PUBLIC_URL, socialSignIn, WEB_APP } from './oauth-helpers.js'
 
 const SECURE = '__Secure-holo_refresh'
 const PLAIN = 'holo_refresh'
@@ -264,6 +267,36 @@ t.test('the refresh cookie lives as long as a refresh token', async (t) => {
   const h = await buildTestApp(t, { REFRESH_TOKEN_TTL_SECONDS: '3600' })
   const s = await signInWithCookie(h.app)
   t.match(setCookies(s.res)[0], /; Max-Age=3600; /)
+})
+
+t.test('a social sign-in\'s code exchanged in cookie mode opens a cookie-mode session', async (t) => {
+  const dev = await startDevOidc({
+    port: await freePort(),
+    redirectUris: [`${PUBLIC_URL}/api/v1/auth/oauth/dev/callback`],
+    users: [DEV_USER],
+    signingKey: devSigningKey('k1')
+  })
+  t.teardown(async () => { await dev.close() })
+  const h = await buildTestApp(t, {
+    OAUTH_PROVIDERS: 'dev',
+    OAUTH_DEV_ISSUER: dev.issuer,
+    OAUTH_DEV_CLIENT_ID: dev.clientId,
+    OAUTH_DEV_CLIENT_SECRET: dev.clientSecret,
+    OAUTH_REDIRECT_ALLOWLIST: WEB_APP,
+    OAUTH_AVATAR_IMPORT: 'false'
+  })
+  const code = holoCode(await socialSignIn(h.app, 'dev', DEV_USER))
+  const res = await post(h.app, '/api/v1/auth/oauth/exchange', { payload: { code, mode: 'cookie' } })
+  t.equal(res.statusCode, 200, res.body)
+  t.notOk('refreshToken' in res.json(), 'no refresh token in the answer')
+  const csrfToken = String(res.json().csrfToken)
+  const cookie = cookieValue(res, SECURE) ?? ''
+  t.equal(setCookies(res)[0], `${SECURE}=${cookie}; ${SECURE_ATTRIBUTES}`)
+  const session = await h.deps.prisma.session.findUniqueOrThrow({ where: { id: sidOf(res.json().accessToken) } })
+  t.equal(session.provider, 'dev')
+  t.equal(session.csrfHash, sha256(csrfToken))
+  assertCsrfRefused(t, await refresh(h.app, { cookie }))
+  t.equal((await refresh(h.app, { cookie, csrf: csrfToken })).statusCode, 200, 'refreshes from the cookie')
 })
 
 t.test('production refuses AUTH_COOKIE_SECURE=false', async (t) => {

@@ -26,21 +26,22 @@ const COOKIE = 'holo_oauth'
 const COOKIE_PATH = '/api/v1/auth/oauth/'
 const Redirect = Type.Null({ description: 'A redirect (Location)' })
 
+/** The binding cookie's value (parsed by @fastify/cookie, registered for the auth API), if well formed. */
 function cookieOf (request: FastifyRequest): string | null {
-  for (const part of (request.headers.cookie ?? '').split(';')) {
-    const [name, ...rest] = part.trim().split('=')
-    const value = rest.join('=')
-    if (name === COOKIE && /^[A-Za-z0-9_-]{43}$/.test(value)) return value
-  }
-  return null
+  const value = request.cookies[COOKIE]
+  return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : null
 }
 
 /** The binding cookie: HttpOnly, only for these routes; `SameSite=None; Secure` when the answer is a form POST. */
 function setBinding (reply: FastifyReply, value: string, o: OAuthRoutesOptions, formPost: boolean): void {
   const https = o.publicUrl.startsWith('https://')
-  const sameSite = formPost && https ? 'None' : 'Lax'
-  reply.header('set-cookie', `${COOKIE}=${value}; Path=${COOKIE_PATH}; Max-Age=${o.flowTtlSeconds}; HttpOnly; ` +
-    `SameSite=${sameSite}${https ? '; Secure' : ''}`)
+  reply.setCookie(COOKIE, value, {
+    path: COOKIE_PATH,
+    maxAge: o.flowTtlSeconds,
+    httpOnly: true,
+    sameSite: formPost && https ? 'none' : 'lax',
+    secure: https
+  })
 }
 
 /** The query string exactly as the provider sent it. */
