@@ -37,6 +37,12 @@ export function testStreamPrefix (t: Teardown): string {
   return prefix
 }
 
+/**
+ * A role-registry key (ROLES_REGISTRY_KEY) of this test's own: nothing writes it unless the test's auth app does,
+ * so the built-in roles apply, whatever roles another test (or a running stack) changed meanwhile.
+ */
+export const testRolesKey = (): string => `test:roles:${randomBytes(6).toString('hex')}`
+
 /** Polls until `fn` is true: at most `tries` times, `intervalMs` apart. Never an assertion on time. */
 export async function eventually (
   fn: () => Promise<boolean> | boolean, { tries = 150, intervalMs = 100 } = {}

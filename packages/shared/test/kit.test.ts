@@ -9,7 +9,7 @@ import t, { type Test } from 'tap'
 import { Type } from 'typebox'
 import type { FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
-import { testRedisUrl } from '@holo/infra/testing'
+import { testRedisUrl, testRolesKey } from '@holo/infra/testing'
 import {
   ACCESS_TOKEN_AUDIENCE, authenticated, commonErrors, createService, decodeCursor, defineErrors, encodeCursor,
   ifMatchPasses, noneMatch, optionalAuth, publicRoutes, revokedSessionKey, trustProxyOf, type ErrorCode, type Role
@@ -58,7 +58,7 @@ async function build (t: Test): Promise<{ app: FastifyInstance, logs: Capture }>
       issuer: 'kit-test',
       redis,
       // Nothing writes this key: the built-in roles apply.
-      registry: { key: `test:kit-roles:${randomUUID()}` }
+      registry: { key: testRolesKey() }
     },
     modules: async (app) => {
       const reply = async (request: { viewer: unknown }): Promise<object> => ({ viewer: request.viewer })
@@ -177,7 +177,7 @@ t.test('a route naming roles is refused when it is registered', async (t) => {
     description: 'kit',
     config: { LOG_LEVEL: 'silent' },
     checks: {},
-    auth: { keys: { get: async () => undefined }, issuer: 'kit-test', redis, registry: { key: `test:kit-roles:${randomUUID()}` } },
+    auth: { keys: { get: async () => undefined }, issuer: 'kit-test', redis, registry: { key: testRolesKey() } },
     modules: async (app) => {
       // @ts-expect-error roles are no route option any more
       app.get('/old', { config: { auth: 'required', roles: ['moderator'] } }, async () => ({}))

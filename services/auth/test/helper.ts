@@ -83,7 +83,11 @@ export async function buildTestAppWithFiles (
   const h = await buildTestApp(t, { FILE_SERVICE_URL: url, ...env }, options)
   await h.app.listen({ host: '127.0.0.1', port: 0 })
   const authUrl = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`
-  const file = await buildFileTestApp(t, { AUTH_JWKS_URL: `${authUrl}${JWKS_PATH}`, AUTH_ISSUER: h.config.AUTH_ISSUER })
+  const file = await buildFileTestApp(t, {
+    AUTH_JWKS_URL: `${authUrl}${JWKS_PATH}`,
+    AUTH_ISSUER: h.config.AUTH_ISSUER,
+    ROLES_REGISTRY_KEY: h.config.ROLES_REGISTRY_KEY
+  })
   await file.app.listen({ host: '127.0.0.1', port: filePort })
   let seed = 0
   const upload: TestFiles['upload'] = async (accessToken, o = {}) => {
