@@ -83,8 +83,18 @@ t.test('roles and permissions', async (t) => {
 
     const events = await roleEvents()
     t.match(events.map((e) => ({ type: e.type, subject: e.subject, actorid: e.actorid, data: e.data })), [
-      { type: 'holo.role.changed.v1', subject: 'support', actorid: admin.user.id, data: { permissions: ['cards.hide', 'users.read'], previousPermissions: null } },
-      { type: 'holo.role.changed.v1', subject: 'support', actorid: admin.user.id, data: { permissions: ['users.read'], previousPermissions: ['cards.hide', 'users.read'] } }
+      {
+        type: 'holo.role.changed.v1',
+        subject: 'support',
+        actorid: admin.user.id,
+        data: { permissions: ['cards.hide', 'users.read'], previousPermissions: null }
+      },
+      {
+        type: 'holo.role.changed.v1',
+        subject: 'support',
+        actorid: admin.user.id,
+        data: { permissions: ['users.read'], previousPermissions: ['cards.hide', 'users.read'] }
+      }
     ])
     t.equal(events.length, 2, 'the unchanged put wrote no event')
 
