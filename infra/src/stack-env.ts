@@ -66,6 +66,8 @@ export async function localServiceEnv (i: StackEnvInput): Promise<StackEnv> {
       auth: {
         SMTP_URL: i.smtpUrl,
         AUTH_KEYS_DIR: await devKeysDir(i.stackDir),
+        // The local gateway is plain http: cookie mode's refresh cookie goes without Secure and its __Secure- prefix.
+        AUTH_COOKIE_SECURE: 'false',
         BOOTSTRAP_ADMIN_EMAIL: adminEmail,
         BOOTSTRAP_ADMIN_PASSWORD: adminPassword,
         ...oauth

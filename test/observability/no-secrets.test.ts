@@ -1,5 +1,6 @@
 // No secret ever reaches a log line: passwords, access and refresh tokens,
-// reset/verification tokens, cookies and signed-URL signatures, sent in bodies,
+// reset/verification tokens, cookies (the refresh cookie of cookie mode and its
+// CSRF token too) and signed-URL signatures, sent in bodies,
 // headers and query strings to the three real services (real PostgreSQL,
 // Redis, S3 and SMTP catcher), on routes that exist and on ones that do not (yet).
 import { randomBytes } from 'node:crypto'
@@ -96,6 +97,32 @@ t.test('secrets sent to every service never appear in any captured log line', as
   }
   const bearer = { authorization: `Bearer ${accessToken}` }
 
+  // Cookie mode (browsers): the refresh token travels in Set-Cookie and Cookie, the CSRF token in the answer
+  // and in X-CSRF-Token; refused (403) and accepted refreshes, and the logout that clears the cookie.
+  const cookieLogin = await fetch(`${auth.url}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password, mode: 'cookie' })
+  })
+  const csrfToken = secret('csrf token', String((await cookieLogin.json() as { csrfToken?: string }).csrfToken))
+  const refreshCookieOf = (res: Response): string =>
+    /^(__Secure-holo_refresh=[^;]+)/.exec(res.headers.getSetCookie()[0] ?? '')?.[1] ?? ''
+  let refreshCookie = refreshCookieOf(cookieLogin)
+  t.ok(csrfToken.length > 20 && refreshCookie.length > 40, 'cookie mode: a CSRF token and a refresh cookie')
+  secret('refresh cookie', refreshCookie.split('=')[1] ?? '')
+  const fromCookie = async (route: string, csrf: string): Promise<Response> =>
+    await fetch(`${auth.url}/api/v1/auth/${route}`, {
+      method: 'POST',
+      headers: { cookie: `${refreshCookie}; sid=${cookie}`, 'x-csrf-token': csrf }
+    })
+  t.equal((await fromCookie('refresh', `${csrfToken}x`)).status, 403, 'a wrong CSRF token is refused')
+  const cookieRefresh = await fromCookie('refresh', csrfToken)
+  t.equal(cookieRefresh.status, 200, 'refreshed from the cookie')
+  refreshCookie = refreshCookieOf(cookieRefresh)
+  secret('rotated refresh cookie', refreshCookie.split('=')[1] ?? '')
+  t.equal((await fromCookie('logout', csrfToken)).status, 204, 'logged out from the cookie')
+  await call(auth, 'GET', `/api/v1/auth/sessions?csrf=${csrfToken}`, undefined, bearer)
+
   const refreshed = await call(auth, 'POST', '/api/v1/auth/refresh', { refreshToken })
   t.equal(refreshed.status, 200, 'refreshed')
   for (const k of ['accessToken', 'refreshToken']) {
@@ -153,9 +180,10 @@ t.test('secrets sent to every service never appear in any captured log line', as
         refreshToken,
         accessToken,
         token: resetToken,
-        nested: { password, token: resetToken }
+        csrfToken,
+        nested: { password, token: resetToken, csrfToken }
       },
-      { ...bearer, 'x-api-key': resetToken })
+      { ...bearer, 'x-api-key': resetToken, 'x-csrf-token': csrfToken })
     await call(s, 'GET', `/health/ready?token=${resetToken}`, undefined, bearer)
   }
 

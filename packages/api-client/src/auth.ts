@@ -68,7 +68,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with email and password
-         * @description A wrong email and a wrong password get the same 401; a disabled account gets 403.
+         * @description A wrong email and a wrong password get the same 401; a disabled account gets 403. With `"mode": "cookie"` the refresh token is set as an HttpOnly, SameSite=Strict cookie (`__Secure-holo_refresh`, Path=/api/v1/auth) instead of being answered, and the answer carries a csrfToken.
          */
         post: operations["authLogin"];
         delete?: never;
@@ -86,7 +86,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End the session of a refresh token */
+        /**
+         * End the session of a refresh token
+         * @description Without a refreshToken in the body (an empty object or no body) the refresh cookie is used. The refresh token of a cookie-mode session needs its csrfToken in X-CSRF-Token (403 without it or with another one, nothing changed). Clears the refresh cookie of a cookie-mode session.
+         */
         post: operations["authLogout"];
         delete?: never;
         options?: never;
@@ -207,7 +210,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange the Holo code of a sign-in for tokens
-         * @description Single use; valid OAUTH_CODE_TTL_SECONDS. A sign-in started with a code_challenge needs its codeVerifier. The answer is the same as a login.
+         * @description Single use; valid OAUTH_CODE_TTL_SECONDS. A sign-in started with a code_challenge needs its codeVerifier. The answer is the same as a login, `"mode": "cookie"` included.
          */
         post: operations["authOauthExchange"];
         delete?: never;
@@ -341,7 +344,7 @@ export interface paths {
         put?: never;
         /**
          * Exchange a refresh token for a new token pair
-         * @description Every refresh rotates the refresh token. Presenting a rotated token again (after a short grace window) ends the whole session.
+         * @description Every refresh rotates the refresh token (in cookie mode: the cookie). Presenting a rotated token again (after a short grace window) ends the whole session. Without a refreshToken in the body (an empty object or no body) the refresh cookie is used. The refresh token of a cookie-mode session needs its csrfToken in X-CSRF-Token (403 without it or with another one, nothing changed).
          */
         post: operations["authRefresh"];
         delete?: never;
@@ -361,7 +364,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account and start a session
-         * @description Sends an email-verification message. Email and username are unique (case-insensitive).
+         * @description Sends an email-verification message. Email and username are unique (case-insensitive). With `"mode": "cookie"` the refresh token is set as an HttpOnly, SameSite=Strict cookie (`__Secure-holo_refresh`, Path=/api/v1/auth) instead of being answered, and the answer carries a csrfToken.
          */
         post: operations["authRegister"];
         delete?: never;
@@ -643,6 +646,11 @@ export interface operations {
                     code: string;
                     /** @description The PKCE verifier (RFC 7636) */
                     codeVerifier?: string;
+                    /**
+                     * @description `json` (default): the refresh token is in the answer. `cookie` (first-party browsers): it is set as an HttpOnly, SameSite=Strict cookie and the answer carries a csrfToken instead
+                     * @default json
+                     */
+                    mode?: "json" | "cookie";
                 };
             };
         };
@@ -782,15 +790,14 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "email": "ada@example.com",
-                 *       "password": "correct horse battery"
-                 *     }
-                 */
                 "application/json": {
                     /** @example ada@example.com */
                     email: string;
+                    /**
+                     * @description `json` (default): the refresh token is in the answer. `cookie` (first-party browsers): it is set as an HttpOnly, SameSite=Strict cookie and the answer carries a csrfToken instead
+                     * @default json
+                     */
+                    mode?: "json" | "cookie";
                     /** @example correct horse battery */
                     password: string;
                 };
@@ -806,10 +813,12 @@ export interface operations {
                     "application/json": {
                         /** @description EdDSA-signed JWT, send as "Authorization: Bearer ..." */
                         accessToken: string;
+                        /** @description Cookie mode only, answered once when the session starts: send it as X-CSRF-Token to POST /refresh and /logout for the life of the session */
+                        csrfToken?: string;
                         /** @description Seconds until the access token expires */
                         expiresIn: number;
-                        /** @description Opaque; single use: every refresh returns a new one */
-                        refreshToken: string;
+                        /** @description Opaque; single use: every refresh returns a new one. Absent in cookie mode: the refresh token is then in the HttpOnly refresh cookie */
+                        refreshToken?: string;
                         user: components["schemas"]["User"];
                     };
                 };
@@ -864,20 +873,19 @@ export interface operations {
     authLogout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The csrfToken of the sign-in; required when the refresh token comes from the cookie (or belongs to a cookie-mode session) */
+                "x-csrf-token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
+        /** @description The refresh token; leave it out (an empty object or no body) to use the refresh cookie */
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "refreshToken": "pQ7v0mXo8d3W1nJ2cF5kE9aT4yH6uB0rL3sG8zV1xM"
-                 *     }
-                 */
                 "application/json": {
                     /** @description An opaque token */
-                    refreshToken: string;
+                    refreshToken?: string;
                 };
             };
         };
@@ -891,6 +899,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1436,6 +1453,11 @@ export interface operations {
                     code: string;
                     /** @description The PKCE verifier (RFC 7636) */
                     codeVerifier?: string;
+                    /**
+                     * @description `json` (default): the refresh token is in the answer. `cookie` (first-party browsers): it is set as an HttpOnly, SameSite=Strict cookie and the answer carries a csrfToken instead
+                     * @default json
+                     */
+                    mode?: "json" | "cookie";
                 };
             };
         };
@@ -1449,10 +1471,12 @@ export interface operations {
                     "application/json": {
                         /** @description EdDSA-signed JWT, send as "Authorization: Bearer ..." */
                         accessToken: string;
+                        /** @description Cookie mode only, answered once when the session starts: send it as X-CSRF-Token to POST /refresh and /logout for the life of the session */
+                        csrfToken?: string;
                         /** @description Seconds until the access token expires */
                         expiresIn: number;
-                        /** @description Opaque; single use: every refresh returns a new one */
-                        refreshToken: string;
+                        /** @description Opaque; single use: every refresh returns a new one. Absent in cookie mode: the refresh token is then in the HttpOnly refresh cookie */
+                        refreshToken?: string;
                         user: components["schemas"]["User"];
                     };
                 };
@@ -1797,20 +1821,19 @@ export interface operations {
     authRefresh: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The csrfToken of the sign-in; required when the refresh token comes from the cookie (or belongs to a cookie-mode session) */
+                "x-csrf-token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
+        /** @description The refresh token; leave it out (an empty object or no body) to use the refresh cookie */
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "refreshToken": "pQ7v0mXo8d3W1nJ2cF5kE9aT4yH6uB0rL3sG8zV1xM"
-                 *     }
-                 */
                 "application/json": {
                     /** @description An opaque token */
-                    refreshToken: string;
+                    refreshToken?: string;
                 };
             };
         };
@@ -1824,10 +1847,12 @@ export interface operations {
                     "application/json": {
                         /** @description EdDSA-signed JWT, send as "Authorization: Bearer ..." */
                         accessToken: string;
+                        /** @description Cookie mode only, answered once when the session starts: send it as X-CSRF-Token to POST /refresh and /logout for the life of the session */
+                        csrfToken?: string;
                         /** @description Seconds until the access token expires */
                         expiresIn: number;
-                        /** @description Opaque; single use: every refresh returns a new one */
-                        refreshToken: string;
+                        /** @description Opaque; single use: every refresh returns a new one. Absent in cookie mode: the refresh token is then in the HttpOnly refresh cookie */
+                        refreshToken?: string;
                         user: components["schemas"]["User"];
                     };
                 };
@@ -1843,6 +1868,15 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1884,6 +1918,11 @@ export interface operations {
                      */
                     email: string;
                     /**
+                     * @description `json` (default): the refresh token is in the answer. `cookie` (first-party browsers): it is set as an HttpOnly, SameSite=Strict cookie and the answer carries a csrfToken instead
+                     * @default json
+                     */
+                    mode?: "json" | "cookie";
+                    /**
                      * @description 10–128 characters, not a common password
                      * @example correct horse battery
                      */
@@ -1906,10 +1945,12 @@ export interface operations {
                     "application/json": {
                         /** @description EdDSA-signed JWT, send as "Authorization: Bearer ..." */
                         accessToken: string;
+                        /** @description Cookie mode only, answered once when the session starts: send it as X-CSRF-Token to POST /refresh and /logout for the life of the session */
+                        csrfToken?: string;
                         /** @description Seconds until the access token expires */
                         expiresIn: number;
-                        /** @description Opaque; single use: every refresh returns a new one */
-                        refreshToken: string;
+                        /** @description Opaque; single use: every refresh returns a new one. Absent in cookie mode: the refresh token is then in the HttpOnly refresh cookie */
+                        refreshToken?: string;
                         user: components["schemas"]["User"];
                     };
                 };

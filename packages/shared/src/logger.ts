@@ -5,18 +5,21 @@ export const redactPaths = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-api-key"]',
+  'req.headers["x-csrf-token"]',
   'res.headers["set-cookie"]',
-  'headers.authorization', 'headers.cookie', 'headers["set-cookie"]', 'headers["x-api-key"]',
+  'headers.authorization', 'headers.cookie', 'headers["set-cookie"]', 'headers["x-api-key"]', 'headers["x-csrf-token"]',
   '*.headers.authorization', '*.headers.cookie', '*.headers["set-cookie"]', '*.headers["x-api-key"]',
-  'authorization', 'cookie',
+  '*.headers["x-csrf-token"]',
+  'authorization', 'cookie', '["set-cookie"]', '["x-csrf-token"]',
   '*.password', '*.currentPassword', '*.newPassword',
-  '*.token', '*.accessToken', '*.refreshToken', '*.idToken', '*.secret', '*.signature', '*.sig',
-  'password', 'currentPassword', 'newPassword', 'token', 'accessToken', 'refreshToken', 'secret',
-  '*.*.password', '*.*.currentPassword', '*.*.newPassword', '*.*.token', '*.*.refreshToken', '*.*.accessToken'
+  '*.token', '*.accessToken', '*.refreshToken', '*.csrfToken', '*.idToken', '*.secret', '*.signature', '*.sig',
+  'password', 'currentPassword', 'newPassword', 'token', 'accessToken', 'refreshToken', 'csrfToken', 'secret',
+  '*.*.password', '*.*.currentPassword', '*.*.newPassword', '*.*.token', '*.*.refreshToken', '*.*.accessToken',
+  '*.*.csrfToken'
 ]
 
 /** Query parameters whose value is a credential: signed-URL signatures, tokens, passwords. */
-export const SECRET_PARAM = /sig|token|ticket|password|secret|credential|api[-_]?key|verifier|^code$|^state$/i
+export const SECRET_PARAM = /sig|token|ticket|password|secret|credential|csrf|api[-_]?key|verifier|^code$|^state$/i
 
 /**
  * A URL safe to log: values of secret-looking query parameters (sig, signature,

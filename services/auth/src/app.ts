@@ -1,9 +1,11 @@
+import fastifyCookie from '@fastify/cookie'
 import type { FastifyInstance } from 'fastify'
 import { createService, relayOutbox } from '@holo/shared'
 import type { Config } from './config.js'
 import type { Deps } from './deps.js'
 import { authMetrics } from './metrics.js'
 import { RateCounters, rateLimitsPlugin } from './plugins/rate-limits.js'
+import { RefreshCookie } from './modules/accounts/accounts.cookie.js'
 import { AccountsCore } from './modules/accounts/accounts.core.js'
 import { AccountsRepository } from './modules/accounts/accounts.repository.js'
 import { LoginThrottle } from './modules/accounts/accounts.throttle.js'
@@ -116,7 +118,13 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
     fetcher?.close()
   })
 
+  const cookie = new RefreshCookie({
+    secure: config.AUTH_COOKIE_SECURE,
+    maxAgeSeconds: config.REFRESH_TOKEN_TTL_SECONDS
+  })
   await app.register(async function api (api) {
+    // Cookies are parsed and set for the auth API only (the refresh cookie's path is this prefix anyway).
+    await api.register(fastifyCookie)
     // Every answer here may carry tokens (RFC 6749 §5.1) or personal data: no cache may store it. A route
     // with a cacheable answer sets its own Cache-Control (the JWKS does) and this leaves it alone.
     api.addHook('onSend', async (_request, reply, payload) => {
@@ -125,7 +133,7 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
       if (reply.getHeader('cache-control') === 'no-store') reply.header('pragma', 'no-cache')
       return payload
     })
-    await api.register(signInRoutes, { sessions, config, keys: deps.keys })
+    await api.register(signInRoutes, { sessions, config, keys: deps.keys, cookie })
     await api.register(sessionRoutes, { sessions })
     await api.register(passwordChangeRoutes, { passwords })
     await api.register(passwordFlowRoutes, { passwords, config })
@@ -136,7 +144,8 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
       oauth,
       publicUrl: config.PUBLIC_URL,
       flowTtlSeconds: config.OAUTH_FLOW_TTL_SECONDS,
-      perIp: config.RATE_LIMIT_OAUTH_PER_IP
+      perIp: config.RATE_LIMIT_OAUTH_PER_IP,
+      cookie
     }
     await api.register(oauthRoutes, oauthOptions)
     await api.register(identityRoutes, oauthOptions)

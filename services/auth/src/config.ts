@@ -22,6 +22,9 @@ export const EnvSchema = Type.Object({
   ACCESS_TOKEN_TTL_SECONDS: seconds(900, 30),
   REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 24 * 3600, 60),
   REFRESH_REUSE_GRACE_SECONDS: seconds(10, 0),
+  // Cookie mode's refresh cookie is `__Secure-holo_refresh` with Secure; `false` (plain-http development only,
+  // refused in production) makes it `holo_refresh` without Secure.
+  AUTH_COOKIE_SECURE: Type.Boolean({ default: true }),
   PASSWORD_RESET_TTL_SECONDS: seconds(1800, 60),
   EMAIL_VERIFICATION_TTL_SECONDS: seconds(48 * 3600, 60),
   // OWASP's argon2id minimum: 19 MiB, 2 iterations, 1 lane. Tests lower them.
@@ -97,6 +100,7 @@ export function loadConfig (env: Record<string, string | undefined>): Config {
     [config.BOOTSTRAP_ADMIN_PASSWORD === DEV_ADMIN_PASSWORD, 'BOOTSTRAP_ADMIN_PASSWORD is the development default'],
     [config.ARGON2_MEMORY_KIB < 19456 || config.ARGON2_TIME_COST < 2, 'argon2 parameters below OWASP\'s minimum'],
     [!config.PUBLIC_URL.startsWith('https://'), 'PUBLIC_URL must be https'],
+    [!config.AUTH_COOKIE_SECURE, 'AUTH_COOKIE_SECURE=false would send the refresh cookie over plain http'],
     [config.OAUTH_AVATAR_ALLOW_LOOPBACK, 'OAUTH_AVATAR_ALLOW_LOOPBACK lets sign-in providers\' picture URLs reach this host']
   ])
   if ((config.BOOTSTRAP_ADMIN_EMAIL === undefined) !== (config.BOOTSTRAP_ADMIN_PASSWORD === undefined)) {

@@ -19,6 +19,13 @@ export const errors = defineErrors({
     detail: 'This refresh token was already used; the session has been ended',
     headers: bearerChallenge
   }),
+  REFRESH_TOKEN_MISSING: () =>
+    badField('refreshToken', 'is required: send it in the body, or sign in with mode "cookie" first'),
+  // Cookie mode: the refresh cookie alone never refreshes or ends a session (CSRF).
+  CSRF_TOKEN_INVALID: () => ({
+    status: 403,
+    detail: 'The X-CSRF-Token header is missing or does not match this session\'s csrfToken'
+  }),
   ACCOUNT_DISABLED: () => ({ status: 403, detail: 'This account is disabled' }),
   TOKEN_INVALID: () => badField('token', 'is invalid, expired or already used'),
   WEAK_PASSWORD: (field: string, problem: string) => badField(field, problem),

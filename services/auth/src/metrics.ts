@@ -2,7 +2,7 @@ import type { Registry } from 'prom-client'
 import { counter } from '@holo/shared'
 
 export type LoginResult = 'ok' | 'failed' | 'disabled'
-export type RefreshResult = 'ok' | 'grace' | 'reuse' | 'invalid'
+export type RefreshResult = 'ok' | 'grace' | 'reuse' | 'invalid' | 'csrf'
 export type ThrottleResult = 'refused' | 'delayed'
 /** A provider's answer at the callback: signed in (an existing or a new account), linked, refused, or failed. */
 export type OAuthResult = 'signed_in' | 'registered' | 'link' | 'refused' | 'failed'

@@ -24,7 +24,7 @@ export interface RefreshState {
   sessionId: string
   rotatedAt: Date | null
   expiresAt: Date
-  session: { revokedAt: Date | null, expiresAt: Date }
+  session: { revokedAt: Date | null, expiresAt: Date, csrfHash: string | null }
   user: UserRow
 }
 
@@ -35,12 +35,13 @@ interface RefreshRow extends UserRow {
   expiresAt: Date
   sessionRevokedAt: Date | null
   sessionExpiresAt: Date
+  sessionCsrfHash: string | null
 }
 
 export type RefreshDecision =
   | { kind: 'rotate', newHash: string, expiresAt: Date }
   | { kind: 'revoke-session', reason: string }
-  | { kind: 'reject' }
+  | { kind: 'reject', why: 'invalid' | 'csrf' }
 
 export type OneTimePurpose = 'password_reset' | 'email_verification'
 
@@ -60,6 +61,8 @@ export interface NewSession {
   userAgent: string | null
   expiresAt: Date
   refreshHash: string
+  /** SHA-256 of a cookie-mode session's CSRF token; null in JSON mode. */
+  csrfHash: string | null
   /** `password` or the key of the sign-in provider that opened it. */
   provider: string
 }
@@ -171,6 +174,7 @@ export class AccountsRepository {
         userAgent: data.userAgent,
         expiresAt: data.expiresAt,
         provider: data.provider,
+        csrfHash: data.csrfHash,
         refreshTokens: { create: { tokenHash: data.refreshHash, expiresAt: data.expiresAt } }
       }
     }), eventsOf)
@@ -209,6 +213,7 @@ export class AccountsRepository {
       const rows = await tx.$queryRaw<RefreshRow[]>`
         SELECT rt.id AS "tokenId", rt.session_id AS "sessionId", rt.rotated_at AS "rotatedAt",
                rt.expires_at AS "expiresAt", s.revoked_at AS "sessionRevokedAt", s.expires_at AS "sessionExpiresAt",
+               s.csrf_hash AS "sessionCsrfHash",
                u.id, u.email, u.username, u.display_name AS "displayName", u.bio, u.avatar_file_id AS "avatarFileId",
                u.roles, u.password_hash AS "passwordHash", u.email_verified_at AS "emailVerifiedAt",
                u.disabled_at AS "disabledAt", u.created_at AS "createdAt", u.updated_at AS "updatedAt"
@@ -219,8 +224,10 @@ export class AccountsRepository {
         FOR UPDATE OF s`
       const row = rows[0]
       if (row === undefined) return null
-      const { tokenId, sessionId, rotatedAt, expiresAt, sessionRevokedAt, sessionExpiresAt, ...user } = row
-      const session = { revokedAt: sessionRevokedAt, expiresAt: sessionExpiresAt }
+      const {
+        tokenId, sessionId, rotatedAt, expiresAt, sessionRevokedAt, sessionExpiresAt, sessionCsrfHash, ...user
+      } = row
+      const session = { revokedAt: sessionRevokedAt, expiresAt: sessionExpiresAt, csrfHash: sessionCsrfHash }
       const state: RefreshState = { tokenId, sessionId, rotatedAt, expiresAt, session, user }
       const token = { id: tokenId, sessionId }
       const decision = decide(state)

@@ -55,10 +55,26 @@ export type Profile = Static<typeof ProfileSchema>
 export const AuthResultSchema = Type.Object({
   user: UserSchema,
   accessToken: Type.String({ description: 'EdDSA-signed JWT, send as "Authorization: Bearer ..."' }),
-  refreshToken: Type.String({ description: 'Opaque; single use: every refresh returns a new one' }),
+  refreshToken: Type.Optional(Type.String({
+    description: 'Opaque; single use: every refresh returns a new one. Absent in cookie mode: the refresh token ' +
+      'is then in the HttpOnly refresh cookie'
+  })),
+  csrfToken: Type.Optional(Type.String({
+    description: 'Cookie mode only, answered once when the session starts: send it as X-CSRF-Token to ' +
+      'POST /refresh and /logout for the life of the session'
+  })),
   expiresIn: Type.Integer({ description: 'Seconds until the access token expires' })
 }, { $id: 'AuthResult' })
 export type AuthResult = Static<typeof AuthResultSchema>
+
+/** Where a sign-in puts its refresh token: in the JSON answer (apps), or in an HttpOnly cookie (browsers). */
+export const SignInModeSchema = Type.Union([Type.Literal('json'), Type.Literal('cookie')], {
+  default: 'json',
+  description: '`json` (default): the refresh token is in the answer. `cookie` (first-party browsers): it is set ' +
+    'as an HttpOnly, SameSite=Strict cookie and the answer carries a csrfToken instead'
+})
+export type SignInMode = Static<typeof SignInModeSchema>
+const Mode = Type.Optional(SignInModeSchema)
 
 export const SessionSchema = Type.Object({
   id: UuidSchema,
@@ -74,7 +90,8 @@ export type Session = Static<typeof SessionSchema>
 export const RegisterBodySchema = Type.Object({
   email: Email,
   password: NewPassword,
-  username: Username
+  username: Username,
+  mode: Mode
 }, {
   additionalProperties: false,
   examples: [{ email: 'ada@example.com', password: 'correct horse battery', username: 'ada_l' }]
@@ -83,13 +100,33 @@ export type RegisterBody = Static<typeof RegisterBodySchema>
 
 export const LoginBodySchema = Type.Object({
   email: Type.String({ minLength: 3, maxLength: 254, examples: ['ada@example.com'] }),
-  password: AnyPassword
-}, { additionalProperties: false, examples: [{ email: 'ada@example.com', password: 'correct horse battery' }] })
+  password: AnyPassword,
+  mode: Mode
+}, {
+  additionalProperties: false,
+  examples: [
+    { email: 'ada@example.com', password: 'correct horse battery' },
+    { email: 'ada@example.com', password: 'correct horse battery', mode: 'cookie' }
+  ]
+})
 export type LoginBody = Static<typeof LoginBodySchema>
 
 export const RefreshBodySchema = Type.Object({
-  refreshToken: OpaqueToken
-}, { additionalProperties: false, examples: [{ refreshToken: 'pQ7v0mXo8d3W1nJ2cF5kE9aT4yH6uB0rL3sG8zV1xM' }] })
+  refreshToken: Type.Optional(OpaqueToken)
+}, {
+  additionalProperties: false,
+  description: 'The refresh token; leave it out (an empty object or no body) to use the refresh cookie',
+  examples: [{ refreshToken: 'pQ7v0mXo8d3W1nJ2cF5kE9aT4yH6uB0rL3sG8zV1xM' }, {}]
+})
+
+/** The CSRF token of a cookie-mode session, required whenever its refresh token is presented. */
+export const CsrfHeadersSchema = Type.Object({
+  'x-csrf-token': Type.Optional(Type.String({
+    maxLength: 256,
+    description: 'The csrfToken of the sign-in; required when the refresh token comes from the cookie ' +
+      '(or belongs to a cookie-mode session)'
+  }))
+})
 
 export const ChangePasswordBodySchema = Type.Object({
   currentPassword: AnyPassword,

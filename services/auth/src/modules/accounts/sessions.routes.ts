@@ -1,33 +1,50 @@
 import { authenticated, IdParamsSchema, NoContentSchema, problemResponses, publicRoutes } from '@holo/shared'
 import type { Config } from '../../config.js'
 import type { SigningKeys } from '../../keys.js'
+import { errors } from '../../errors.js'
+import type { RefreshCookie } from './accounts.cookie.js'
 import { byIp, contextOf } from './accounts.http.js'
 import {
-  AuthResultSchema, JwksSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema, SessionListSchema
+  AuthResultSchema, CsrfHeadersSchema, JwksSchema, LoginBodySchema, RefreshBodySchema, RegisterBodySchema,
+  SessionListSchema
 } from './accounts.schemas.js'
 import type { SessionsService } from './sessions.service.js'
 
-export interface SignInRoutesOptions { sessions: SessionsService, config: Config, keys: SigningKeys }
+export interface SignInRoutesOptions {
+  sessions: SessionsService
+  config: Config
+  keys: SigningKeys
+  cookie: RefreshCookie
+}
 
 const tags = ['auth']
+const cookieMode = 'With `"mode": "cookie"` the refresh token is set as an HttpOnly, SameSite=Strict cookie ' +
+  '(`__Secure-holo_refresh`, Path=/api/v1/auth) instead of being answered, and the answer carries a csrfToken.'
+const fromCookie = 'Without a refreshToken in the body (an empty object or no body) the refresh cookie is used. ' +
+  'The refresh token of a cookie-mode session needs its csrfToken in X-CSRF-Token (403 without it or with ' +
+  'another one, nothing changed).'
 
 /** Registration, login, refresh, logout by refresh token and the JWKS: no access token needed (one sent is ignored). */
 export const signInRoutes = publicRoutes<SignInRoutesOptions>(async (app, o) => {
-  const { sessions, config, keys } = o
+  const { sessions, config, keys, cookie } = o
+  // A browser may refresh or log out with no body at all: the cookie carries the token.
+  const emptyBodyIsEmptyObject = async (request: { body: unknown }): Promise<void> => { request.body ??= {} }
 
   app.post('/register', {
     preHandler: app.limits(byIp('register', config.RATE_LIMIT_REGISTER_PER_IP)),
     schema: {
       tags,
       summary: 'Create an account and start a session',
-      description: 'Sends an email-verification message. Email and username are unique (case-insensitive).',
+      description: 'Sends an email-verification message. Email and username are unique (case-insensitive). ' +
+        cookieMode,
       body: RegisterBodySchema,
       response: {
         201: { ...AuthResultSchema, description: 'Registered and signed in: the user and a token pair' },
         ...problemResponses(400, 409, 429)
       }
     }
-  }, async (request, reply) => reply.code(201).send(await sessions.register(request.body, contextOf(request))))
+  }, async (request, reply) =>
+    reply.code(201).send(cookie.answer(reply, await sessions.register(request.body, contextOf(request)))))
 
   app.post('/login', {
     // Per account the service throttles (per account + address, slow-down account-wide): it must see failures.
@@ -35,38 +52,49 @@ export const signInRoutes = publicRoutes<SignInRoutesOptions>(async (app, o) => 
     schema: {
       tags,
       summary: 'Log in with email and password',
-      description: 'A wrong email and a wrong password get the same 401; a disabled account gets 403.',
+      description: 'A wrong email and a wrong password get the same 401; a disabled account gets 403. ' + cookieMode,
       body: LoginBodySchema,
       response: {
         200: { ...AuthResultSchema, description: 'Signed in: the user and a token pair' },
         ...problemResponses(400, 401, 403, 429)
       }
     }
-  }, async (request) => await sessions.login(request.body, contextOf(request)))
+  }, async (request, reply) => cookie.answer(reply, await sessions.login(request.body, contextOf(request))))
 
   app.post('/refresh', {
+    preValidation: emptyBodyIsEmptyObject,
     schema: {
       tags,
       summary: 'Exchange a refresh token for a new token pair',
-      description: 'Every refresh rotates the refresh token. ' +
-        'Presenting a rotated token again (after a short grace window) ends the whole session.',
+      description: 'Every refresh rotates the refresh token (in cookie mode: the cookie). ' +
+        'Presenting a rotated token again (after a short grace window) ends the whole session. ' + fromCookie,
+      headers: CsrfHeadersSchema,
       body: RefreshBodySchema,
       response: {
         200: { ...AuthResultSchema, description: 'A new token pair; the refresh token given is spent' },
-        ...problemResponses(400, 401)
+        ...problemResponses(400, 401, 403)
       }
     }
-  }, async (request) => await sessions.refresh(request.body.refreshToken, contextOf(request)))
+  }, async (request, reply) => {
+    const presented = cookie.presented(request, request.body.refreshToken) ?? missing()
+    const issued = await sessions.refresh(presented, request.headers['x-csrf-token'], contextOf(request))
+    return cookie.answer(reply, issued)
+  })
 
   app.post('/logout', {
+    preValidation: emptyBodyIsEmptyObject,
     schema: {
       tags,
       summary: 'End the session of a refresh token',
+      description: `${fromCookie} Clears the refresh cookie of a cookie-mode session.`,
+      headers: CsrfHeadersSchema,
       body: RefreshBodySchema,
-      response: { 204: NoContentSchema, ...problemResponses(400) }
+      response: { 204: NoContentSchema, ...problemResponses(400, 403) }
     }
   }, async (request, reply) => {
-    await sessions.logout(request.body.refreshToken, contextOf(request))
+    const presented = cookie.presented(request, request.body.refreshToken) ?? missing()
+    const mode = await sessions.logout(presented, request.headers['x-csrf-token'], contextOf(request))
+    if (mode === 'cookie') cookie.clear(reply)
     return reply.code(204).send(null)
   })
 
@@ -119,3 +147,5 @@ export const sessionRoutes = authenticated<{ sessions: SessionsService }>(async 
     return reply.code(204).send(null)
   })
 })
+
+const missing = (): never => { throw errors.REFRESH_TOKEN_MISSING() }

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { authenticated, IdParamsSchema, NoContentSchema, problemResponses, publicRoutes } from '@holo/shared'
 import { newOpaqueToken } from '../accounts/accounts.core.js'
+import type { RefreshCookie } from '../accounts/accounts.cookie.js'
 import { byIp, contextOf } from '../accounts/accounts.http.js'
 import { AuthResultSchema } from '../accounts/accounts.schemas.js'
 import type { OAuthService } from './oauth.service.js'
@@ -10,7 +11,14 @@ import {
   LinkStartSchema, ProviderListSchema, ProviderParamsSchema, StartQuerySchema
 } from './oauth.schemas.js'
 
-export interface OAuthRoutesOptions { oauth: OAuthService, publicUrl: string, flowTtlSeconds: number, perIp: number }
+export interface OAuthRoutesOptions {
+  oauth: OAuthService
+  publicUrl: string
+  flowTtlSeconds: number
+  perIp: number
+  /** Where a cookie-mode exchange puts the refresh token. */
+  cookie: RefreshCookie
+}
 
 const tags = ['oauth']
 /** Binds a sign-in to the browser that started it (login CSRF): the callback must carry it back. */
@@ -18,21 +26,22 @@ const COOKIE = 'holo_oauth'
 const COOKIE_PATH = '/api/v1/auth/oauth/'
 const Redirect = Type.Null({ description: 'A redirect (Location)' })
 
+/** The binding cookie's value (parsed by @fastify/cookie, registered for the auth API), if well formed. */
 function cookieOf (request: FastifyRequest): string | null {
-  for (const part of (request.headers.cookie ?? '').split(';')) {
-    const [name, ...rest] = part.trim().split('=')
-    const value = rest.join('=')
-    if (name === COOKIE && /^[A-Za-z0-9_-]{43}$/.test(value)) return value
-  }
-  return null
+  const value = request.cookies[COOKIE]
+  return value !== undefined && /^[A-Za-z0-9_-]{43}$/.test(value) ? value : null
 }
 
 /** The binding cookie: HttpOnly, only for these routes; `SameSite=None; Secure` when the answer is a form POST. */
 function setBinding (reply: FastifyReply, value: string, o: OAuthRoutesOptions, formPost: boolean): void {
   const https = o.publicUrl.startsWith('https://')
-  const sameSite = formPost && https ? 'None' : 'Lax'
-  reply.header('set-cookie', `${COOKIE}=${value}; Path=${COOKIE_PATH}; Max-Age=${o.flowTtlSeconds}; HttpOnly; ` +
-    `SameSite=${sameSite}${https ? '; Secure' : ''}`)
+  reply.setCookie(COOKIE, value, {
+    path: COOKIE_PATH,
+    maxAge: o.flowTtlSeconds,
+    httpOnly: true,
+    sameSite: formPost && https ? 'none' : 'lax',
+    secure: https
+  })
 }
 
 /** The query string exactly as the provider sent it. */
@@ -119,14 +128,17 @@ export const oauthRoutes = publicRoutes<OAuthRoutesOptions>(async (app, o) => {
       tags,
       summary: 'Exchange the Holo code of a sign-in for tokens',
       description: 'Single use; valid OAUTH_CODE_TTL_SECONDS. A sign-in started with a code_challenge needs its ' +
-        'codeVerifier. The answer is the same as a login.',
+        'codeVerifier. The answer is the same as a login, `"mode": "cookie"` included.',
       body: ExchangeBodySchema,
       response: {
         200: { ...AuthResultSchema, description: 'Signed in: the user and a token pair' },
         ...problemResponses(400, 403, 429)
       }
     }
-  }, async (request) => await oauth.exchange(request.body.code, request.body.codeVerifier, contextOf(request)))
+  }, async (request, reply) => {
+    const { code, codeVerifier, mode } = request.body
+    return o.cookie.answer(reply, await oauth.exchange(code, codeVerifier, contextOf(request), mode))
+  })
 })
 
 /** The caller's identities at sign-in providers: list, link, unlink. */

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { UuidSchema } from '@holo/shared'
+import { SignInModeSchema } from '../accounts/accounts.schemas.js'
 import { PROVIDER_KEY_PATTERN } from './oauth.settings.js'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T) => Type.Union([Type.Null(), s])
@@ -65,7 +66,8 @@ export const CallbackFormSchema = Type.Object({
 
 export const ExchangeBodySchema = Type.Object({
   code: HoloCode,
-  codeVerifier: Type.Optional(CodeVerifier)
+  codeVerifier: Type.Optional(CodeVerifier),
+  mode: Type.Optional(SignInModeSchema)
 }, { additionalProperties: false, examples: [{ code: 'the code from the redirect' }] })
 export type ExchangeBody = Static<typeof ExchangeBodySchema>
 

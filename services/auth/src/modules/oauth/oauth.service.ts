@@ -7,8 +7,8 @@ import {
 } from '../accounts/accounts.core.js'
 import { emailVerified, userRegistered } from '../accounts/accounts.events.js'
 import type { UserRow } from '../accounts/accounts.repository.js'
-import type { SessionsService } from '../accounts/sessions.service.js'
-import type { AuthResult } from '../accounts/accounts.schemas.js'
+import type { IssuedTokens, SessionsService } from '../accounts/sessions.service.js'
+import type { SignInMode } from '../accounts/accounts.schemas.js'
 import type { AuthMetrics } from '../../metrics.js'
 import { IdentityConflictError, type IdentitiesRepository, type IdentityRow } from './identities.repository.js'
 import type { AvatarImporter } from './oauth.avatar.js'
@@ -304,11 +304,16 @@ export class OAuthService {
   }
 
   /** The Holo code of a sign-in, exchanged for the usual tokens (a new session whose provider is the key). */
-  async exchange (code: string, codeVerifier: string | undefined, ctx: RequestContext): Promise<AuthResult> {
+  async exchange (
+    code: string,
+    codeVerifier: string | undefined,
+    ctx: RequestContext,
+    mode?: SignInMode
+  ): Promise<IssuedTokens> {
     const record = await this.takeCode('sign-in', code, codeVerifier)
     const user = await this.core.repo.findUserById(record.userId)
     if (user === null) throw errors.OAUTH_CODE_INVALID()
-    return await this.sessions.signInWith(user, record.provider, ctx)
+    return await this.sessions.signInWith(user, record.provider, ctx, mode)
   }
 
   /** The Holo code of a link flow, confirmed by the signed-in account that started it. */
