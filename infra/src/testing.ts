@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Redis } from 'ioredis'
 import pg from 'pg'
+import { roleRegistryKeys } from '@holo/shared'
 import { createMigratedDatabase, dropDatabase } from './db.js'
 import { GatewayStartError, startGateway, type GatewaySettings, type RunningGateway } from './gateway.js'
 import { freePort, startMail, startS3 } from './local-services.js'
@@ -35,6 +36,27 @@ export function testStreamPrefix (t: Teardown): string {
     }
   })
   return prefix
+}
+
+/**
+ * A role-registry key (ROLES_REGISTRY_KEY) of this test's own: nothing writes it unless the test's auth app does,
+ * so the built-in roles apply, whatever roles another test (or a running stack) changed meanwhile.
+ */
+export const testRolesKey = (): string => `test:roles:${randomBytes(6).toString('hex')}`
+
+/** Removes a role registry a test's auth service wrote; a Redis already gone (a private one stopped) is fine. */
+export async function dropRoleRegistry (key: string, url = testRedisUrl()): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    const k = roleRegistryKeys(key)
+    await redis.del(k.roles, k.version)
+  } catch {
+    // Nothing to drop.
+  } finally {
+    redis.disconnect()
+  }
 }
 
 /** Polls until `fn` is true: at most `tries` times, `intervalMs` apart. Never an assertion on time. */

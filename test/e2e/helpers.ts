@@ -1,7 +1,7 @@
 // Shared by the end-to-end tests: the real services built in-process on
 // free ports (each with its own log capture); a private redis-server comes from @holo/infra/testing.
 import { Writable } from 'node:stream'
-import { type Teardown } from '@holo/infra/testing'
+import { dropRoleRegistry, testRolesKey, type Teardown } from '@holo/infra/testing'
 import {
   createService, SERVICES as ALL_SERVICES, type ServiceName as AnyServiceName
 } from '../../packages/api-client/scripts/services.js'
@@ -34,6 +34,12 @@ export class LogCapture extends Writable {
 
 export interface RunningService { name: AnyServiceName, url: string, port: number, app: FastifyInstance, logs: LogCapture }
 
+/**
+ * The services of one test file follow a role registry of their own (written by its auth service), so roles
+ * changed in one stack never reach another's.
+ */
+const ROLES_REGISTRY_KEY = testRolesKey()
+
 /** Builds a service with its own buildApp and listens on a free port until the test ends. */
 export async function startService (
   t: Teardown,
@@ -41,8 +47,13 @@ export async function startService (
   env: Record<string, string>
 ): Promise<RunningService> {
   const logs = new LogCapture()
-  const { app, close } = await createService(name, { LOG_LEVEL: 'info', ...env }, { logStream: logs })
-  t.teardown(close)
+  const settings: Record<string, string> = { LOG_LEVEL: 'info', ROLES_REGISTRY_KEY, ...env }
+  const { app, close } = await createService(name, settings, { logStream: logs })
+  t.teardown(async () => {
+    await close()
+    // The auth service wrote the registry: it goes with it.
+    if (name === 'auth') await dropRoleRegistry(settings.ROLES_REGISTRY_KEY ?? ROLES_REGISTRY_KEY, settings.REDIS_URL)
+  })
   // Port 0: the kernel's choice cannot be taken by a parallel test in between.
   const port = Number(new URL(await app.listen({ host: '127.0.0.1', port: 0 })).port)
   return { name, url: `http://127.0.0.1:${port}`, port, app, logs }

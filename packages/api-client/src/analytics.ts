@@ -50,7 +50,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Platform metrics by hour or by day (administrators)
+         * Platform metrics by hour or by day (analytics.read)
          * @description Every series has one point per bucket from the bucket holding `from` to the one holding the instant before `to`, zeros included. Buckets are UTC hours or days. `from` not earlier than `to` is a 400 VALIDATION_FAILED; a range of more buckets than the service allows (ANALYTICS_MAX_BUCKETS, 1000 by default) is a 400 RANGE_TOO_LARGE naming the limit.
          */
         get: operations["getAnalyticsOverview"];

@@ -10,8 +10,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Search the audit log (administrators; moderators see moderation events only)
-         * @description Newest first by the event's time. `type` takes a full type (`holo.card.liked.v1`) or one without its version (`holo.card.liked`, every version). `from` (inclusive) and `to` (exclusive) are RFC 3339 times on the event's time; `from` later than `to` is a 400. A moderator who is not an administrator sees only holo.card.hidden.v1, holo.card.unhidden.v1.
+         * Search the audit log (audit.read; without audit.read_all, moderation events only)
+         * @description Newest first by the event's time. `type` takes a full type (`holo.card.liked.v1`) or one without its version (`holo.card.liked`, every version). `from` (inclusive) and `to` (exclusive) are RFC 3339 times on the event's time; `from` later than `to` is a 400. A caller without the permission audit.read_all sees only holo.card.hidden.v1, holo.card.unhidden.v1.
          */
         get: operations["listAuditEvents"];
         put?: never;
@@ -30,7 +30,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Walk the log's hash chain from the first row to the last (administrators)
+         * Walk the log's hash chain from the first row to the last (audit.read_all)
          * @description Reads the log in batches. `ok: false` names the first row that breaks the chain: a row changed, removed or inserted before it. See docs/audit.md for what this can and cannot detect.
          */
         get: operations["getAuditVerify"];

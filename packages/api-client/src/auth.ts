@@ -121,7 +121,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's account */
+        /** The caller's account and what it may do (permissions) */
         get: operations["getAuthMe"];
         put?: never;
         post?: never;
@@ -373,6 +373,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/roles": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every role and its permissions (users.roles) */
+        get: operations["listAuthRoles"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/roles/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Create a role or replace its permissions (users.roles; audited)
+         * @description Every service applies the change within seconds, to tokens already issued too. An unknown permission is a 400; the role "admin" cannot lose users.roles (409).
+         */
+        put: operations["putAuthRole"];
+        post?: never;
+        /**
+         * Delete a role (users.roles; audited)
+         * @description Built-in roles and roles some account holds cannot be deleted (409).
+         */
+        delete: operations["deleteAuthRole"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/sessions": {
         parameters: {
             query?: never;
@@ -414,7 +455,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Find accounts (admin) */
+        /** Find accounts (users.read) */
         get: operations["listAuthUsers"];
         put?: never;
         post?: never;
@@ -431,7 +472,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One account (admin) */
+        /** One account (users.read) */
         get: operations["getAuthUser"];
         put?: never;
         post?: never;
@@ -439,8 +480,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change an account's roles or disable it (admin)
-         * @description Disabling ends every session of the account at once. The role "user" is always kept.
+         * Change an account's roles (users.roles) or disable it (users.disable)
+         * @description Disabling ends every session of the account at once. The role "user" is always kept; every role named must exist (400 otherwise).
          */
         patch: operations["updateAuthUser"];
         trace?: never;
@@ -522,6 +563,17 @@ export interface components {
             id: string;
             username: string;
         };
+        /** @description A role: a named set of permissions */
+        Role: {
+            /** @description Built-in roles (user, creator, moderator, admin) cannot be deleted */
+            builtIn: boolean;
+            /**
+             * @description A role's name (GET /api/v1/auth/roles lists the roles)
+             * @example moderator
+             */
+            name: string;
+            permissions: ("cards.hide" | "cards.delete_any" | "cards.read_any" | "reports.resolve" | "templates.publish" | "templates.manage" | "collections.delete_any" | "files.read_any" | "files.manage_any" | "files.unlimited" | "users.read" | "users.disable" | "users.roles" | "billing.read" | "billing.refund" | "audit.read" | "audit.read_all" | "analytics.read" | "events.manage")[];
+        };
         Session: {
             /** Format: date-time */
             createdAt: string;
@@ -554,7 +606,7 @@ export interface components {
              * @description A UUID
              */
             id: string;
-            roles: ("user" | "creator" | "moderator" | "admin")[];
+            roles: string[];
             username: string;
         };
     };
@@ -962,13 +1014,31 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description An account, as its owner or an admin sees it */
+            /** @description The caller's account and effective permissions */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": {
+                        avatarFileId: null | string;
+                        bio: null | string;
+                        /** Format: date-time */
+                        createdAt: string;
+                        disabled: boolean;
+                        displayName: null | string;
+                        email: string;
+                        emailVerified: boolean;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        /** @description What the caller's roles allow now (PERMISSIONS in @holo/shared): a client shows what it may do */
+                        permissions: string[];
+                        roles: string[];
+                        username: string;
+                    };
                 };
             };
             /** @description RFC 9457 problem details */
@@ -1993,6 +2063,227 @@ export interface operations {
             };
         };
     };
+    listAuthRoles: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every role */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["Role"][];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putAuthRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A role's name (GET /api/v1/auth/roles lists the roles)
+                 * @example moderator
+                 */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "permissions": [
+                 *         "cards.hide",
+                 *         "reports.resolve"
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    permissions: ("cards.hide" | "cards.delete_any" | "cards.read_any" | "reports.resolve" | "templates.publish" | "templates.manage" | "collections.delete_any" | "files.read_any" | "files.manage_any" | "files.unlimited" | "users.read" | "users.disable" | "users.roles" | "billing.read" | "billing.refund" | "audit.read" | "audit.read_all" | "analytics.read" | "events.manage")[];
+                };
+            };
+        };
+        responses: {
+            /** @description The role, replaced */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Built-in roles (user, creator, moderator, admin) cannot be deleted */
+                        builtIn: boolean;
+                        /**
+                         * @description A role's name (GET /api/v1/auth/roles lists the roles)
+                         * @example moderator
+                         */
+                        name: string;
+                        permissions: ("cards.hide" | "cards.delete_any" | "cards.read_any" | "reports.resolve" | "templates.publish" | "templates.manage" | "collections.delete_any" | "files.read_any" | "files.manage_any" | "files.unlimited" | "users.read" | "users.disable" | "users.roles" | "billing.read" | "billing.refund" | "audit.read" | "audit.read_all" | "analytics.read" | "events.manage")[];
+                    };
+                };
+            };
+            /** @description The role, created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Built-in roles (user, creator, moderator, admin) cannot be deleted */
+                        builtIn: boolean;
+                        /**
+                         * @description A role's name (GET /api/v1/auth/roles lists the roles)
+                         * @example moderator
+                         */
+                        name: string;
+                        permissions: ("cards.hide" | "cards.delete_any" | "cards.read_any" | "reports.resolve" | "templates.publish" | "templates.manage" | "collections.delete_any" | "files.read_any" | "files.manage_any" | "files.unlimited" | "users.read" | "users.disable" | "users.roles" | "billing.read" | "billing.refund" | "audit.read" | "audit.read_all" | "analytics.read" | "events.manage")[];
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteAuthRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A role's name (GET /api/v1/auth/roles lists the roles)
+                 * @example moderator
+                 */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listAuthSessions: {
         parameters: {
             query?: never;
@@ -2080,8 +2371,11 @@ export interface operations {
                 limit?: number;
                 /** @description Part of an email or username */
                 q?: string;
-                /** @description One of the roles (see ROLES in @holo/shared) */
-                role?: "user" | "creator" | "moderator" | "admin";
+                /**
+                 * @description A role's name (GET /api/v1/auth/roles lists the roles)
+                 * @example moderator
+                 */
+                role?: string;
             };
             header?: never;
             path?: never;
@@ -2203,7 +2497,7 @@ export interface operations {
             content: {
                 "application/json": {
                     disabled?: boolean;
-                    roles?: ("user" | "creator" | "moderator" | "admin")[];
+                    roles?: string[];
                 };
             };
         };

@@ -66,7 +66,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Refund a payment in full (administrators; audited)
+         * Refund a payment in full (billing.refund; audited)
          * @description Refunds through Stripe, reverses the ledger entries, revokes the entitlement (Holo+ is also cancelled) and publishes payment.refunded with you as the actor, which the audit log records. 409 when it was refunded already.
          */
         post: operations["billingPaymentRefund"];
@@ -137,7 +137,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Revenue by hour, day or month and currency, from the ledger (administrators) */
+        /** Revenue by hour, day or month and currency, from the ledger (billing.read) */
         get: operations["getBillingRevenue"];
         put?: never;
         post?: never;

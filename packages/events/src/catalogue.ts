@@ -46,6 +46,8 @@ const FieldNames = (description: string) =>
 /** Cards and collections share these (VisibilitySchema of the card service). */
 const Visibility = (description: string) => Type.Enum(['public', 'unlisted', 'private'], { description })
 const Roles = (description: string) => Type.Array(Type.String({ minLength: 1 }), { uniqueItems: true, description })
+const Permissions = (description: string) =>
+  Type.Array(Type.String({ minLength: 1 }), { uniqueItems: true, description })
 const RevokedSessions = Type.Optional(Count('How many of the user\'s other sessions this ended'))
 
 const ownerId = Uuid('The owner of the card')
@@ -135,6 +137,27 @@ export const catalogue = {
     actorIs: 'the administrator',
     description: 'An administrator enabled a disabled account again.',
     data: Type.Object({})
+  }),
+  'holo.role.changed.v1': spec({
+    producer: 'auth',
+    subject: 'role name',
+    actor: 'required',
+    actorIs: 'the administrator',
+    description: 'A role was created or its permissions replaced; every service applies it within seconds.',
+    data: Type.Object({
+      permissions: Permissions('The permissions the role grants now'),
+      previousPermissions: Type.Union([Permissions('The permissions before'), Type.Null()], {
+        description: 'The permissions before; null when the role was created'
+      })
+    })
+  }),
+  'holo.role.deleted.v1': spec({
+    producer: 'auth',
+    subject: 'role name',
+    actor: 'required',
+    actorIs: 'the administrator',
+    description: 'A role no account held was deleted.',
+    data: Type.Object({ previousPermissions: Permissions('The permissions the role granted') })
   }),
   'holo.user.profile_updated.v1': spec({
     producer: 'auth',

@@ -22,13 +22,14 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
 const LISTED = [
   'user.registered', 'user.email_verified', 'user.logged_in', 'user.password_changed', 'user.password_reset',
   'user.roles_changed', 'user.disabled', 'user.enabled', 'user.profile_updated', 'session.revoked',
+  'role.changed', 'role.deleted',
   'card.created', 'card.updated', 'card.deleted', 'card.visibility_changed', 'card.liked', 'card.unliked',
   'card.hidden', 'card.unhidden', 'card.views_counted', 'template.created', 'template.published', 'template.archived',
   'collection.created', 'collection.card_added', 'collection.card_removed', 'file.uploaded', 'file.deleted',
   'payment.succeeded', 'payment.refunded', 'entitlement.granted', 'entitlement.revoked', 'subscription.changed'
 ]
 const PRODUCER_OF_ENTITY: Record<string, keyof typeof PRODUCERS> = {
-  user: 'auth', session: 'auth', card: 'card', template: 'card', collection: 'card', file: 'file',
+  user: 'auth', session: 'auth', role: 'auth', card: 'card', template: 'card', collection: 'card', file: 'file',
   payment: 'billing', entitlement: 'billing', subscription: 'billing'
 }
 

@@ -36,7 +36,15 @@ export function authVerifierEnv () {
       default: 'http://127.0.0.1:3001/api/v1/auth/.well-known/jwks.json',
       pattern: '^https?://'
     }),
-    AUTH_ISSUER: Type.String({ default: 'holo-auth', minLength: 1 })
+    AUTH_ISSUER: Type.String({ default: 'holo-auth', minLength: 1 }),
+    ...roleRegistryEnv()
+  }
+}
+
+/** Where the role → permissions registry lives in Redis (the auth service writes it, every service reads it). */
+export function roleRegistryEnv () {
+  return {
+    ROLES_REGISTRY_KEY: Type.String({ default: 'auth:roles', pattern: '^[A-Za-z0-9:_-]{1,64}$' })
   }
 }
 

@@ -31,7 +31,12 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       redis: { check: () => deps.redis.ping() }
     },
     observe: { pg: deps.adapter, redis: deps.redis },
-    auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
+    auth: {
+      keys: deps.keys,
+      issuer: config.AUTH_ISSUER,
+      redis: deps.redis,
+      registry: { key: config.ROLES_REGISTRY_KEY }
+    },
     modules: async (app) => {
       const rollups = new RollupsRepository(deps.prisma)
       const cache = new TopCache(deps.redis, config.ANALYTICS_TOP_CACHE_SECONDS,

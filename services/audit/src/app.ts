@@ -31,7 +31,12 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       redis: { check: () => deps.redis.ping(), critical: false }
     },
     observe: { pg: deps.adapter, redis: deps.redis },
-    auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
+    auth: {
+      keys: deps.keys,
+      issuer: config.AUTH_ISSUER,
+      redis: deps.redis,
+      registry: { key: config.ROLES_REGISTRY_KEY }
+    },
     modules: async (app) => {
       const audit = new AuditService(new AuditRepository(deps.prisma), {
         verifyBatchSize: config.AUDIT_VERIFY_BATCH_SIZE
@@ -43,7 +48,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       app.get('/asyncapi.json', { config: { auth: 'public' }, schema: { hide: true } }, async (_request, reply) =>
         await reply.type('application/json').send(catalogue))
       await app.register(auditRoutes, { service: audit })
-      await app.register(authenticated(eventsRoutes, { roles: ['admin'] }), { service: events })
+      await app.register(authenticated(eventsRoutes, { permissions: ['events.manage'] }), { service: events })
     }
   })
 

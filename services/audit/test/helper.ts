@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import type { Role } from '@holo/shared'
 import type { HoloEvent } from '@holo/events'
 import {
-  testDatabase, testIssuer, testRedisUrl, type Teardown, type TestDatabase, type TestIssuer
+  testDatabase, testIssuer, testRedisUrl, type Teardown, type TestDatabase, type TestIssuer, testRolesKey
 } from '@holo/infra/testing'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
@@ -63,6 +63,7 @@ export async function buildTestApp (
     REDIS_URL: testRedisUrl(),
     AUTH_JWKS_URL: issuer.jwksUrl,
     AUTH_ISSUER: issuer.issuer,
+    ROLES_REGISTRY_KEY: testRolesKey(),
     EVENTS_STREAM_PREFIX: prefix,
     ...env
   })

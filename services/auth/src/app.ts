@@ -22,6 +22,9 @@ import { createProvider } from './modules/oauth/oauth.providers.js'
 import { identityRoutes, oauthRoutes } from './modules/oauth/oauth.routes.js'
 import { OAuthService } from './modules/oauth/oauth.service.js'
 import { OAuthStore } from './modules/oauth/oauth.store.js'
+import { RolesRepository } from './modules/roles/roles.repository.js'
+import { rolesRoutes } from './modules/roles/roles.routes.js'
+import { RolesService } from './modules/roles/roles.service.js'
 
 /** The account services, and a way to wait for the work they do after a response (tests wait for mail). */
 export interface Accounts {
@@ -29,6 +32,7 @@ export interface Accounts {
   passwords: PasswordsService
   users: UsersService
   oauth: OAuthService
+  roles: RolesService
   /** Resolves once background work (password-reset lookups) and the mail it sent are done. */
   drain: () => Promise<void>
 }
@@ -57,16 +61,44 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     },
     observe: { pg: deps.adapter, redis: deps.redis },
     // The same verifier the other services use, fed with this service's own keys (no JWKS round trip).
-    auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
+    auth: {
+      keys: deps.keys,
+      issuer: config.AUTH_ISSUER,
+      redis: deps.redis,
+      registry: { key: config.ROLES_REGISTRY_KEY }
+    },
     modules: async (app) => {
       // Transactions of this client that write events wake the relays after their commit.
       const prisma = relayOutbox(app, config, deps.redis, deps.prisma)
-      await accountsModule(app, config, { ...deps, prisma })
+      const roles = await rolesModule(app, config, { ...deps, prisma })
+      await accountsModule(app, config, { ...deps, prisma }, roles)
     }
   })
 }
 
-async function accountsModule (app: FastifyInstance, config: Config, deps: Deps): Promise<void> {
+/**
+ * Roles and their permissions. The registry every service reads is written from the table at start (a fresh
+ * Redis learns it) and again whenever Redis comes back (a change made while it was down reaches it then).
+ */
+async function rolesModule (app: FastifyInstance, config: Config, deps: Deps): Promise<RolesService> {
+  const roles = new RolesService({
+    repo: new RolesRepository(deps.prisma, config.DATABASE_SCHEMA),
+    redis: deps.redis,
+    registryKey: config.ROLES_REGISTRY_KEY,
+    log: app.log,
+    written: async () => { await app.roleRegistry.refresh() }
+  })
+  const republish = (fresh: boolean) => async (): Promise<void> => {
+    await roles.publish(fresh).catch((err: unknown) => { app.log.warn({ err }, 'role registry not written (Redis)') })
+  }
+  await republish(true)()
+  const onReady = (): void => { void republish(false)() }
+  deps.redis.on('ready', onReady)
+  app.addHook('onClose', async () => { deps.redis.off('ready', onReady) })
+  return roles
+}
+
+async function accountsModule (app: FastifyInstance, config: Config, deps: Deps, roles: RolesService): Promise<void> {
   const metrics = authMetrics(app.metrics)
   const counters = new RateCounters(deps.redis, config.RATE_LIMIT_NAMESPACE, config.RATE_LIMIT_WINDOW_SECONDS * 1000)
   await app.register(rateLimitsPlugin, { counters })
@@ -111,7 +143,7 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
       flowTtlSeconds: config.OAUTH_FLOW_TTL_SECONDS,
       avatars
     })
-  app.decorate('accounts', { sessions, passwords, users, oauth, drain: async () => { await core.drain() } })
+  app.decorate('accounts', { sessions, passwords, users, oauth, roles, drain: async () => { await core.drain() } })
   app.addHook('onClose', async () => {
     // Imports in flight finish (each is bounded) before their connections go.
     await core.drain()
@@ -139,6 +171,7 @@ async function accountsModule (app: FastifyInstance, config: Config, deps: Deps)
     await api.register(passwordFlowRoutes, { passwords, config })
     await api.register(meRoutes, { users })
     await api.register(adminRoutes, { users })
+    await api.register(rolesRoutes, { roles })
     await api.register(profileRoutes, { users })
     const oauthOptions = {
       oauth,

@@ -1,6 +1,8 @@
 import { Type, type Static } from 'typebox'
 import { eventsProducerEnv } from '@holo/events'
-import { assertProductionSafe, baseEnv, ConfigError, DEFAULT_ISSUER, fileServiceEnv, parseEnv } from '@holo/shared'
+import {
+  assertProductionSafe, baseEnv, ConfigError, DEFAULT_ISSUER, fileServiceEnv, parseEnv, roleRegistryEnv
+} from '@holo/shared'
 import {
   providerSettings, redirectAllowlist, type ProviderSettings, type RedirectRule
 } from './modules/oauth/oauth.settings.js'
@@ -15,6 +17,8 @@ export const EnvSchema = Type.Object({
   ...eventsProducerEnv(),
   PUBLIC_URL: Type.String({ default: 'http://127.0.0.1:8080', pattern: '^https?://' }),
   AUTH_ISSUER: Type.String({ default: DEFAULT_ISSUER, minLength: 1 }),
+  // The role → permissions registry this service writes from its `roles` table (every verifier reads it).
+  ...roleRegistryEnv(),
   // Signing keys: a directory of <kid>.pem files and/or `kid:base64(PKCS#8 DER)` entries, comma-separated.
   AUTH_KEYS_DIR: Type.Optional(Type.String({ minLength: 1 })),
   AUTH_SIGNING_KEYS: Type.Optional(Type.String({ minLength: 1 })),

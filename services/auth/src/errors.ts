@@ -30,7 +30,24 @@ export const errors = defineErrors({
   TOKEN_INVALID: () => badField('token', 'is invalid, expired or already used'),
   WEAK_PASSWORD: (field: string, problem: string) => badField(field, problem),
   CURRENT_PASSWORD_INCORRECT: () => badField('currentPassword', 'is incorrect'),
-  SELF_LOCKOUT: () => ({ status: 400, detail: 'Admins cannot disable themselves or drop their own admin role' }),
+  SELF_LOCKOUT: () => ({
+    status: 400,
+    detail: 'Admins cannot disable themselves or give up their own permission to change roles (users.roles)'
+  }),
+  // Roles and permissions (src/modules/roles).
+  ROLE_NOT_FOUND: (name: string) => ({ status: 404, detail: `No role "${name}"` }),
+  ROLE_BUILT_IN: (name: string) => ({ status: 409, detail: `The role "${name}" is built in and cannot be deleted` }),
+  ROLE_IN_USE: (name: string, holders: number) => ({
+    status: 409,
+    detail: `The role "${name}" is held by ${holders} account(s): take it from them first`,
+    extra: { holders }
+  }),
+  ROLE_LOCKOUT: () => ({
+    status: 409,
+    detail: 'The role "admin" cannot lose users.roles: nobody could change roles any more'
+  }),
+  UNKNOWN_ROLES: (field: string, where: 'body' | 'querystring', names: string[]) =>
+    fieldProblem(field, where, `names roles that do not exist: ${names.join(', ')} (GET /api/v1/auth/roles lists them)`),
   EMAIL_TAKEN: () => ({ status: 409, detail: 'An account with this email already exists' }),
   USERNAME_TAKEN: () => ({ status: 409, detail: 'This username is taken' }),
   USER_NOT_FOUND: () => ({ status: 404, detail: 'No such user' }),

@@ -147,7 +147,7 @@ t.test('every route documents itself in OpenAPI', async (t) => {
   const ops = Object.entries(doc.paths)
     .filter(([p]) => p.startsWith('/api/v1/auth'))
     .flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })))
-  t.equal(ops.length, 28, 'every operation is in the document')
+  t.equal(ops.length, 31, 'every operation is in the document')
   for (const { id, op } of ops) {
     t.ok(op.summary, `${id} has a summary`)
     t.ok(op.tags?.length, `${id} has tags`)
@@ -164,7 +164,10 @@ t.test('every route documents itself in OpenAPI', async (t) => {
     'GET /api/v1/auth/identities',
     'POST /api/v1/auth/identities',
     'DELETE /api/v1/auth/identities/{id}',
-    'POST /api/v1/auth/oauth/{provider}/link'
+    'POST /api/v1/auth/oauth/{provider}/link',
+    'GET /api/v1/auth/roles',
+    'PUT /api/v1/auth/roles/{name}',
+    'DELETE /api/v1/auth/roles/{name}'
   ]
   for (const id of secured) t.same(security(id), [{ bearerAuth: [] }], `${id} needs a bearer token`)
   const open = [
@@ -174,5 +177,7 @@ t.test('every route documents itself in OpenAPI', async (t) => {
     'POST /api/v1/auth/oauth/exchange'
   ]
   for (const id of open) t.same(security(id), [], `${id} needs no token`)
-  t.ok(ops.find((o) => o.id === 'GET /api/v1/auth/users')?.op.responses['403'], 'admin routes document their 403')
+  for (const id of ['GET /api/v1/auth/users', 'GET /api/v1/auth/roles', 'PUT /api/v1/auth/roles/{name}']) {
+    t.ok(ops.find((o) => o.id === id)?.op.responses['403'], `${id} documents its 403 (a permission)`)
+  }
 })

@@ -31,12 +31,15 @@ export async function buildTestApp (
   const databaseUrl = options.databaseUrl ?? await fileDatabaseUrl()
   const mail = options.withMail === true ? await testMail(t) : undefined
   const closedPort = await freePort()
+  const rateLimitNamespace = `test:auth-rl:${randomBytes(6).toString('hex')}:`
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
     DATABASE_URL: databaseUrl,
     REDIS_URL: testRedisUrl(),
-    RATE_LIMIT_NAMESPACE: `test:auth-rl:${randomBytes(6).toString('hex')}:`,
+    RATE_LIMIT_NAMESPACE: rateLimitNamespace,
+    // The role registry too, so a test that changes roles changes them for its own apps only (and is dropped).
+    ROLES_REGISTRY_KEY: `${env.RATE_LIMIT_NAMESPACE ?? rateLimitNamespace}roles`,
     // Nothing listens there unless the test asked for mail: sends fail in the background and are logged.
     SMTP_URL: mail !== undefined ? `smtp://127.0.0.1:${mail.smtpPort}` : 'smtp://127.0.0.1:9',
     PUBLIC_URL: 'http://holo.test',
@@ -80,7 +83,11 @@ export async function buildTestAppWithFiles (
   const h = await buildTestApp(t, { FILE_SERVICE_URL: url, ...env }, options)
   await h.app.listen({ host: '127.0.0.1', port: 0 })
   const authUrl = `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`
-  const file = await buildFileTestApp(t, { AUTH_JWKS_URL: `${authUrl}${JWKS_PATH}`, AUTH_ISSUER: h.config.AUTH_ISSUER })
+  const file = await buildFileTestApp(t, {
+    AUTH_JWKS_URL: `${authUrl}${JWKS_PATH}`,
+    AUTH_ISSUER: h.config.AUTH_ISSUER,
+    ROLES_REGISTRY_KEY: h.config.ROLES_REGISTRY_KEY
+  })
   await file.app.listen({ host: '127.0.0.1', port: filePort })
   let seed = 0
   const upload: TestFiles['upload'] = async (accessToken, o = {}) => {

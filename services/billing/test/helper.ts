@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Role } from '@holo/shared'
 import {
   eventually as poll, freePort, testDatabase, testIssuer, testRedisUrl, testStreamPrefix, type Teardown,
-  type TestDatabase, type TestIssuer
+  type TestDatabase, type TestIssuer, testRolesKey
 } from '@holo/infra/testing'
 import { startStripeStandin, stripeSignature, type StripeStandin, type StripeStandinOptions } from '@holo/stripe-standin'
 import { buildApp as buildCardApp } from '../../card/src/app.js'
@@ -80,6 +80,7 @@ export async function buildBillingTest (
     REDIS_URL: testRedisUrl(),
     AUTH_JWKS_URL: issuer.jwksUrl,
     AUTH_ISSUER: issuer.issuer,
+    ROLES_REGISTRY_KEY: testRolesKey(),
     CACHE_PREFIX: `test:card:${randomBytes(6).toString('hex')}:`,
     FILE_SERVICE_URL: `http://127.0.0.1:${await freePort()}`,
     EVENTS_STREAM_PREFIX: prefix,
@@ -97,6 +98,7 @@ export async function buildBillingTest (
     REDIS_URL: testRedisUrl(),
     AUTH_JWKS_URL: issuer.jwksUrl,
     AUTH_ISSUER: issuer.issuer,
+    ROLES_REGISTRY_KEY: testRolesKey(),
     EVENTS_STREAM_PREFIX: prefix,
     EVENTS_RELAY_POLL_MS: '200',
     STRIPE_API_URL: standin.url,

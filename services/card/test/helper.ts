@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import {
-  freePort, testDatabase, testIssuer, testRedisUrl, testStreamPrefix, type Teardown, type TestDatabase, type TestIssuer
+  freePort, testDatabase, testIssuer, testRedisUrl, testRolesKey, testStreamPrefix, type Teardown, type TestDatabase,
+  type TestIssuer
 } from '@holo/infra/testing'
 import type { Role } from '@holo/shared'
 // The real file service, for the artworkFileId check (services/card/tsconfig.json has rootDir '..' for this).
@@ -46,6 +47,7 @@ export async function buildTestApp (
     REDIS_URL: testRedisUrl(),
     AUTH_JWKS_URL: issuer.jwksUrl,
     AUTH_ISSUER: issuer.issuer,
+    ROLES_REGISTRY_KEY: testRolesKey(),
     CACHE_PREFIX: `test:card:${randomBytes(6).toString('hex')}:`,
     FILE_SERVICE_URL: `http://127.0.0.1:${closedPort}`,
     EVENTS_STREAM_PREFIX: testStreamPrefix(t),

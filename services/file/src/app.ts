@@ -32,7 +32,12 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       storage: { check: () => deps.store.ping() }
     },
     observe: { pg: deps.adapter, redis: deps.redis },
-    auth: { keys: deps.keys, issuer: config.AUTH_ISSUER, redis: deps.redis },
+    auth: {
+      keys: deps.keys,
+      issuer: config.AUTH_ISSUER,
+      redis: deps.redis,
+      registry: { key: config.ROLES_REGISTRY_KEY }
+    },
     modules: async (app) => {
       // Transactions of this client that write events wake the relays after their commit.
       const prisma = relayOutbox(app, config, deps.redis, deps.prisma)

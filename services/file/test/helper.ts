@@ -13,7 +13,7 @@ import {
   testStreamPrefix,
   type Teardown,
   type TestDatabase,
-  type TestIssuer
+  type TestIssuer, testRolesKey
 } from '@holo/infra/testing'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
@@ -53,6 +53,7 @@ export async function buildTestApp (
     S3_ENDPOINT: s3.endpoint,
     AUTH_JWKS_URL: issuer.jwksUrl,
     AUTH_ISSUER: issuer.issuer,
+    ROLES_REGISTRY_KEY: testRolesKey(),
     FILE_TEMP_DIR: dir,
     EVENTS_STREAM_PREFIX: testStreamPrefix(t),
     ...env

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import type { Role } from '@holo/shared'
 import { groupStats, producerOf, type HoloEvent } from '@holo/events'
 import {
-  testDatabase, testIssuer, testRedisUrl, testStreamPrefix, type Teardown, type TestDatabase, type TestIssuer
+  testDatabase, testIssuer, testRedisUrl, testStreamPrefix, type Teardown, type TestDatabase, type TestIssuer, testRolesKey
 } from '@holo/infra/testing'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
@@ -68,6 +68,7 @@ export async function buildTestApp (
     REDIS_URL: testRedisUrl(),
     AUTH_JWKS_URL: issuer.jwksUrl,
     AUTH_ISSUER: issuer.issuer,
+    ROLES_REGISTRY_KEY: testRolesKey(),
     EVENTS_STREAM_PREFIX: prefix,
     NOTIFICATIONS_CHANNEL_PREFIX: `${prefix}notifications:`,
     // An unused port unless a test brings its MailDev: mail then fails and stays queued.

@@ -19,10 +19,11 @@ import {
   ACCESS_TOKEN_AUDIENCE,
   revokedSessionKey,
   type AccessClaims,
-  type AuthUser,
-  type Role
+  type AuthUser
 } from './tokens.js'
 import type { KeyResolver } from './key-store.js'
+import type { Permission } from './permissions.js'
+import { RoleRegistry } from './role-registry.js'
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -42,8 +43,12 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call this route (else the mode of the scope it sits in). */
     auth?: AuthMode
-    /** With `auth: 'required'`: the caller needs one of these roles (admin always passes), else 403. */
-    roles?: Role[]
+    /** With `auth: 'required'`: the caller needs every one of these permissions, else 403 naming one missing. */
+    permissions?: Permission[]
+  }
+  interface FastifyInstance {
+    /** The role → permissions map this service follows (see role-registry.ts). */
+    roleRegistry: RoleRegistry
   }
   interface FastifyRequest {
     /** The signed-in caller. Reading it on a request nobody signed in to throws a 401. */
@@ -67,12 +72,14 @@ export interface AuthPluginOptions {
    * to a default.
    */
   defaultMode?: AuthMode
+  /** Where the role registry lives in `redis` (ROLES_REGISTRY_KEY) and how often its version is polled. */
+  registry?: { key?: string, pollMs?: number }
 }
 
 const asArray = <T>(v: T | T[] | undefined): T[] => v === undefined ? [] : Array.isArray(v) ? v : [v]
 
 const SCOPE = Symbol.for('holo.authScope')
-interface ScopeAuth { mode: AuthMode, roles?: Role[] }
+interface ScopeAuth { mode: AuthMode, permissions?: Permission[] }
 type Scoped = FastifyInstance & { [SCOPE]?: ScopeAuth }
 
 /** The kit's services type their routes with TypeBox; a scope hands back the plugin type it was given. */
@@ -88,11 +95,11 @@ function scope<O extends FastifyPluginOptions> (auth: ScopeAuth, routes: Routes<
   return plugin as unknown as Routes<O>
 }
 
-/** Registers routes that need a signed-in caller (with one of `roles` when given). */
+/** Registers routes that need a signed-in caller (holding every one of `permissions` when given). */
 export const authenticated = <O extends FastifyPluginOptions>(
   routes: Routes<O>,
-  o: { roles?: Role[] } = {}
-): Routes<O> => scope({ mode: 'required', roles: o.roles }, routes)
+  o: { permissions?: Permission[] } = {}
+): Routes<O> => scope({ mode: 'required', permissions: o.permissions }, routes)
 /** Registers routes that work anonymously and answer personally when a token is sent. */
 export const optionalAuth = <O extends FastifyPluginOptions>(routes: Routes<O>): Routes<O> =>
   scope({ mode: 'optional' }, routes)
@@ -100,17 +107,23 @@ export const optionalAuth = <O extends FastifyPluginOptions>(routes: Routes<O>):
 export const publicRoutes = <O extends FastifyPluginOptions>(routes: Routes<O>): Routes<O> =>
   scope({ mode: 'public' }, routes)
 
-export const hasRole = (user: AuthUser | null, ...roles: Role[]): boolean =>
-  user !== null && (user.roles.includes('admin') || roles.some((r) => user.roles.includes(r)))
+/** Whether the caller's roles grant `permission` now (an anonymous caller has none). */
+export const can = (user: AuthUser | null, permission: Permission): boolean =>
+  user !== null && user.permissions.has(permission)
 
 /**
  * Verifies access tokens (EdDSA only, pinned issuer and audience, required
  * claims), refuses tokens of revoked sessions, and sets `request.user`
- * ({ id, roles, sessionId }).
+ * ({ id, roles, sessionId, permissions }): the permissions come from the role
+ * registry at each request, so a role's change reaches tokens already issued.
  * A request without Authorization is anonymous; a bad token is always 401.
  */
 export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o: AuthPluginOptions) {
   const cacheMs = o.revocationCacheMs ?? 500
+  const registry = new RoleRegistry({ redis: o.redis, key: o.registry?.key, pollMs: o.registry?.pollMs, log: app.log })
+  await registry.start()
+  app.addHook('onClose', async () => { await registry.close() })
+  app.decorate('roleRegistry', registry)
   const revocationCache = new Map<string, { revoked: boolean, until: number }>()
   let lastRedisWarning = 0
 
@@ -156,7 +169,10 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
       requiredClaims: ['sub', 'sid', 'iat', 'exp', 'jti', 'iss', 'aud'],
       cache: true
     },
-    formatUser: (p) => ({ id: p.sub, roles: Array.isArray(p.roles) ? p.roles : ['user'], sessionId: p.sid }),
+    formatUser: (p) => {
+      const roles = Array.isArray(p.roles) ? p.roles : ['user']
+      return { id: p.sub, roles, sessionId: p.sid, permissions: registry.permissionsOf(roles) }
+    },
     trusted: async (request: FastifyRequest, decoded: unknown) => {
       const claims = (decoded as { payload?: AccessClaims }).payload ?? (decoded as AccessClaims)
       if (typeof claims.exp === 'number') expiries.set(request, claims.exp)
@@ -176,7 +192,8 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     const known = verified.get(token)
     if (known !== undefined && known.expiresAt > Date.now()) {
       if (await isRevoked(known.user.sessionId, request)) throw commonErrors.SESSION_REVOKED()
-      request.user = known.user
+      // The cached claims with the permissions their roles grant now (memoised per role set and registry version).
+      request.user = { ...known.user, permissions: registry.permissionsOf(known.user.roles) }
       return
     }
     try {
@@ -200,12 +217,12 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     }
   }
   const optional: onRequestAsyncHookHandler = async (request) => { await verify(request) }
-  const required = (roles: Role[] | undefined): onRequestAsyncHookHandler => async (request) => {
+  const required = (permissions: Permission[] | undefined): onRequestAsyncHookHandler => async (request) => {
     await verify(request)
-    if (request.user === null) throw commonErrors.UNAUTHORIZED()
-    if (roles !== undefined && roles.length > 0 && !hasRole(request.user, ...roles)) {
-      throw commonErrors.FORBIDDEN(`This needs one of the roles: ${roles.join(', ')}`)
-    }
+    const user = request.user
+    if (user === null) throw commonErrors.UNAUTHORIZED()
+    const missing = permissions?.find((p) => !user.permissions.has(p))
+    if (missing !== undefined) throw commonErrors.FORBIDDEN(`This needs the permission ${missing}`)
   }
 
   app.decorateRequest('caller', {
@@ -228,19 +245,24 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
         `${String(route.method)} ${route.url} declares no auth mode: set config.auth or register it in a scope`
       )
     }
-    // A route in a scope with roles keeps them unless it names its own.
-    const roles = route.config?.roles ?? inherited?.roles
-    if (roles !== undefined && roles.length > 0 && mode !== 'required') {
-      throw new Error(`${String(route.method)} ${route.url} names roles but its auth mode is ${mode}, not required`)
+    // Role names are data now: a route still naming roles would be open to every signed-in caller.
+    if ((route.config as { roles?: unknown } | undefined)?.roles !== undefined) {
+      throw new Error(`${String(route.method)} ${route.url} names roles: declare the permissions it needs instead`)
+    }
+    // A route in a scope with permissions keeps them unless it names its own.
+    const permissions = route.config?.permissions ?? inherited?.permissions
+    const guarded = permissions !== undefined && permissions.length > 0
+    if (guarded && mode !== 'required') {
+      throw new Error(`${String(route.method)} ${route.url} names permissions but its auth mode is ${mode}, not required`)
     }
     if (mode === 'optional') route.onRequest = [optional, ...asArray(route.onRequest)]
-    if (mode === 'required') route.onRequest = [required(roles), ...asArray(route.onRequest)]
-    route.config = { ...route.config, auth: mode, roles }
+    if (mode === 'required') route.onRequest = [required(permissions), ...asArray(route.onRequest)]
+    route.config = { ...route.config, auth: mode, permissions }
     const schema = route.schema as Record<string, unknown> | undefined
     if (schema === undefined || schema.hide === true) return
     const response = { ...(schema.response as Record<string, unknown> | undefined) }
     if (mode !== 'public' && response[401] === undefined && response['4xx'] === undefined) response[401] = ProblemSchema
-    if (mode === 'required' && roles !== undefined && roles.length > 0 && response[403] === undefined) {
+    if (mode === 'required' && guarded && response[403] === undefined) {
       response[403] = ProblemSchema
     }
     const security = mode === 'required' ? bearerSecurity : mode === 'optional' ? optionalBearerSecurity : noSecurity

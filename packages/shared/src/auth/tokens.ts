@@ -6,8 +6,10 @@ export const ACCESS_TOKEN_AUDIENCE = 'holo-api'
 export const DEFAULT_ISSUER = 'holo-auth'
 export const JWKS_PATH = '/api/v1/auth/.well-known/jwks.json'
 
-export const ROLES = ['user', 'creator', 'moderator', 'admin'] as const
-export type Role = typeof ROLES[number]
+import type { Permission } from './permissions.js'
+
+/** A role's name: roles are data (the auth service's `roles` table), not a fixed list. */
+export type Role = string
 
 export interface AccessClaims {
   sub: string
@@ -22,8 +24,11 @@ export interface AccessClaims {
 
 export interface AuthUser {
   id: string
+  /** The roles the token was issued with. */
   roles: Role[]
   sessionId: string
+  /** What the roles allow now: resolved per request from the role registry, never baked into the token. */
+  permissions: ReadonlySet<Permission>
 }
 
 /**

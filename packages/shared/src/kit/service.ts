@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Redis } from 'ioredis'
 import { ConfigError } from '../config.js'
 import { corePlugin, serviceFastifyOptions, type CoreOptions } from '../app.js'
-import { authPlugin, type AuthMode } from '../auth/auth-plugin.js'
+import { authPlugin, type AuthMode, type AuthPluginOptions } from '../auth/auth-plugin.js'
 import type { KeyResolver } from '../auth/key-store.js'
 import type { HealthCheck } from '../plugins/health.js'
 import { trackRequestOrigins } from './events.js'
@@ -22,7 +22,14 @@ export interface ServiceDefinition {
   checks: Record<string, HealthCheck>
   observe?: CoreOptions['observe']
   /** Access-token verification; absent for a service without signed-in routes. */
-  auth?: { keys: KeyResolver, issuer: string, redis: Redis, defaultMode?: AuthMode }
+  auth?: {
+    keys: KeyResolver
+    issuer: string
+    redis: Redis
+    defaultMode?: AuthMode
+    /** ROLES_REGISTRY_KEY: where the role → permissions map is read from. */
+    registry?: AuthPluginOptions['registry']
+  }
   /** Registers the service's modules once the kit is in place. */
   modules: (app: FastifyInstance) => Promise<void>
 }
@@ -61,6 +68,12 @@ export async function createService (d: ServiceDefinition): Promise<FastifyInsta
     checks: d.checks
   })
   if (d.auth !== undefined) await app.register(authPlugin, d.auth)
-  await d.modules(app)
+  try {
+    await d.modules(app)
+  } catch (err) {
+    // What started already (the role registry's subscription, timers) stops with the app that will never run.
+    await app.close().catch(() => {})
+    throw err
+  }
   return app
 }

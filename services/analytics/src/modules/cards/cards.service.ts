@@ -1,4 +1,4 @@
-import { hasRole, type AuthUser } from '@holo/shared'
+import { can, type AuthUser } from '@holo/shared'
 import { bucketOf, bucketStarts, STEP_MS } from '../../buckets.js'
 import { errors } from '../../errors.js'
 import { resolveRange, type RangeQuery } from '../../range.js'
@@ -24,7 +24,7 @@ export class CardStatsService {
   async top (
     q: { metric: TopMetric, window: TopWindow, limit: number }, viewer: AuthUser | null, now = new Date()
   ): Promise<TopList> {
-    const all = hasRole(viewer, 'admin')
+    const all = can(viewer, 'analytics.read')
     const since = new Date(bucketOf(now, 'hour').getTime() - (WINDOW_HOURS[q.window] - 1) * STEP_MS.hour)
     const key = `${all ? 'all' : 'listed'}:${q.metric}:${q.window}:${q.limit}`
     return await this.cache.getOrCompute(key, async () => ({
@@ -35,7 +35,7 @@ export class CardStatsService {
   /** A card's views and net likes per bucket, for its owner or an administrator (404 for anyone else). */
   async stats (cardId: string, query: RangeQuery, caller: AuthUser, now = new Date()): Promise<CardStats> {
     const card = await this.repo.find(cardId)
-    const admin = hasRole(caller, 'admin')
+    const admin = can(caller, 'analytics.read')
     if (card === null || (!admin && (card.ownerId !== caller.id || card.deleted))) throw errors.CARD_NOT_FOUND()
     const range = resolveRange(query, this.maxBuckets, now)
     const views = new Map<number, number>()

@@ -8,14 +8,14 @@ const tags = ['audit']
 
 export const auditRoutes: FastifyPluginAsyncTypebox<{ service: AuditService }> = async (app, { service }) => {
   app.get('/api/v1/audit/events', {
-    config: { auth: 'required', roles: ['moderator'] },
+    config: { auth: 'required', permissions: ['audit.read'] },
     schema: {
       tags,
-      summary: 'Search the audit log (administrators; moderators see moderation events only)',
+      summary: 'Search the audit log (audit.read; without audit.read_all, moderation events only)',
       description: 'Newest first by the event\'s time. `type` takes a full type (`holo.card.liked.v1`) or one ' +
         'without its version (`holo.card.liked`, every version). `from` (inclusive) and `to` (exclusive) are ' +
-        'RFC 3339 times on the event\'s time; `from` later than `to` is a 400. A moderator who is not an ' +
-        `administrator sees only ${MODERATION_EVENT_TYPES.join(', ')}.`,
+        'RFC 3339 times on the event\'s time; `from` later than `to` is a 400. A caller without the ' +
+        `permission audit.read_all sees only ${MODERATION_EVENT_TYPES.join(', ')}.`,
       querystring: ListAuditEventsQuerySchema,
       response: {
         200: { ...AuditEventPageSchema, description: 'A page of the log' },
@@ -28,10 +28,10 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{ service: AuditService }> =
   })
 
   app.get('/api/v1/audit/verify', {
-    config: { auth: 'required', roles: ['admin'] },
+    config: { auth: 'required', permissions: ['audit.read_all'] },
     schema: {
       tags,
-      summary: 'Walk the log\'s hash chain from the first row to the last (administrators)',
+      summary: 'Walk the log\'s hash chain from the first row to the last (audit.read_all)',
       description: 'Reads the log in batches. `ok: false` names the first row that breaks the chain: a row ' +
         'changed, removed or inserted before it. See docs/audit.md for what this can and cannot detect.',
       response: {

@@ -1,4 +1,4 @@
-import { type AuthUser, decodeTimeCursor, encodeCursor, hasRole, isStorableTime, page } from '@holo/shared'
+import { type AuthUser, can, decodeTimeCursor, encodeCursor, isStorableTime, page } from '@holo/shared'
 import { errors } from '../../errors.js'
 import { chainBreak } from './audit.chain.js'
 import { MODERATION_EVENT_TYPES, isVersioned, typeNameOf } from './audit.types.js'
@@ -30,7 +30,7 @@ export class AuditService {
     private readonly options: { verifyBatchSize: number }
   ) {}
 
-  /** Newest first; a moderator who is not an administrator sees moderation events only. */
+  /** Newest first; a caller without audit.read_all sees moderation events only. */
   async list (query: ListAuditEventsQuery, caller: AuthUser): Promise<AuditEventPage> {
     const from = query.from === undefined ? undefined : this.time(query.from, 'from')
     const to = query.to === undefined ? undefined : this.time(query.to, 'to')
@@ -49,7 +49,7 @@ export class AuditService {
       if (isVersioned(query.type)) filter.type = query.type
       else filter.typeName = query.type
     }
-    if (!hasRole(caller, 'admin')) {
+    if (!can(caller, 'audit.read_all')) {
       const allowed = MODERATION_EVENT_TYPES.filter((t) =>
         query.type === undefined || t === query.type || typeNameOf(t) === query.type)
       if (allowed.length === 0) return { items: [], nextCursor: null }

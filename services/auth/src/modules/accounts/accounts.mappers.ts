@@ -1,4 +1,3 @@
-import type { Role } from '@holo/shared'
 import type { SessionRow, UserRow } from './accounts.repository.js'
 import type { Profile, Session, User } from './accounts.schemas.js'
 
@@ -9,7 +8,7 @@ export const toUser = (u: UserRow): User => ({
   displayName: u.displayName,
   bio: u.bio,
   avatarFileId: u.avatarFileId,
-  roles: u.roles as Role[],
+  roles: u.roles,
   emailVerified: u.emailVerifiedAt !== null,
   disabled: u.disabledAt !== null,
   createdAt: u.createdAt.toISOString()

@@ -84,6 +84,11 @@ export class UniqueViolation extends Error {
   constructor (readonly field: 'email' | 'username') { super(`${field} is taken`) }
 }
 
+/** An assignment named roles the `roles` table does not have. */
+export class UnknownRoles extends Error {
+  constructor (readonly names: string[]) { super(`unknown roles: ${names.join(', ')}`) }
+}
+
 function uniqueViolation (err: unknown): UniqueViolation | null {
   const e = err as { code?: string, meta?: unknown, message?: string }
   if (e?.code !== 'P2002') return null
@@ -116,6 +121,7 @@ export class AccountsRepository {
         await tx.$queryRaw`SELECT 1 FROM users WHERE id = ${id}::uuid FOR UPDATE`
         const before = await tx.user.findUnique({ where: { id } })
         if (before === null) return null
+        if (data.roles !== undefined) await this.lockRoles(tx, data.roles)
         await tx.user.updateMany({ where: { id }, data })
         return { before, after: await tx.user.findUniqueOrThrow({ where: { id } }) }
       }, (c) => c === null ? [] : eventsOf(c.before, c.after))
@@ -150,6 +156,28 @@ export class AccountsRepository {
 
   async findActiveUsers (ids: string[]): Promise<UserRow[]> {
     return await this.prisma.user.findMany({ where: { id: { in: ids }, disabledAt: null } })
+  }
+
+  /**
+   * The roles an assignment names, locked FOR SHARE until it commits (a role being deleted waits for it and
+   * then counts its new holder); UnknownRoles when some do not exist.
+   */
+  private async lockRoles (tx: Prisma.TransactionClient, names: string[]): Promise<void> {
+    const found = await tx.$queryRaw<Array<{ name: string }>>`
+      SELECT name FROM roles WHERE name = ANY(${names}::text[]) FOR SHARE`
+    const missing = names.filter((n) => !found.some((f) => f.name === n))
+    if (missing.length > 0) throw new UnknownRoles(missing)
+  }
+
+  /** Those of `names` that are no role. */
+  async missingRoles (names: string[]): Promise<string[]> {
+    const found = await this.prisma.role.findMany({ where: { name: { in: names } }, select: { name: true } })
+    return names.filter((n) => !found.some((f) => f.name === n))
+  }
+
+  /** Whether the roles together grant `permission`, as the table says now. */
+  async rolesGrant (names: string[], permission: string): Promise<boolean> {
+    return await this.prisma.role.count({ where: { name: { in: names }, permissions: { has: permission } } }) > 0
   }
 
   /** Keyset page by id (UUIDv7, so roughly by creation time). */

@@ -1,10 +1,12 @@
 import { Type, type Static } from 'typebox'
-import { CursorSchema, LimitSchema, UUID_PATTERN, UuidSchema } from '@holo/shared'
+import { CursorSchema, LimitSchema, ROLE_NAME_PATTERN, UUID_PATTERN, UuidSchema } from '@holo/shared'
 
-export const RoleSchema = Type.Union(
-  [Type.Literal('user'), Type.Literal('creator'), Type.Literal('moderator'), Type.Literal('admin')],
-  { description: 'One of the roles (see ROLES in @holo/shared)' }
-)
+/** A role's name; roles are data (GET /api/v1/auth/roles lists them). */
+export const RoleSchema = Type.String({
+  pattern: ROLE_NAME_PATTERN,
+  description: 'A role\'s name (GET /api/v1/auth/roles lists the roles)',
+  examples: ['moderator']
+})
 
 // Surrounding blanks are allowed: the service trims and lower-cases emails.
 const Email = Type.String({
@@ -42,6 +44,14 @@ export const UserSchema = Type.Object({
   createdAt: Type.String({ format: 'date-time' })
 }, { $id: 'User', description: 'An account, as its owner or an admin sees it' })
 export type User = Static<typeof UserSchema>
+
+export const MeSchema = Type.Object({
+  ...UserSchema.properties,
+  permissions: Type.Array(Type.String(), {
+    description: 'What the caller\'s roles allow now (PERMISSIONS in @holo/shared): a client shows what it may do'
+  })
+}, { $id: 'Me', description: 'The caller\'s account and effective permissions' })
+export type Me = Static<typeof MeSchema>
 
 export const ProfileSchema = Type.Object({
   id: UuidSchema,
@@ -167,7 +177,7 @@ export const UpdateMeBodySchema = Type.Object({
 export type UpdateMeBody = Static<typeof UpdateMeBodySchema>
 
 export const AdminUpdateBodySchema = Type.Object({
-  roles: Type.Optional(Type.Array(RoleSchema, { maxItems: 4, uniqueItems: true })),
+  roles: Type.Optional(Type.Array(RoleSchema, { maxItems: 32, uniqueItems: true })),
   disabled: Type.Optional(Type.Boolean())
 }, {
   additionalProperties: false,

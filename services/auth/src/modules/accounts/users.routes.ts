@@ -1,7 +1,7 @@
 import { authenticated, IdParamsSchema, onBehalfOf, problemResponses, publicRoutes } from '@holo/shared'
 import { contextOf } from './accounts.http.js'
 import {
-  AdminUpdateBodySchema, ProfileListSchema, ProfileSchema, ProfilesQuerySchema, UpdateMeBodySchema, UserListQuerySchema,
+  AdminUpdateBodySchema, MeSchema, ProfileListSchema, ProfileSchema, ProfilesQuerySchema, UpdateMeBodySchema, UserListQuerySchema,
   UserPageSchema, UserSchema
 } from './accounts.schemas.js'
 import type { UsersService } from './users.service.js'
@@ -13,8 +13,8 @@ export const meRoutes = authenticated<UsersRoutesOptions>(async (app, { users })
   app.get('/me', {
     schema: {
       tags: ['me'],
-      summary: 'The caller\'s account',
-      response: { 200: UserSchema, ...problemResponses(403, 404) }
+      summary: 'The caller\'s account and what it may do (permissions)',
+      response: { 200: MeSchema, ...problemResponses(403, 404) }
     }
   }, async (request) => await users.me(request.caller))
 
@@ -30,12 +30,12 @@ export const meRoutes = authenticated<UsersRoutesOptions>(async (app, { users })
   }, async (request) => await users.updateMe(request.caller, request.body, onBehalfOf(request)))
 })
 
-/** Account management: admins only. */
+/** Account management: users.read to find and read; changing roles or the disabled flag needs more. */
 export const adminRoutes = authenticated<UsersRoutesOptions>(async (app, { users }) => {
   app.get('/users', {
     schema: {
       tags: ['admin'],
-      summary: 'Find accounts (admin)',
+      summary: 'Find accounts (users.read)',
       querystring: UserListQuerySchema,
       response: { 200: { ...UserPageSchema, description: 'A page of users' }, ...problemResponses(400) }
     }
@@ -44,7 +44,7 @@ export const adminRoutes = authenticated<UsersRoutesOptions>(async (app, { users
   app.get('/users/:id', {
     schema: {
       tags: ['admin'],
-      summary: 'One account (admin)',
+      summary: 'One account (users.read)',
       params: IdParamsSchema,
       response: { 200: UserSchema, ...problemResponses(400, 404) }
     }
@@ -53,14 +53,15 @@ export const adminRoutes = authenticated<UsersRoutesOptions>(async (app, { users
   app.patch('/users/:id', {
     schema: {
       tags: ['admin'],
-      summary: 'Change an account\'s roles or disable it (admin)',
-      description: 'Disabling ends every session of the account at once. The role "user" is always kept.',
+      summary: 'Change an account\'s roles (users.roles) or disable it (users.disable)',
+      description: 'Disabling ends every session of the account at once. The role "user" is always kept; ' +
+        'every role named must exist (400 otherwise).',
       params: IdParamsSchema,
       body: AdminUpdateBodySchema,
-      response: { 200: UserSchema, ...problemResponses(400, 404) }
+      response: { 200: UserSchema, ...problemResponses(400, 403, 404) }
     }
   }, async (request) => await users.update(request.caller, request.params.id, request.body, contextOf(request)))
-}, { roles: ['admin'] })
+}, { permissions: ['users.read'] })
 
 /** Public profiles: anyone, no token. */
 export const profileRoutes = publicRoutes<UsersRoutesOptions>(async (app, { users }) => {

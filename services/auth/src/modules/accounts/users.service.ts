@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { type AuthUser, decodeIdCursor, encodeCursor, type FileReferenceCheck, type OnBehalfOf, page, type Role } from '@holo/shared'
+import {
+  type AuthUser, can, commonErrors, decodeIdCursor, encodeCursor, type FileReferenceCheck, LOCKOUT_PERMISSION,
+  type OnBehalfOf, page, PERMISSION_NAMES, type Permission
+} from '@holo/shared'
 import { errors } from '../../errors.js'
 import { normaliseEmail, type AccountsCore, type RequestContext } from './accounts.core.js'
-import { UniqueViolation } from './accounts.repository.js'
+import { UniqueViolation, UnknownRoles } from './accounts.repository.js'
 import { adminChanges, profileUpdated, promotedAtStart, userRegistered } from './accounts.events.js'
 import { toProfile, toUser } from './accounts.mappers.js'
-import type { AdminUpdateBody, Profile, UpdateMeBody, User, UserListQuery, UserPage } from './accounts.schemas.js'
+import type { AdminUpdateBody, Me, Profile, UpdateMeBody, User, UserListQuery, UserPage } from './accounts.schemas.js'
 
 /** The admin user listing's cursors: the last id of a page (ids are UUIDv7, so roughly by creation). */
 const USERS_CURSOR = 'users'
@@ -16,8 +19,10 @@ export class UsersService {
 
   private get repo (): AccountsCore['repo'] { return this.core.repo }
 
-  async me (caller: AuthUser): Promise<User> {
-    return toUser(await this.core.activeUser(caller.id))
+  /** The account, with what the caller's token may do now (its roles' permissions, as every service applies them). */
+  async me (caller: AuthUser): Promise<Me> {
+    const user = toUser(await this.core.activeUser(caller.id))
+    return { ...user, permissions: PERMISSION_NAMES.filter((p) => caller.permissions.has(p)) }
   }
 
   /** A new avatarFileId must name a file the caller may use (the file service says); it is checked before any write. */
@@ -41,6 +46,9 @@ export class UsersService {
   }
 
   async list (q: UserListQuery): Promise<UserPage> {
+    if (q.role !== undefined && (await this.repo.missingRoles([q.role])).length > 0) {
+      throw errors.UNKNOWN_ROLES('role', 'querystring', [q.role])
+    }
     const afterId = q.cursor === undefined ? undefined : decodeIdCursor(q.cursor, USERS_CURSOR)
     const rows = await this.repo.listUsers({ q: q.q, role: q.role, limit: q.limit + 1, afterId })
     const { items, nextCursor } = page(rows, q.limit, toUser, (r) => encodeCursor(USERS_CURSOR, [r.id]))
@@ -53,12 +61,18 @@ export class UsersService {
     return toUser(user)
   }
 
-  /** Roles and the disabled flag (admin). Disabling ends every session and voids pending reset links. */
+  /**
+   * Roles (users.roles; each must exist) and the disabled flag (users.disable). Disabling ends every session
+   * and voids pending reset links.
+   */
   async update (caller: AuthUser, id: string, body: AdminUpdateBody, ctx: RequestContext): Promise<User> {
+    if (body.roles !== undefined) this.need(caller, 'users.roles')
+    if (body.disabled !== undefined) this.need(caller, 'users.disable')
     const before = await this.repo.findUserById(id)
     if (before === null) throw errors.USER_NOT_FOUND()
-    const roles = body.roles === undefined ? undefined : [...new Set<Role>(['user', ...body.roles])]
-    if (id === caller.id && (body.disabled === true || (roles !== undefined && !roles.includes('admin')))) {
+    const roles = body.roles === undefined ? undefined : [...new Set(['user', ...body.roles])]
+    if (id === caller.id && (body.disabled === true ||
+      (roles !== undefined && !await this.repo.rolesGrant(roles, LOCKOUT_PERMISSION)))) {
       throw errors.SELF_LOCKOUT()
     }
     const disabledAt = body.disabled === undefined
@@ -67,7 +81,10 @@ export class UsersService {
     const user = await this.repo.updateUser(id, {
       ...(roles !== undefined ? { roles } : {}),
       ...(disabledAt !== undefined ? { disabledAt } : {})
-    }, (locked, after) => adminChanges(locked, after, caller.id))
+    }, (locked, after) => adminChanges(locked, after, caller.id)).catch((err: unknown) => {
+      if (err instanceof UnknownRoles) throw errors.UNKNOWN_ROLES('roles', 'body', err.names)
+      throw err
+    })
     if (user === null) throw errors.USER_NOT_FOUND()
     if (roles !== undefined && roles.join() !== before.roles.join()) {
       const details = { from: before.roles, to: roles }
@@ -82,6 +99,10 @@ export class UsersService {
       await this.core.audit(ctx, { event: 'user.enable', actorId: caller.id, targetId: id })
     }
     return toUser(user)
+  }
+
+  private need (caller: AuthUser, permission: Permission): void {
+    if (!can(caller, permission)) throw commonErrors.FORBIDDEN(`This needs the permission ${permission}`)
   }
 
   async profile (id: string): Promise<Profile> {

@@ -9,22 +9,21 @@ import { RevenueQuerySchema, RevenueSchema } from './admin.schemas.js'
 export const adminRoutes: FastifyPluginAsyncTypebox<{ admin: AdminService, payments: PaymentsService }> = async (
   app, { admin, payments }
 ) => {
-  const admins = { auth: 'required' as const, roles: ['admin' as const] }
   app.get('/api/v1/billing/revenue', {
-    config: admins,
+    config: { auth: 'required', permissions: ['billing.read'] },
     schema: {
       tags: ['admin'],
-      summary: 'Revenue by hour, day or month and currency, from the ledger (administrators)',
+      summary: 'Revenue by hour, day or month and currency, from the ledger (billing.read)',
       querystring: RevenueQuerySchema,
       response: { 200: RevenueSchema, ...problemResponses(400, 503) }
     }
   }, async (request) => await admin.revenue(request.query))
 
   app.post('/api/v1/billing/payments/:id/refund', {
-    config: admins,
+    config: { auth: 'required', permissions: ['billing.refund'] },
     schema: {
       tags: ['admin'],
-      summary: 'Refund a payment in full (administrators; audited)',
+      summary: 'Refund a payment in full (billing.refund; audited)',
       description: 'Refunds through Stripe, reverses the ledger entries, revokes the entitlement (Holo+ is also ' +
         'cancelled) and publishes payment.refunded with you as the actor, which the audit log records. 409 when ' +
         'it was refunded already.',

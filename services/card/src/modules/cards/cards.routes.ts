@@ -141,7 +141,7 @@ export const cardRoutes: FastifyPluginAsyncTypebox<{ service: CardService }> = a
 
   for (const [action, hidden] of [['hide', true], ['unhide', false]] as const) {
     app.post(`/api/v1/cards/:id/${action}`, {
-      config: { auth: 'required', roles: ['moderator'] },
+      config: { auth: 'required', permissions: ['cards.hide'] },
       // The hide body is optional: no body is the same as `{}`.
       preValidation: async (request) => { request.body ??= {} },
       schema: {

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import {
-  type AuthUser, commonErrors, counter, cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, type FileReferenceCheck, hasRole, type OnBehalfOf, page, UUID
+  type AuthUser, can, commonErrors, counter, cursorKind, decodeCursor, decodeTimeCursor, encodeCursor, type FileReferenceCheck, type OnBehalfOf, page, UUID
 } from '@holo/shared'
 import type { Counter, Registry } from 'prom-client'
 import { v7 as uuidv7 } from 'uuid'
@@ -24,8 +24,9 @@ export type Viewer = AuthUser | null
 /** Who may read a card: the rule every read, list and collection applies. */
 export function canReadCard (card: { ownerId: string, visibility: string, hidden: boolean }, viewer: Viewer): boolean {
   if (viewer !== null && viewer.id === card.ownerId) return true
-  if (card.visibility === 'private' && !hasRole(viewer)) return false
-  if (card.hidden && !hasRole(viewer, 'moderator')) return false
+  if (card.visibility === 'private' && !can(viewer, 'cards.read_any')) return false
+  // Whoever may unhide a card must see it.
+  if (card.hidden && !can(viewer, 'cards.read_any') && !can(viewer, 'cards.hide')) return false
   return true
 }
 
@@ -92,7 +93,7 @@ export class CardService {
    * period): checked on the copy of billing's entitlements, never by asking billing.
    */
   private async checkPremium (template: TemplateRow, user: AuthUser): Promise<void> {
-    if (!template.premium || template.authorId === user.id || hasRole(user)) return
+    if (!template.premium || template.authorId === user.id || can(user, 'templates.manage')) return
     if (await this.d.entitled(user.id, template.id)) return
     const price = template.priceAmount === null || template.priceCurrency === null
       ? null
@@ -104,7 +105,7 @@ export class CardService {
     let holo = { ...DEFAULT_HOLO }
     if (input.templateId !== undefined) {
       const template = await this.d.templates.find(input.templateId)
-      const mine = template !== null && (template.authorId === user.id || hasRole(user))
+      const mine = template !== null && (template.authorId === user.id || can(user, 'templates.manage'))
       const usable = template !== null && (template.status === 'published' || (template.status === 'draft' && mine))
       if (!usable) throw errors.TEMPLATE_NOT_USABLE()
       await this.checkPremium(template, user)
@@ -210,7 +211,7 @@ export class CardService {
 
   async remove (id: string, user: AuthUser): Promise<void> {
     const row = await this.visible(id, user)
-    if (row.ownerId !== user.id && !hasRole(user, 'moderator')) throw commonErrors.NOT_OWNER('card')
+    if (row.ownerId !== user.id && !can(user, 'cards.delete_any')) throw commonErrors.NOT_OWNER('card')
     if (!await this.d.cards.softDelete(id, [cardDeleted(row, user.id)])) throw errors.CARD_NOT_FOUND()
     await this.changed(row, null)
   }

@@ -1,4 +1,4 @@
-import { commonErrors, decodeTimeCursor, encodeCursor, hasRole, page, type AuthUser } from '@holo/shared'
+import { can, commonErrors, decodeTimeCursor, encodeCursor, page, type AuthUser } from '@holo/shared'
 import { errors } from '../../errors.js'
 import { toCard } from '../cards/cards.mappers.js'
 import type { CardRepository } from '../cards/cards.repository.js'
@@ -44,9 +44,9 @@ export class CollectionService {
     return row
   }
 
-  private async owned (id: string, user: AuthUser, allowAdmin = false): Promise<CollectionRow> {
+  private async owned (id: string, user: AuthUser, allowStaff = false): Promise<CollectionRow> {
     const row = await this.readable(id, user)
-    if (row.ownerId !== user.id && !(allowAdmin && hasRole(user))) throw commonErrors.NOT_OWNER('collection')
+    if (row.ownerId !== user.id && !(allowStaff && can(user, 'collections.delete_any'))) throw commonErrors.NOT_OWNER('collection')
     return row
   }
 

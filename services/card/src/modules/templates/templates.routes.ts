@@ -9,7 +9,7 @@ const tags = ['templates']
 
 export const templateRoutes: FastifyPluginAsyncTypebox<{ service: TemplateService }> = async (app, { service }) => {
   app.post('/api/v1/templates', {
-    config: { auth: 'required', roles: ['creator'] },
+    config: { auth: 'required', permissions: ['templates.publish'] },
     schema: {
       tags,
       summary: 'Create a template (creators and admins)',

@@ -1,4 +1,4 @@
-import { commonErrors, decodeTimeCursor, encodeCursor, hasRole, page, type AuthUser } from '@holo/shared'
+import { can, commonErrors, decodeTimeCursor, encodeCursor, page, type AuthUser } from '@holo/shared'
 import { errors } from '../../errors.js'
 import type { Viewer } from '../cards/cards.service.js'
 import type { TemplateChanges, TemplateRepository, TemplateRow } from './templates.repository.js'
@@ -24,7 +24,7 @@ export function toTemplate (row: TemplateRow): Template {
 }
 
 const isAuthor = (row: TemplateRow, viewer: Viewer): boolean =>
-  viewer !== null && (viewer.id === row.authorId || hasRole(viewer))
+  viewer !== null && (viewer.id === row.authorId || can(viewer, 'templates.manage'))
 
 export class TemplateService {
   constructor (private readonly templates: TemplateRepository) {}
@@ -97,7 +97,7 @@ export class TemplateService {
       authorId = viewer.id
     }
     // Only published templates are public; other statuses list the caller's own (all, for admins).
-    if (status !== 'published' && !hasRole(viewer)) {
+    if (status !== 'published' && !can(viewer, 'templates.manage')) {
       if (viewer === null) throw commonErrors.UNAUTHORIZED(`Listing ${status} templates needs an access token`)
       if (authorId !== undefined && authorId !== viewer.id) {
         throw commonErrors.FORBIDDEN(`Only the author may list their ${status} templates`)

@@ -1,9 +1,9 @@
-import { commonErrors, hasRole, type AuthUser } from '@holo/shared'
+import { can, commonErrors, type AuthUser } from '@holo/shared'
 import { errors } from '../../errors.js'
 import type { FileRecord, FilesRepository } from './files.repository.js'
 
 const canRead = (viewer: AuthUser | null, f: FileRecord): boolean =>
-  f.visibility === 'public' || (viewer !== null && (viewer.id === f.ownerId || hasRole(viewer)))
+  f.visibility === 'public' || (viewer !== null && (viewer.id === f.ownerId || can(viewer, 'files.read_any')))
 
 /** Who may see a file and who may manage it: the rules every read, signed URL, ownership check and delete share. */
 export class FileAccess {
@@ -16,10 +16,10 @@ export class FileAccess {
     return f
   }
 
-  /** The file, when `caller` owns it or is an admin; 403 NOT_OWNER for a file they only see. */
+  /** The file, when `caller` owns it or may manage any file; 403 NOT_OWNER for a file they only see. */
   async owned (caller: AuthUser, id: string): Promise<FileRecord> {
     const f = await this.readable(caller, id)
-    if (f.ownerId !== caller.id && !hasRole(caller)) throw commonErrors.NOT_OWNER('file')
+    if (f.ownerId !== caller.id && !can(caller, 'files.manage_any')) throw commonErrors.NOT_OWNER('file')
     return f
   }
 }

@@ -1,6 +1,6 @@
 // Files as records: metadata, a user's listing, the ownership check other services ask, and deletion.
 import type { FastifyBaseLogger } from 'fastify'
-import { commonErrors, decodeTimeCursor, encodeCursor, hasRole, page, type AuthUser } from '@holo/shared'
+import { can, commonErrors, decodeTimeCursor, encodeCursor, page, type AuthUser } from '@holo/shared'
 import { errors } from '../../errors.js'
 import { removeQuietly, type ObjectStore } from '../../storage/object-store.js'
 import type { FileAccess } from './access.js'
@@ -35,7 +35,7 @@ export class FilesService {
   /** The caller's files (`ownerId` "me"), or, for admins, anyone's; newest first. */
   async list (caller: AuthUser, q: ListFiles): Promise<{ items: FileView[], nextCursor: string | null }> {
     const ownerId = q.ownerId === 'me' ? caller.id : q.ownerId
-    if (ownerId !== caller.id && !hasRole(caller)) throw commonErrors.NOT_OWNER('file list')
+    if (ownerId !== caller.id && !can(caller, 'files.read_any')) throw commonErrors.NOT_OWNER('file list')
     const after = q.cursor === undefined ? undefined : decodeTimeCursor(q.cursor, CURSOR_KIND)
     const rows = await this.repo.list({
       ownerId,

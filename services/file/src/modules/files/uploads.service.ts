@@ -8,7 +8,7 @@ import path from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyBaseLogger } from 'fastify'
-import { AppError, hasRole, type AuthUser } from '@holo/shared'
+import { AppError, can, type AuthUser } from '@holo/shared'
 import { errors } from '../../errors.js'
 import type { UploadOutcome } from '../../metrics.js'
 import { removeQuietly, type ObjectStore } from '../../storage/object-store.js'
@@ -85,7 +85,7 @@ export class UploadsService {
 
   /** The bytes `user` may store; null means unlimited. */
   quotaOf (user: AuthUser): number | null {
-    return hasRole(user) ? null : this.settings.quotaBytes
+    return can(user, 'files.unlimited') ? null : this.settings.quotaBytes
   }
 
   async usage (caller: AuthUser): Promise<{ used: number, quota: number | null }> {
