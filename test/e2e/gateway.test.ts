@@ -76,6 +76,8 @@ t.test('each prefix reaches its service with the path unchanged', async (t) => {
     ['/api/v1/templates/__e2e_probe__/x', 'card'],
     ['/api/v1/collections', 'card'],
     ['/api/v1/collections/__e2e_probe__/x', 'card'],
+    ['/api/v1/moderation/reports', 'card'],
+    ['/api/v1/moderation/__e2e_probe__/x', 'card'],
     ['/api/v1/files', 'file'],
     ['/api/v1/files/__e2e_probe__/x', 'file'],
     ['/api/v1/billing/entitlements', 'billing'],

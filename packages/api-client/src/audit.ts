@@ -11,7 +11,7 @@ export interface paths {
         };
         /**
          * Search the audit log (audit.read; without audit.read_all, moderation events only)
-         * @description Newest first by the event's time. `type` takes a full type (`holo.card.liked.v1`) or one without its version (`holo.card.liked`, every version). `from` (inclusive) and `to` (exclusive) are RFC 3339 times on the event's time; `from` later than `to` is a 400. A caller without the permission audit.read_all sees only holo.card.hidden.v1, holo.card.unhidden.v1.
+         * @description Newest first by the event's time. `type` takes a full type (`holo.card.liked.v1`) or one without its version (`holo.card.liked`, every version). `from` (inclusive) and `to` (exclusive) are RFC 3339 times on the event's time; `from` later than `to` is a 400. A caller without the permission audit.read_all sees only holo.card.hidden.v1, holo.card.unhidden.v1, holo.card.reported.v1, holo.card.reports_resolved.v1.
          */
         get: operations["listAuditEvents"];
         put?: never;

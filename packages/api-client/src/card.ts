@@ -86,6 +86,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/cards/{id}/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a card to the moderators
+         * @description Any signed-in user, for a card they can see (else 404 CARD_NOT_FOUND). Your own card is a 400 OWN_CARD_REPORTED; a second open report of yours on the same card a 409 REPORT_ALREADY_OPEN. When MODERATION_AUTO_HIDE_REPORTS distinct users have an open report on a card, it is hidden pending review.
+         */
+        post: operations["reportCard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/cards/{id}/unhide": {
         parameters: {
             query?: never;
@@ -159,6 +179,46 @@ export interface paths {
         post?: never;
         /** Take a card out; idempotent */
         delete: operations["removeCollectionCard"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moderation/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The moderation queue: reported cards with their reports, oldest first report first
+         * @description Needs reports.resolve (moderators and administrators). One item per card, with the reports of the asked status (and reason); keyset-paginated by the card's first report (a forged cursor is a 400 INVALID_CURSOR).
+         */
+        get: operations["listReports"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/moderation/reports/{id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve every open report of the report's card: hide it, dismiss them, or warn its owner
+         * @description Needs reports.resolve (moderators and administrators). Resolves, in one transaction, every open report of the card the report is about, hides the card for `hide` (as POST /cards/{id}/hide does; a card hidden automatically by reports and dismissed is shown again), and notifies the reporters and the owner. A report resolved already is a 409 REPORT_ALREADY_RESOLVED; an unknown one a 404 REPORT_NOT_FOUND.
+         */
+        post: operations["resolveReport"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1139,6 +1199,122 @@ export interface operations {
             };
         };
     };
+    reportCard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "reason": "spam",
+                 *       "note": "Posted forty times today"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description What the moderators should know */
+                    note?: string;
+                    /**
+                     * @description Why the card is reported
+                     * @enum {unknown}
+                     */
+                    reason: "spam" | "nsfw" | "copyright" | "harassment" | "other";
+                };
+            };
+        };
+        responses: {
+            /** @description The report, open */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        cardId: string;
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        id: string;
+                        /**
+                         * @description Why the card is reported
+                         * @enum {unknown}
+                         */
+                        reason: "spam" | "nsfw" | "copyright" | "harassment" | "other";
+                        /**
+                         * @description open: waiting for a moderator; resolved: a moderator decided
+                         * @enum {unknown}
+                         */
+                        status: "open" | "resolved";
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     unhideCard: {
         parameters: {
             query?: never;
@@ -1983,6 +2159,265 @@ export interface operations {
             };
             /** @description RFC 9457 problem details */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReports: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+                /** @description Only reports of this reason */
+                reason?: "spam" | "nsfw" | "copyright" | "harassment" | "other";
+                /** @description Which reports (default open) */
+                status?: "open" | "resolved";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of reported cards */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            card: {
+                                /** @description Its artwork in the file service */
+                                artworkFileId: string | null;
+                                /** @description Deleted since it was reported */
+                                deleted: boolean;
+                                /** @description Hidden by moderation (by a moderator, or automatically by reports) */
+                                hidden: boolean;
+                                holo: {
+                                    angle: number;
+                                    colors: string[];
+                                    /**
+                                     * @description Holographic effect
+                                     * @enum {unknown}
+                                     */
+                                    effect: "rainbow" | "galaxy" | "cosmos" | "glitter" | "prism" | "none";
+                                    intensity: number;
+                                    pattern: string | null;
+                                };
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                ownerId: string;
+                                /**
+                                 * @description Rarity
+                                 * @enum {unknown}
+                                 */
+                                rarity: "common" | "uncommon" | "rare" | "epic" | "legendary";
+                                title: string;
+                                /**
+                                 * @description public: listed and readable by anyone; unlisted: readable by id, never listed; private: owner (and admins) only
+                                 * @enum {unknown}
+                                 */
+                                visibility: "public" | "unlisted" | "private";
+                            };
+                            /**
+                             * Format: uuid
+                             * @description A UUID
+                             */
+                            cardId: string;
+                            /** @description Reports in the group */
+                            count: number;
+                            /** Format: date-time */
+                            firstReportedAt: string;
+                            /** @description The distinct reasons, most frequent first */
+                            reasons: ("spam" | "nsfw" | "copyright" | "harassment" | "other")[];
+                            /** @description Oldest first */
+                            reports: {
+                                /** Format: date-time */
+                                createdAt: string;
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                id: string;
+                                note: string | null;
+                                /**
+                                 * @description Why the card is reported
+                                 * @enum {unknown}
+                                 */
+                                reason: "spam" | "nsfw" | "copyright" | "harassment" | "other";
+                                /**
+                                 * Format: uuid
+                                 * @description A UUID
+                                 */
+                                reporterId: string;
+                            }[];
+                            /**
+                             * @description open: waiting for a moderator; resolved: a moderator decided
+                             * @enum {unknown}
+                             */
+                            status: "open" | "resolved";
+                        }[];
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    resolveReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "action": "hide",
+                 *       "note": "Spam"
+                 *     }
+                 */
+                "application/json": {
+                    /**
+                     * @description hide: hide the card (its owner and staff still see it); dismiss: no action (a card hidden automatically by reports is shown again); warn: warn the owner, the card stays as it is
+                     * @enum {unknown}
+                     */
+                    action: "hide" | "dismiss" | "warn";
+                    /** @description Why, for the owner and reporters (their notifications) and the audit log */
+                    note?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What was resolved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /**
+                         * @description hide: hide the card (its owner and staff still see it); dismiss: no action (a card hidden automatically by reports is shown again); warn: warn the owner, the card stays as it is
+                         * @enum {unknown}
+                         */
+                        action: "hide" | "dismiss" | "warn";
+                        /**
+                         * Format: uuid
+                         * @description A UUID
+                         */
+                        cardId: string;
+                        /** @description Whether the card is hidden now */
+                        hidden: boolean;
+                        /** @description How many open reports this resolved */
+                        resolved: number;
+                    };
+                };
+            };
+            /** @description RFC 9457 problem details */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RFC 9457 problem details */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -226,7 +226,7 @@ export interface operations {
                             /** @description Ready to show, in English */
                             title: string;
                             /** @description What the notification is about */
-                            type: "welcome" | "card.liked" | "collection.card_added" | "card.hidden" | "card.unhidden" | "template.archived" | "security.new_login" | "security.password_changed" | "security.password_reset" | "security.email_verified" | "security.session_revoked" | "security.roles_changed";
+                            type: "welcome" | "card.liked" | "collection.card_added" | "card.hidden" | "card.unhidden" | "card.warned" | "report.resolved" | "template.archived" | "security.new_login" | "security.password_changed" | "security.password_reset" | "security.email_verified" | "security.session_revoked" | "security.roles_changed";
                         }[];
                         nextCursor: string | null;
                     };
@@ -383,7 +383,19 @@ export interface operations {
                                 /** @description An inbox entry (and a live message) */
                                 inApp: boolean;
                             };
+                            "card.warned": {
+                                /** @description A mail (always on for security types) */
+                                email: boolean;
+                                /** @description An inbox entry (and a live message) */
+                                inApp: boolean;
+                            };
                             "collection.card_added": {
+                                /** @description A mail (always on for security types) */
+                                email: boolean;
+                                /** @description An inbox entry (and a live message) */
+                                inApp: boolean;
+                            };
+                            "report.resolved": {
                                 /** @description A mail (always on for security types) */
                                 email: boolean;
                                 /** @description An inbox entry (and a live message) */
@@ -488,7 +500,15 @@ export interface operations {
                             email?: boolean;
                             inApp?: boolean;
                         };
+                        "card.warned"?: {
+                            email?: boolean;
+                            inApp?: boolean;
+                        };
                         "collection.card_added"?: {
+                            email?: boolean;
+                            inApp?: boolean;
+                        };
+                        "report.resolved"?: {
                             email?: boolean;
                             inApp?: boolean;
                         };
@@ -555,7 +575,19 @@ export interface operations {
                                 /** @description An inbox entry (and a live message) */
                                 inApp: boolean;
                             };
+                            "card.warned": {
+                                /** @description A mail (always on for security types) */
+                                email: boolean;
+                                /** @description An inbox entry (and a live message) */
+                                inApp: boolean;
+                            };
                             "collection.card_added": {
+                                /** @description A mail (always on for security types) */
+                                email: boolean;
+                                /** @description An inbox entry (and a live message) */
+                                inApp: boolean;
+                            };
+                            "report.resolved": {
                                 /** @description A mail (always on for security types) */
                                 email: boolean;
                                 /** @description An inbox entry (and a live message) */

@@ -53,6 +53,8 @@ const RevokedSessions = Type.Optional(Count('How many of the user\'s other sessi
 const ownerId = Uuid('The owner of the card')
 /** What a payment or an entitlement is for: one premium template, or Holo+ (every premium template). */
 const Product = Type.Enum(['template', 'holo-plus'], { description: 'A premium template, or Holo+' })
+/** Why a user reported a card. */
+const ReportReason = Type.Enum(['spam', 'nsfw', 'copyright', 'harassment', 'other'], { description: 'Why it was reported' })
 const Currency = Type.String({ pattern: '^[a-z]{3}$', description: 'ISO 4217 code, lower case' })
 
 export const catalogue = {
@@ -256,9 +258,16 @@ export const catalogue = {
     producer: 'card',
     subject: 'card id',
     actor: 'required',
-    actorIs: 'the moderator or administrator',
-    description: 'Staff hid a card from everyone but its owner and staff (a moderation event).',
-    data: Type.Object({ ownerId, reason: Type.Optional(Type.String({ description: 'Why, as staff wrote it' })) })
+    actorIs: 'the moderator or administrator; for an automatic hide, the user whose report reached the threshold',
+    description: 'Staff hid a card from everyone but its owner and staff (a moderation event), or enough users ' +
+      'reported it and it is hidden pending review (`automatic`).',
+    data: Type.Object({
+      ownerId,
+      reason: Type.Optional(Type.String({ description: 'Why, as staff wrote it' })),
+      automatic: Type.Optional(Type.Boolean({
+        description: 'True when reports by MODERATION_AUTO_HIDE_REPORTS distinct users hid it, pending review'
+      }))
+    })
   }),
   'holo.card.unhidden.v1': spec({
     producer: 'card',
@@ -267,6 +276,37 @@ export const catalogue = {
     actorIs: 'the moderator or administrator',
     description: 'Staff showed a hidden card again (a moderation event).',
     data: Type.Object({ ownerId })
+  }),
+  'holo.card.reported.v1': spec({
+    producer: 'card',
+    subject: 'card id',
+    actor: 'required',
+    actorIs: 'the user who reported it',
+    description: 'A user reported a card to the moderators (a moderation event).',
+    data: Type.Object({
+      ownerId,
+      reportId: Uuid('The report'),
+      reason: ReportReason,
+      note: Type.Optional(Type.String({ description: 'What the reporter wrote' })),
+      openReports: Count('Distinct users with an open report on the card, this one included')
+    })
+  }),
+  'holo.card.reports_resolved.v1': spec({
+    producer: 'card',
+    subject: 'card id',
+    actor: 'required',
+    actorIs: 'the moderator or administrator',
+    description: 'Staff resolved every open report of a card (a moderation event): hid the card, dismissed the ' +
+      'reports or warned the owner.',
+    data: Type.Object({
+      ownerId,
+      action: Type.Enum(['hide', 'dismiss', 'warn'], { description: 'What staff decided' }),
+      note: Type.Optional(Type.String({ description: 'Why, as staff wrote it' })),
+      reportIds: Type.Array(Type.String({ format: 'uuid' }), { minItems: 1, description: 'The reports resolved' }),
+      reporterIds: Type.Array(Type.String({ format: 'uuid' }), {
+        minItems: 1, uniqueItems: true, description: 'Who had reported it'
+      })
+    })
   }),
   'holo.card.views_counted.v1': spec({
     producer: 'card',

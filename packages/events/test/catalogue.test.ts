@@ -24,7 +24,8 @@ const LISTED = [
   'user.roles_changed', 'user.disabled', 'user.enabled', 'user.profile_updated', 'session.revoked',
   'role.changed', 'role.deleted',
   'card.created', 'card.updated', 'card.deleted', 'card.visibility_changed', 'card.liked', 'card.unliked',
-  'card.hidden', 'card.unhidden', 'card.views_counted', 'template.created', 'template.published', 'template.archived',
+  'card.hidden', 'card.unhidden', 'card.reported', 'card.reports_resolved', 'card.views_counted', 'template.created',
+  'template.published', 'template.archived',
   'collection.created', 'collection.card_added', 'collection.card_removed', 'file.uploaded', 'file.deleted',
   'payment.succeeded', 'payment.refunded', 'entitlement.granted', 'entitlement.revoked', 'subscription.changed'
 ]

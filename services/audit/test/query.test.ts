@@ -168,3 +168,22 @@ t.test('who may read: admin all, moderator moderation events only, user 403, ano
   const badToken = await ta.app.inject({ url: '/api/v1/audit/events', headers: { authorization: 'Bearer nope' } })
   t.equal(badToken.statusCode, 401)
 })
+
+t.test('report events are moderation events: a moderator reads them', async (t) => {
+  const reported = randomUUID()
+  const more = [
+    on('card', 'holo.card.reported.v1', {
+      subject: reported, actorId: alice, time: at(20), data: { ownerId: bob, reportId: randomUUID(), reason: 'spam', openReports: 1 }
+    }),
+    on('card', 'holo.card.reports_resolved.v1', {
+      subject: reported,
+      actorId: bob,
+      time: at(21),
+      data: { ownerId: bob, action: 'warn', reportIds: [randomUUID()], reporterIds: [alice] }
+    })
+  ]
+  for (const { producer, event } of more) await ta.publish(producer, event)
+  t.ok(await eventually(async () => await ta.logCount() === events.length + more.length), 'logged')
+  t.same(await ids(`?subject=${reported}`, moderator), more.map((e) => e.event.id).reverse())
+  t.same(await ids('?type=holo.card.reports_resolved', moderator), [more[1]?.event.id])
+})

@@ -10,6 +10,9 @@ import { CardRepository } from './modules/cards/cards.repository.js'
 import { cardRoutes } from './modules/cards/cards.routes.js'
 import { CardService } from './modules/cards/cards.service.js'
 import { ViewCounter } from './modules/cards/view-counter.js'
+import { ModerationRepository } from './modules/moderation/moderation.repository.js'
+import { moderationRoutes } from './modules/moderation/moderation.routes.js'
+import { ModerationService } from './modules/moderation/moderation.service.js'
 import { startEntitlementsConsumer } from './modules/entitlements/entitlements.consumer.js'
 import { entitlementCheck } from './modules/entitlements/entitlements.repository.js'
 import { TemplateRepository } from './modules/templates/templates.repository.js'
@@ -73,6 +76,14 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
       await app.register(cardRoutes, { service: cardService })
       await app.register(templateRoutes, { service: new TemplateService(templates) })
       await app.register(collectionRoutes, { service: collectionService })
+      await app.register(moderationRoutes, {
+        service: new ModerationService({
+          reports: new ModerationRepository(prisma, config.DATABASE_SCHEMA),
+          cards,
+          cardService,
+          autoHideReports: config.MODERATION_AUTO_HIDE_REPORTS
+        })
+      })
 
       if (config.EVENTS_CONSUMER_ENABLED) {
         const consumer = await startEntitlementsConsumer({

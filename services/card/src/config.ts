@@ -22,6 +22,8 @@ export const EnvSchema = Type.Object({
   /** How often each instance writes the card views it counted (holo.card.views_counted.v1) to the outbox. */
   CARD_VIEWS_FLUSH_MS: Type.Integer({ default: 5000, minimum: 50, maximum: 300_000 }),
   LIST_CACHE_REFRESH_MS: Type.Integer({ default: 5000, minimum: 0, maximum: 60_000 }),
+  /** Distinct users whose open reports hide a card pending review (docs/card.md, Reports and moderation); 0: never. */
+  MODERATION_AUTO_HIDE_REPORTS: Type.Integer({ default: 3, minimum: 0, maximum: 1000 }),
   // The file service, asked whether the caller may use a file (FILE_SERVICE_URL, FILE_SERVICE_TIMEOUT_MS).
   ...fileServiceEnv()
 })

@@ -37,6 +37,12 @@ export const errors = defineErrors({
       ]
     }
   }),
+  REPORT_NOT_FOUND: () => ({ status: 404, detail: 'No such report' }),
+  OWN_CARD_REPORTED: () => ({ status: 400, detail: 'You cannot report your own card' }),
+  REPORT_ALREADY_OPEN: () => ({
+    status: 409, detail: 'You reported this card already; your report is open until a moderator resolves it'
+  }),
+  REPORT_ALREADY_RESOLVED: () => ({ status: 409, detail: 'This report is resolved already' }),
   /** Input the schema cannot refuse by itself (e.g. `sort=relevance` without `q`). */
   VALIDATION_FAILED: (field: string, where: RequestPart, message: string) => badField(field, where, message)
 })

@@ -42,7 +42,7 @@ t.test('the app: readiness, its own schema, OpenAPI, metrics', async (t) => {
         }
       }
     }
-    t.equal(operations, 21)
+    t.equal(operations, 24)
   })
 
   t.test('the document states the 4xx the code gives for valid-looking input', async (t) => {
@@ -61,6 +61,11 @@ t.test('the app: readiness, its own schema, OpenAPI, metrics', async (t) => {
     t.match(doc.paths['/api/v1/cards/{id}'].patch.description, /FILE_REFERENCE_INVALID/)
     t.match(doc.paths['/api/v1/templates'].get.description, /%, _ and \\ in it are plain characters/)
     t.match(doc.paths['/api/v1/collections/{id}/cards/{cardId}'].put.description, /409 COLLECTION_FULL/)
+    const report = doc.paths['/api/v1/cards/{id}/reports'].post
+    for (const code of ['404 CARD_NOT_FOUND', '400 OWN_CARD_REPORTED', '409 REPORT_ALREADY_OPEN']) t.match(report.description, code)
+    const resolve = doc.paths['/api/v1/moderation/reports/{id}/resolve'].post
+    for (const code of ['409 REPORT_ALREADY_RESOLVED', '404 REPORT_NOT_FOUND']) t.match(resolve.description, code)
+    t.ok(resolve.responses['403'] && doc.paths['/api/v1/moderation/reports'].get.responses['403'], 'moderators only')
   })
 
   t.test('domain counters on /metrics', async (t) => {

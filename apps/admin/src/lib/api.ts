@@ -1,9 +1,7 @@
-// The typed client (packages/api-client) on the gateway's origin, plus `call` for the few endpoints whose
-// documents the generated client does not have yet (roles, the moderation queue, cookie sign-in).
+// The typed client (packages/api-client) on the gateway's origin, with the member's access token.
 import { createHoloClient, type HoloClient } from '@holo/api-client'
 
 let client: HoloClient | undefined
-let token: string | undefined
 
 export function api (): HoloClient {
   client ??= createHoloClient(location.origin, { credentials: 'same-origin' })
@@ -11,7 +9,6 @@ export function api (): HoloClient {
 }
 
 export function setToken (value: string | undefined): void {
-  token = value
   api().setAccessToken(value)
 }
 
@@ -31,25 +28,6 @@ export function must<T> (result: { data?: T, error?: unknown, response: Response
 function toError (status: number, body: unknown): ApiError {
   const p = (typeof body === 'object' && body !== null ? body : {}) as ProblemLike
   return new ApiError(status, p.code, p.detail ?? p.title ?? `The request failed (HTTP ${status})`)
-}
-
-export interface CallOptions { body?: unknown, headers?: Record<string, string> }
-
-/** An untyped JSON call with the access token; an empty answer (204) is undefined. */
-export async function call<T> (method: string, path: string, options: CallOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { ...options.headers }
-  if (token !== undefined) headers.authorization = `Bearer ${token}`
-  if (options.body !== undefined) headers['content-type'] = 'application/json'
-  const res = await fetch(path, {
-    method,
-    headers,
-    credentials: 'same-origin',
-    body: options.body === undefined ? undefined : JSON.stringify(options.body)
-  })
-  const text = await res.text()
-  const body: unknown = text === '' ? undefined : JSON.parse(text)
-  if (!res.ok) throw toError(res.status, body)
-  return body as T
 }
 
 export const message = (err: unknown): string => err instanceof Error ? err.message : String(err)

@@ -1,26 +1,12 @@
-// What the dashboard shows follows the signed-in member's permissions: `/me`'s `permissions` when the auth
-// service sends them, else the built-in defaults of the member's roles (the same table the auth service seeds).
-// The API enforces the same permissions; hiding a page here is a courtesy, not the protection.
+// What the dashboard shows follows the signed-in member's permissions (`/me`'s `permissions`). The API enforces
+// the same permissions; hiding a page here is a courtesy, not the protection.
+import { isPermission, PERMISSION_NAMES, type Permission } from '@holo/permissions'
 
-export const PERMISSIONS = [
-  'users.read', 'users.disable', 'users.roles',
-  'cards.hide', 'cards.delete_any', 'reports.resolve',
-  'audit.read', 'audit.read_all', 'analytics.read', 'events.manage',
-  'billing.read', 'billing.refund', 'templates.publish'
-] as const
-export type Permission = typeof PERMISSIONS[number] | (string & {})
+export { BUILT_IN_ROLES, PERMISSION_NAMES, PERMISSIONS, type Permission } from '@holo/permissions'
 
-export const BUILT_IN_ROLES: Record<string, readonly Permission[]> = {
-  user: [],
-  creator: ['templates.publish'],
-  moderator: ['cards.hide', 'reports.resolve', 'users.read', 'audit.read'],
-  admin: PERMISSIONS
-}
-
-export function permissionsOf (me: { roles: readonly string[], permissions?: readonly string[] }): Set<Permission> {
-  if (me.permissions !== undefined) return new Set(me.permissions)
-  return new Set(me.roles.flatMap((r) => BUILT_IN_ROLES[r] ?? []))
-}
+/** The member's permissions, as `/me` says (the auth service resolves them from the member's roles). */
+export const permissionsOf = (me: { permissions: readonly string[] }): Set<Permission> =>
+  new Set(me.permissions.filter(isPermission))
 
 export interface Section {
   path: string
@@ -31,7 +17,7 @@ export interface Section {
 
 /** The dashboard's pages in menu order. The overview's readiness panel is for every staff member. */
 export const SECTIONS: readonly Section[] = [
-  { path: '/', label: 'Overview', anyOf: PERMISSIONS },
+  { path: '/', label: 'Overview', anyOf: PERMISSION_NAMES },
   { path: '/users', label: 'Users', anyOf: ['users.read'] },
   { path: '/moderation', label: 'Moderation', anyOf: ['reports.resolve'] },
   { path: '/cards', label: 'Cards & templates', anyOf: ['cards.hide', 'templates.publish'] },

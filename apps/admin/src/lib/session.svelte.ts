@@ -1,20 +1,13 @@
 // The signed-in member. The access token lives in memory only; the refresh token is an HttpOnly cookie the
 // page cannot read (auth's cookie mode), and the CSRF token that must go with it is kept in sessionStorage so
 // that a reload of this tab can refresh, while other tabs and a closed browser start signed out.
-import { api, ApiError, call, must, setToken } from './api.js'
+import type { AuthComponents } from '@holo/api-client'
+import { api, must, setToken } from './api.js'
 import { permissionsOf, type Permission } from './permissions.js'
 
 const CSRF_KEY = 'holo-admin.csrf'
 
-export interface Me {
-  id: string
-  email: string
-  username: string
-  roles: string[]
-  permissions?: string[]
-}
-
-interface TokenAnswer { accessToken: string, csrfToken?: string, expiresIn: number }
+export type Me = AuthComponents['schemas']['User'] & { permissions: string[] }
 
 export const session = $state({
   me: undefined as Me | undefined,
@@ -25,14 +18,13 @@ export const session = $state({
 
 let refreshTimer: ReturnType<typeof setTimeout> | undefined
 
-async function adopt (answer: TokenAnswer): Promise<void> {
+/** Takes a new access token (and, at sign-in, the session's CSRF token), then reads /me. */
+async function adopt (answer: { accessToken: string, expiresIn: number, csrfToken?: string }): Promise<void> {
   setToken(answer.accessToken)
   if (answer.csrfToken !== undefined) sessionStorage.setItem(CSRF_KEY, answer.csrfToken)
   clearTimeout(refreshTimer)
-  if (sessionStorage.getItem(CSRF_KEY) !== null) {
-    // Refresh at 80 % of the token's life; a failure signs out.
-    refreshTimer = setTimeout(() => { void refresh().catch(() => signedOut()) }, answer.expiresIn * 800)
-  }
+  // Refresh at 80 % of the token's life; a failure signs out.
+  refreshTimer = setTimeout(() => { void refresh().catch(signedOut) }, answer.expiresIn * 800)
   await loadMe()
 }
 
@@ -43,10 +35,15 @@ export async function loadMe (): Promise<void> {
   session.permissions = permissionsOf(me)
 }
 
-async function refresh (): Promise<void> {
+const csrfHeader = (): { 'x-csrf-token': string } | undefined => {
   const csrf = sessionStorage.getItem(CSRF_KEY)
-  if (csrf === null) throw new Error('no session to refresh')
-  await adopt(await call<TokenAnswer>('POST', '/api/v1/auth/refresh', { headers: { 'x-csrf-token': csrf } }))
+  return csrf === null ? undefined : { 'x-csrf-token': csrf }
+}
+
+async function refresh (): Promise<void> {
+  const headers = csrfHeader()
+  if (headers === undefined) throw new Error('no session to refresh')
+  await adopt(must(await api().auth.POST('/api/v1/auth/refresh', { params: { header: headers }, body: {} })))
 }
 
 function signedOut (): void {
@@ -60,7 +57,7 @@ function signedOut (): void {
 /** After a reload: the cookie and the stored CSRF token bring the session back, if it is still alive. */
 export async function restore (): Promise<void> {
   try {
-    if (sessionStorage.getItem(CSRF_KEY) !== null) await refresh()
+    if (csrfHeader() !== undefined) await refresh()
   } catch {
     signedOut()
   } finally {
@@ -69,21 +66,13 @@ export async function restore (): Promise<void> {
 }
 
 export async function signIn (email: string, password: string): Promise<void> {
-  try {
-    await adopt(await call<TokenAnswer>('POST', '/api/v1/auth/login', { body: { email, password, mode: 'cookie' } }))
-  } catch (err) {
-    // An auth service without cookie mode refuses the field: sign in with JSON tokens and keep only the access
-    // token (in memory), so the session ends with it or with a reload. Never store a refresh token in the page.
-    if (!(err instanceof ApiError && err.status === 400 && /mode/.test(err.message))) throw err
-    const answer = await call<TokenAnswer>('POST', '/api/v1/auth/login', { body: { email, password } })
-    await adopt({ accessToken: answer.accessToken, expiresIn: answer.expiresIn })
-  }
+  await adopt(must(await api().auth.POST('/api/v1/auth/login', { body: { email, password, mode: 'cookie' } })))
 }
 
 export async function signOut (): Promise<void> {
-  const csrf = sessionStorage.getItem(CSRF_KEY)
+  const headers = csrfHeader()
   try {
-    if (csrf !== null) await call('POST', '/api/v1/auth/logout', { headers: { 'x-csrf-token': csrf } })
+    if (headers !== undefined) await api().auth.POST('/api/v1/auth/logout', { params: { header: headers }, body: {} })
   } finally {
     signedOut()
   }

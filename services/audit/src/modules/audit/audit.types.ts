@@ -1,7 +1,9 @@
 import type { EventType } from '@holo/events'
 
 /** What a moderator (who is not an administrator) may read of the log: moderation events, and nothing else. */
-export const MODERATION_EVENT_TYPES: readonly EventType[] = ['holo.card.hidden.v1', 'holo.card.unhidden.v1']
+export const MODERATION_EVENT_TYPES: readonly EventType[] = [
+  'holo.card.hidden.v1', 'holo.card.unhidden.v1', 'holo.card.reported.v1', 'holo.card.reports_resolved.v1'
+]
 
 /** `holo.card.liked.v1` → `holo.card.liked`. */
 export const typeNameOf = (type: string): string => type.replace(/\.v[0-9]+$/, '')

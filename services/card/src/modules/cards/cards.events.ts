@@ -60,13 +60,23 @@ export const cardLiked = (c: CardRow, on: boolean, likerId: string) =>
       subject: c.id, actorId: likerId, data: { ownerId: c.ownerId, likeCount }
     })
 
-/** Hidden or shown again by a moderator; nothing when it already was. */
-export const cardModerated = (moderatorId: string, reason?: string) => (before: CardRow, after: CardRow): HoloEvent[] => {
-  const hidden = after.hiddenAt !== null
-  if (hidden === (before.hiddenAt !== null)) return []
-  return [hidden
-    ? event('holo.card.hidden.v1', {
-      subject: after.id, actorId: moderatorId, data: { ownerId: after.ownerId, ...(reason !== undefined ? { reason } : {}) }
-    })
-    : event('holo.card.unhidden.v1', { subject: after.id, actorId: moderatorId, data: { ownerId: after.ownerId } })]
-}
+/**
+ * Hidden or shown again by a moderator, or hidden automatically by enough reports (`automatic`, the actor then
+ * being the reporter who reached the threshold); nothing when it already was.
+ */
+export const cardModerated = (moderatorId: string, reason?: string, automatic = false) =>
+  (before: CardRow, after: CardRow): HoloEvent[] => {
+    const hidden = after.hiddenAt !== null
+    if (hidden === (before.hiddenAt !== null)) return []
+    return [hidden
+      ? event('holo.card.hidden.v1', {
+        subject: after.id,
+        actorId: moderatorId,
+        data: {
+          ownerId: after.ownerId,
+          ...(reason !== undefined ? { reason } : {}),
+          ...(automatic ? { automatic } : {})
+        }
+      })
+      : event('holo.card.unhidden.v1', { subject: after.id, actorId: moderatorId, data: { ownerId: after.ownerId } })]
+  }

@@ -45,6 +45,9 @@ interface PendingInsert { card: NewCard, events: readonly HoloEvent[] }
 /** A like's or an unlike's event, given the card's new like count. */
 export type LikeEvent = (likeCount: number) => HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>
 
+/** A transaction of the card service's client, handed between repositories that write in the same one. */
+export type CardTx = Prisma.TransactionClient
+
 /** The client or a transaction's: what reads by id run on. */
 type Db = Pick<PrismaClient, '$queryRaw'>
 
@@ -238,9 +241,14 @@ export class CardRepository {
     })
   }
 
-  /** Hides or shows the card (row locked first, like update); null when there is none. */
-  async setHidden (id: string, hidden: boolean, eventsOf: Changed<CardRow>): Promise<CardRow | null> {
-    return await this.prisma.$transaction(async (tx) => {
+  /**
+   * Hides or shows the card (row locked first, like update), in its own transaction or in `within` (moderation
+   * writes its reports in the same one); null when there is none.
+   */
+  async setHidden (
+    id: string, hidden: boolean, eventsOf: Changed<CardRow>, within?: CardTx
+  ): Promise<{ before: CardRow, after: CardRow } | null> {
+    const work = async (tx: CardTx): Promise<{ before: CardRow, after: CardRow } | null> => {
       const before = await this.locked(id, tx)
       if (before === null) return null
       await tx.card.updateMany({
@@ -249,8 +257,9 @@ export class CardRepository {
       })
       const after = (await this.byIds([id], tx)).get(id) as CardRow
       await writeEvents(tx, eventsOf(before, after), this.schema)
-      return after
-    })
+      return { before, after }
+    }
+    return within === undefined ? await this.prisma.$transaction(work) : await work(within)
   }
 
   /**

@@ -15,7 +15,7 @@ import {
 import type { ViewCounter } from './view-counter.js'
 import { cardCreated, cardDeleted, cardEdited, cardLiked, cardModerated } from './cards.events.js'
 import type {
-  CardChanges, CardListFilter, CardListRow, CardRepository, CardRow, NewCard, SortKey
+  CardChanges, CardListFilter, CardListRow, CardRepository, CardRow, CardTx, NewCard, SortKey
 } from './cards.repository.js'
 import type { Card, CreateCard, ListCardsQuery, UpdateCard } from './cards.schemas.js'
 
@@ -44,6 +44,11 @@ const listedOf = (row: CardRow): ListedCard => ({
 /** What canReadCard needs of a card row. */
 export const metaOf = (row: CardRow): { ownerId: string, visibility: string, hidden: boolean } =>
   ({ ownerId: row.ownerId, visibility: row.visibility, hidden: row.hiddenAt !== null })
+
+/** Why a card is hidden: a moderator's reason, or reports reaching the threshold (`automatic`). */
+export interface HideHow { reason?: string, automatic?: boolean }
+/** A hide or show written in a caller's transaction: `committed` invalidates the caches after its commit. */
+export interface HiddenChange { card: CardRow, committed: () => Promise<void> }
 
 /** A card as its writer gets it back: with their likedByMe, and the tag of that representation. */
 export interface WrittenCard { card: Card, tag: string }
@@ -218,13 +223,24 @@ export class CardService {
 
   /** Moderation: the route admits moderators and admins only. */
   async setHidden (id: string, user: AuthUser, hidden: boolean, reason?: string): Promise<Card> {
-    const before = await this.d.cards.find(id)
-    if (before === null) throw errors.CARD_NOT_FOUND()
-    const row = await this.d.cards.setHidden(id, hidden, cardModerated(user.id, reason))
-    if (row === null) throw errors.CARD_NOT_FOUND()
-    await this.changed(before, row)
+    const change = await this.d.cards.setHidden(id, hidden, cardModerated(user.id, reason))
+    if (change === null) throw errors.CARD_NOT_FOUND()
+    await this.changed(change.before, change.after)
     const liked = (await this.d.cards.likedAmong(user.id, [id])).has(id)
-    return { ...toCard(row), likedByMe: liked }
+    return { ...toCard(change.after), likedByMe: liked }
+  }
+
+  /**
+   * The same hide or show, written in the caller's transaction `tx` (moderation, with its reports). Run the
+   * returned `committed` once `tx` has committed: it invalidates the caches exactly as setHidden does. Null when
+   * there is no card.
+   */
+  async setHiddenIn (
+    tx: CardTx, id: string, actorId: string, hidden: boolean, how: HideHow = {}
+  ): Promise<HiddenChange | null> {
+    const change = await this.d.cards.setHidden(id, hidden, cardModerated(actorId, how.reason, how.automatic), tx)
+    if (change === null) return null
+    return { card: change.after, committed: async () => { await this.changed(change.before, change.after) } }
   }
 
   async like (id: string, user: AuthUser, on: boolean): Promise<void> {

@@ -29,6 +29,8 @@ const TYPE_NOUNS: Record<NotificationType, string> = {
   'collection.card_added': 'your cards added to collections',
   'card.hidden': 'your cards hidden by moderators',
   'card.unhidden': 'your cards visible again',
+  'card.warned': 'moderators\' warnings about your cards',
+  'report.resolved': 'your reports reviewed by moderators',
   'template.archived': 'archived templates',
   'security.new_login': 'new sign-ins',
   'security.password_changed': 'password changes',

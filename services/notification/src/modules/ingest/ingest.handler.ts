@@ -8,7 +8,8 @@ import type {
 } from '../notifications/notifications.types.js'
 import type { CardEntry, IngestRepository, Inserted, Likers } from './ingest.repository.js'
 import {
-  SECURITY_TEXTS, cardAddedText, cardName, hiddenText, likedText, mailOf, nameOf, templateArchivedText, welcomeText
+  SECURITY_TEXTS, cardAddedText, cardName, hiddenText, likedText, mailOf, nameOf, reportResolvedText,
+  templateArchivedText, warnedText, welcomeText
 } from './ingest.texts.js'
 
 export const INGESTED_TYPES = [
@@ -26,6 +27,7 @@ export const INGESTED_TYPES = [
   'holo.card.deleted.v1',
   'holo.card.hidden.v1',
   'holo.card.unhidden.v1',
+  'holo.card.reports_resolved.v1',
   'holo.card.liked.v1',
   'holo.card.unliked.v1',
   'holo.template.created.v1',
@@ -138,9 +140,25 @@ export async function applyEvent (
       if (event.actorid === owner) break
       const card = await repo.card(event.subject)
       const reason = event.type === 'holo.card.hidden.v1' ? event.data.reason : undefined
+      const automatic = event.type === 'holo.card.hidden.v1' && event.data.automatic === true
       await repo.lockInboxes([owner])
       await notify(owner, hidden ? 'card.hidden' : 'card.unhidden',
-        hiddenText(hidden, cardName(card, owner), event.subject, reason))
+        hiddenText(hidden, cardName(card, owner), event.subject, reason, automatic))
+      break
+    }
+    case 'holo.card.reports_resolved.v1': {
+      // Reporters learn the outcome; the owner is told of a warning here (a hide tells them as card.hidden).
+      const owner = event.data.ownerId
+      const { action, note } = event.data
+      const warned = action === 'warn' && event.actorid !== owner
+      const reporters = event.data.reporterIds.filter((id) => id !== event.actorid)
+      if (!warned && reporters.length === 0) break
+      const card = await repo.card(event.subject)
+      await repo.lockInboxes(warned ? [...reporters, owner] : reporters)
+      if (warned) await notify(owner, 'card.warned', warnedText(cardName(card, owner), event.subject, note))
+      for (const reporter of [...reporters].sort()) {
+        await notify(reporter, 'report.resolved', reportResolvedText(cardName(card, reporter), event.subject, action))
+      }
       break
     }
     case 'holo.card.liked.v1':

@@ -46,7 +46,7 @@ export function cardAddedText (
 }
 
 export function hiddenText (
-  hidden: boolean, card: string | null, cardId: string, reason?: string
+  hidden: boolean, card: string | null, cardId: string, reason?: string, automatic = false
 ): NotificationContent {
   const what = quoted(card, 'One of your cards')
   if (!hidden) {
@@ -56,11 +56,45 @@ export function hiddenText (
       data: { cardId }
     }
   }
+  if (automatic) {
+    return {
+      title: `${card ?? 'Your card'} is hidden pending review`,
+      body: `${what} was reported by several users and is hidden until a moderator reviews it; only you can ` +
+        'see it meanwhile.',
+      data: { cardId, automatic }
+    }
+  }
   return {
     title: `${card ?? 'Your card'} was hidden by a moderator`,
     body: `${what} was hidden by a moderator and only you can see it now.` +
       (reason !== undefined && reason !== '' ? ` Reason: ${reason}` : ''),
     data: reason === undefined ? { cardId } : { cardId, reason }
+  }
+}
+
+export function warnedText (card: string | null, cardId: string, note?: string): NotificationContent {
+  return {
+    title: `You got a warning about ${card ?? 'your card'}`,
+    body: `A moderator reviewed reports about ${quoted(card, 'one of your cards')} and warns you: please follow ` +
+      'the community rules, or your cards may be hidden.' + (note !== undefined && note !== '' ? ` Note: ${note}` : ''),
+    data: note === undefined ? { cardId } : { cardId, note }
+  }
+}
+
+const OUTCOMES = {
+  hide: 'the card was hidden',
+  dismiss: 'no rule was broken, so the card stays',
+  warn: 'its owner was warned'
+} as const
+
+/** To a reporter: what became of their report (the moderator's note is for the owner and the log). */
+export function reportResolvedText (
+  card: string | null, cardId: string, action: keyof typeof OUTCOMES
+): NotificationContent {
+  return {
+    title: 'Your report was resolved',
+    body: `A moderator reviewed your report about ${quoted(card, 'a card')}: ${OUTCOMES[action]}. Thank you.`,
+    data: { cardId, action }
   }
 }
 

@@ -6,6 +6,8 @@ export const NOTIFICATION_TYPES = [
   'collection.card_added',
   'card.hidden',
   'card.unhidden',
+  'card.warned',
+  'report.resolved',
   'template.archived',
   'security.new_login',
   'security.password_changed',
@@ -21,9 +23,9 @@ export const isSecurityType = (type: string): boolean => type.startsWith('securi
 
 export interface Channels { inApp: boolean, email: boolean }
 
-/** Email on for security types and card.hidden, off for the rest; in-app on for all. */
+/** Email on for security types and what moderators did to your cards, off for the rest; in-app on for all. */
 export const defaultChannels = (type: NotificationType): Channels =>
-  ({ inApp: true, email: isSecurityType(type) || type === 'card.hidden' })
+  ({ inApp: true, email: isSecurityType(type) || type === 'card.hidden' || type === 'card.warned' })
 
 /** What a notification item carries besides its type (title and body are ready to show, in English). */
 export interface NotificationContent {
