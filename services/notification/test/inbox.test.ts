@@ -114,7 +114,9 @@ t.test('preferences: defaults, partial PUT, security mail cannot be turned off, 
   t.same(defaults['card.hidden'], { inApp: true, email: true })
   t.same(defaults['security.new_login'], { inApp: true, email: true })
   t.same(defaults.welcome, { inApp: true, email: false })
-  t.equal(Object.keys(defaults).length, 12)
+  t.same(defaults['card.warned'], { inApp: true, email: true }, 'a moderator\'s warning is mailed')
+  t.same(defaults['report.resolved'], { inApp: true, email: false })
+  t.equal(Object.keys(defaults).length, 14)
 
   const changed = await put({ 'card.liked': { inApp: false }, welcome: { email: true } })
   t.equal(changed.statusCode, 200)

@@ -91,15 +91,21 @@ export class ModerationRepository {
     return rows[0] ?? null
   }
 
-  /** Resolves every open report of the card; returns them (none when another resolution came first). */
+  /**
+   * Resolves every open report of the card; returns them oldest first (RETURNING alone has no order), none when
+   * another resolution came first.
+   */
   async resolveOpen (
     tx: CardTx, cardId: string, by: string, action: string, note: string | null
   ): Promise<ReportRow[]> {
     return await tx.$queryRaw<ReportRow[]>`
-      UPDATE reports SET status = 'resolved', action = ${action}, resolution_note = ${note},
-        resolved_by = ${by}::uuid, resolved_at = now()
-      WHERE card_id = ${cardId}::uuid AND status = 'open'
-      RETURNING ${REPORT_COLUMNS}`
+      WITH resolved AS (
+        UPDATE reports SET status = 'resolved', action = ${action}, resolution_note = ${note},
+          resolved_by = ${by}::uuid, resolved_at = now()
+        WHERE card_id = ${cardId}::uuid AND status = 'open'
+        RETURNING ${REPORT_COLUMNS}
+      )
+      SELECT * FROM resolved ORDER BY "createdAt", id`
   }
 
   async publish (tx: CardTx, events: readonly HoloEvent[]): Promise<void> {

@@ -1,6 +1,5 @@
 // What each notification says, in English, ready to show; and its mail. Card names follow one rule: a private
-// card is named only to its owner (every card notification goes to the card's owner, but the rule is kept here
-// so a new type cannot break it by accident).
+// card is named only to its owner (report.resolved goes to reporters, who may no longer see the card).
 import type { CardEntry, Mail, UserEntry } from './ingest.repository.js'
 import type { NotificationContent } from '../notifications/notifications.types.js'
 

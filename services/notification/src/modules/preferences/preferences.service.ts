@@ -1,5 +1,5 @@
-// Preferences: per type, in-app and email, over defaults (email on for security types and card.hidden; in-app
-// on for all). Security mail cannot be turned off.
+// Preferences: per type, in-app and email, over defaults (email on for security types, card.hidden and
+// card.warned; in-app on for all). Security mail cannot be turned off.
 import { errors } from '../../errors.js'
 import {
   NOTIFICATION_TYPES, defaultChannels, isSecurityType, type Channels, type NotificationType
