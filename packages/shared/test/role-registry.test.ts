@@ -48,7 +48,10 @@ t.test('before anything is written the built-in roles apply; unknown roles grant
 t.test('a write is loaded at start and followed by its announcement; versions only move forward', async (t) => {
   const redis = await redisFor(t)
   const key = newKey(t, redis)
-  t.ok(await writeRoleRegistry(redis, key, 5, [{ name: 'user', permissions: [] }, { name: 'editor', permissions: ['cards.hide', 'not.a.permission'] }]))
+  t.ok(await writeRoleRegistry(redis, key, 5, [
+    { name: 'user', permissions: [] },
+    { name: 'editor', permissions: ['cards.hide', 'not.a.permission'] }
+  ]))
   // Polling every 2 s: the announcement is what makes it quick, the poll is the safety net tested below.
   const registry = await registryOn(t, redis, key)
   t.equal(registry.loadedVersion, '5')

@@ -47,7 +47,8 @@ export const errors = defineErrors({
     detail: 'The role "admin" cannot lose users.roles: nobody could change roles any more'
   }),
   UNKNOWN_ROLES: (field: string, where: 'body' | 'querystring', names: string[]) =>
-    fieldProblem(field, where, `names roles that do not exist: ${names.join(', ')} (GET /api/v1/auth/roles lists them)`),
+    fieldProblem(field, where,
+      `names roles that do not exist: ${names.join(', ')} (GET /api/v1/auth/roles lists them)`),
   EMAIL_TAKEN: () => ({ status: 409, detail: 'An account with this email already exists' }),
   USERNAME_TAKEN: () => ({ status: 409, detail: 'This username is taken' }),
   USER_NOT_FOUND: () => ({ status: 404, detail: 'No such user' }),

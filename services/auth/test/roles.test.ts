@@ -2,7 +2,7 @@
 // exist, the registry in Redis, the events of each change and /me's permissions. Real PostgreSQL and Redis.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { outboxEvents } from '@holo/infra/testing'
+import { eventually, outboxEvents, ownRedis } from '@holo/infra/testing'
 import { BUILT_IN_ROLES, PERMISSION_NAMES, roleRegistryKeys } from '@holo/shared'
 import { bearer, buildTestApp, register, type AuthTokens } from './helper.js'
 
@@ -83,8 +83,18 @@ t.test('roles and permissions', async (t) => {
 
     const events = await roleEvents()
     t.match(events.map((e) => ({ type: e.type, subject: e.subject, actorid: e.actorid, data: e.data })), [
-      { type: 'holo.role.changed.v1', subject: 'support', actorid: admin.user.id, data: { permissions: ['cards.hide', 'users.read'], previousPermissions: null } },
-      { type: 'holo.role.changed.v1', subject: 'support', actorid: admin.user.id, data: { permissions: ['users.read'], previousPermissions: ['cards.hide', 'users.read'] } }
+      {
+        type: 'holo.role.changed.v1',
+        subject: 'support',
+        actorid: admin.user.id,
+        data: { permissions: ['cards.hide', 'users.read'], previousPermissions: null }
+      },
+      {
+        type: 'holo.role.changed.v1',
+        subject: 'support',
+        actorid: admin.user.id,
+        data: { permissions: ['users.read'], previousPermissions: ['cards.hide', 'users.read'] }
+      }
     ])
     t.equal(events.length, 2, 'the unchanged put wrote no event')
 
@@ -193,4 +203,24 @@ t.test('roles and permissions', async (t) => {
     t.same(JSON.parse(written.admin ?? 'null'), PERMISSION_NAMES)
     t.equal(other.app.roleRegistry.loadedVersion, await deps.redis.get(`${key}:version`))
   })
+})
+
+t.test('a change made while Redis is down reaches the registry once Redis is back', async (t) => {
+  const own = await ownRedis(t)
+  const { app, deps, config } = await buildTestApp(t, { ...ADMIN, REDIS_URL: own.url })
+  const admin = await login(app, ADMIN.BOOTSTRAP_ADMIN_EMAIL, ADMIN.BOOTSTRAP_ADMIN_PASSWORD)
+  const k = roleRegistryKeys(config.ROLES_REGISTRY_KEY)
+  t.same(JSON.parse(await deps.redis.hget(k.roles, 'creator') ?? 'null'), ['templates.publish'], 'written at start')
+  await own.stop()
+  const res = await app.inject({
+    method: 'PUT',
+    url: '/api/v1/auth/roles/creator',
+    headers: bearer(admin.accessToken),
+    payload: { permissions: ['templates.publish', 'templates.manage'] }
+  })
+  t.equal(res.statusCode, 200, 'the table is the truth: the change commits without Redis')
+  // A restart without persistence: Redis comes back empty, and learns the table again.
+  await own.start()
+  t.ok(await eventually(async () => JSON.parse(await deps.redis.hget(k.roles, 'creator').catch(() => null) ?? 'null')
+    ?.includes('templates.manage') === true, { tries: 100, intervalMs: 100 }))
 })

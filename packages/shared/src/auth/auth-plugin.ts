@@ -253,7 +253,9 @@ export const authPlugin = fp(async function authPlugin (app: FastifyInstance, o:
     const permissions = route.config?.permissions ?? inherited?.permissions
     const guarded = permissions !== undefined && permissions.length > 0
     if (guarded && mode !== 'required') {
-      throw new Error(`${String(route.method)} ${route.url} names permissions but its auth mode is ${mode}, not required`)
+      throw new Error(
+        `${String(route.method)} ${route.url} names permissions but its auth mode is ${mode}, not required`
+      )
     }
     if (mode === 'optional') route.onRequest = [optional, ...asArray(route.onRequest)]
     if (mode === 'required') route.onRequest = [required(permissions), ...asArray(route.onRequest)]

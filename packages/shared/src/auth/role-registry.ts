@@ -128,7 +128,8 @@ export class RoleRegistry {
       // Nothing written yet (a fresh Redis before the auth service started): keep what we have.
       if (version === null || version === this.version) return
       const result = await this.o.redis.multi().get(this.keys.version).hgetall(this.keys.roles).exec()
-      const [[vErr, v], [hErr, hash]] = result as [[Error | null, string | null], [Error | null, Record<string, string>]]
+      type Reply<T> = [Error | null, T]
+      const [[vErr, v], [hErr, hash]] = result as [Reply<string | null>, Reply<Record<string, string>>]
       if (vErr !== null || hErr !== null) throw vErr ?? hErr
       if (v === null) return
       const roles = new Map<string, ReadonlySet<Permission>>()

@@ -1,7 +1,8 @@
 import { authenticated, IdParamsSchema, onBehalfOf, problemResponses, publicRoutes } from '@holo/shared'
 import { contextOf } from './accounts.http.js'
 import {
-  AdminUpdateBodySchema, MeSchema, ProfileListSchema, ProfileSchema, ProfilesQuerySchema, UpdateMeBodySchema, UserListQuerySchema,
+  AdminUpdateBodySchema, MeSchema, ProfileListSchema, ProfileSchema, ProfilesQuerySchema, UpdateMeBodySchema,
+  UserListQuerySchema,
   UserPageSchema, UserSchema
 } from './accounts.schemas.js'
 import type { UsersService } from './users.service.js'

@@ -11,9 +11,11 @@ import type { RoleDefinition, RoleList } from './roles.schemas.js'
 const isBuiltIn = (name: string): boolean => Object.hasOwn(BUILT_IN_ROLES, name)
 
 /** Permissions in the order of the shared list, whatever order they were stored or sent in. */
-const ordered = (permissions: readonly string[]): Permission[] => PERMISSION_NAMES.filter((p) => permissions.includes(p))
+const ordered = (permissions: readonly string[]): Permission[] =>
+  PERMISSION_NAMES.filter((p) => permissions.includes(p))
 
-const toRole = (r: RoleRow): RoleDefinition => ({ name: r.name, permissions: ordered(r.permissions), builtIn: r.builtIn })
+const toRole = (r: RoleRow): RoleDefinition =>
+  ({ name: r.name, permissions: ordered(r.permissions), builtIn: r.builtIn })
 
 export interface RolesServiceOptions {
   repo: RolesRepository
@@ -37,7 +39,9 @@ export class RolesService {
   }
 
   /** Creates or replaces `name`; `created` tells which. */
-  async put (caller: AuthUser, name: string, permissions: Permission[]): Promise<{ role: RoleDefinition, created: boolean }> {
+  async put (
+    caller: AuthUser, name: string, permissions: Permission[]
+  ): Promise<{ role: RoleDefinition, created: boolean }> {
     if (name === ADMIN_ROLE && !permissions.includes(LOCKOUT_PERMISSION)) throw errors.ROLE_LOCKOUT()
     const change = await this.o.repo.put(name, ordered(permissions), (c) => [event('holo.role.changed.v1', {
       subject: name,
@@ -85,7 +89,8 @@ export class RolesService {
       await writeRoleRegistry(this.o.redis, this.o.registryKey, change.version, roles)
       await this.o.written?.()
     } catch (err) {
-      this.o.log.error({ err, version: change.version }, 'role registry not written; it is written again once Redis is back')
+      this.o.log.error({ err, version: change.version },
+        'role registry not written; it is written again once Redis is back')
     }
   }
 }
