@@ -34,3 +34,6 @@ for svc in services/*/; do
     (cd "$svc" && pnpm exec prisma generate >/dev/null)
   fi
 done
+
+# The staff dashboard's static files, served by the gateway at /admin/: built again only when its sources changed.
+node apps/admin/scripts/build-if-changed.mjs

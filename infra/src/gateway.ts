@@ -36,11 +36,19 @@ export interface GatewaySettings {
   /** Where Swagger UI comes from; defaults to the checkout's swagger-ui-dist. */
   swaggerUiSource?: string
   /**
+   * The built dashboard served at /admin/; defaults to the checkout's apps/admin/build (made by
+   * `pnpm --filter @holo/admin build`). Without a build, /admin/ answers the gateway's 404 problem.
+   */
+  adminSource?: string
+  /**
    * A folder nginx workers can enter: the /docs assets are served from copies
    * in it and temp files go there. startGateway picks it; defaults to runDir.
    */
   workerDir?: string
 }
+
+/** Where `pnpm --filter @holo/admin build` puts the dashboard's files. */
+export const adminBuildDir = path.join(repoRoot, 'apps/admin/build')
 
 export const nginxBinary = (): string =>
   ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? 'nginx'
@@ -75,6 +83,7 @@ export async function renderNginxConf (s: GatewaySettings): Promise<string> {
   const workerDir = s.workerDir ?? s.runDir
   replace(/\/usr\/share\/holo\/docs\//, `${path.join(workerDir, 'public/docs')}/`)
   replace(/\/usr\/share\/holo\/swagger-ui\//, `${path.join(workerDir, 'public/swagger-ui')}/`)
+  replace(/\/usr\/share\/holo\/www;/g, `${path.join(workerDir, 'public/www')};`)
   const realIpFrom = (s.trustedProxies ?? []).map((p) => `  set_real_ip_from ${trustedProxy(p)};\n`)
   replace(/ {2}# @trusted-proxies\n/, realIpFrom.join(''))
   if (s.extraUpstreams !== undefined) {
@@ -143,6 +152,8 @@ async function prepareWorkerDir (s: GatewaySettings): Promise<{ dir: string, own
   const swaggerUi = s.swaggerUiSource ?? path.join(repoRoot, 'gateway/node_modules/swagger-ui-dist')
   await copyReadable(s.docsSource ?? path.join(repoRoot, 'gateway/docs'), path.join(dir, 'public/docs'))
   await copyReadable(swaggerUi, path.join(dir, 'public/swagger-ui'))
+  const admin = s.adminSource ?? adminBuildDir
+  if (existsSync(path.join(admin, 'index.html'))) await copyReadable(admin, path.join(dir, 'public/www/admin'))
   await chmod(path.join(dir, 'public'), 0o755)
   return { dir, owned }
 }

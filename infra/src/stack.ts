@@ -2,11 +2,12 @@
 // and schemas, migrates, starts an S3 server and an SMTP catcher when none is
 // configured, the three services and nginx; Ctrl-C stops all it started.
 import type { ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { setupDatabase } from './db.js'
 import { startDevOidc } from './dev-oidc.js'
 import { standinOptionsFromEnv, startStripeStandin } from '@holo/stripe-standin'
-import { startGateway, waitForHttp, type GatewaySettings, type RunningGateway } from './gateway.js'
+import { adminBuildDir, startGateway, waitForHttp, type GatewaySettings, type RunningGateway } from './gateway.js'
 import { spawnTs, startMail, startS3 } from './local-services.js'
 import { repoRoot, services, urlForRole, type ServiceInfo } from './services.js'
 import { localServiceEnv } from './stack-env.js'
@@ -107,6 +108,9 @@ try {
 
   log('ready:')
   log(`  gateway   ${gateway.url}   (health: ${gateway.url}/health)`)
+  log(existsSync(path.join(adminBuildDir, 'index.html'))
+    ? `  dashboard ${gateway.url}/admin/   (sign in as BOOTSTRAP_ADMIN_EMAIL, see the notes below)`
+    : '  dashboard not built: pnpm --filter @holo/admin build')
   for (const s of services) log(`  ${s.name.padEnd(9)} http://127.0.0.1:${s.port}   (ready: /health/ready)`)
   for (const line of shared.notes) log(line)
   log('Ctrl-C stops everything')

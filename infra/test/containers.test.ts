@@ -195,7 +195,7 @@ for (const { file, args } of images) {
     if (file === 'infra/compose/gateway.Dockerfile') {
       // nginx's master stays root as in the official image; its workers drop to nobody.
       for (const m of (await readFile(path.join(repoRoot, 'gateway/nginx.conf'), 'utf8'))
-        .matchAll(/alias (\/usr\/share\/holo\/[^;]+?)\/?;/g)) {
+        .matchAll(/(?:alias|root) (\/usr\/share\/holo\/[^;]+?)\/?;/g)) {
         t.ok(
           final.some((i) => i.op === 'COPY' && i.args.split(/\s+/).at(-1)?.replace(/\/$/, '') === m[1]),
           `the image provides ${m[1] ?? ''}, which nginx.conf serves`
