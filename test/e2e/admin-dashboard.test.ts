@@ -204,13 +204,28 @@ t.test('an admin works every page', async (t) => {
     }
   })
 
-  t.test('users: disabling a member refuses their token within a second', async (t) => {
+  t.test('users: revoking a session, then disabling the member, refuses their tokens within a second', async (t) => {
+    // A second session of the member, to revoke from their profile while the first stays live.
+    const phone = await login(victim.email)
+    const phoneSid = String(JSON.parse(Buffer.from(phone.split('.')[1] ?? '', 'base64url').toString()).sid)
     await open(page, 'Users', 'Users')
     await page.getByLabel('Email or username').fill('dashvictim')
     await page.getByRole('button', { name: 'Search' }).click()
     await page.getByRole('button', { name: `Open ${victim.email}` }).click()
     t.equal(await page.locator('[data-profile] [data-state]').innerText(), 'Active')
     t.equal((await api('GET', '/api/v1/cards?ownerId=me', { token: victim.token })).status, 200, 'the token works')
+    const phoneRow = page.locator(`[data-sessions] [data-session="${phoneSid}"]`)
+    t.equal(await page.locator('[data-sessions] [data-session]').count(), 2, 'both sessions are listed')
+    await phoneRow.getByRole('button', { name: /^Revoke the session on/ }).click()
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke session', exact: true }).click()
+    await page.getByText('Session revoked.').waitFor()
+    // Bounded by attempts (20 × 50 ms): the card service refuses the revoked session's token within about a second.
+    const phoneRefused = await eventually(async () =>
+      (await api('GET', '/api/v1/cards?ownerId=me', { token: phone })).status === 401, { tries: 20, intervalMs: 50 })
+    t.ok(phoneRefused, 'the card service refuses the revoked session\'s token')
+    await phoneRow.waitFor({ state: 'detached' })
+    t.equal((await api('GET', '/api/v1/cards?ownerId=me', { token: victim.token })).status, 200, 'the other session lives')
+    t.ok(await page.getByRole('button', { name: 'Revoke all sessions' }).isVisible(), 'revoking all is offered')
     await page.getByRole('button', { name: 'Disable account and end its sessions' }).click()
     await page.getByRole('dialog').getByRole('button', { name: 'Disable', exact: true }).click()
     await page.getByText('Account disabled; its sessions are ended.').waitFor()
@@ -332,6 +347,13 @@ t.test('a moderator sees a moderator\'s pages only and cannot reach roles', asyn
   await page.getByRole('heading', { name: 'Not allowed', level: 1 }).waitFor()
   t.equal(await page.getByRole('heading', { name: 'Sign in' }).count(), 0, 'still signed in after the reload')
   t.equal((await api('GET', '/api/v1/auth/roles', { token: await login(moderator.email) })).status, 403, 'nor its API')
+  // users.read shows a member's sessions; revoking them needs users.disable, which a moderator lacks.
+  await open(page, 'Users', 'Users')
+  await page.getByLabel('Email or username').fill('dashowner')
+  await page.getByRole('button', { name: 'Search' }).click()
+  await page.getByRole('button', { name: `Open ${owner.email}` }).click()
+  await page.locator('[data-sessions] [data-session]').first().waitFor()
+  t.equal(await page.locator('[data-sessions]').getByRole('button', { name: /Revoke/ }).count(), 0, 'no revoke control')
   await open(page, 'Moderation', 'Moderation queue')
   t.same(await axe(page), [], 'axe: moderation, as a moderator')
   await snapshot(page, 'moderator-moderation')

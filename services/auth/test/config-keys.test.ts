@@ -147,7 +147,7 @@ t.test('every route documents itself in OpenAPI', async (t) => {
   const ops = Object.entries(doc.paths)
     .filter(([p]) => p.startsWith('/api/v1/auth'))
     .flatMap(([p, methods]) => Object.entries(methods).map(([m, op]) => ({ id: `${m.toUpperCase()} ${p}`, op })))
-  t.equal(ops.length, 31, 'every operation is in the document')
+  t.equal(ops.length, 34, 'every operation is in the document')
   for (const { id, op } of ops) {
     t.ok(op.summary, `${id} has a summary`)
     t.ok(op.tags?.length, `${id} has tags`)
@@ -161,6 +161,9 @@ t.test('every route documents itself in OpenAPI', async (t) => {
     'POST /api/v1/auth/logout-all',
     'GET /api/v1/auth/users',
     'GET /api/v1/auth/sessions',
+    'GET /api/v1/auth/users/{id}/sessions',
+    'DELETE /api/v1/auth/users/{id}/sessions',
+    'DELETE /api/v1/auth/users/{id}/sessions/{sessionId}',
     'GET /api/v1/auth/identities',
     'POST /api/v1/auth/identities',
     'DELETE /api/v1/auth/identities/{id}',
@@ -177,7 +180,11 @@ t.test('every route documents itself in OpenAPI', async (t) => {
     'POST /api/v1/auth/oauth/exchange'
   ]
   for (const id of open) t.same(security(id), [], `${id} needs no token`)
-  for (const id of ['GET /api/v1/auth/users', 'GET /api/v1/auth/roles', 'PUT /api/v1/auth/roles/{name}']) {
+  const permissioned = [
+    'GET /api/v1/auth/users', 'GET /api/v1/auth/roles', 'PUT /api/v1/auth/roles/{name}',
+    'DELETE /api/v1/auth/users/{id}/sessions', 'DELETE /api/v1/auth/users/{id}/sessions/{sessionId}'
+  ]
+  for (const id of permissioned) {
     t.ok(ops.find((o) => o.id === id)?.op.responses['403'], `${id} documents its 403 (a permission)`)
   }
 })

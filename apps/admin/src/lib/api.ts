@@ -25,6 +25,11 @@ export function must<T> (result: { data?: T, error?: unknown, response: Response
   return result.data
 }
 
+/** Throws the ApiError of a failed answer that has no data to return (a 204). */
+export function mustSucceed (result: { error?: unknown, response: Response }): void {
+  if (result.error !== undefined || !result.response.ok) throw toError(result.response.status, result.error)
+}
+
 function toError (status: number, body: unknown): ApiError {
   const p = (typeof body === 'object' && body !== null ? body : {}) as ProblemLike
   return new ApiError(status, p.code, p.detail ?? p.title ?? `The request failed (HTTP ${status})`)

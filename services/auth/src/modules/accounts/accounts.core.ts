@@ -7,6 +7,8 @@ import { errors } from '../../errors.js'
 import type { Mailer } from '../../mailer.js'
 import { passwordProblem, type PasswordHasher } from '../../passwords.js'
 import { sessionsRevoked } from './accounts.events.js'
+import { toSession } from './accounts.mappers.js'
+import type { Session } from './accounts.schemas.js'
 import type {
   AccountsRepository, AuditInput, OneTimePurpose, SessionSelection, UserRow
 } from './accounts.repository.js'
@@ -79,6 +81,11 @@ export class AccountsCore {
     const ids = await this.repo.revokeSessions(where, reason, new Date(), sessionsRevoked(where.userId, reason, actorId))
     await this.announceRevoked(ids, ctx.log)
     return ids
+  }
+
+  /** A user's live sessions, most recently used first; `current` marks the caller's own (`currentSessionId`). */
+  async liveSessions (userId: string, currentSessionId: string): Promise<Session[]> {
+    return (await this.repo.liveSessions(userId, new Date())).map((s) => toSession(s, currentSessionId))
   }
 
   /** Marks sessions revoked in Redis so every service refuses their access tokens at once. */

@@ -212,6 +212,9 @@ export const ProfilesQuerySchema = Type.Object({
 export const ProfileListSchema = Type.Object({ items: Type.Array(ProfileSchema) })
 export const SessionListSchema = Type.Object({ items: Type.Array(SessionSchema) })
 
+/** One session of one account (the admin routes). */
+export const UserSessionParamsSchema = Type.Object({ id: UuidSchema, sessionId: UuidSchema })
+
 export const JwksSchema = Type.Object({
   keys: Type.Array(Type.Object({
     kid: Type.String(),

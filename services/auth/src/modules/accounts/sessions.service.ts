@@ -6,7 +6,7 @@ import type { AuthMetrics } from '../../metrics.js'
 import { newOpaqueToken, normaliseEmail, sha256, type AccountsCore, type RequestContext } from './accounts.core.js'
 import { UniqueViolation, type RefreshDecision, type RefreshState, type UserRow } from './accounts.repository.js'
 import { loggedIn, sessionsRevoked, userRegistered } from './accounts.events.js'
-import { toSession, toUser } from './accounts.mappers.js'
+import { toUser } from './accounts.mappers.js'
 import type { LoginAttempt, LoginThrottle } from './accounts.throttle.js'
 import type { LoginBody, RegisterBody, Session, SignInMode, User } from './accounts.schemas.js'
 
@@ -249,7 +249,7 @@ export class SessionsService {
 
   /** The caller's live sessions, most recently used first. */
   async list (caller: AuthUser): Promise<Session[]> {
-    return (await this.repo.liveSessions(caller.id, new Date())).map((s) => toSession(s, caller.sessionId))
+    return await this.core.liveSessions(caller.id, caller.sessionId)
   }
 
   /** Ends one of the caller's own sessions; another user's is a 404 like a missing one. */

@@ -1,9 +1,8 @@
-import { authenticated, IdParamsSchema, onBehalfOf, problemResponses, publicRoutes } from '@holo/shared'
+import { authenticated, IdParamsSchema, NoContentSchema, onBehalfOf, problemResponses, publicRoutes } from '@holo/shared'
 import { contextOf } from './accounts.http.js'
 import {
-  AdminUpdateBodySchema, MeSchema, ProfileListSchema, ProfileSchema, ProfilesQuerySchema, UpdateMeBodySchema,
-  UserListQuerySchema,
-  UserPageSchema, UserSchema
+  AdminUpdateBodySchema, MeSchema, ProfileListSchema, ProfileSchema, ProfilesQuerySchema, SessionListSchema,
+  UpdateMeBodySchema, UserListQuerySchema, UserPageSchema, UserSchema, UserSessionParamsSchema
 } from './accounts.schemas.js'
 import type { UsersService } from './users.service.js'
 
@@ -62,6 +61,46 @@ export const adminRoutes = authenticated<UsersRoutesOptions>(async (app, { users
       response: { 200: UserSchema, ...problemResponses(400, 403, 404) }
     }
   }, async (request) => await users.update(request.caller, request.params.id, request.body, contextOf(request)))
+
+  app.get('/users/:id/sessions', {
+    schema: {
+      tags: ['admin'],
+      summary: 'An account\'s live sessions (users.read)',
+      description: 'The list its owner sees at GET /sessions: device, address, provider, times; no token material.',
+      params: IdParamsSchema,
+      response: { 200: { ...SessionListSchema, description: 'The account\'s live sessions' }, ...problemResponses(400, 404) }
+    }
+  }, async (request) => ({ items: await users.sessions(request.caller, request.params.id) }))
+
+  const revoked = 'Its access tokens are refused by every service at once; the session.revoked event names the ' +
+    'administrator, and the audit log keeps it.'
+
+  app.delete('/users/:id/sessions/:sessionId', {
+    schema: {
+      tags: ['admin'],
+      summary: 'End one session of an account (users.disable)',
+      description: `${revoked} 404 for a session that is not a live one of this account.`,
+      params: UserSessionParamsSchema,
+      response: { 204: NoContentSchema, ...problemResponses(400, 403, 404) }
+    }
+  }, async (request, reply) => {
+    const { id, sessionId } = request.params
+    await users.revokeSessions(request.caller, id, sessionId, contextOf(request))
+    return reply.code(204).send(null)
+  })
+
+  app.delete('/users/:id/sessions', {
+    schema: {
+      tags: ['admin'],
+      summary: 'End every session of an account (users.disable)',
+      description: `${revoked} The account stays enabled: its owner may sign in again.`,
+      params: IdParamsSchema,
+      response: { 204: NoContentSchema, ...problemResponses(400, 403, 404) }
+    }
+  }, async (request, reply) => {
+    await users.revokeSessions(request.caller, request.params.id, undefined, contextOf(request))
+    return reply.code(204).send(null)
+  })
 }, { permissions: ['users.read'] })
 
 /** Public profiles: anyone, no token. */

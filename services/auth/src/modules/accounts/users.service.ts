@@ -8,7 +8,9 @@ import { normaliseEmail, type AccountsCore, type RequestContext } from './accoun
 import { UniqueViolation, UnknownRoles } from './accounts.repository.js'
 import { adminChanges, profileUpdated, promotedAtStart, userRegistered } from './accounts.events.js'
 import { toProfile, toUser } from './accounts.mappers.js'
-import type { AdminUpdateBody, Me, Profile, UpdateMeBody, User, UserListQuery, UserPage } from './accounts.schemas.js'
+import type {
+  AdminUpdateBody, Me, Profile, Session, UpdateMeBody, User, UserListQuery, UserPage
+} from './accounts.schemas.js'
 
 /** The admin user listing's cursors: the last id of a page (ids are UUIDv7, so roughly by creation). */
 const USERS_CURSOR = 'users'
@@ -99,6 +101,28 @@ export class UsersService {
       await this.core.audit(ctx, { event: 'user.enable', actorId: caller.id, targetId: id })
     }
     return toUser(user)
+  }
+
+  /** The live sessions of an account (users.read), as its owner's own list shows them; 404 for no such user. */
+  async sessions (caller: AuthUser, id: string): Promise<Session[]> {
+    await this.get(id)
+    return await this.core.liveSessions(id, caller.sessionId)
+  }
+
+  /**
+   * Ends one live session of an account (`sessionId`) or all of them (users.disable): each is refused by every
+   * service at once (the revocation key), published as session.revoked with the administrator as actor, and
+   * audited. 404 for no such user, or a session that is not a live one of this user.
+   */
+  async revokeSessions (caller: AuthUser, id: string, sessionId: string | undefined, ctx: RequestContext): Promise<void> {
+    this.need(caller, 'users.disable')
+    await this.get(id)
+    const where = sessionId === undefined ? { userId: id } : { userId: id, id: sessionId }
+    const ended = await this.core.endSessions(where, 'admin_revoke', caller.id, ctx)
+    if (sessionId !== undefined && ended.length === 0) throw errors.SESSION_NOT_FOUND()
+    const details = sessionId === undefined ? { sessions: ended.length } : { sessionId }
+    const event = sessionId === undefined ? 'session.revoke_all' : 'session.revoke'
+    await this.core.audit(ctx, { event, actorId: caller.id, targetId: id, details })
   }
 
   private need (caller: AuthUser, permission: Permission): void {
