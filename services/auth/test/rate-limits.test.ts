@@ -145,7 +145,10 @@ t.test('counters live under RATE_LIMIT_NAMESPACE with readable names', async (t)
     cursor = next
   } while (cursor !== '0')
   const account = createHash('sha256').update(body.email).digest('hex').slice(0, 32)
-  t.same(keys.map((k) => k.slice(ns.length)).sort(), [
+  // The test helper keeps the app's role registry under the same namespace (dropped with it); it is no counter,
+  // and the app writes it at start in the background.
+  const registry = new Set([config.ROLES_REGISTRY_KEY, `${config.ROLES_REGISTRY_KEY}:version`])
+  t.same(keys.filter((k) => !registry.has(k)).map((k) => k.slice(ns.length)).sort(), [
     `login:account-ip:${account}:203.0.113.41`,
     `login:account:${account}`,
     'login:ip:203.0.113.41',
