@@ -3,7 +3,7 @@
 // only a moderator's pages, axe-core finds no serious or critical violation, and every page is screenshotted
 // into test/artifacts/admin/ (git-ignored). One browser for the whole file; each persona gets its own context.
 import { spawnSync } from 'node:child_process'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -12,7 +12,7 @@ import t from 'tap'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { testDatabase, testGateway, testS3 } from '@holo/infra/testing'
 import { repoRoot } from '../../infra/src/services.js'
-import { eventually, ownRedis, SERVICES, startService, type RunningService, type ServiceName } from './helpers.js'
+import { eventually, ownRedis, SERVICES, startBusStack } from './helpers.js'
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p))
 const ARTIFACTS = path.join(repoRoot, 'test/artifacts/admin')
@@ -29,41 +29,18 @@ const s3 = await testS3(t)
 const redis = await ownRedis(t)
 const bucket = `admin-${randomUUID().slice(0, 8)}`
 if (!(await fetch(`${s3.endpoint}/${bucket}`, { method: 'PUT' })).ok) throw new Error('could not create the bucket')
-const common = {
-  REDIS_URL: redis.url,
-  EVENTS_STREAM_PREFIX: `e2e.${randomBytes(4).toString('hex')}.`,
-  EVENTS_CONSUMER_ENABLED: 'true',
-  EVENTS_RELAY_POLL_MS: '200',
-  LOG_LEVEL: 'silent'
-}
-const auth = await startService(t, 'auth', {
-  ...common,
-  DATABASE_URL: db.urlFor('auth'),
-  BOOTSTRAP_ADMIN_EMAIL: ADMIN.email,
-  BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
-  AUTH_COOKIE_SECURE: 'false', // the test gateway is plain http
-  ARGON2_MEMORY_KIB: '1024',
-  ARGON2_TIME_COST: '1'
+const { upstreams } = await startBusStack(t, {
+  db,
+  redisUrl: redis.url,
+  admin: ADMIN,
+  services: ['file', 'card', 'notification', 'analytics', 'audit', 'billing'],
+  env: {
+    auth: { AUTH_COOKIE_SECURE: 'false' }, // the test gateway is plain http
+    file: { S3_ENDPOINT: s3.endpoint, S3_BUCKET: bucket },
+    card: { CARD_VIEWS_FLUSH_MS: '200' }
+  }
 })
-const verifier = { AUTH_JWKS_URL: `${auth.url}/api/v1/auth/.well-known/jwks.json` }
-const file = await startService(t, 'file', {
-  ...common, ...verifier, DATABASE_URL: db.urlFor('file'), S3_ENDPOINT: s3.endpoint, S3_BUCKET: bucket
-})
-const card = await startService(t, 'card', {
-  ...common, ...verifier, DATABASE_URL: db.urlFor('card'), FILE_SERVICE_URL: file.url, CARD_VIEWS_FLUSH_MS: '200'
-})
-const others: RunningService[] = []
-for (const name of ['notification', 'analytics', 'audit', 'billing'] as const) {
-  others.push(await startService(t, name, {
-    ...common,
-    ...verifier,
-    DATABASE_URL: db.urlFor(name),
-    ...(name === 'notification' ? { NOTIFICATIONS_CHANNEL_PREFIX: `${common.EVENTS_STREAM_PREFIX}n:` } : {}),
-    ...(name === 'billing' ? { CARD_SERVICE_URL: card.url } : {})
-  }))
-}
-const gw = await testGateway(t, Object.fromEntries([auth, file, card, ...others]
-  .map((s) => [s.name, `127.0.0.1:${s.port}`])) as Record<ServiceName, string>)
+const gw = await testGateway(t, upstreams)
 
 interface Answer { status: number, json: any }
 async function api (method: string, p: string, o: { token?: string, body?: unknown } = {}): Promise<Answer> {

@@ -3,13 +3,13 @@
 // relays and Redis Streams; a refused request publishes nothing; and while
 // Redis is down the producers keep answering, then every waiting event
 // arrives, none twice.
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { makeImage } from '../../services/file/test/helper.js'
 import { testDatabase, testGateway, testS3 } from '@holo/infra/testing'
 import { openNotificationStream, type LiveNotification } from '@holo/api-client'
 import { notifications, openSse } from '../../services/notification/test/sse.js'
-import { eventually, ownRedis, startService, type RunningService, type ServiceName } from './helpers.js'
+import { eventually, ownRedis, startBusStack, type RunningService, type ServiceName } from './helpers.js'
 
 const ADMIN = { email: 'bus-admin@example.test', password: 'bus admin passphrase' }
 
@@ -19,35 +19,15 @@ const redis = await ownRedis(t)
 const bucket = `bus-${randomUUID().slice(0, 8)}`
 if (!(await fetch(`${s3.endpoint}/${bucket}`, { method: 'PUT' })).ok) throw new Error('could not create the bucket')
 
-const common = {
-  REDIS_URL: redis.url,
-  EVENTS_STREAM_PREFIX: `e2e.${randomBytes(4).toString('hex')}.`,
-  EVENTS_CONSUMER_ENABLED: 'true',
-  EVENTS_RELAY_POLL_MS: '200',
-  LOG_LEVEL: 'silent'
-}
-const auth = await startService(t, 'auth', {
-  ...common,
-  DATABASE_URL: db.urlFor('auth'),
-  BOOTSTRAP_ADMIN_EMAIL: ADMIN.email,
-  BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
-  ARGON2_MEMORY_KIB: '1024',
-  ARGON2_TIME_COST: '1'
+const { services, upstreams } = await startBusStack(t, {
+  db,
+  redisUrl: redis.url,
+  admin: ADMIN,
+  services: ['file', 'card', 'audit', 'analytics', 'notification'],
+  env: { file: { S3_ENDPOINT: s3.endpoint, S3_BUCKET: bucket }, card: { CARD_VIEWS_FLUSH_MS: '200' } }
 })
-const verifier = { AUTH_JWKS_URL: `${auth.url}/api/v1/auth/.well-known/jwks.json` }
-const file = await startService(t, 'file', {
-  ...common, ...verifier, DATABASE_URL: db.urlFor('file'), S3_ENDPOINT: s3.endpoint, S3_BUCKET: bucket
-})
-const card = await startService(t, 'card', {
-  ...common, ...verifier, DATABASE_URL: db.urlFor('card'), FILE_SERVICE_URL: file.url, CARD_VIEWS_FLUSH_MS: '200'
-})
-const audit = await startService(t, 'audit', { ...common, ...verifier, DATABASE_URL: db.urlFor('audit') })
-const analytics = await startService(t, 'analytics', { ...common, ...verifier, DATABASE_URL: db.urlFor('analytics') })
-const notification = await startService(t, 'notification', {
-  ...common, ...verifier, DATABASE_URL: db.urlFor('notification'), NOTIFICATIONS_CHANNEL_PREFIX: `${common.EVENTS_STREAM_PREFIX}n:`
-})
-const gateway = await testGateway(t, Object.fromEntries([auth, file, card, audit, analytics, notification]
-  .map((s) => [s.name, `127.0.0.1:${s.port}`])) as Record<ServiceName, string>)
+const { auth, file, card, audit, analytics, notification } = services as Record<ServiceName, RunningService>
+const gateway = await testGateway(t, upstreams)
 
 async function call (svc: RunningService, method: string, path: string, o: { token?: string, body?: unknown } = {}) {
   const res = await fetch(`${svc.url}${path}`, {

@@ -2,45 +2,22 @@
 // nginx, driven with the typed client: users report a card, a moderator (promoted by the administrator) reads the
 // queue and resolves it; the hides take effect through the gateway at once; every report and decision lands in the
 // audit log, where a moderator may read it; reporters and the owner find their notifications in their inboxes.
-import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createHoloClient, type HoloClient } from '@holo/api-client'
 import { testDatabase, testGateway, testRedisUrl } from '@holo/infra/testing'
-import { eventually, startService } from './helpers.js'
+import { eventually, startBusStack } from './helpers.js'
 
 const ADMIN = { email: 'mod-admin@example.test', password: 'moderation admin passphrase' }
 
 const db = await testDatabase(t)
-const common = {
-  REDIS_URL: testRedisUrl(),
-  EVENTS_STREAM_PREFIX: `e2e.mod.${randomBytes(4).toString('hex')}.`,
-  EVENTS_CONSUMER_ENABLED: 'true',
-  EVENTS_RELAY_POLL_MS: '200',
-  LOG_LEVEL: 'silent'
-}
-const auth = await startService(t, 'auth', {
-  ...common,
-  DATABASE_URL: db.urlFor('auth'),
-  BOOTSTRAP_ADMIN_EMAIL: ADMIN.email,
-  BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
-  ARGON2_MEMORY_KIB: '1024',
-  ARGON2_TIME_COST: '1'
+const { upstreams } = await startBusStack(t, {
+  db,
+  redisUrl: testRedisUrl(),
+  admin: ADMIN,
+  services: ['card', 'audit', 'notification'],
+  env: { card: { MODERATION_AUTO_HIDE_REPORTS: '2' } }
 })
-const verifier = { AUTH_JWKS_URL: `${auth.url}/api/v1/auth/.well-known/jwks.json` }
-const card = await startService(t, 'card', {
-  ...common, ...verifier, DATABASE_URL: db.urlFor('card'), MODERATION_AUTO_HIDE_REPORTS: '2'
-})
-const audit = await startService(t, 'audit', { ...common, ...verifier, DATABASE_URL: db.urlFor('audit') })
-const notification = await startService(t, 'notification', {
-  ...common, ...verifier, DATABASE_URL: db.urlFor('notification'), NOTIFICATIONS_CHANNEL_PREFIX: `${common.EVENTS_STREAM_PREFIX}n:`
-})
-const gateway = await testGateway(t, {
-  auth: `127.0.0.1:${auth.port}`,
-  card: `127.0.0.1:${card.port}`,
-  file: '127.0.0.1:9',
-  audit: `127.0.0.1:${audit.port}`,
-  notification: `127.0.0.1:${notification.port}`
-})
+const gateway = await testGateway(t, upstreams)
 
 interface Person { id: string, api: HoloClient }
 
