@@ -34,8 +34,15 @@ import { EVENT_SCENARIOS, runEventScenarios, type EventsRow } from './lib/events
 import { NOTIFICATION_SCENARIOS, runNotificationScenarios, type NotificationRow } from './lib/notification-bench.js'
 import { BILLING_SCENARIOS, runBillingBench, type BillingRow } from './lib/billing-bench.js'
 
+const USAGE = `pnpm bench [--quick] [--duration S] [--warmup S] [--connections N] [--cards N]
+           [--scenarios a,b,...] [--targets direct,gateway] [--streams N]
+           [--profile card,...] [--before DIR] [--ab-rounds N]
+scenarios: ${[...scenarios.map((s) => s.name), ...EVENT_SCENARIOS, ...NOTIFICATION_SCENARIOS, ...BILLING_SCENARIOS].join(', ')}
+(bench/run.ts's opening comment says what each option does)`
+
 const { values: flags } = parseArgs({
   options: {
+    help: { type: 'boolean', short: 'h', default: false },
     quick: { type: 'boolean', default: false },
     duration: { type: 'string' },
     warmup: { type: 'string' },
@@ -49,6 +56,10 @@ const { values: flags } = parseArgs({
     streams: { type: 'string' }
   }
 })
+if (flags.help === true) {
+  process.stdout.write(`${USAGE}\n`)
+  process.exit(0)
+}
 const quick = flags.quick === true
 const duration = Number(flags.duration ?? (quick ? 3 : 10))
 const warmup = Number(flags.warmup ?? (quick ? 1 : 3))
