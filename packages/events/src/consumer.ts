@@ -56,20 +56,22 @@ export interface ConsumerOptions<T extends EventType = EventType> {
   types?: readonly T[]
   /** Where a group created now starts: '0' (everything retained, the default) or '$' (only what comes next). */
   startId?: '0' | '$'
-  /** Entries per read; default 100. */
+  /** Entries read and not yet applied, at most (each read asks for the room left); default 100. */
   batchSize?: number
-  /** Events of different order keys applied at once within a batch (one key's in order); default 1. */
+  /** Workers: chains of different order keys applied side by side (one key's in order); default 1. */
   concurrency?: number
   /**
    * Events with the same key are applied one after another, in stream order; default the subject. A consumer
    * whose effects lock something else (the recipient of a notification) keys by that, so side-by-side workers
-   * never wait on each other's locks. `null`: the event is applied before the batch's keyed chains start, with
-   * the batch's other null-keyed events, in stream order (what the others read: directories of names, titles).
+   * never wait on each other's locks. `null`: the event is applied alone (no keyed chain runs meanwhile), with the
+   * other null-keyed events read by then, in stream order, before any keyed chain not yet started (what the
+   * others read: directories of names, titles).
    */
   orderKey?: (event: HoloEvent<T>) => string | null
   /**
-   * A worker's transaction takes no further chain once it applied this many events (default: no limit, one
-   * transaction per worker and read). Smaller: effects commit, and are seen, sooner; larger: fewer commits.
+   * A worker's transaction takes no further chain once it applied this many events (default: no limit but
+   * batchSize; it also ends when no other chain is ready). Smaller: effects commit, and are seen, sooner; larger:
+   * fewer commits.
    */
   transactionEvents?: number
   /** Longest wait of a blocking read; default 2 s (stop() does not wait for it). */
@@ -90,7 +92,7 @@ export interface ConsumerOptions<T extends EventType = EventType> {
 
 export interface Consumer {
   readonly name: string
-  /** Finishes the batch in flight (effects and acknowledgements), then closes the consumer's connections. */
+  /** Applies what it has read (effects and acknowledgements), then closes the consumer's connections. */
   stop: () => Promise<void>
 }
 
@@ -267,18 +269,82 @@ export async function startConsumer<T extends EventType = EventType> (options: C
 
   const batchEffects = effectOnce?.batch?.bind(effectOnce)
 
-  interface Job { item: Item, event: HoloEvent<T> }
+  interface Job { item: Item, event: HoloEvent<T>, done: boolean }
+  interface Chain { key: string, jobs: Job[] }
 
-  const processBatch = async (items: Item[]): Promise<void> => {
-    const acks = new Map<string, string[]>()
-    const ack = (item: Item): void => { acks.set(item.stream, [...(acks.get(item.stream) ?? []), item.entry.id]) }
-    const settle = ({ item, event }: Job, outcome: Outcome): void => {
-      consumed?.(event.type, outcome)
-      if (outcome === 'applied' || outcome === 'duplicate' || outcome === 'skipped') ack(item)
+  // The pipeline. Entries are read as soon as there is room (up to batchSize read and not yet settled) and queued
+  // by order key; a worker whose transaction ends takes the next ready chains at once, so no event waits for a
+  // whole read batch to finish, nor for a slow chain of another key. One key's chain runs in one transaction at a
+  // time, in stream order. Null-keyed events are a barrier: keyed chains taken after them wait until they are
+  // applied, alone, in one transaction of their own (they are what the keyed ones read).
+  const keyed = new Map<string, Job[]>()
+  const running = new Set<string>()
+  let first: Job[] = []
+  let firstRunning = false
+  /** The reader has stopped (stop()): workers end once nothing is left. */
+  let readerDone = false
+  let transactions = 0
+  /** Entries read (or claimed) and not yet settled: the read's room. */
+  let unsettled = 0
+  /** Entries of this consumer not acknowledged yet (XPENDING shows them; retries and claims must skip them). */
+  const held = new Set<string>()
+  const heldKey = (item: Item): string => `${item.stream}\u0000${item.entry.id}`
+  let signalled: (() => void) | undefined
+  let pulse = new Promise<void>((resolve) => { signalled = resolve })
+  /** Wakes every worker and the reader; they look at the queue again. */
+  const notify = (): void => {
+    const resolve = signalled
+    pulse = new Promise<void>((r) => { signalled = r })
+    resolve?.()
+  }
+
+  // Acknowledgements go in one pipeline per moment: one in flight, what settles meanwhile goes in the next.
+  let acks = new Map<string, string[]>()
+  let acking: Promise<void> | undefined
+  const flushAcks = async (): Promise<void> => {
+    while (acks.size > 0) {
+      const batch = acks
+      acks = new Map()
+      const pipeline = cmd.pipeline()
+      for (const [stream, ids] of batch) pipeline.xack(stream, group, ...ids)
+      try {
+        const replies = await pipeline.exec()
+        for (const [err] of replies ?? []) if (err !== null) throw err
+      } catch (err) {
+        // Still pending: redelivered to this consumer later, a duplicate its idempotency record skips.
+        log.warn({ group, err: errorMessage(err) }, 'consumer: acknowledgements failed, the events come again')
+      }
+      for (const [stream, ids] of batch) for (const id of ids) held.delete(`${stream}\u0000${id}`)
     }
-    const single = async (job: Job): Promise<void> => { settle(job, await handleOne(job.item, job.event)) }
-    // Chains of one subject's events run in order; chains run side by side up to `concurrency`.
-    const chains = new Map<string, Job[]>()
+    acking = undefined
+  }
+  const settle = (job: Job, outcome: Outcome): void => {
+    if (job.done) return
+    job.done = true
+    unsettled--
+    consumed?.(job.event.type, outcome)
+    if (outcome === 'applied' || outcome === 'duplicate' || outcome === 'skipped') {
+      const { stream, entry } = job.item
+      acks.set(stream, [...(acks.get(stream) ?? []), entry.id])
+      acking ??= flushAcks()
+    } else held.delete(heldKey(job.item))
+    notify()
+  }
+  /** Jobs a failure outside PostgreSQL (Redis, while dead-lettering) left: pending, retried after their backoff. */
+  const abandon = (jobs: Job[]): void => {
+    for (const job of jobs) {
+      if (job.done) continue
+      job.done = true
+      unsettled--
+      held.delete(heldKey(job.item))
+      nextRetry = Math.min(nextRetry, Date.now() + backoff(job.item.attempt))
+    }
+    notify()
+  }
+  const single = async (job: Job): Promise<void> => { settle(job, await handleOne(job.item, job.event)) }
+
+  /** Queues entries read, claimed or due for a retry. */
+  const dispatch = async (items: Item[]): Promise<void> => {
     for (const item of items) {
       const raw = item.entry.fields.event
       const parsed = raw === undefined
@@ -292,105 +358,146 @@ export async function startConsumer<T extends EventType = EventType> (options: C
         continue
       }
       const event = parsed.event as HoloEvent<T>
-      const key = orderKey(event) ?? FIRST
-      chains.set(key, [...(chains.get(key) ?? []), { item, event }])
+      const job: Job = { item, event, done: false }
+      held.add(heldKey(item))
+      unsettled++
+      const key = orderKey(event)
+      if (key === null) first.push(job)
+      else {
+        const chain = keyed.get(key)
+        if (chain === undefined) keyed.set(key, [job])
+        else chain.push(job)
+      }
     }
-    const first = chains.get(FIRST)
-    chains.delete(FIRST)
-    // The null-keyed chain alone first (its own transaction), then the rest side by side.
-    const queue = first === undefined ? [] : [first]
+    notify()
+  }
 
-    /**
-     * The chains this worker takes, in one transaction (one COMMIT for all their events). When an event fails, the
-     * transaction rolls back: the events it had applied are applied again one transaction each, the failure counts
-     * as that event's attempt, and the rest of its chain follows one by one; the worker then goes on with a new
-     * batch. Outcomes (metrics, acknowledgements) are settled only after the commit.
-     */
-    const applyBatch = async (batch: NonNullable<typeof batchEffects>): Promise<void> => {
-      const ran: Array<{ job: Job, applied: boolean, seconds: number }> = []
-      let current: { chain: Job[], index: number } | undefined
-      let failing: { job: Job, err: unknown } | undefined
-      let notPostgres: unknown
-      const began = performance.now()
-      try {
-        await batch(group, async (run) => {
-          for (let chain = queue.shift(); chain !== undefined; chain = queue.shift()) {
-            for (const [index, job] of chain.entries()) {
-              current = { chain, index }
-              let early: Outcome | undefined
-              try {
-                early = await settledBefore(job.item, job.event)
-              } catch (err) {
-                notPostgres = err
-                throw err
-              }
-              if (early !== undefined) {
-                // Needs nothing of the transaction (and a dead letter is acknowledged already).
-                settle(job, early)
-                continue
-              }
-              const delivery = deliveryOf(job.item)
-              const started = performance.now()
-              try {
-                const applied = await run(job.event.id, async (tx) => { await options.handle(job.event, tx, delivery) })
-                ran.push({ job, applied, seconds: (performance.now() - started) / 1000 })
-              } catch (err) {
-                failing = { job, err }
-                throw err
-              }
+  /** The next chain a worker may take: the null-keyed events once nothing else runs, else a key not running. */
+  const take = (): Chain | undefined => {
+    if (firstRunning) return undefined
+    if (first.length > 0) {
+      if (transactions > 0) return undefined
+      const jobs = first
+      first = []
+      firstRunning = true
+      return { key: FIRST, jobs }
+    }
+    for (const [key, jobs] of keyed) {
+      if (running.has(key)) continue
+      keyed.delete(key)
+      running.add(key)
+      return { key, jobs }
+    }
+    return undefined
+  }
+  const release = (chains: Chain[]): void => {
+    for (const c of chains) {
+      if (c.key === FIRST) firstRunning = false
+      else running.delete(c.key)
+    }
+    notify()
+  }
+
+  /**
+   * Chains in one transaction (one COMMIT for all their events): the first one taken, then more while the
+   * transaction holds fewer than `transactionEvents` events and others are ready (the null-keyed chain always
+   * alone). When an event fails, the transaction rolls back: the events it had applied are applied again one
+   * transaction each, the failure counts as that event's attempt, and the rest of its chain follows one by one.
+   * Outcomes (metrics, acknowledgements) are settled only after the commit.
+   */
+  const applyBatch = async (batch: NonNullable<typeof batchEffects>, start: Chain, taken: Chain[]): Promise<void> => {
+    const ran: Array<{ job: Job, applied: boolean, seconds: number }> = []
+    let current: { chain: Job[], index: number } | undefined
+    let failing: { job: Job, err: unknown } | undefined
+    let notPostgres: unknown
+    const began = performance.now()
+    const limit = Math.min(transactionEvents, batchSize)
+    try {
+      await batch(group, async (run) => {
+        for (let chain: Chain | undefined = start; chain !== undefined;) {
+          for (const [index, job] of chain.jobs.entries()) {
+            current = { chain: chain.jobs, index }
+            let early: Outcome | undefined
+            try {
+              early = await settledBefore(job.item, job.event)
+            } catch (err) {
+              notPostgres = err
+              throw err
             }
-            // Whole chains only; the worker goes on with the next ones in a new transaction.
-            if (ran.length >= transactionEvents) break
+            if (early !== undefined) {
+              // Needs nothing of the transaction (and a dead letter is acknowledged already).
+              settle(job, early)
+              continue
+            }
+            const delivery = deliveryOf(job.item)
+            const started = performance.now()
+            try {
+              const applied = await run(job.event.id, async (tx) => { await options.handle(job.event, tx, delivery) })
+              ran.push({ job, applied, seconds: (performance.now() - started) / 1000 })
+            } catch (err) {
+              failing = { job, err }
+              throw err
+            }
           }
-          current = undefined
-        })
-      } catch (err) {
-        // Redis failed while dead-lettering: leave the entries pending, as the per-event path does.
-        if (notPostgres !== undefined) throw notPostgres
-        for (const { job } of ran) await single(job)
-        if (failing !== undefined) {
-          const { job } = failing
-          // A conflict with another transaction (deadlock, serialization) or a statement of an earlier event that
-          // failed silently may be the batch's doing, not the event's: it gets a transaction of its own at once.
-          if (batchConflict(failing.err)) await single(job)
-          else settle(job, await failed(job.item, job.event, failing.err))
+          // Whole chains only; the null-keyed chain alone.
+          if (ran.length >= limit || start.key === FIRST) break
+          chain = take()
+          if (chain !== undefined) taken.push(chain)
         }
-        const { chain, index } = current ?? { chain: [], index: -1 }
-        const rest = chain.slice(index + 1)
-        // Nothing was taken (the connection or BEGIN failed): one chain event by event, so that the attempts count
-        // and back off as they do without batches.
-        if (ran.length === 0 && failing === undefined && current === undefined) rest.push(...(queue.shift() ?? []))
-        for (const job of rest) await single(job)
-        return
+        current = undefined
+      })
+    } catch (err) {
+      // Redis failed while dead-lettering: leave the entries pending, as the per-event path does.
+      if (notPostgres !== undefined) throw notPostgres
+      for (const { job } of ran) await single(job)
+      if (failing !== undefined) {
+        const { job } = failing
+        // A conflict with another transaction (deadlock, serialization) or a statement of an earlier event that
+        // failed silently may be the batch's doing, not the event's: it gets a transaction of its own at once.
+        if (batchConflict(failing.err)) await single(job)
+        else settle(job, await failed(job.item, job.event, failing.err))
       }
-      // Committed: each applied event's own time plus its share of BEGIN and COMMIT.
-      const own = ran.reduce((sum, r) => sum + r.seconds, 0)
-      const share = Math.max(0, (performance.now() - began) / 1000 - own) / Math.max(1, ran.length)
-      for (const { job, applied, seconds } of ran) {
-        if (applied) timed?.(job.event.type, seconds + share, job.event.time)
-        settle(job, applied ? 'applied' : 'duplicate')
-      }
+      // The rest of the failing chain, or (nothing was taken: the connection or BEGIN failed) the first chain,
+      // event by event, so that the attempts count and back off as they do without batches.
+      const { chain, index } = current ?? { chain: start.jobs, index: -1 }
+      for (const job of chain.slice(index + 1)) await single(job)
+      return
     }
-
-    const worker = async (): Promise<void> => {
-      while (queue.length > 0) {
-        if (batchEffects !== undefined) {
-          await applyBatch(batchEffects)
-          continue
-        }
-        for (const job of queue.shift() ?? []) await single(job)
-      }
-    }
-    if (queue.length > 0) await worker()
-    queue.push(...chains.values())
-    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker))
-    if (acks.size > 0) {
-      const pipeline = cmd.pipeline()
-      for (const [stream, ids] of acks) pipeline.xack(stream, group, ...ids)
-      const replies = await pipeline.exec()
-      for (const [err] of replies ?? []) if (err !== null) throw err
+    // Committed: each applied event's own time plus its share of BEGIN and COMMIT.
+    const own = ran.reduce((sum, r) => sum + r.seconds, 0)
+    const share = Math.max(0, (performance.now() - began) / 1000 - own) / Math.max(1, ran.length)
+    for (const { job, applied, seconds } of ran) {
+      if (applied) timed?.(job.event.type, seconds + share, job.event.time)
+      settle(job, applied ? 'applied' : 'duplicate')
     }
   }
+
+  /** Takes ready chains until the consumer stops and nothing it read is left. */
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const wake = pulse
+      const chain = take()
+      if (chain === undefined) {
+        if (readerDone && unsettled === 0) return
+        await wake
+        continue
+      }
+      transactions++
+      const taken = [chain]
+      try {
+        if (batchEffects !== undefined) await applyBatch(batchEffects, chain, taken)
+        else for (const job of chain.jobs) await single(job)
+      } catch (err) {
+        log.warn({ group, err: errorMessage(err) }, 'consumer: Redis failed while applying, the events wait')
+      } finally {
+        // Whatever a failure left unsettled stays pending (retried after its backoff).
+        abandon(taken.flatMap((c) => c.jobs))
+        transactions--
+        release(taken)
+      }
+    }
+  }
+  const workers = Array.from({ length: concurrency }, worker)
 
   /** This consumer's own failed entries whose backoff has passed, claimed again (which counts the attempt). */
   const retryOwn = async (): Promise<void> => {
@@ -398,8 +505,10 @@ export async function startConsumer<T extends EventType = EventType> (options: C
     for (const stream of streams) {
       const raw = await cmd.call('XPENDING', stream, group, 'IDLE', String(backoff(1)), '-', '+', String(batchSize),
         name)
+      // Entries in this consumer's pipeline (read, being applied or acknowledged) are not due.
       const due = (Array.isArray(raw) ? raw as unknown[][] : [])
         .map(([id, , idle, count]) => ({ id: String(id), idle: Number(idle), count: Number(count) }))
+        .filter((p) => !held.has(`${stream}\u0000${p.id}`))
       const ready = due.filter((p) => p.idle >= backoff(p.count))
       for (const p of due) {
         if (p.idle < backoff(p.count)) nextRetry = Math.min(nextRetry, Date.now() + backoff(p.count) - p.idle)
@@ -415,7 +524,7 @@ export async function startConsumer<T extends EventType = EventType> (options: C
         if (err !== null) return
         for (const entry of entries(claimed)) items.push({ stream, entry, attempt: p.count + 1 })
       })
-      if (items.length > 0) await processBatch(items)
+      if (items.length > 0) await dispatch(items)
     }
   }
 
@@ -427,7 +536,10 @@ export async function startConsumer<T extends EventType = EventType> (options: C
       const raw = await cmd.call('XAUTOCLAIM', stream, group, name, String(claimIdleMs), cursors.get(stream) ?? '0-0',
         'COUNT', String(batchSize)) as unknown[]
       cursors.set(stream, String(raw[0] ?? '0-0'))
-      const claimed = entries(raw[1])
+      const all = entries(raw[1])
+      total += all.length
+      // One of this consumer's own entries that is still being applied is not an orphan.
+      const claimed = all.filter((e) => !held.has(`${stream}\u0000${e.id}`))
       if (claimed.length === 0) continue
       // XAUTOCLAIM does not say how often an entry was delivered; XPENDING does.
       const pipeline = cmd.pipeline()
@@ -438,18 +550,17 @@ export async function startConsumer<T extends EventType = EventType> (options: C
         return { stream, entry, attempt: Math.max(1, Number(row?.[3] ?? 1)) }
       })
       log.info({ group, stream, count: items.length }, 'took over events another consumer left pending')
-      total += items.length
-      await processBatch(items)
+      await dispatch(items)
     }
     return total
   }
 
-  const readNew = async (block: number): Promise<Item[]> => {
+  const readNew = async (block: number, count: number): Promise<Item[]> => {
     blockingId ??= String(await blocking.call('CLIENT', 'ID'))
     reading = true
     try {
       if (signal.aborted) return []
-      const raw = await blocking.call('XREADGROUP', 'GROUP', group, name, 'COUNT', String(batchSize),
+      const raw = await blocking.call('XREADGROUP', 'GROUP', group, name, 'COUNT', String(count),
         'BLOCK', String(block), 'STREAMS', ...streams, ...streams.map(() => '>'))
       return streamsReply(raw)
         .flatMap(({ stream, entries: list }) => list.map((entry) => ({ stream, entry, attempt: 1 })))
@@ -467,7 +578,7 @@ export async function startConsumer<T extends EventType = EventType> (options: C
     log.warn({ group, err: errorMessage(err) }, 'consumer: Redis unavailable at start, retrying')
   }
 
-  const running = (async () => {
+  const reader = (async () => {
     let failures = 0
     let nextSweep = 0
     while (!signal.aborted) {
@@ -486,9 +597,14 @@ export async function startConsumer<T extends EventType = EventType> (options: C
           await retryOwn()
         }
         if (signal.aborted) break
+        if (unsettled >= batchSize) {
+          // No room: read again once some of what was read is applied.
+          await pulse
+          continue
+        }
         const wait = Math.min(blockMs, nextSweep - Date.now(), nextRetry - Date.now())
-        const items = await readNew(Math.max(10, Math.ceil(wait)))
-        if (items.length > 0) await processBatch(items)
+        const items = await readNew(Math.max(10, Math.ceil(wait)), batchSize - unsettled)
+        if (items.length > 0) await dispatch(items)
         if (failures > 0) log.info({ group, after: failures }, 'consumer: reading again')
         failures = 0
       } catch (err) {
@@ -500,6 +616,8 @@ export async function startConsumer<T extends EventType = EventType> (options: C
         await pause(Math.min(5000, 100 * 2 ** Math.min(failures, 6)), signal)
       }
     }
+    readerDone = true
+    notify()
   })()
 
   return {
@@ -514,7 +632,11 @@ export async function startConsumer<T extends EventType = EventType> (options: C
         await cmd.call('CLIENT', 'UNBLOCK', blockingId).catch(() => {})
         if (reading) await new Promise((resolve) => setTimeout(resolve, 25))
       }
-      await running
+      notify()
+      await reader
+      // What was read is applied and acknowledged before the connections close.
+      await Promise.all(workers)
+      await acking
       await Promise.all([closeConnection(cmd), closeConnection(blocking)])
     }
   }

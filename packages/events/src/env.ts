@@ -30,8 +30,9 @@ export function eventsConsumerEnv () {
     EVENTS_MAX_ATTEMPTS: Type.Integer({ default: 5, minimum: 1, maximum: 100 }),
     /** Entries another instance left unacknowledged this long are taken over (keep above the slowest effect). */
     EVENTS_CLAIM_IDLE_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000 }),
+    /** Entries read and not yet applied, at most. */
     EVENTS_BATCH_SIZE: Type.Integer({ default: 100, minimum: 1, maximum: 10_000 }),
-    /** Subjects applied side by side within a batch. */
+    /** Workers: order keys (subjects) applied side by side, each key's events in order. */
     EVENTS_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
     /** A worker's transaction takes no further chain once it applied this many events (0: no limit). */
     EVENTS_TRANSACTION_EVENTS: Type.Integer({ default: 0, minimum: 0, maximum: 10_000 })

@@ -282,6 +282,51 @@ t.test('orderKey: events of one key in order across subjects; null-keyed events 
   t.ok(inOrder(rows.filter((r) => ownerOf.has(r.event_id))), 'each owner\'s likes in order, across their cards')
 })
 
+t.test('the pipeline: a slow chain of one key holds back neither another key\'s later events nor the reads; '
+  + 'stop() applies what was read', async (t) => {
+  const schema = await consumerSchema()
+  const { redis, prefix } = await sharedRedis(t)
+  const stream = `${prefix}card`
+  const slowOwner = randomUUID()
+  const likeOf = (owner: string): HoloEvent => makeEvent('holo.card.liked.v1', {
+    subject: randomUUID(), actorId: randomUUID(), data: { ownerId: owner, likeCount: 1 }
+  })
+  const slow = likeOf(slowOwner)
+  let open: () => void = () => {}
+  const gate = new Promise<void>((resolve) => { open = resolve })
+  let entered = false
+  const consumer = await startConsumer({
+    redis, streams: [stream], streamPrefix: prefix, group: 'pipeline', concurrency: 2, blockMs: 200,
+    orderKey: (e) => (e.data as { ownerId: string }).ownerId,
+    applied: postgresApplied(pool, { schema }),
+    handle: async (event, tx, delivery) => {
+      if (event.id === slow.id) {
+        entered = true
+        await gate
+      }
+      await effectOf(schema, 'pipeline')(event, tx, delivery)
+    }
+  })
+  await publish(redis, stream, [slow])
+  t.ok(await eventually(() => entered), 'the slow event is being applied')
+  // Published after the slow one was read: a read batch would hold them until the slow one commits.
+  const others = Array.from({ length: 5 }, () => likeOf(randomUUID()))
+  const behind = likeOf(slowOwner)
+  await publish(redis, stream, [...others, behind])
+  t.ok(await eventually(async () => (await effects(schema)).length === 5),
+    'the other keys\' events are read and applied while the slow chain still runs')
+  const applied = new Set((await effects(schema)).map((e) => e.event_id))
+  t.same(applied, new Set(others.map((e) => e.id)), 'not the slow key\'s next event: its chain keeps its order')
+  const stopped = consumer.stop()
+  open()
+  await stopped
+  const done = await effects(schema)
+  t.equal(done.length, 7, 'stop() waited for the slow chain and its next event')
+  t.same(new Set(done.map((e) => e.event_id)), new Set([slow, ...others, behind].map((e) => e.id)), 'each once')
+  t.equal((await eventsAdmin({ redis, streamPrefix: prefix }).consumerStats('pipeline')).pending, 0,
+    'all acknowledged before closing')
+})
+
 t.test('a poison event in the middle of a batch: the batch rolls back, the others are applied once and in order, '
   + 'the poison one dead-lettered after N attempts', async (t) => {
   const schema = await orderedSchema()

@@ -6,7 +6,7 @@ import type { InboxChange } from '../notifications/notifications.publisher.js'
 import type {
   Channels, NotificationContent, NotificationItem, NotificationType
 } from '../notifications/notifications.types.js'
-import type { CardEntry, IngestRepository, Inserted, Likers } from './ingest.repository.js'
+import type { CardEntry, IngestRepository, Inserted, LikeGroup, Likers } from './ingest.repository.js'
 import {
   SECURITY_TEXTS, cardAddedText, cardName, hiddenText, likedText, mailOf, nameOf, reportResolvedText,
   templateArchivedText, warnedText, welcomeText
@@ -217,21 +217,23 @@ async function applyLike (
   const actorId = event.actorid
   if (actorId === undefined) return
   if (!channels.inApp && !channels.email) return
-  await repo.lockLikes(owner, cardId)
-  let group = await repo.likeGroupAt(owner, cardId, at, s.likeWindowSeconds)
+  // The card's row, upserted by likedCard, stays locked until the commit: the likes of one card (one owner's,
+  // whichever instance applies them) change its like groups one transaction at a time.
+  let group: LikeGroup
   let likers: Likers
   if (event.type === 'holo.card.liked.v1') {
-    if (group === null) {
-      const made = await repo.createLikeGroup(owner, cardId, at, actorId)
-      group = made.group
-      likers = { ids: [actorId], known: made.liker === null ? [] : [made.liker] }
-    } else {
+    const found = await repo.likeGroupFor(owner, cardId, at, s.likeWindowSeconds, actorId)
+    group = found.group
+    if (found.made) likers = { ids: [actorId], known: found.liker === null ? [] : [found.liker] }
+    else {
       const listed = await repo.addLiker(group.id, actorId, at)
       if (listed === null) return
       likers = listed
     }
   } else {
-    if (group === null || !await repo.removeLiker(group.id, actorId)) return
+    const current = await repo.likeGroupAt(owner, cardId, at, s.likeWindowSeconds)
+    if (current === null || !await repo.removeLiker(current.id, actorId)) return
+    group = current
     const ids = await repo.likers(group.id)
     likers = { ids, known: await repo.users(ids.slice(0, 2)) }
   }

@@ -62,6 +62,11 @@ const cardParams = (
   fields.templateId ?? null, seq]
 
 const USER_COLUMNS = 'user_id, email, username, display_name'
+
+/** The like group of (owner $1, card $2) whose window ($4 seconds from its start) holds the time $3. */
+const GROUP_AT = `SELECT id, started_at, notification_id FROM like_groups
+  WHERE user_id = $1 AND card_id = $2 AND started_at <= $3 AND started_at > $3 - make_interval(secs => $4)
+  ORDER BY started_at DESC LIMIT 1`
 interface UserRow { user_id: string, email: string | null, username: string | null, display_name: string | null }
 const toUser = (row: UserRow): UserEntry =>
   ({ userId: row.user_id, email: row.email, username: row.username, displayName: row.display_name })
@@ -322,34 +327,40 @@ export class IngestRepository {
 
   // Like groups
 
-  /** Serialises the effects on one (owner, card) pair's like groups, whichever instance runs them. */
-  async lockLikes (userId: string, cardId: string): Promise<void> {
-    await this.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`likes:${userId}:${cardId}`])
-  }
-
   /** The group whose window holds `at`: started at or before it, less than `windowSeconds` before. */
   async likeGroupAt (userId: string, cardId: string, at: Date, windowSeconds: number): Promise<LikeGroup | null> {
     const r = await this.query<{ id: string, started_at: Date, notification_id: string | null }>(
-      `SELECT id, started_at, notification_id FROM like_groups
-        WHERE user_id = $1 AND card_id = $2 AND started_at <= $3 AND started_at > $3 - make_interval(secs => $4)
-        ORDER BY started_at DESC LIMIT 1`,
-      [userId, cardId, at, windowSeconds])
+      GROUP_AT, [userId, cardId, at, windowSeconds])
     const row = r.rows[0]
     return row === undefined ? null : { id: row.id, startedAt: row.started_at, notificationId: row.notification_id }
   }
 
-  /** A new group whose first liker is `actorId`, and that liker's directory entry, in one statement. */
-  async createLikeGroup (
-    userId: string, cardId: string, startedAt: Date, actorId: string
-  ): Promise<{ group: LikeGroup, liker: UserEntry | null }> {
+  /**
+   * For a like: the group whose window holds `at`, or else a new one whose first liker is `actorId` (with that
+   * liker's directory entry), in one statement. Call after likedCard, in the same transaction: its statement
+   * reads like groups only after the card's row is locked.
+   */
+  async likeGroupFor (
+    userId: string, cardId: string, at: Date, windowSeconds: number, actorId: string
+  ): Promise<{ group: LikeGroup, made: true, liker: UserEntry | null } | { group: LikeGroup, made: false }> {
     const id = uuidv7()
-    const r = await this.query<UserRow>(
-      `WITH g AS (INSERT INTO like_groups (id, user_id, card_id, started_at) VALUES ($1, $2, $3, $4) RETURNING id),
-       a AS (INSERT INTO like_group_actors (group_id, actor_id, liked_at) SELECT id, $5, $4 FROM g)
-       SELECT ${USER_COLUMNS} FROM users WHERE user_id = $5`,
-      [id, userId, cardId, startedAt, actorId])
+    const r = await this.query<{ id: string, started_at: Date, notification_id: string | null, made: boolean }
+      & Partial<UserRow>>(
+      `WITH f AS (${GROUP_AT}),
+       g AS (INSERT INTO like_groups (id, user_id, card_id, started_at)
+             SELECT $5, $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM f) RETURNING id, started_at),
+       a AS (INSERT INTO like_group_actors (group_id, actor_id, liked_at) SELECT id, $6, $3 FROM g)
+       SELECT f.id, f.started_at, f.notification_id, false AS made,
+              NULL AS user_id, NULL AS email, NULL AS username, NULL AS display_name FROM f
+       UNION ALL
+       SELECT g.id, g.started_at, NULL, true, u.user_id, u.email, u.username, u.display_name
+         FROM g LEFT JOIN users u ON u.user_id = $6`,
+      [userId, cardId, at, windowSeconds, id, actorId])
     const row = r.rows[0]
-    return { group: { id, startedAt, notificationId: null }, liker: row === undefined ? null : toUser(row) }
+    if (row === undefined) throw new Error('likeGroupFor: no group found or made')
+    const group = { id: row.id, startedAt: row.started_at, notificationId: row.notification_id }
+    if (!row.made) return { group, made: false }
+    return { group, made: true, liker: row.user_id == null ? null : toUser(row as UserRow) }
   }
 
   /**

@@ -42,15 +42,18 @@ export class NotificationsPublisher {
 
   /**
    * Publishes committed changes: each removed id, each new notification, then the unread count. The changed
-   * inboxes' cached reads are invalidated before anything is announced. One query reads every changed count
-   * and one pipeline carries every message, however many users a batch of effects touched.
+   * inboxes' cached reads are invalidated before anything is announced (the counts are read meanwhile: both
+   * follow the commit, neither needs the other). One query reads every changed count and one pipeline carries
+   * every message, however many users a batch of effects touched.
    */
   async publish (changes: readonly InboxChange[]): Promise<void> {
     if (changes.length === 0) return
-    await this.cache?.invalidate(changes.map((c) => c.userId))
+    const counted = [...new Set(changes.filter((c) => c.unreadChanged).map((c) => c.userId))]
+    // invalidate() never throws (a failure turns the cache off until purged).
+    const invalidated = this.cache?.invalidate(changes.map((c) => c.userId))
     try {
-      const counted = [...new Set(changes.filter((c) => c.unreadChanged).map((c) => c.userId))]
       const counts = counted.length === 0 ? new Map<string, number>() : await this.unreadCounts(counted)
+      await invalidated
       // A user's count once, after their last change of the batch.
       const lastCounted = new Map<string, number>()
       changes.forEach((c, i) => { if (c.unreadChanged) lastCounted.set(c.userId, i) })
