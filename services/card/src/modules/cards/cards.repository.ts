@@ -78,6 +78,8 @@ export interface CardListFilter {
   sort: 'new' | 'popular' | 'relevance'
   after?: SortKey
   limit: number
+  /** Only these cards (a cached page's and those added since): ranks and counts read for them alone. */
+  among?: string[]
 }
 
 export type CardListRow = CardRow & { rank?: number }
@@ -333,6 +335,7 @@ export class CardRepository {
     if (f.rarity !== undefined) where.push(Prisma.sql`rarity = ${f.rarity}`)
     if (f.effect !== undefined) where.push(Prisma.sql`(holo ->> 'effect') = ${f.effect}`)
     if (f.templateId !== undefined) where.push(Prisma.sql`template_id = ${f.templateId}::uuid`)
+    if (f.among !== undefined) where.push(Prisma.sql`cards.id = ANY(${f.among}::uuid[])`)
     if (f.text !== undefined) {
       where.push(f.text.fuzzy
         ? Prisma.sql`title OPERATOR(public.%>) ${f.text.raw}`
