@@ -246,8 +246,19 @@ export class CardService {
     return { card: change.after, committed: async () => { await this.changed(change.before, change.after) } }
   }
 
+  /**
+   * The owner of a card the viewer may see (404 as for a missing one otherwise): what a like needs, read from
+   * the card's cache entry when there is one (every change to the card, a delete too, invalidates it first).
+   */
+  private async visibleOwner (id: string, viewer: AuthUser): Promise<string> {
+    const cached = await this.d.cache.getCard(id)
+    if (cached.hit === undefined) return (await this.visible(id, viewer)).ownerId
+    if (!canReadCard(cached.hit, viewer)) throw errors.CARD_NOT_FOUND()
+    return cached.hit.ownerId
+  }
+
   async like (id: string, user: AuthUser, on: boolean): Promise<void> {
-    const row = await this.visible(id, user)
+    const row = { id, ownerId: await this.visibleOwner(id, user) }
     const events = cardLiked(row, on, user.id)
     const changed = on ? await this.d.cards.like(user.id, id, events) : await this.d.cards.unlike(user.id, id, events)
     if (!changed) return
