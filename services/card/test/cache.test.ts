@@ -176,7 +176,9 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
     body: JSON.stringify({ ...card, title: 'Old' })
   })
   t.equal((await h.app.inject({ url })).json().title, 'New')
-  const listed = { ownerId: owner.id, templateId: null, tags: ['slow'], rarity: 'common', effect: undefined, text: 'slow' }
+  const listed = {
+    id: card.id as string, ownerId: owner.id, templateId: null, tags: ['slow'], rarity: 'common', effect: undefined, text: 'slow'
+  }
   const list = await cache.getList('k', 'g:slow')
   await cache.bumpLists([listed], 'changed')
   await cache.fillList('k', 'g:slow', list.stamp, 'etag\nstale')
@@ -185,15 +187,16 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
   // An added card leaves the page servable, to be refreshed; its author reads around it.
   const fresh = await cache.getList('k', 'g:slow')
   await cache.fillList('k', 'g:slow', fresh.stamp, 'page')
-  t.match(await cache.getList('k', 'g:slow'), { page: 'page', refresh: false })
+  t.match(await cache.getList('k', 'g:slow'), { page: 'page', refresh: 'none' })
   await cache.bumpLists([listed], 'added')
-  t.match(await cache.getList('k', 'g:slow'), { page: 'page', refresh: true }, 'served, and one caller refreshes it')
+  t.match(await cache.getList('k', 'g:slow'), { page: 'page', refresh: 'merge', behind: { page: 'page' } },
+    'served, and one caller merges what was added into it')
+  t.same(await cache.addedSince('g:slow', Date.now()), [card.id], 'what was added is known by dimension')
+  t.same(await cache.addedSince('r:rare', Date.now()), [], 'and only in the dimensions it is in')
   await cache.bumpLists([listed], 'added', owner.id)
-  t.equal(
-    (await cache.getList('k', 'g:slow', { id: owner.id, dim: 'g:slow' })).page,
-    undefined,
-    'its author never gets a page older than their write'
-  )
+  const own = await cache.getList('k', 'g:slow', { id: owner.id, dim: 'g:slow' })
+  t.equal(own.page, undefined, 'its author never gets a page older than their write as it is')
+  t.match(own, { behind: { page: 'page' } }, 'but may have the cards added since merged into it')
   t.equal((await cache.getList('k', 'g:slow', { id: h.user().id, dim: 'g:slow' })).page, 'page', 'others still do')
   t.equal((await cache.getList('k', 'r:common')).page, undefined, 'other dimensions have their own entries')
   await cache.fillList('l', 'g:other', (await cache.getList('l', 'g:other')).stamp, 'other page')
@@ -227,6 +230,37 @@ t.test('cache: a new card is in its author\'s next read of any listing at once, 
   t.same((await search(word)).sort(), [`New ${word}`, `Old ${word}`], 'in a search for its words, at once')
   t.same(await search('unrelatedword'), [])
   t.equal(await counter(app, 'hit', 'card_list'), hits + 1, 'a search for other words is still served from the cache')
+})
+
+t.test('cache: cards added since a page was filled are merged into it where a new query would put them', async (t) => {
+  const { app } = h
+  const owner = h.user()
+  const word = `mg${Date.now().toString(36)}`
+  // A word in a title ranks above one in a description: ranks spread over more than one page.
+  for (const i of [0, 1, 2, 3, 4, 5]) {
+    await h.card(owner, i % 2 === 0 ? { title: `${word} ${i}` } : { title: `Card ${i}`, description: `about ${word}` })
+  }
+  interface Page { items: Array<{ title: string, likeCount: number }>, nextCursor: string | null }
+  const page = async (limit: number, cursor?: string): Promise<Page> =>
+    (await app.inject({ url: `/api/v1/cards?q=${word}&limit=${limit}${cursor === undefined ? '' : `&cursor=${cursor}`}` })).json()
+  const titles = (p: Page): string[] => p.items.map((c) => c.title)
+  await page(3)
+  // Another user's cards: one ranks first, one last; a like moves no card on a relevance page.
+  const other = h.user()
+  const top = await h.card(other, { title: `${word} ${word} top` })
+  await h.card(other, { title: 'Low', description: word })
+  await app.inject({ method: 'PUT', url: `/api/v1/cards/${top.id as string}/like`, headers: owner.auth })
+  const expected = titles(await page(10))
+  t.equal(expected.length, 8)
+  t.equal(expected[0], `${word} ${word} top`)
+  const merged = await eventually(async () => titles(await page(3)), expected.slice(0, 3))
+  t.same(merged, expected.slice(0, 3), 'the first page as a new query gives it')
+  const first = await page(3)
+  t.equal(first.items[0]?.likeCount, 1, 'with the counts of its cards as they are now')
+  t.not(first.nextCursor, null)
+  const second = await page(3, first.nextCursor as string)
+  const third = await page(3, second.nextCursor as string)
+  t.same([...titles(first), ...titles(second), ...titles(third)], expected, 'and its cursor goes on from its last card')
 })
 
 t.test('cache: where an author\'s reads look for their writes', async (t) => {

@@ -79,4 +79,22 @@ t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
     })
     t.equal(again.statusCode, 412, 'an edit since the read still is a conflict')
   })
+
+  t.test('a card read into the cache is liked only by those who may see it, and not after it is gone', async (t) => {
+    const stranger = h.user()
+    const secret = await h.card(owner, { title: 'Secret', visibility: 'private' })
+    const secretUrl = `/api/v1/cards/${secret.id as string}`
+    t.equal((await app.inject({ url: secretUrl, headers: owner.auth })).statusCode, 200, 'cached by its owner\'s read')
+    t.equal((await app.inject({ method: 'PUT', url: `${secretUrl}/like`, headers: stranger.auth })).statusCode, 404)
+    t.equal((await app.inject({ method: 'PUT', url: `${secretUrl}/like`, headers: owner.auth })).statusCode, 204)
+
+    const gone = await h.card(owner, { title: 'Gone' })
+    const goneUrl = `/api/v1/cards/${gone.id as string}`
+    t.equal((await app.inject({ url: goneUrl })).statusCode, 200)
+    t.equal((await app.inject({ method: 'PUT', url: `${goneUrl}/like`, headers: stranger.auth })).statusCode, 204,
+      'liked while cached')
+    t.equal((await app.inject({ method: 'DELETE', url: goneUrl, headers: owner.auth })).statusCode, 204)
+    t.equal((await app.inject({ method: 'DELETE', url: `${goneUrl}/like`, headers: stranger.auth })).statusCode, 404,
+      'a deleted card is 404 at once')
+  })
 })

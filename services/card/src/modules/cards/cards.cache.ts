@@ -33,16 +33,24 @@ export type { CacheRead }
 /** What a fill of a list page must carry: the generations read before its query, and when that query started. */
 export interface ListStamp { hard: string, soft: string, startedAt: number }
 
-/** A list read: the page if it may be served, whether to refresh it behind the caller, and the stamp of a fill. */
+/**
+ * A list read: the page if it may be served, whether to refresh it behind the caller, and the stamp of a fill.
+ * `behind`: a page current but for cards added since `since` (its fill), so it may be brought up to date by
+ * merging those in (`addedSince`) instead of running its query again. Set when the page may not be served
+ * as is to this caller (their own write since) or when it is to be refreshed for additions only (`refresh:
+ * 'merge'`; `'full'` when it expired).
+ */
 export interface ListRead {
   page: string | undefined
-  refresh: boolean
+  refresh: 'none' | 'merge' | 'full'
   /** Undefined when Redis was not reached: never fill blind. */
   stamp: ListStamp | undefined
+  behind?: { page: string, since: number, loadedAt: number }
 }
 
 /** What decides which listings a card appears in. */
 export interface ListedCard {
+  id: string
   ownerId: string
   templateId: string | null
   tags: string[]
@@ -106,11 +114,27 @@ export function cardDimensions (c: ListedCard): string[] {
 }
 
 // INCR and EXPIRE every key in one round trip; the generation outlives any entry stamped with an older one.
-// The first ARGV[2] keys are generations; any further keys mark a writer (value ARGV[3], lifetime ARGV[4]).
+// The first ARGV[2] keys are generations (lifetime ARGV[1] s); the next ARGV[5] keys are sets of added cards:
+// the ids ARGV[6..] go in scored with the time ARGV[3] (ms), and what is older than ARGV[1] s goes out; any
+// further keys mark a writer (value ARGV[3], lifetime ARGV[4]).
 const BUMP = `local n = tonumber(ARGV[2])
+local m = n + tonumber(ARGV[5])
 for i = 1, n do redis.call('INCR', KEYS[i]); redis.call('EXPIRE', KEYS[i], ARGV[1]) end
-for i = n + 1, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[4]) end
+for i = n + 1, m do
+  for j = 6, #ARGV do redis.call('ZADD', KEYS[i], ARGV[3], ARGV[j]) end
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', tonumber(ARGV[3]) - tonumber(ARGV[1]) * 1000)
+  redis.call('EXPIRE', KEYS[i], ARGV[1])
+end
+for i = m + 1, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'EX', ARGV[4]) end
 return #KEYS`
+
+/**
+ * How far before a page's fill its additions are looked for: a create's time is taken after its commit and
+ * just before its bump, so one committed before a page's query began can be stamped a moment after it.
+ */
+const ADDED_MARGIN_MS = 5000
+/** Past this many additions to merge, a page is loaded again whole (the merge reads each by id). */
+export const MAX_MERGED = 1000
 
 /**
  * Redis cache of single cards and first pages of public listings.
@@ -145,6 +169,7 @@ export class CardCache extends GenerationCache {
   private listHardKey (dim: string): string { return `${this.o.prefix}lh:${dim}` }
   private listSoftKey (dim: string): string { return `${this.o.prefix}ls:${dim}` }
   private writerKey (userId: string, dim: string): string { return `${this.o.prefix}w:${userId}:${dim}` }
+  private addedKey (dim: string): string { return `${this.o.prefix}la:${dim}` }
   private get listLifeSeconds (): number { return this.o.listTtlSeconds + this.o.listStaleSeconds }
 
   async getCard (id: string): Promise<CacheRead<CachedCard>> {
@@ -177,41 +202,67 @@ export class CardCache extends GenerationCache {
   /**
    * A first page of a public listing, hanging on dimension `dim`. Served as is
    * while fresh; served and refreshed by one caller when it expired (within the
-   * stale window) or when cards were added to its dimension since it was
-   * filled (at most every listRefreshMs). A missing, outlived or invalidated
-   * page is a miss, and so is a page older than the viewer's own last write
-   * (read-your-writes).
+   * stale window: loaded again whole) or when cards were added to its dimension
+   * since it was filled (at most every listRefreshMs: those cards merged in). A
+   * missing, outlived or invalidated page is a miss, and so is a page older than
+   * the viewer's own last write (read-your-writes), which comes back as `behind`.
    */
   async getList (key: string, dim: string, viewer?: { id: string, dim: string }): Promise<ListRead> {
     const startedAt = Date.now()
-    if (!this.usable()) { this.counters.list.miss(); return { page: undefined, refresh: false, stamp: undefined } }
+    if (!this.usable()) { this.counters.list.miss(); return { page: undefined, refresh: 'none', stamp: undefined } }
     try {
       const keys = [this.listHardKey(dim), this.listSoftKey(dim), this.listKey(key)]
       if (viewer !== undefined) keys.push(this.writerKey(viewer.id, viewer.dim))
       const [hard, soft, value, wrote] = await this.o.redis.mget(...keys)
       const stamp = { hard: hard ?? '0', soft: soft ?? '0', startedAt }
       const entry = value == null ? undefined : parseListEntry(value)
-      if (entry === undefined || entry.hard !== stamp.hard || (wrote != null && Number(wrote) >= entry.filledAt)) {
+      if (entry === undefined || entry.hard !== stamp.hard) {
         this.counters.list.miss()
-        return { page: undefined, refresh: false, stamp }
+        return { page: undefined, refresh: 'none', stamp }
+      }
+      const expired = startedAt - entry.loadedAt >= this.o.listTtlSeconds * 1000
+      if (wrote != null && Number(wrote) >= entry.filledAt) {
+        this.counters.list.miss()
+        return { page: undefined, refresh: 'none', stamp, behind: expired ? undefined : { page: entry.page, since: entry.filledAt, loadedAt: entry.loadedAt } }
       }
       this.counters.list.hit()
-      const age = startedAt - entry.filledAt
-      const refresh = age >= this.o.listTtlSeconds * 1000 || (entry.soft !== stamp.soft && age >= this.o.listRefreshMs)
-      return { page: entry.page, refresh, stamp }
+      const added = entry.soft !== stamp.soft && startedAt - entry.filledAt >= this.o.listRefreshMs
+      const refresh = expired ? 'full' : added ? 'merge' : 'none'
+      return { page: entry.page, refresh, stamp, behind: { page: entry.page, since: entry.filledAt, loadedAt: entry.loadedAt } }
     } catch (err) {
       this.o.log.warn({ err }, 'cache read failed; reading PostgreSQL')
       this.counters.list.miss()
-      return { page: undefined, refresh: false, stamp: undefined }
+      return { page: undefined, refresh: 'none', stamp: undefined }
     }
   }
 
-  async fillList (key: string, dim: string, stamp: ListStamp | undefined, page: string): Promise<void> {
+  /**
+   * The ids of cards added to dimension `dim` since `since` (and a margin before it), or undefined when
+   * Redis does not answer or too many were added (load the page whole then).
+   */
+  async addedSince (dim: string, since: number): Promise<string[] | undefined> {
+    if (!this.usable()) return undefined
+    try {
+      const ids = await this.o.redis.zrangebyscore(this.addedKey(dim), since - ADDED_MARGIN_MS, '+inf', 'LIMIT', 0, MAX_MERGED + 1)
+      return ids.length > MAX_MERGED ? undefined : ids
+    } catch (err) {
+      this.o.log.warn({ err }, 'cache read failed; loading the page whole')
+      return undefined
+    }
+  }
+
+  /**
+   * `loadedAt`: when the query last loaded the page whole began (a merge keeps the page's); the page is
+   * loaded whole again once that is `LIST_CACHE_TTL_SECONDS` ago, however often additions were merged in.
+   */
+  async fillList (
+    key: string, dim: string, stamp: ListStamp | undefined, page: string, loadedAt = stamp?.startedAt
+  ): Promise<void> {
     if (stamp === undefined || !this.usable()) return
     const life = this.listLifeSeconds
     try {
       await this.o.redis.multi()
-        .set(this.listKey(key), `${stamp.hard}\n${stamp.soft}\n${stamp.startedAt}\n${page}`, 'EX', life)
+        .set(this.listKey(key), `${stamp.hard}\n${stamp.soft}\n${stamp.startedAt}\n${loadedAt ?? stamp.startedAt}\n${page}`, 'EX', life)
         // The generations must outlive the entry (see bumpLists).
         .expire(this.listHardKey(dim), life * 2)
         .expire(this.listSoftKey(dim), life * 2)
@@ -233,24 +284,30 @@ export class CardCache extends GenerationCache {
     const dims = [...new Set(cards.flatMap(cardDimensions))]
     if (dims.length === 0) return
     const gens = dims.map((d) => how === 'added' ? this.listSoftKey(d) : this.listHardKey(d))
+    // What was added is remembered per dimension, so that pages can merge it in rather than query again.
+    const addedSets = how === 'added' ? dims.map((d) => this.addedKey(d)) : []
+    const ids = how === 'added' ? cards.map((c) => c.id) : []
     const marked = writer === undefined || how !== 'added' ? [] : [...new Set(cards.flatMap(writerDimensions))]
     const writers = marked.map((d) => this.writerKey(writer as string, d))
     const life = this.listLifeSeconds
     await this.bump(async () => {
-      await this.o.redis.eval(BUMP, gens.length + writers.length, ...gens, ...writers, life * 2, gens.length, Date.now(), life)
+      await this.o.redis.eval(BUMP, gens.length + addedSets.length + writers.length, ...gens, ...addedSets, ...writers,
+        life * 2, gens.length, Date.now(), life, addedSets.length, ...ids)
     })
   }
 }
 
-function parseListEntry (value: string): { hard: string, soft: string, filledAt: number, page: string } | undefined {
-  const a = value.indexOf('\n')
-  const b = value.indexOf('\n', a + 1)
-  const c = value.indexOf('\n', b + 1)
-  if (a < 0 || b < 0 || c < 0) return undefined
-  return {
-    hard: value.slice(0, a),
-    soft: value.slice(a + 1, b),
-    filledAt: Number(value.slice(b + 1, c)),
-    page: value.slice(c + 1)
+function parseListEntry (value: string): {
+  hard: string, soft: string, filledAt: number, loadedAt: number, page: string
+} | undefined {
+  const fields: string[] = []
+  let at = 0
+  for (let i = 0; i < 4; i++) {
+    const end = value.indexOf('\n', at)
+    if (end < 0) return undefined
+    fields.push(value.slice(at, end))
+    at = end + 1
   }
+  const [hard, soft, filledAt, loadedAt] = fields as [string, string, string, string]
+  return { hard, soft, filledAt: Number(filledAt), loadedAt: Number(loadedAt), page: value.slice(at) }
 }

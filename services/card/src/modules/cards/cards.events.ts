@@ -54,7 +54,7 @@ export function cardEdited (before: CardRow, after: CardRow, actorId: string): H
 export const cardDeleted = (c: CardRow, actorId: string): HoloEvent<'holo.card.deleted.v1'> =>
   event('holo.card.deleted.v1', { subject: c.id, actorId, data: { ownerId: c.ownerId } })
 
-export const cardLiked = (c: CardRow, on: boolean, likerId: string) =>
+export const cardLiked = (c: Pick<CardRow, 'id' | 'ownerId'>, on: boolean, likerId: string) =>
   (likeCount: number): HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'> =>
     event(on ? 'holo.card.liked.v1' : 'holo.card.unliked.v1', {
       subject: c.id, actorId: likerId, data: { ownerId: c.ownerId, likeCount }

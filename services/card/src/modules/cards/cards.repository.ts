@@ -78,6 +78,8 @@ export interface CardListFilter {
   sort: 'new' | 'popular' | 'relevance'
   after?: SortKey
   limit: number
+  /** Only these cards (a cached page's and those added since): ranks and counts read for them alone. */
+  among?: string[]
 }
 
 export type CardListRow = CardRow & { rank?: number }
@@ -339,6 +341,11 @@ export class CardRepository {
         : Prisma.sql`search @@ to_tsquery('simple', ${f.text.tsquery})`)
     }
     const filtered = Prisma.join(where, ' AND ')
+    // A few cards by id, then the filters over them alone: planned together, the filters' GIN indexes would
+    // be scanned for every match (OFFSET 0 keeps the subquery apart).
+    const from = f.among === undefined
+      ? Prisma.sql`cards`
+      : Prisma.sql`(SELECT * FROM cards WHERE id = ANY(${f.among}::uuid[]) OFFSET 0) cards`
     const a = f.after
     const take = f.limit + 1
 
@@ -352,7 +359,7 @@ export class CardRepository {
       // Ranked on ids alone; only the page's rows are then read whole.
       return await this.prisma.$queryRaw<CardListRow[]>`
         SELECT ${COLUMNS}, top.rank FROM (
-          SELECT id, rank FROM (SELECT id, ${rank} AS rank FROM cards WHERE ${filtered}) ranked
+          SELECT id, rank FROM (SELECT id, ${rank} AS rank FROM ${from} WHERE ${filtered}) ranked
           ${after} ORDER BY rank DESC, id DESC LIMIT ${take}
         ) top JOIN ${CARDS} ON cards.id = top.id ORDER BY top.rank DESC, top.id DESC`
     }
@@ -361,14 +368,15 @@ export class CardRepository {
         ? Prisma.sql`AND (n.like_count, n.card_id) < (${a.likeCount}::int, ${a.id}::uuid)`
         : Prisma.empty
       return await this.prisma.$queryRaw<CardListRow[]>`
-        SELECT ${COLUMNS} FROM ${CARDS} WHERE ${filtered} ${after}
+        SELECT ${COLUMNS} FROM ${from} JOIN card_like_counts n ON n.card_id = cards.id WHERE ${filtered} ${after}
         ORDER BY n.like_count DESC, n.card_id DESC LIMIT ${take}`
     }
     const after = a?.sort === 'new'
       ? Prisma.sql`AND (created_at, cards.id) < (${a.createdAt}::timestamptz, ${a.id}::uuid)`
       : Prisma.empty
     return await this.prisma.$queryRaw<CardListRow[]>`
-      SELECT ${COLUMNS} FROM ${CARDS} WHERE ${filtered} ${after} ORDER BY created_at DESC, cards.id DESC LIMIT ${take}`
+      SELECT ${COLUMNS} FROM ${from} JOIN card_like_counts n ON n.card_id = cards.id WHERE ${filtered} ${after}
+      ORDER BY created_at DESC, cards.id DESC LIMIT ${take}`
   }
 
   /** Cards by id in the given order, deleted ones left out (collections filter visibility on top). */

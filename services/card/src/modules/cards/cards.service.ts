@@ -7,7 +7,9 @@ import { v7 as uuidv7 } from 'uuid'
 import { errors } from '../../errors.js'
 import type { EntitlementCheck } from '../entitlements/entitlements.repository.js'
 import type { TemplateRepository, TemplateRow } from '../templates/templates.repository.js'
-import { listDimension, writerDimension, type CardCache, type CachedCard, type ListedCard, type ListStamp } from './cards.cache.js'
+import {
+  listDimension, writerDimension, type CardCache, type CachedCard, type ListedCard, type ListRead, type ListStamp
+} from './cards.cache.js'
 import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
 import {
   cardTag, decodePage, encodePage, pageView, personalTag, toPageJson, withLikedByMe, type JsonView, type PageJson
@@ -34,6 +36,7 @@ const isListed = (c: { visibility: string, hiddenAt: Date | null }): boolean =>
   c.visibility === 'public' && c.hiddenAt === null
 /** What decides the listings a card row appears in. */
 const listedOf = (row: CardRow): ListedCard => ({
+  id: row.id,
   ownerId: row.ownerId,
   templateId: row.templateId,
   tags: row.tags,
@@ -243,8 +246,19 @@ export class CardService {
     return { card: change.after, committed: async () => { await this.changed(change.before, change.after) } }
   }
 
+  /**
+   * The owner of a card the viewer may see (404 as for a missing one otherwise): what a like needs, read from
+   * the card's cache entry when there is one (every change to the card, a delete too, invalidates it first).
+   */
+  private async visibleOwner (id: string, viewer: AuthUser): Promise<string> {
+    const cached = await this.d.cache.getCard(id)
+    if (cached.hit === undefined) return (await this.visible(id, viewer)).ownerId
+    if (!canReadCard(cached.hit, viewer)) throw errors.CARD_NOT_FOUND()
+    return cached.hit.ownerId
+  }
+
   async like (id: string, user: AuthUser, on: boolean): Promise<void> {
-    const row = await this.visible(id, user)
+    const row = { id, ownerId: await this.visibleOwner(id, user) }
     const events = cardLiked(row, on, user.id)
     const changed = on ? await this.d.cards.like(user.id, id, events) : await this.d.cards.unlike(user.id, id, events)
     if (!changed) return
@@ -288,17 +302,27 @@ export class CardService {
     }
     // A listed first page is the same for every caller: cached once, with likedByMe laid over it per caller.
     if (query.cursor !== undefined || scope !== 'listed') return await this.present(await this.loadPage(filter), viewer)
-    const key = JSON.stringify(['p3', query.q, tag, query.rarity, query.effect, templateId, ownerId, sort, limit])
+    const key = JSON.stringify(['p4', query.q, tag, query.rarity, query.effect, templateId, ownerId, sort, limit])
     const dim = listDimension({ ownerId, templateId, q: query.q, tag, rarity: query.rarity, effect: query.effect })
     const read = await this.d.cache.getList(key, dim,
       viewer === null ? undefined : { id: viewer.id, dim: writerDimension(dim, query.q) })
     const hit = read.page === undefined ? undefined : decodePage(read.page)
     if (hit !== undefined) {
-      if (read.refresh) this.refresh(key, dim, read.stamp, filter)
+      if (read.refresh !== 'none') this.refresh(key, dim, read, filter)
       return await this.present(hit, viewer)
     }
     const stamp = read.stamp
     if (stamp === undefined) return await this.present(await this.loadPage(filter), viewer)
+    // The caller's own write is newer than the page: the cards added since are merged in for them (their
+    // own among them), and the page so brought up to date is kept for everyone.
+    const behind = this.mergeBase(read, filter)
+    if (behind !== undefined) {
+      const merged = await this.mergeAdded(filter, dim, behind)
+      if (merged !== undefined) {
+        void this.d.cache.fillList(key, dim, stamp, encodePage(merged), behind.loadedAt)
+        return await this.present(merged, viewer)
+      }
+    }
     // Callers that missed the same entry under the same generations share one query and one
     // fill: an expired popular search costs PostgreSQL once, not once per waiting caller.
     // A caller that saw newer generations (a write answered since) never joins an older load.
@@ -314,16 +338,65 @@ export class CardService {
     return await this.present(await shared, viewer)
   }
 
-  /** Loads a servable page again behind its readers: one refresh per page at a time, failures only logged. */
-  private refresh (key: string, dim: string, stamp: ListStamp | undefined, filter: CardListFilter): void {
+  /**
+   * Loads a servable page again behind its readers, one refresh per page at a time, failures only logged:
+   * whole when it expired, else by merging in the cards added since its fill.
+   */
+  private refresh (key: string, dim: string, read: ListRead, filter: CardListFilter): void {
     const flight = `refresh|${key}`
+    const stamp = read.stamp
     if (stamp === undefined || this.loading.has(flight)) return
-    const job = this.loadPage(filter).then(async (found) => {
+    const behind = read.refresh === 'merge' ? this.mergeBase(read, filter) : undefined
+    const job = (async () => {
+      const merged = behind === undefined ? undefined : await this.mergeAdded(filter, dim, behind)
+      if (merged !== undefined) {
+        await this.d.cache.fillList(key, dim, stamp, encodePage(merged), behind?.loadedAt)
+        return merged
+      }
+      const found = await this.loadPage(filter)
       await this.d.cache.fillList(key, dim, stamp, encodePage(found))
       return found
-    }).finally(() => this.loading.delete(flight))
+    })().finally(() => this.loading.delete(flight))
     job.catch((err: unknown) => { this.d.log.warn({ err }, 'list page refresh failed; the cached page stays until it expires') })
     this.loading.set(flight, job)
+  }
+
+  /**
+   * A cached page that cards added since its fill can be merged into: sorted by something a card's adding
+   * does not change for the others (newest first, or relevance: likes move neither), and when a search, one
+   * that found a full page by its words (a page of the typo-tolerant retry, or a short one that may be, is
+   * loaded whole: a new card can turn it back into a search by words).
+   */
+  private mergeBase (read: ListRead, filter: CardListFilter): { page: PageJson, since: number, loadedAt: number } | undefined {
+    if (read.behind === undefined || filter.sort === 'popular') return undefined
+    const p = decodePage(read.behind.page)
+    if (p === undefined) return undefined
+    if (filter.text !== undefined && (p.nextCursor === null || cursorKind(p.nextCursor).endsWith('~'))) return undefined
+    return { page: p, since: read.behind.since, loadedAt: read.behind.loadedAt }
+  }
+
+  /**
+   * The page `base` with the cards added to `dim` since it was filled: the query of the page run over its own
+   * cards and those alone (their ranks, counts and current state read again), or undefined when what was added
+   * is not known (load the page whole). The page's cards cannot have changed or left without a hard bump,
+   * which makes it unservable; one gone all the same (a write racing this read) also means a whole load.
+   */
+  private async mergeAdded (
+    filter: CardListFilter, dim: string, base: { page: PageJson, since: number }
+  ): Promise<PageJson | undefined> {
+    const added = await this.d.cache.addedSince(dim, base.since)
+    if (added === undefined) return undefined
+    const among = [...new Set([...base.page.ids, ...added])]
+    const rows = await this.d.cards.list({ ...filter, text: filter.text === undefined ? undefined : { ...filter.text }, among })
+    const found = new Set(rows.map((r) => r.id))
+    if (base.page.ids.some((id) => !found.has(id))) return undefined
+    // Every card past the page's own was past its end before: there is more when there was.
+    const more = rows.length > filter.limit || base.page.nextCursor !== null
+    const kept = rows.slice(0, filter.limit)
+    const last = kept[kept.length - 1]
+    const fuzzy = filter.text?.fuzzy ?? false
+    const nextCursor = more && last !== undefined ? cursorOf(filter.sort, last, fuzzy) : null
+    return toPageJson(kept.map(toCard), nextCursor)
   }
 
   /** A page of cards matching the filter; a first-page search that finds nothing retries with typo tolerance. */
