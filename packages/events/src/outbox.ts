@@ -98,15 +98,20 @@ const outboxInput = (param: number): string => `SELECT x.* FROM jsonb_to_records
  * writes a change and its events in ONE statement of its own (`WITH <these>,
  * <its change> SELECT ...`): no transaction round trips. `param` is the
  * placeholder number of the batch, whose value is `outboxParam(events)`.
+ * `only`, when given, is an SQL condition on the input row `i` (its `id`,
+ * `type`, `subject`, ...) that may refer to common table expressions written
+ * before these: the events of a change that may not happen (an insert that
+ * found a conflict) are written only when their condition holds.
  */
-export function outboxCtes (options: Omit<WriteOutboxOptions, 'subjectSequence'> & { param: number }): string {
+export function outboxCtes (options: Omit<WriteOutboxOptions, 'subjectSequence'> & { param: number, only?: string }): string {
   // Counters are bumped once per subject (ON CONFLICT cannot touch a row twice
   // in one statement) and in subject order, so two batches never lock each
   // other's subjects in opposite orders.
   return `outbox_input AS (
   SELECT i.*, count(*) OVER (PARTITION BY i.subject) AS n,
          row_number() OVER (PARTITION BY i.subject ORDER BY i.ord) AS k
-  FROM (${outboxInput(options.param)}) i
+  FROM (${outboxInput(options.param)}) i${options.only === undefined ? '' : `
+  WHERE ${options.only}`}
 ), outbox_bumped AS (
   INSERT INTO ${qualified(options.schema, 'outbox_subjects')} AS s (subject, seq)
   SELECT subject, count(*) FROM outbox_input GROUP BY subject ORDER BY subject

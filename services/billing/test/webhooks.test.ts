@@ -115,3 +115,41 @@ t.test('Stripe unreachable while handling: 503, nothing recorded, and the redeli
   t.match(res.json(), { dependency: 'stripe' })
   t.same(await counts(b), { events: 0, payments: 0, ledger: 0, outbox: 0 }, 'no half-written rows')
 })
+
+t.test('bought again after a refund: the same entitlement row granted again, by the second payment', async (t) => {
+  // The first sale takes the one-statement path; the second finds the user's refunded entitlement row and
+  // goes through the transaction, which grants that row again.
+  const b = await buildBillingTest(t)
+  const tpl = await b.template(b.user(['creator']))
+  const buyer = b.user()
+  const admin = b.user(['admin'])
+  await pay(b, (await b.checkout(buyer, { templateId: tpl.id })).body.sessionId)
+  const [first] = await b.sql<{ id: string }>('SELECT id::text FROM payments')
+  const [granted] = await b.sql<{ id: string, payment_id: string }>('SELECT id::text, payment_id::text FROM entitlements')
+  t.equal(granted?.payment_id, first?.id, 'granted by the first payment')
+  const refund = await b.app.inject({ method: 'POST', url: `/api/v1/billing/payments/${first?.id as string}/refund`, headers: admin.auth })
+  t.equal(refund.statusCode, 200, refund.body)
+  await b.standin.idle()
+
+  const again = await b.checkout(buyer, { templateId: tpl.id })
+  t.equal(again.statusCode, 200, 'a refunded template can be bought again')
+  await pay(b, again.body.sessionId)
+  const payments = await b.sql<{ id: string, status: string }>('SELECT id::text, status FROM payments ORDER BY created_at, id')
+  t.same(payments.map((p) => p.status), ['refunded', 'succeeded'])
+  const ents = await b.sql<{ id: string, payment_id: string, revoked_at: Date | null }>(
+    'SELECT id::text, payment_id::text, revoked_at FROM entitlements')
+  t.same(ents, [{ id: granted?.id, payment_id: payments[1]?.id, revoked_at: null }], 'one row, in force, by the second payment')
+  const outbox = await b.sql<{ type: string, subject: string, seq: number }>(
+    `SELECT type, subject, (payload->>'subjectseq')::int AS seq FROM outbox ORDER BY created_at, id`)
+  t.same(outbox.map((r) => [r.type, r.subject, r.seq]), [
+    ['holo.payment.succeeded.v1', first?.id, 1],
+    ['holo.entitlement.granted.v1', granted?.id, 1],
+    ['holo.payment.refunded.v1', first?.id, 2],
+    ['holo.entitlement.revoked.v1', granted?.id, 2],
+    ['holo.payment.succeeded.v1', payments[1]?.id, 1],
+    ['holo.entitlement.granted.v1', granted?.id, 3]
+  ], 'each fact once, numbered per subject')
+  const sums = await b.sql<{ sum: string }>('SELECT sum(amount)::text AS sum FROM ledger_entries GROUP BY payment_id, kind')
+  t.equal(sums.length, 3, 'two sales and one refund')
+  t.ok(sums.every((r) => Number(r.sum) === 0), 'each sums to zero')
+})

@@ -8,7 +8,9 @@ import { ProblemSchema } from '../schemas.js'
 /** The path of the first string holding a NUL character, or undefined. */
 export function nulPath (value: unknown, path = ''): string | undefined {
   if (typeof value === 'string') return value.includes('\u0000') ? path : undefined
-  if (value === null || typeof value !== 'object') return undefined
+  // Bytes (a raw body a route keeps unparsed, such as a signed webhook) hold no strings: walking a Buffer's
+  // every index would cost more than the request.
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return undefined
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const found = nulPath(value[i], path === '' ? String(i) : `${path}.${i}`)

@@ -2,7 +2,7 @@
 // with the Stripe event that caused them (stripe_events) and the bus events they publish (the outbox).
 import type pg from 'pg'
 import { eventsCommitted } from '@holo/shared'
-import { inTransaction, writeOutbox, type HoloEvent } from '@holo/events'
+import { inTransaction, outboxCtes, outboxParam, writeOutbox, type HoloEvent } from '@holo/events'
 import { v7 as uuidv7 } from 'uuid'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { Product } from '../stripe/stripe.gateway.js'
@@ -132,6 +132,35 @@ const CHECKOUT_COLUMNS = `id::text, user_id::text AS "userId", product, target, 
 const SUBSCRIPTION_COLUMNS = `id::text, stripe_subscription_id AS "stripeSubscriptionId", user_id::text AS "userId",
   status, current_period_end AS "currentPeriodEnd", cancel_at_period_end AS "cancelAtPeriodEnd"`
 
+/**
+ * `p` (the payment, none when its PaymentIntent or invoice was recorded already) and `l` (its ledger entries)
+ * as common table expressions, with the 16 parameters of `paymentParams` from `$first`; `from` makes the
+ * insert depend on an earlier expression (`FROM ev`: only if the event id was new).
+ */
+const paymentCtes = (first: number, from: string): string => {
+  const $ = (i: number): string => `$${first + i}`
+  return `p AS (
+    INSERT INTO payments (id, user_id, product, template_id, author_id, checkout_id, amount, currency,
+      platform_fee, stripe_fee, author_net, stripe_payment_intent, stripe_invoice, stripe_subscription)
+    SELECT ${$(0)}::uuid, ${$(1)}::uuid, ${$(2)}, ${$(3)}::uuid, ${$(4)}::uuid, ${$(5)}::uuid, ${$(6)}::int, ${$(7)},
+      ${$(8)}::int, ${$(9)}::int, ${$(10)}::int, ${$(11)}, ${$(12)}, ${$(13)} ${from}
+    ON CONFLICT DO NOTHING
+    RETURNING *
+  ), l AS (
+    INSERT INTO ledger_entries (payment_id, kind, account, author_id, amount, currency, created_at)
+    SELECT p.id, 'sale', e.account, CASE WHEN e.account = 'author' THEN p.author_id END, e.amount, p.currency,
+      p.created_at
+    FROM p, unnest(${$(14)}::text[], ${$(15)}::bigint[]) AS e(account, amount)
+  )`
+}
+
+const paymentParams = (id: string, p: NewPayment): unknown[] => {
+  const entries = saleEntries(p.split, p.authorId !== null)
+  return [id, p.userId, p.product, p.templateId, p.authorId, p.checkoutId, p.split.gross, p.currency,
+    p.split.platformFee, p.split.stripeFee, p.split.authorNet, p.stripePaymentIntent, p.stripeInvoice,
+    p.stripeSubscription, entries.map((e) => e.account), entries.map((e) => e.amount)]
+}
+
 /** The statements of one transaction: the effect of a Stripe event or of a refund. */
 export class PaymentsWriter {
   constructor (private readonly tx: Sql) {}
@@ -167,24 +196,8 @@ export class PaymentsWriter {
    * already).
    */
   async insertPayment (p: NewPayment): Promise<PaymentRow | null> {
-    const entries = saleEntries(p.split, p.authorId !== null)
     const rows = await this.tx.rows<PaymentRow>(
-      `WITH p AS (
-         INSERT INTO payments (id, user_id, product, template_id, author_id, checkout_id, amount, currency,
-           platform_fee, stripe_fee, author_net, stripe_payment_intent, stripe_invoice, stripe_subscription)
-         VALUES ($1::uuid, $2::uuid, $3, $4::uuid, $5::uuid, $6::uuid, $7, $8, $9, $10, $11, $12, $13, $14)
-         ON CONFLICT DO NOTHING
-         RETURNING *
-       ), l AS (
-         INSERT INTO ledger_entries (payment_id, kind, account, author_id, amount, currency, created_at)
-         SELECT p.id, 'sale', e.account, CASE WHEN e.account = 'author' THEN p.author_id END, e.amount, p.currency,
-           p.created_at
-         FROM p, unnest($15::text[], $16::bigint[]) AS e(account, amount)
-       )
-       SELECT ${PAYMENT_COLUMNS} FROM p`,
-      uuidv7(), p.userId, p.product, p.templateId, p.authorId, p.checkoutId, p.split.gross, p.currency,
-      p.split.platformFee, p.split.stripeFee, p.split.authorNet, p.stripePaymentIntent, p.stripeInvoice,
-      p.stripeSubscription, entries.map((e) => e.account), entries.map((e) => e.amount))
+      `WITH ${paymentCtes(1, '')} SELECT ${PAYMENT_COLUMNS} FROM p`, ...paymentParams(uuidv7(), p))
     return rows[0] ?? null
   }
 
@@ -304,8 +317,94 @@ export class PaymentsRepository {
     return result
   }
 
+  /** Whether a Stripe event id was handled (one indexed read on the write pool: no ORM on the webhook's path). */
   async seen (eventId: string): Promise<boolean> {
-    return (await this.prisma.stripeEvent.findUnique({ where: { id: eventId }, select: { id: true } })) !== null
+    const seen = await this.pool.query({ name: 'billing-seen', text: 'SELECT 1 FROM stripe_events WHERE id = $1', values: [eventId] })
+    return (seen.rowCount ?? 0) > 0
+  }
+
+  /**
+   * The common case of a template sale in ONE autocommit statement, without a transaction's round trips: the
+   * event id, the payment and its ledger entries, the checkout completed, the entitlement granted for good and
+   * the events `eventsOf` makes (those whose subject is the payment's id are written with the payment, those
+   * of the entitlement's id with the grant). It applies only when none of it exists yet: this event id, a
+   * payment of this PaymentIntent, an entitlement row of this user and template (refunded before, say). Else it
+   * writes nothing and answers `other`: the caller applies the event in a transaction of the general path. A
+   * concurrent delivery of the same event waits on the event id's insert, then finds it (`duplicate`); a
+   * concurrent payment of the same PaymentIntent or grant of the same template leaves only the event id, as
+   * the general path would (the payment was recorded by the other, the entitlement is in force already).
+   */
+  async firstSale (
+    cause: { id: string, type: string, created: Date },
+    p: NewPayment & { templateId: string },
+    eventsOf: (payment: PaymentRow, entitlement: EntitlementRow) => readonly HoloEvent[]
+  ): Promise<'applied' | 'duplicate' | 'other'> {
+    const now = new Date()
+    const payment: PaymentRow = {
+      id: uuidv7(),
+      userId: p.userId,
+      product: p.product,
+      templateId: p.templateId,
+      authorId: p.authorId,
+      checkoutId: p.checkoutId,
+      amount: p.split.gross,
+      currency: p.currency,
+      platformFee: p.split.platformFee,
+      stripeFee: p.split.stripeFee,
+      authorNet: p.split.authorNet,
+      status: 'succeeded',
+      stripePaymentIntent: p.stripePaymentIntent,
+      stripeInvoice: p.stripeInvoice,
+      stripeSubscription: p.stripeSubscription,
+      createdAt: now,
+      refundedAt: null,
+      refundedBy: null
+    }
+    const entitlement: EntitlementRow = {
+      id: uuidv7(),
+      userId: p.userId,
+      product: p.product,
+      target: p.templateId,
+      templateId: p.templateId,
+      paymentId: payment.id,
+      stripeSubscription: null,
+      validUntil: null,
+      revokedAt: null,
+      revokedReason: null,
+      createdAt: now,
+      updatedAt: now
+    }
+    // Named: each connection parses and plans it once, not on every sale.
+    const { rows } = await this.pool.query<{ go: boolean, recorded: number, written: number }>({
+      name: 'billing-first-sale',
+      text: `WITH pre AS (
+         SELECT NOT EXISTS (SELECT 1 FROM stripe_events WHERE id = $1)
+           AND NOT EXISTS (SELECT 1 FROM payments WHERE stripe_payment_intent = $4)
+           AND NOT EXISTS (SELECT 1 FROM entitlements WHERE user_id = $5::uuid AND target = $6) AS go
+       ), ev AS (
+         INSERT INTO stripe_events (id, type, stripe_created) SELECT $1, $2, $3::timestamptz FROM pre WHERE pre.go
+         ON CONFLICT (id) DO NOTHING
+         RETURNING id
+       ), ${paymentCtes(9, 'FROM ev')}, c AS (
+         UPDATE checkouts SET status = 'complete' WHERE id = $7::uuid AND EXISTS (SELECT 1 FROM p)
+       ), e AS (
+         INSERT INTO entitlements (id, user_id, product, target, template_id, payment_id)
+         SELECT $8::uuid, p.user_id, p.product, $6, p.template_id, p.id FROM p
+         ON CONFLICT (user_id, target) DO NOTHING
+         RETURNING id
+       ), ${outboxCtes({
+         schema: this.schema,
+         param: 25,
+         only: 'i.subject IN (SELECT id::text FROM p UNION ALL SELECT id::text FROM e)'
+       })}
+       SELECT (SELECT go FROM pre) AS go, (SELECT count(*) FROM ev)::int AS recorded,
+         (SELECT count(*) FROM outbox_written)::int AS written`,
+      values: [cause.id, cause.type, cause.created, p.stripePaymentIntent, p.userId, p.templateId, p.checkoutId,
+        entitlement.id, ...paymentParams(payment.id, p), outboxParam(eventsOf(payment, entitlement))]
+    })
+    const r = rows[0] as { go: boolean, recorded: number, written: number }
+    if (r.written > 0) eventsCommitted(this.prisma)
+    return !r.go ? 'other' : r.recorded === 0 ? 'duplicate' : 'applied'
   }
 
   // ---- customers and checkouts ----

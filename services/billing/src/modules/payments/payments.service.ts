@@ -69,21 +69,31 @@ export class PaymentsService {
       this.o.log.warn({ paymentIntent: pi.id, stripeEvent: cause.id }, 'a PaymentIntent without a Holo template checkout; ignored')
       return await this.acknowledge(cause)
     }
+    const sale = {
+      userId: m.userId,
+      product: 'template' as const,
+      templateId: m.templateId,
+      authorId: m.authorId,
+      checkoutId: m.holoCheckoutId ?? null,
+      currency: pi.currency,
+      split: split(pi.amount, this.o.platformFeePercent, pi.stripeFee, true),
+      stripePaymentIntent: pi.id,
+      stripeInvoice: null,
+      stripeSubscription: null
+    }
+    // The common case (a new sale, not refunded) in one statement; anything else in the transaction below.
+    if (!pi.refunded) {
+      const outcome = await this.o.repo.firstSale(
+        { id: cause.id, type: cause.type, created: new Date(cause.created * 1000) }, sale,
+        (payment, entitlement) => [
+          paymentSucceeded(payment, payment.userId), ...entitlementChanged({ kind: 'granted', row: entitlement })
+        ])
+      if (outcome !== 'other') return outcome
+    }
     return await this.once(cause, async (w) => {
       const events: HoloEvent[] = []
       // Inserted unless that PaymentIntent was recorded already (then the existing row, locked, is used).
-      const inserted = await w.insertPayment({
-        userId: m.userId as string,
-        product: 'template',
-        templateId: m.templateId as string,
-        authorId: m.authorId as string,
-        checkoutId: m.holoCheckoutId ?? null,
-        currency: pi.currency,
-        split: split(pi.amount, this.o.platformFeePercent, pi.stripeFee, true),
-        stripePaymentIntent: pi.id,
-        stripeInvoice: null,
-        stripeSubscription: null
-      })
+      const inserted = await w.insertPayment(sale)
       const payment = inserted ?? await w.paymentByIntent(pi.id) as PaymentRow
       if (inserted !== null) {
         if (m.holoCheckoutId !== undefined) await w.completeCheckout(m.holoCheckoutId)
