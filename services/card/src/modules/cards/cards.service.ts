@@ -8,7 +8,7 @@ import { errors } from '../../errors.js'
 import type { EntitlementCheck } from '../entitlements/entitlements.repository.js'
 import type { TemplateRepository, TemplateRow } from '../templates/templates.repository.js'
 import {
-  listDimension, writerDimension, type CardCache, type CachedCard, type ListedCard, type ListRead, type ListStamp
+  listDimension, writerDimension, type CardCache, type CachedCard, type ListedCard, type ListRead
 } from './cards.cache.js'
 import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
 import {
