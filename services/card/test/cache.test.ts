@@ -177,7 +177,13 @@ t.test('cache: a reader that read before a write cannot fill the cache after it'
   })
   t.equal((await h.app.inject({ url })).json().title, 'New')
   const listed = {
-    id: card.id as string, ownerId: owner.id, templateId: null, tags: ['slow'], rarity: 'common', effect: undefined, text: 'slow'
+    id: card.id as string,
+    ownerId: owner.id,
+    templateId: null,
+    tags: ['slow'],
+    rarity: 'common',
+    effect: undefined,
+    text: 'slow'
   }
   const list = await cache.getList('k', 'g:slow')
   await cache.bumpLists([listed], 'changed')
@@ -242,7 +248,9 @@ t.test('cache: cards added since a page was filled are merged into it where a ne
   }
   interface Page { items: Array<{ title: string, likeCount: number }>, nextCursor: string | null }
   const page = async (limit: number, cursor?: string): Promise<Page> =>
-    (await app.inject({ url: `/api/v1/cards?q=${word}&limit=${limit}${cursor === undefined ? '' : `&cursor=${cursor}`}` })).json()
+    (await app.inject({
+      url: `/api/v1/cards?q=${word}&limit=${limit}${cursor === undefined ? '' : `&cursor=${cursor}`}`
+    })).json()
   const titles = (p: Page): string[] => p.items.map((c) => c.title)
   await page(3)
   // Another user's cards: one ranks first, one last; a like moves no card on a relevance page.

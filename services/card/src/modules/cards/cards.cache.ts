@@ -221,14 +221,15 @@ export class CardCache extends GenerationCache {
         return { page: undefined, refresh: 'none', stamp }
       }
       const expired = startedAt - entry.loadedAt >= this.o.listTtlSeconds * 1000
+      const behind = { page: entry.page, since: entry.filledAt, loadedAt: entry.loadedAt }
       if (wrote != null && Number(wrote) >= entry.filledAt) {
         this.counters.list.miss()
-        return { page: undefined, refresh: 'none', stamp, behind: expired ? undefined : { page: entry.page, since: entry.filledAt, loadedAt: entry.loadedAt } }
+        return { page: undefined, refresh: 'none', stamp, behind: expired ? undefined : behind }
       }
       this.counters.list.hit()
       const added = entry.soft !== stamp.soft && startedAt - entry.filledAt >= this.o.listRefreshMs
       const refresh = expired ? 'full' : added ? 'merge' : 'none'
-      return { page: entry.page, refresh, stamp, behind: { page: entry.page, since: entry.filledAt, loadedAt: entry.loadedAt } }
+      return { page: entry.page, refresh, stamp, behind }
     } catch (err) {
       this.o.log.warn({ err }, 'cache read failed; reading PostgreSQL')
       this.counters.list.miss()
@@ -243,7 +244,8 @@ export class CardCache extends GenerationCache {
   async addedSince (dim: string, since: number): Promise<string[] | undefined> {
     if (!this.usable()) return undefined
     try {
-      const ids = await this.o.redis.zrangebyscore(this.addedKey(dim), since - ADDED_MARGIN_MS, '+inf', 'LIMIT', 0, MAX_MERGED + 1)
+      const ids = await this.o.redis.zrangebyscore(
+        this.addedKey(dim), since - ADDED_MARGIN_MS, '+inf', 'LIMIT', 0, MAX_MERGED + 1)
       return ids.length > MAX_MERGED ? undefined : ids
     } catch (err) {
       this.o.log.warn({ err }, 'cache read failed; loading the page whole')
@@ -260,9 +262,10 @@ export class CardCache extends GenerationCache {
   ): Promise<void> {
     if (stamp === undefined || !this.usable()) return
     const life = this.listLifeSeconds
+    const entry = `${stamp.hard}\n${stamp.soft}\n${stamp.startedAt}\n${loadedAt ?? stamp.startedAt}\n${page}`
     try {
       await this.o.redis.multi()
-        .set(this.listKey(key), `${stamp.hard}\n${stamp.soft}\n${stamp.startedAt}\n${loadedAt ?? stamp.startedAt}\n${page}`, 'EX', life)
+        .set(this.listKey(key), entry, 'EX', life)
         // The generations must outlive the entry (see bumpLists).
         .expire(this.listHardKey(dim), life * 2)
         .expire(this.listSoftKey(dim), life * 2)

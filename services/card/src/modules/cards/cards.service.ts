@@ -8,7 +8,7 @@ import { errors } from '../../errors.js'
 import type { EntitlementCheck } from '../entitlements/entitlements.repository.js'
 import type { TemplateRepository, TemplateRow } from '../templates/templates.repository.js'
 import {
-  listDimension, writerDimension, type CardCache, type CachedCard, type ListedCard, type ListRead, type ListStamp
+  listDimension, writerDimension, type CardCache, type CachedCard, type ListedCard, type ListRead
 } from './cards.cache.js'
 import { DEFAULT_HOLO, normaliseTags, toCard, toHolo } from './cards.mappers.js'
 import {
@@ -367,7 +367,9 @@ export class CardService {
    * that found a full page by its words (a page of the typo-tolerant retry, or a short one that may be, is
    * loaded whole: a new card can turn it back into a search by words).
    */
-  private mergeBase (read: ListRead, filter: CardListFilter): { page: PageJson, since: number, loadedAt: number } | undefined {
+  private mergeBase (
+    read: ListRead, filter: CardListFilter
+  ): { page: PageJson, since: number, loadedAt: number } | undefined {
     if (read.behind === undefined || filter.sort === 'popular') return undefined
     const p = decodePage(read.behind.page)
     if (p === undefined) return undefined
@@ -387,7 +389,8 @@ export class CardService {
     const added = await this.d.cache.addedSince(dim, base.since)
     if (added === undefined) return undefined
     const among = [...new Set([...base.page.ids, ...added])]
-    const rows = await this.d.cards.list({ ...filter, text: filter.text === undefined ? undefined : { ...filter.text }, among })
+    const text = filter.text === undefined ? undefined : { ...filter.text }
+    const rows = await this.d.cards.list({ ...filter, text, among })
     const found = new Set(rows.map((r) => r.id))
     if (base.page.ids.some((id) => !found.has(id))) return undefined
     // Every card past the page's own was past its end before: there is more when there was.
