@@ -31,6 +31,11 @@ export interface EventSpec<
   actorIs: string
   description: string
   data: S
+  /**
+   * `false` for aggregates that record nobody's action (counted views): the audit log, which answers who did
+   * what, leaves them out; every other type is audited.
+   */
+  audited?: false
 }
 
 // Keeps each entry's literal types (producer, actor rule, data schema) for the types derived below.
@@ -312,8 +317,9 @@ export const catalogue = {
     producer: 'card',
     subject: 'card id',
     actor: 'none',
-    actorIs: 'nobody: views are counted in Redis and published in aggregate',
+    actorIs: 'nobody: each card service instance counts views in memory and publishes them in aggregate',
     description: 'Views of a card by anyone but its owner, counted over [from, to).',
+    audited: false,
     data: Type.Object({
       views: Type.Integer({ minimum: 1, description: 'Views in the interval' }),
       from: Type.String({ format: 'date-time', description: 'Start of the interval (inclusive)' }),
@@ -506,6 +512,9 @@ export const eventTypes = Object.keys(catalogue) as EventType[]
 export function isEventType (type: unknown): type is EventType {
   return typeof type === 'string' && Object.hasOwn(catalogue, type)
 }
+
+/** The types the audit log records: every type but the aggregates marked `audited: false`. */
+export const auditedTypes: EventType[] = eventTypes.filter((t) => (catalogue[t] as EventSpec).audited !== false)
 
 /** The types a producer publishes. */
 export function typesOf (producer: Producer): EventType[] {

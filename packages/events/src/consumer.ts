@@ -361,6 +361,11 @@ export async function startConsumer<T extends EventType = EventType> (options: C
       const job: Job = { item, event, done: false }
       held.add(heldKey(item))
       unsettled++
+      if (types !== undefined && !types.has(event.type)) {
+        // Not read by this consumer: acknowledged at once, without a place in a chain or a transaction.
+        settle(job, 'skipped')
+        continue
+      }
       const key = orderKey(event)
       if (key === null) first.push(job)
       else {

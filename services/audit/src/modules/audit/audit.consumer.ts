@@ -1,9 +1,10 @@
-// The audit group of the bus: every event of every producer, appended to the log once.
+// The audit group of the bus: every audited event of every producer (all but aggregates such as counted views),
+// appended to the log once.
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
 import {
-  PRODUCERS, consumerSettings, postgresApplied, startConsumer, type Consumer, type EventsLogger
+  PRODUCERS, auditedTypes, consumerSettings, postgresApplied, startConsumer, type Consumer, type EventsLogger
 } from '@holo/events'
 import type { Config } from '../../config.js'
 import { appendEvent } from './audit.appender.js'
@@ -30,6 +31,7 @@ export async function startAuditConsumer (o: AuditConsumerOptions): Promise<Cons
     streams: auditStreams(o.config.EVENTS_STREAM_PREFIX),
     consumerName: o.consumerName,
     applied: postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }),
+    types: auditedTypes,
     handle: async (event, tx) => {
       // postgresApplied always hands over its transaction.
       if (tx === undefined) throw new Error('the audit consumer needs the effect-once transaction')
