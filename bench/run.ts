@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { startBenchStack } from './lib/bench-stack.js'
-import { login, makeImages, registerUsers, renewTokens, seedCards, uploadFiles } from './lib/seed.js'
+import { login, makeImages, registerUsers, renewTokens, seedCards, uploadFiles, vacuum } from './lib/seed.js'
 import { scenarios, type BenchData, type Scenario, type ScenarioRun, type Target } from './lib/scenarios.js'
 import { openLoop } from './lib/open-loop.js'
 import { describeKinds, describeOpenLoop, renderMarkdown, type Row } from './lib/report.js'
@@ -185,6 +185,9 @@ try {
   }
 
   async function measure (s: Scenario, target: Target, base: string, round?: number): Promise<void> {
+    // Each scenario starts on a vacuumed database, as autovacuum would keep it (off on these machines: seed.ts).
+    const vacuumMs = await vacuum(stack.adminUrl)
+    if (vacuumMs > 1000) log(`vacuum before ${s.name}: ${vacuumMs} ms`)
     if (Date.now() - tokensAt > 10 * 60_000) {
       await renewTokens(stack.direct.auth, users)
       tokensAt = Date.now()
