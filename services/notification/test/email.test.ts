@@ -114,3 +114,27 @@ t.test('security mail, gathering, unsubscribe', async (t) => {
   t.equal(await ta.app.notifications.emails.tick(), 0)
   t.equal((await messagesTo(mail, address)).length, 4)
 })
+
+t.test('an address the mail server refuses for good: the mail is dropped, not retried', async (t) => {
+  const mail = await testMail(t)
+  const ta = await buildTestApp(t, {
+    SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`, PUBLIC_URL: 'https://holo.example'
+  })
+  const user = ta.user()
+  // Seen in a development database: an address MailDev refuses at RCPT TO (501, bad syntax).
+  await ta.publish(withSeq(makeEvent('holo.user.registered.v1', {
+    subject: user.id, actorId: user.id, data: { email: "}y'@z!kk|c47", username: 'refused' }
+  }), 1))
+  await ta.publish(makeEvent('holo.user.password_changed.v1', { subject: user.id, actorId: user.id, data: {} }))
+  await ta.drained()
+  const left = async (): Promise<unknown> => (await ta.deps.pool.query<{ items: number, due: boolean }>(
+    `SELECT (SELECT count(*)::int FROM email_items WHERE user_id = $1) AS items,
+            EXISTS (SELECT 1 FROM email_schedules WHERE user_id = $1 AND due_at IS NOT NULL) AS due`,
+    [user.id])).rows[0]
+  // The commit wakes the job at once; a pass of our own as well, whichever takes the schedule first.
+  await ta.app.notifications.emails.tick()
+  await eventually(async () => JSON.stringify(await left()) === JSON.stringify({ items: 0, due: false }),
+    'the refused mail is done with')
+  t.same(await left(), { items: 0, due: false }, 'nothing of it is left to send again (a retry keeps it due)')
+  t.equal(await ta.app.notifications.emails.tick(), 0)
+})

@@ -40,6 +40,14 @@ const TYPE_NOUNS: Record<NotificationType, string> = {
   'security.roles_changed': 'role changes'
 }
 
+/** An SMTP server's permanent refusal (5xx) of the recipient at RCPT TO, as nodemailer reports it. */
+function refusedRecipient (err: unknown): err is { response?: string } {
+  if (typeof err !== 'object' || err === null) return false
+  const e = err as { code?: unknown, command?: unknown, responseCode?: unknown }
+  return e.code === 'EENVELOPE' && e.command === 'RCPT TO' && typeof e.responseCode === 'number' &&
+    e.responseCode >= 500 && e.responseCode < 600
+}
+
 export class EmailJob {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<number> | undefined
@@ -122,7 +130,17 @@ export class EmailJob {
     const mail = security || items.length === 1
       ? this.single(to, first, security ? undefined : s)
       : this.digest(to, items, s)
-    await this.o.mailer.send(mail)
+    try {
+      await this.o.mailer.send(mail)
+    } catch (err) {
+      if (!refusedRecipient(err)) throw err
+      // The server refused the address itself for good: sending again cannot succeed, so this mail is dropped
+      // (a server that is down or refuses our login is not this, and is tried again).
+      this.o.log.warn({ userId: s.userId, type: s.type, count: items.length, response: err.response },
+        'the mail server refused this user\'s address for good: mail dropped')
+      await repo.done(s, ids, false)
+      return 0
+    }
     const kind = !security && items.length > 1 ? 'digest' : 'single'
     this.o.counters.emailsSent.inc({ type: s.type, kind })
     if (kind === 'digest') this.o.counters.emailsGathered.inc({ type: s.type }, items.length)
