@@ -389,8 +389,7 @@ export class CardService {
     const added = await this.d.cache.addedSince(dim, base.since)
     if (added === undefined) return undefined
     const among = [...new Set([...base.page.ids, ...added])]
-    const text = filter.text === undefined ? undefined : { ...filter.text }
-    const rows = await this.d.cards.list({ ...filter, text, among })
+    const rows = await this.d.cards.list({ ...filter, among })
     const found = new Set(rows.map((r) => r.id))
     if (base.page.ids.some((id) => !found.has(id))) return undefined
     // Every card past the page's own was past its end before: there is more when there was.
@@ -404,14 +403,15 @@ export class CardService {
 
   /** A page of cards matching the filter; a first-page search that finds nothing retries with typo tolerance. */
   private async loadPage (filter: CardListFilter): Promise<PageJson> {
-    let rows = await this.d.cards.list(filter)
+    let f = filter
+    let rows = await this.d.cards.list(f)
     // Nothing matched the words as typed: try titles with a typo (first page only; its cursors carry the mode).
-    if (rows.length === 0 && filter.text !== undefined && filter.after === undefined) {
-      filter.text.fuzzy = true
-      rows = await this.d.cards.list(filter)
+    if (rows.length === 0 && f.text !== undefined && f.after === undefined) {
+      f = { ...f, text: { ...f.text, fuzzy: true } }
+      rows = await this.d.cards.list(f)
     }
-    const fuzzy = filter.text?.fuzzy ?? false
-    const found = page(rows, filter.limit, toCard, (r) => cursorOf(filter.sort, r, fuzzy))
+    const fuzzy = f.text?.fuzzy ?? false
+    const found = page(rows, f.limit, toCard, (r) => cursorOf(f.sort, r, fuzzy))
     return toPageJson(found.items, found.nextCursor)
   }
 
