@@ -169,10 +169,20 @@ async function xadd (p: Publisher, rows: OutboxRow[]): Promise<void> {
 const lockSql = (wait: boolean): string =>
   `SELECT ${wait ? 'pg_advisory_xact_lock' : 'pg_try_advisory_xact_lock'}($1, hashtext($2))${wait ? '' : ' AS ok'}`
 
+/**
+ * The pass's lock, and its commit made asynchronous (`synchronous_commit` off for this transaction only): the
+ * commit does not wait for its WAL flush, which every producer's own commit is already waiting on. Its only
+ * write is the rows' sent mark; a PostgreSQL crash that loses it leaves the rows unsent, and the next pass
+ * publishes them again, which the bus allows anyway (consumers deduplicate by id). A later synchronous commit
+ * flushes the WAL up to itself, the mark included, so a mark is never lost behind a write that survived.
+ */
+const passLockSql = `SELECT set_config('synchronous_commit', 'off', true),
+  pg_try_advisory_xact_lock($1, hashtext($2)) AS ok`
+
 /** One pass: publishes up to batchSize unsent rows. `busy` when another instance holds the lock. */
 async function publishPass (p: Publisher): Promise<{ published: number, full: boolean, busy: boolean }> {
   return await inTransaction(p.pool, async (client) => {
-    const lock = await client.query<{ ok: boolean }>(lockSql(false), [LOCK_NAMESPACE, p.schema])
+    const lock = await client.query<{ ok: boolean }>(passLockSql, [LOCK_NAMESPACE, p.schema])
     if (lock.rows[0]?.ok !== true) return { published: 0, full: false, busy: true }
     // The rows are marked sent by the statement that takes them (one round trip less); a failed XADD rolls the
     // mark back with the transaction. SKIP LOCKED is belt and braces: under the advisory lock nobody else locks

@@ -219,6 +219,38 @@ t.test('concurrent writers to one entity: its events carry 1..n in commit order'
     'the stream holds the card\'s events as 1..100: no gap, no repeat, none out of order')
 })
 
+t.test('a pass commits its sent marks without waiting for the WAL flush, and only its own transaction', async (t) => {
+  const schema = await db.schema('card')
+  const { redis, prefix } = await sharedRedis(t)
+  // The relay's own pool (one connection LISTENs, one runs the passes): every statement seen is the relay's.
+  const relayPool = db.pool(2)
+  const seen: string[] = []
+  relayPool.on('connect', (c) => {
+    const query = c.query.bind(c) as (...args: unknown[]) => unknown
+    c.query = ((...args: unknown[]) => {
+      const first = args[0]
+      seen.push(typeof first === 'string' ? first : String((first as { text?: string }).text))
+      return query(...args)
+    }) as typeof c.query
+  })
+  const relay = await startRelay({ pool: relayPool, schema, redis, streamPrefix: prefix })
+  relays(t, relay)
+  await transaction(schema, [liked(randomUUID())])
+  t.ok(await eventually(async () => await redis.xlen(`${prefix}card`) === 1), 'the event arrives')
+  await relay.stop()
+  const pass = seen.findIndex((q) => q.includes('SET sent_at'))
+  t.ok(pass > 0, 'a pass marked the row sent')
+  const begin = seen.lastIndexOf('BEGIN', pass)
+  t.match(seen.slice(begin, pass).join('\n'), /set_config\('synchronous_commit', 'off', true\)/,
+    'the pass turned synchronous commit off before its mark')
+  const sessions = await Promise.all([relayPool.connect(), relayPool.connect()])
+  const settings = await Promise.all(sessions.map(async (c) => (await c.query('SHOW synchronous_commit')).rows[0]))
+  for (const c of sessions) c.release()
+  t.same(settings, [{ synchronous_commit: 'on' }, { synchronous_commit: 'on' }],
+    'the pooled connections are back to synchronous commits')
+  t.same((await outboxRows(schema)).map((r) => r.sent), [true], 'the mark is committed')
+})
+
 t.test('writeOutbox runs in any driver\'s transaction and writes nothing when one event is bad', async (t) => {
   const schema = await db.schema('card')
   const c = await pool.connect()
