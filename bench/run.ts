@@ -33,6 +33,7 @@ import { describeKinds, describeOpenLoop, renderMarkdown, type Row } from './lib
 import { EVENT_SCENARIOS, runEventScenarios, type EventsRow } from './lib/events-bench.js'
 import { NOTIFICATION_SCENARIOS, runNotificationScenarios, type NotificationRow } from './lib/notification-bench.js'
 import { BILLING_SCENARIOS, runBillingBench, type BillingRow } from './lib/billing-bench.js'
+import { CpuMeter, describeCpu, type CpuSnapshot } from './lib/cpu.js'
 
 const USAGE = `pnpm bench [--quick] [--duration S] [--warmup S] [--connections N] [--cards N]
            [--scenarios a,b,...] [--targets direct,gateway] [--streams N]
@@ -95,6 +96,13 @@ const stack = await startBenchStack({
     card: {},
     file: { FILE_QUOTA_BYTES: String(1024 ** 4) }
   }
+})
+// Each scenario's CPU per request, by part of the stack (lib/cpu.ts); the load generator is this process.
+const cpuMeter = new CpuMeter({
+  pids: { ...stack.pids, 'load generator': process.pid },
+  adminUrl: stack.adminUrl,
+  database: process.env.BENCH_DATABASE ?? 'holo_bench',
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 })
 
 const rows: Row[] = []
@@ -202,6 +210,7 @@ try {
     log(`${s.name.padEnd(24)} ${label.padEnd(10)} ${String(row.requestsPerSec).padStart(7)} req/s  p50 ${row.p50Ms} ms  p99 ${row.p99Ms} ms  errors ${row.errors}  non2xx ${row.non2xx}`)
     if (row.byKind !== undefined) log(`  by kind: ${describeKinds(row.byKind)}`)
     if (row.openLoop !== undefined) log(`  open loop: ${describeOpenLoop(row)}`)
+    if (row.cpuMsPerRequest !== undefined) log(`  CPU per request: ${describeCpu(row.cpuMsPerRequest)}`)
   }
 } finally {
   await stack.stop()
@@ -215,10 +224,12 @@ async function closedLoop (s: Scenario, target: Target, base: string, run: Scena
   if (warmup > 0) await autocannon({ ...options, duration: warmup })
   tally?.reset()
   const cpuBefore = process.cpuUsage()
+  const stackBefore = await cpuMeter.start()
   const t0 = performance.now()
   const result = await autocannon({ ...options, duration })
   const wallMs = performance.now() - t0
   const cpu = process.cpuUsage(cpuBefore)
+  const cpuMsPerRequest = await cpuMeter.perRequest(stackBefore, result.requests.total)
   return {
     scenario: s.name,
     target,
@@ -233,7 +244,8 @@ async function closedLoop (s: Scenario, target: Target, base: string, run: Scena
     timeouts: result.timeouts,
     non2xx: result.non2xx,
     loadGeneratorCpuPct: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100),
-    byKind: tally?.summary()
+    byKind: tally?.summary(),
+    cpuMsPerRequest
   }
 }
 
@@ -243,6 +255,7 @@ async function closedLoop (s: Scenario, target: Target, base: string, run: Scena
  */
 async function fixedRate (s: Scenario, target: Target, base: string, run: ScenarioRun, rate: number): Promise<Row> {
   if (run.next === undefined) throw new Error(`${s.name}: a fixed rate needs a run that draws its requests (next)`)
+  let stackBefore: Promise<CpuSnapshot> | undefined
   const r = await openLoop({
     origin: new URL(base).origin,
     rate,
@@ -250,8 +263,10 @@ async function fixedRate (s: Scenario, target: Target, base: string, run: Scenar
     durationS: duration,
     connections,
     next: run.next,
-    tally: run.tally
+    tally: run.tally,
+    onMeasured: () => { stackBefore = cpuMeter.start() }
   })
+  const cpuMsPerRequest = stackBefore === undefined ? undefined : await cpuMeter.perRequest(await stackBefore, r.answered)
   return {
     scenario: s.name,
     target,
@@ -275,7 +290,8 @@ async function fixedRate (s: Scenario, target: Target, base: string, run: Scenar
       sendLagMaxMs: r.sendLag.max,
       errorSamples: r.errorSamples
     },
-    byKind: run.tally?.summary()
+    byKind: run.tally?.summary(),
+    cpuMsPerRequest
   }
 }
 

@@ -29,6 +29,8 @@ export interface OpenLoopOptions {
   next: () => Drawn
   /** Gets the measured answers by kind; latency from the due instant, as for the totals. */
   tally?: Tally
+  /** Called as the first measured request is due (after the warm-up's). */
+  onMeasured?: () => void
 }
 
 export interface OpenLoopResult {
@@ -163,7 +165,10 @@ export async function openLoop (o: OpenLoopOptions): Promise<OpenLoopResult> {
     const tick = (): void => {
       const now = performance.now()
       while (i < total && start + i * interval <= now) {
-        if (i === warmupCount) cpuBefore = process.cpuUsage()
+        if (i === warmupCount) {
+          cpuBefore = process.cpuUsage()
+          o.onMeasured?.()
+        }
         send(i, start + i * interval, now)
         i++
       }

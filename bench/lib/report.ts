@@ -1,3 +1,4 @@
+import { describeCpu } from './cpu.js'
 import type { EventsRow } from './events-bench.js'
 import type { NotificationRow } from './notification-bench.js'
 import type { BillingRow } from './billing-bench.js'
@@ -41,6 +42,8 @@ export interface Row {
   ratioToCardGetCached?: number
   /** A mix's answers by kind of request. */
   byKind?: Record<string, KindSummary>
+  /** Milliseconds of CPU per answered request over the measured part, by part of the stack, and `total` (lib/cpu.ts). */
+  cpuMsPerRequest?: Record<string, number>
 }
 
 /** One kind of request in a mix: its answers, their average latency (ms) and how many of each status. */
@@ -106,6 +109,13 @@ export function renderMarkdown (r: Report): string {
         'bound is out is not sent and counts as an error. Their percentiles are exact (every latency kept), to ' +
         'the hundredth of a ms; autocannon\'s are whole ms, rounded down, both over 2xx answers only.')
     }
+  }
+  const costed = r.rows.filter((x) => x.cpuMsPerRequest !== undefined)
+  if (costed.length > 0) {
+    lines.push('', 'CPU per answered request over each measured part, in ms, by part of the stack (/proc times of ' +
+      'each service, its PostgreSQL backends `pg:<service>`, nginx, the shared Redis and the load generator; ' +
+      'lib/cpu.ts). Throughput moves with whatever else the machine runs; this moves far less.', '')
+    for (const x of costed) lines.push(`- ${x.scenario} (${x.target}): ${describeCpu(x.cpuMsPerRequest ?? {})}`)
   }
   const compared = r.rows.filter((x) => x.ratioToBefore !== undefined)
   if (compared.length > 0 && r.before !== undefined) {
