@@ -7,6 +7,7 @@
 //              [--profile card,...]  (V8 CPU profiles to bench/results/profiles) [--connections N] [--cards N]
 //              [--scenarios a,b,...] [--targets direct,gateway]
 //              [--streams N]  (notification-idle-streams: how many; default 10,000, 1,000 with --quick)
+//              [--like-rate N]  (notification-delivery: likes per second; default 200, the goal's rate)
 //              [--before DIR] [--ab-rounds N]  (the card scenarios marked compareBefore also against DIR's card service)
 //
 // The event bus's scenarios (events-throughput, events-latency: lib/events-bench.ts) and the live notifications'
@@ -36,7 +37,7 @@ import { BILLING_SCENARIOS, runBillingBench, type BillingRow } from './lib/billi
 import { CpuMeter, describeCpu, type CpuSnapshot } from './lib/cpu.js'
 
 const USAGE = `pnpm bench [--quick] [--duration S] [--warmup S] [--connections N] [--cards N]
-           [--scenarios a,b,...] [--targets direct,gateway] [--streams N]
+           [--scenarios a,b,...] [--targets direct,gateway] [--streams N] [--like-rate N]
            [--profile card,...] [--before DIR] [--ab-rounds N]
 scenarios: ${[...scenarios.map((s) => s.name), ...EVENT_SCENARIOS, ...NOTIFICATION_SCENARIOS, ...BILLING_SCENARIOS].join(', ')}
 (bench/run.ts's opening comment says what each option does)`
@@ -54,7 +55,8 @@ const { values: flags } = parseArgs({
     targets: { type: 'string', default: 'direct,gateway' },
     before: { type: 'string' },
     'ab-rounds': { type: 'string' },
-    streams: { type: 'string' }
+    streams: { type: 'string' },
+    'like-rate': { type: 'string' }
   }
 })
 if (flags.help === true) {
@@ -171,6 +173,8 @@ try {
       quick,
       duration,
       streams: flags.streams === undefined ? undefined : Number(flags.streams),
+      likeRate: flags['like-rate'] === undefined ? undefined : Number(flags['like-rate']),
+      cpu: cpuMeter,
       log
     })
   }

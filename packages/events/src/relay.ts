@@ -30,7 +30,7 @@ import {
 } from './observe.js'
 import { outboxChannel, qualified, type Queryable } from './outbox.js'
 import { busConnection, closeConnection, DEFAULT_STREAM_PREFIX } from './redis.js'
-import { inTransaction } from './pg.js'
+import { inTransaction, preparedQuery } from './pg.js'
 
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000
 
@@ -182,12 +182,12 @@ const passLockSql = `SELECT set_config('synchronous_commit', 'off', true),
 /** One pass: publishes up to batchSize unsent rows. `busy` when another instance holds the lock. */
 async function publishPass (p: Publisher): Promise<{ published: number, full: boolean, busy: boolean }> {
   return await inTransaction(p.pool, async (client) => {
-    const lock = await client.query<{ ok: boolean }>(passLockSql, [LOCK_NAMESPACE, p.schema])
+    const lock = await preparedQuery<{ ok: boolean }>(client, passLockSql, [LOCK_NAMESPACE, p.schema])
     if (lock.rows[0]?.ok !== true) return { published: 0, full: false, busy: true }
     // The rows are marked sent by the statement that takes them (one round trip less); a failed XADD rolls the
     // mark back with the transaction. SKIP LOCKED is belt and braces: under the advisory lock nobody else locks
     // these rows. RETURNING keeps no order: the rows are sorted here (created_at as text keeps microseconds).
-    const taken = await client.query<OutboxRow & { at: string }>(
+    const taken = await preparedQuery<OutboxRow & { at: string }>(client,
       `UPDATE ${p.table} o SET sent_at = now() FROM (
          SELECT id FROM ${p.table} WHERE sent_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED) n
        WHERE o.id = n.id

@@ -3,7 +3,7 @@
 // instance by a transaction-level advisory lock: the last row's hash is read, and the new row written, by one
 // transaction at a time, and the lock goes with its commit or rollback.
 import type pg from 'pg'
-import type { HoloEvent } from '@holo/events'
+import { preparedQuery, type HoloEvent } from '@holo/events'
 import { GENESIS_HASH, entryHash, type ChainedContent } from './audit.chain.js'
 import { typeNameOf } from './audit.types.js'
 
@@ -16,9 +16,9 @@ interface HeadRow { seq: string | null, hash: string | null, logged: boolean, ti
 
 export async function appendEvent (tx: pg.PoolClient, event: HoloEvent): Promise<AppendResult> {
   // Its own statement: a read in the same statement would use a snapshot taken before the lock was granted.
-  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || \'.audit_log\'))', [CHAIN_LOCK_KEY])
+  await preparedQuery(tx, 'SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || \'.audit_log\'))', [CHAIN_LOCK_KEY])
   // PostgreSQL reads the time as it will store it (timestamptz(3) rounds), so the hash covers the stored value.
-  const { rows: [head] } = await tx.query<HeadRow>(
+  const { rows: [head] } = await preparedQuery<HeadRow>(tx,
     `SELECT last.seq, last.hash, EXISTS (SELECT 1 FROM audit_log WHERE id = $1) AS logged,
             $2::timestamptz(3) AS time, clock_timestamp()::timestamptz(3) AS recorded_at
        FROM (SELECT 1) AS one
@@ -46,7 +46,7 @@ export async function appendEvent (tx: pg.PoolClient, event: HoloEvent): Promise
     prevHash: head.hash ?? GENESIS_HASH
   }
   const hash = entryHash(content)
-  await tx.query(
+  await preparedQuery(tx,
     `INSERT INTO audit_log (seq, id, type, type_name, source, subject, actor_id, time, request_id, ip, traceparent,
                             subject_seq, data, recorded_at, prev_hash, hash)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::jsonb, $14, $15, $16)`,

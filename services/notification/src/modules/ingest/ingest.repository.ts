@@ -3,6 +3,7 @@
 // taken in one order (a like group's advisory lock, then inbox heads sorted by user id) so instances never
 // deadlock each other.
 import type pg from 'pg'
+import { preparedQuery } from '@holo/events'
 import { after, uuidv7, ZERO_ID } from '../../ids.js'
 import type {
   Channels, NotificationContent, NotificationItem, NotificationType
@@ -101,17 +102,6 @@ const toCard = (row: CardRow): CardEntry => ({
   templateId: row.template_id
 })
 
-const statementNames = new Map<string, string>()
-/** A stable name per statement text: `ingest_<n>` in order of first use. */
-function statementName (text: string): string {
-  let name = statementNames.get(text)
-  if (name === undefined) {
-    name = `ingest_${statementNames.size}`
-    statementNames.set(text, name)
-  }
-  return name
-}
-
 interface NotificationRow {
   id: string
   type: string
@@ -142,7 +132,7 @@ export class IngestRepository {
   private async query<R extends pg.QueryResultRow = pg.QueryResultRow> (
     text: string, values: unknown[] = []
   ): Promise<pg.QueryResult<R>> {
-    return await this.tx.query<R>({ name: statementName(text), text, values })
+    return await preparedQuery<R>(this.tx, text, values)
   }
 
   // Users
