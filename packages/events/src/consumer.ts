@@ -341,7 +341,11 @@ export async function startConsumer<T extends EventType = EventType> (options: C
     }
     notify()
   }
-  const single = async (job: Job): Promise<void> => { settle(job, await handleOne(job.item, job.event)) }
+  const single = async (job: Job): Promise<void> => {
+    // Settled already (skipped or dead-lettered before its batch failed): nothing left to do.
+    if (job.done) return
+    settle(job, await handleOne(job.item, job.event))
+  }
 
   /** Queues entries read, claimed or due for a retry. */
   const dispatch = async (items: Item[]): Promise<void> => {
@@ -404,56 +408,97 @@ export async function startConsumer<T extends EventType = EventType> (options: C
   }
 
   /**
-   * Chains in one transaction (one COMMIT for all their events): the first one taken, then more while the
-   * transaction holds fewer than `transactionEvents` events and others are ready (the null-keyed chain always
-   * alone). When an event fails, the transaction rolls back: the events it had applied are applied again one
-   * transaction each, the failure counts as that event's attempt, and the rest of its chain follows one by one.
-   * Outcomes (metrics, acknowledgements) are settled only after the commit.
+   * Keyed chains taken back unstarted after their batch failed: queued again, ahead of what came for their key
+   * since (the null-keyed chain is only ever a batch's first, never taken back).
+   */
+  const requeue = (chains: Chain[]): void => {
+    for (const c of chains) {
+      keyed.set(c.key, [...c.jobs, ...keyed.get(c.key) ?? []])
+      running.delete(c.key)
+    }
+    notify()
+  }
+
+  /**
+   * Chains in one transaction (one COMMIT for all their events), in rounds: the ready chains are taken while the
+   * transaction holds fewer than `transactionEvents` events (the null-keyed chain always alone), their events are
+   * recorded in applied_events in one statement (when the store can), then applied chain by chain; then the
+   * chains that became ready meanwhile. When an event fails, the transaction rolls back: the events it had
+   * applied are applied again one transaction each, the failure counts as that event's attempt, the rest of its
+   * chain follows one by one, and the round's chains not started yet go back to the queue. Outcomes (metrics,
+   * acknowledgements) are settled only after the commit.
    */
   const applyBatch = async (batch: NonNullable<typeof batchEffects>, start: Chain, taken: Chain[]): Promise<void> => {
     const ran: Array<{ job: Job, applied: boolean, seconds: number }> = []
     let current: { chain: Job[], index: number } | undefined
     let failing: { job: Job, err: unknown } | undefined
     let notPostgres: unknown
+    /** The round's chains, and how many of them were started. */
+    let round: Chain[] = [start]
+    let started = 0
     const began = performance.now()
     const limit = Math.min(transactionEvents, batchSize)
+    /** More ready chains while the transaction's events stay under the limit. */
+    const more = (events: number): Chain[] => {
+      const chains: Chain[] = []
+      for (let n = events; n < limit;) {
+        const chain = take()
+        if (chain === undefined) break
+        taken.push(chain)
+        chains.push(chain)
+        n += chain.jobs.length
+      }
+      return chains
+    }
     try {
-      await batch(group, async (run) => {
-        for (let chain: Chain | undefined = start; chain !== undefined;) {
-          for (const [index, job] of chain.jobs.entries()) {
-            current = { chain: chain.jobs, index }
-            let early: Outcome | undefined
-            try {
-              early = await settledBefore(job.item, job.event)
-            } catch (err) {
-              notPostgres = err
-              throw err
-            }
-            if (early !== undefined) {
-              // Needs nothing of the transaction (and a dead letter is acknowledged already).
-              settle(job, early)
-              continue
-            }
-            const delivery = deliveryOf(job.item)
-            const started = performance.now()
-            try {
-              const applied = await run(job.event.id, async (tx) => { await options.handle(job.event, tx, delivery) })
-              ran.push({ job, applied, seconds: (performance.now() - started) / 1000 })
-            } catch (err) {
-              failing = { job, err }
-              throw err
+      await batch(group, async (run, recordAhead) => {
+        if (start.key !== FIRST) round.push(...more(start.jobs.length))
+        while (round.length > 0) {
+          // Settled before the transaction's work: a type this consumer skips, an entry delivered too often.
+          const ids: string[] = []
+          for (const chain of round) {
+            for (const job of chain.jobs) {
+              let early: Outcome | undefined
+              try {
+                early = await settledBefore(job.item, job.event)
+              } catch (err) {
+                notPostgres = err
+                throw err
+              }
+              if (early === undefined) ids.push(job.event.id)
+              else settle(job, early)
             }
           }
-          // Whole chains only; the null-keyed chain alone.
-          if (ran.length >= limit || start.key === FIRST) break
-          chain = take()
-          if (chain !== undefined) taken.push(chain)
+          if (recordAhead !== undefined && ids.length > 1) await recordAhead(ids)
+          for (const [c, chain] of round.entries()) {
+            started = c + 1
+            for (const [index, job] of chain.jobs.entries()) {
+              current = { chain: chain.jobs, index }
+              if (job.done) continue
+              const delivery = deliveryOf(job.item)
+              const t0 = performance.now()
+              try {
+                const applied = await run(job.event.id, async (tx) => { await options.handle(job.event, tx, delivery) })
+                ran.push({ job, applied, seconds: (performance.now() - t0) / 1000 })
+              } catch (err) {
+                failing = { job, err }
+                throw err
+              }
+            }
+          }
+          current = undefined
+          if (start.key === FIRST) break
+          round = more(ran.length)
+          started = 0
         }
-        current = undefined
       })
     } catch (err) {
       // Redis failed while dead-lettering: leave the entries pending, as the per-event path does.
       if (notPostgres !== undefined) throw notPostgres
+      // The first chain is not taken back: when it did not start, it is applied event by event below.
+      const unstarted = round.slice(started).filter((c) => c !== start)
+      for (const c of unstarted) taken.splice(taken.indexOf(c), 1)
+      requeue(unstarted)
       for (const { job } of ran) await single(job)
       if (failing !== undefined) {
         const { job } = failing
@@ -462,13 +507,13 @@ export async function startConsumer<T extends EventType = EventType> (options: C
         if (batchConflict(failing.err)) await single(job)
         else settle(job, await failed(job.item, job.event, failing.err))
       }
-      // The rest of the failing chain, or (nothing was taken: the connection or BEGIN failed) the first chain,
-      // event by event, so that the attempts count and back off as they do without batches.
+      // The rest of the failing chain, or (nothing was started: the connection, BEGIN or the record failed) the
+      // first chain, event by event, so that the attempts count and back off as they do without batches.
       const { chain, index } = current ?? { chain: start.jobs, index: -1 }
       for (const job of chain.slice(index + 1)) await single(job)
       return
     }
-    // Committed: each applied event's own time plus its share of BEGIN and COMMIT.
+    // Committed: each applied event's own time plus its share of BEGIN, the records and COMMIT.
     const own = ran.reduce((sum, r) => sum + r.seconds, 0)
     const share = Math.max(0, (performance.now() - began) / 1000 - own) / Math.max(1, ran.length)
     for (const { job, applied, seconds } of ran) {

@@ -56,6 +56,12 @@ export interface EffectBatch {
    * a throw the transaction is unusable: let the error leave the batch, which rolls everything back.
    */
   run: <T>(eventId: string, fn: (tx: pg.PoolClient) => Promise<T>) => Promise<EffectResult<T>>
+  /**
+   * Records several events at once (one statement, in id order so that two transactions recording overlapping
+   * ids take their locks in one order); their `run` then records nothing more: it runs the effect of an id this
+   * recorded and skips one that was recorded already.
+   */
+  recordAhead: (eventIds: readonly string[]) => Promise<void>
 }
 
 /**
@@ -73,13 +79,24 @@ export async function withEffectsOnce<R> (
 ): Promise<R> {
   return await inTransaction(pool, async (client) => {
     let busy = false
+    /** Ids recorded ahead and not run yet → whether this transaction recorded them (false: applied before). */
+    const ahead = new Map<string, boolean>()
     return await fn({
+      recordAhead: async (eventIds) => {
+        const ids = [...new Set(eventIds.map((id) => id.toLowerCase()))].filter((id) => !ahead.has(id)).sort()
+        if (ids.length === 0) return
+        const recorded = new Set((await recordMany(client, group, ids, options)).rows.map((r) => r.event_id))
+        for (const id of ids) ahead.set(id, recorded.has(id))
+      },
       run: async (eventId, effect) => {
         if (busy) throw new Error('withEffectsOnce: run one event at a time')
         busy = true
         try {
-          const inserted = await record(client, group, eventId, options)
-          if (inserted.rowCount === 0) return { applied: false }
+          const id = eventId.toLowerCase()
+          const recordedAhead = ahead.get(id)
+          ahead.delete(id)
+          const fresh = recordedAhead ?? (await record(client, group, eventId, options)).rowCount !== 0
+          if (!fresh) return { applied: false }
           return { applied: true, value: await effect(client) }
         } finally {
           busy = false
@@ -101,6 +118,20 @@ async function record (
   })
 }
 
+async function recordMany (
+  client: pg.PoolClient, group: string, eventIds: string[], options: EffectOnceOptions
+): Promise<pg.QueryResult<{ event_id: string }>> {
+  const table = qualified(options.schema, 'applied_events')
+  // WITH ORDINALITY and ORDER BY: rows go in (and their keys are locked) in the given order.
+  return await client.query<{ event_id: string }>({
+    name: `applied_events_record_many:${table}`,
+    text: `INSERT INTO ${table} (consumer_group, event_id)
+           SELECT $1, id FROM unnest($2::uuid[]) WITH ORDINALITY AS u(id, n) ORDER BY n
+           ON CONFLICT DO NOTHING RETURNING event_id::text`,
+    values: [group, eventIds]
+  })
+}
+
 /** How a consumer makes its effects idempotent; see postgresApplied and appliedStore. */
 export interface EffectOnce {
   /** Runs the effect unless the event was applied already; true when it ran. */
@@ -110,8 +141,8 @@ export interface EffectOnce {
    * whose records and effects all go into that transaction; it commits when `fn` returns and rolls back (nothing
    * recorded, nothing applied) when `fn` throws. The consumer applies a read batch through it when present.
    */
-  batch?: <R>(group: string, fn: (run: (eventId: string, effect: EffectFn) => Promise<boolean>) => Promise<R>) =>
-  Promise<R>
+  batch?: <R>(group: string, fn: (run: (eventId: string, effect: EffectFn) => Promise<boolean>,
+    recordAhead?: EffectBatch['recordAhead']) => Promise<R>) => Promise<R>
 }
 
 type EffectFn = (tx: pg.PoolClient | undefined) => Promise<void>
@@ -126,7 +157,8 @@ export function postgresApplied (pool: pg.Pool, options: EffectOnceOptions = {})
     run: async (group, eventId, effect) =>
       (await withEffectOnce(pool, group, eventId, async (tx) => { await effect(tx) }, options)).applied,
     batch: async (group, fn) => await withEffectsOnce(pool, group, async (batch) =>
-      await fn(async (eventId, effect) => (await batch.run(eventId, async (tx) => { await effect(tx) })).applied),
+      await fn(async (eventId, effect) => (await batch.run(eventId, async (tx) => { await effect(tx) })).applied,
+      batch.recordAhead),
     options)
   }
 }

@@ -227,6 +227,46 @@ t.test('a read batch is applied in one transaction: effects and applied_events s
   }
 })
 
+t.test('a batch records its events in applied_events in one statement; ids recorded before are skipped', async (t) => {
+  const schema = await orderedSchema()
+  const { redis, prefix } = await sharedRedis(t)
+  const stream = `${prefix}card`
+  const { events, seqs } = interleaved(5, 4)
+  // Three events applied before (a redelivery after their commit): their records are there, their effects too.
+  const before = [events[1], events[7], events[18]].map((e) => (e as HoloEvent).id)
+  await pool.query(`INSERT INTO "${schema}".applied_events (consumer_group, event_id) SELECT 'ahead', unnest($1::uuid[])`,
+    [before])
+  await publish(redis, stream, events)
+  // The consumer's pool, its statements counted as they are sent.
+  const watched = db.pool(4)
+  let records = 0
+  watched.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const config = args[0]
+      const text = typeof config === 'string' ? config : (config as { text?: string }).text ?? ''
+      if (/^\s*INSERT INTO \S*applied_events/.test(text)) records++
+      return query(...args)
+    }
+  })
+  const registry = new Registry()
+  await consume(t, {
+    redis, streams: [stream], streamPrefix: prefix, group: 'ahead', metrics: registry,
+    applied: postgresApplied(watched, { schema }), handle: orderedEffect(schema, seqs)
+  })
+  t.ok(await eventually(async () => (await eventsAdmin({ redis, streamPrefix: prefix }).consumerStats('ahead'))
+    .pending === 0 && (await ordered(schema)).length === 17), 'the 17 new events applied and everything acknowledged')
+  const rows = await ordered(schema)
+  t.same(new Set(rows.map((r) => r.event_id)), new Set(events.map((e) => e.id).filter((id) => !before.includes(id))),
+    'each new event once, none of those applied before')
+  t.ok(rows.every((r) => r.applied_xmin === r.xmin), 'each recorded by the transaction of its effect')
+  t.ok(inOrder(rows), 'each subject\'s events in order')
+  t.equal(new Set(rows.map((r) => r.txid)).size, 1, 'one transaction')
+  t.equal(records, 1, 'the twenty ids recorded by one statement')
+  t.equal(await counted(registry, 'applied'), 17)
+  t.equal(await counted(registry, 'duplicate'), 3, 'the three applied before count as duplicates')
+})
+
 t.test('transactionEvents: a transaction closes after whole chains of at least that many events', async (t) => {
   const schema = await orderedSchema()
   const { redis, prefix } = await sharedRedis(t)

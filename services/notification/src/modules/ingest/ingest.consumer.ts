@@ -50,11 +50,11 @@ EffectOnce {
     },
     batch: batch === undefined ? undefined : async (group, fn) => {
       const log = new EffectLog()
-      const value = await batch(group, async (run) => await fn(async (eventId, effect) =>
+      const value = await batch(group, async (run, recordAhead) => await fn(async (eventId, effect) =>
         await run(eventId, async (tx) => {
           if (tx !== undefined) logs.set(tx, log)
           await effect(tx)
-        })))
+        }), recordAhead))
       done(log)
       return value
     }
