@@ -5,7 +5,7 @@
 import type pg from 'pg'
 import { eventIdFloor } from './envelope.js'
 import { qualified } from './outbox.js'
-import { inTransaction } from './pg.js'
+import { inTransaction, preparedQuery } from './pg.js'
 
 /**
  * The record of applied events, for a consumer's migration (in its own schema,
@@ -110,12 +110,8 @@ async function record (
   client: pg.PoolClient, group: string, eventId: string, options: EffectOnceOptions
 ): Promise<pg.QueryResult> {
   const table = qualified(options.schema, 'applied_events')
-  // Prepared once per connection (its name carries the table): one per event, the planning would cost as much.
-  return await client.query({
-    name: `applied_events_record:${table}`,
-    text: `INSERT INTO ${table} (consumer_group, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
-    values: [group, eventId]
-  })
+  return await preparedQuery(client,
+    `INSERT INTO ${table} (consumer_group, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [group, eventId])
 }
 
 async function recordMany (
@@ -123,13 +119,10 @@ async function recordMany (
 ): Promise<pg.QueryResult<{ event_id: string }>> {
   const table = qualified(options.schema, 'applied_events')
   // WITH ORDINALITY and ORDER BY: rows go in (and their keys are locked) in the given order.
-  return await client.query<{ event_id: string }>({
-    name: `applied_events_record_many:${table}`,
-    text: `INSERT INTO ${table} (consumer_group, event_id)
-           SELECT $1, id FROM unnest($2::uuid[]) WITH ORDINALITY AS u(id, n) ORDER BY n
-           ON CONFLICT DO NOTHING RETURNING event_id::text`,
-    values: [group, eventIds]
-  })
+  return await preparedQuery<{ event_id: string }>(client,
+    `INSERT INTO ${table} (consumer_group, event_id)
+     SELECT $1, id FROM unnest($2::uuid[]) WITH ORDINALITY AS u(id, n) ORDER BY n
+     ON CONFLICT DO NOTHING RETURNING event_id::text`, [group, eventIds])
 }
 
 /** How a consumer makes its effects idempotent; see postgresApplied and appliedStore. */

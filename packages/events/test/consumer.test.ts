@@ -16,7 +16,7 @@ import {
   writeOutbox,
   type Consumer, type ConsumerOptions, type HoloEvent
 } from '../src/index.js'
-import { eventually, ownRedis, sharedRedis, testDb } from './helpers.js'
+import { eventually, ownRedis, sharedRedis, testDb, watchStatements } from './helpers.js'
 
 const db = await testDb(t)
 const pool = db.pool(12)
@@ -240,15 +240,7 @@ t.test('a batch records its events in applied_events in one statement; ids recor
   // The consumer's pool, its statements counted as they are sent.
   const watched = db.pool(4)
   let records = 0
-  watched.on('connect', (client) => {
-    const query = client.query.bind(client) as (...args: unknown[]) => unknown
-    ;(client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const config = args[0]
-      const text = typeof config === 'string' ? config : (config as { text?: string }).text ?? ''
-      if (/^\s*INSERT INTO \S*applied_events/.test(text)) records++
-      return query(...args)
-    }
-  })
+  watchStatements(watched, (text) => { if (/^\s*INSERT INTO \S*applied_events/.test(text)) records++ })
   const registry = new Registry()
   await consume(t, {
     redis, streams: [stream], streamPrefix: prefix, group: 'ahead', metrics: registry,

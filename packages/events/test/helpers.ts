@@ -15,6 +15,18 @@ export const sleep = async (ms: number): Promise<void> => { await new Promise((r
 
 export { eventually } from '@holo/infra/testing'
 
+/** Calls `seen` with the text of every statement the pool's connections send (queries still run as they were). */
+export function watchStatements (pool: pg.Pool, seen: (text: string) => void): void {
+  pool.on('connect', (c) => {
+    const query = c.query.bind(c) as (...args: unknown[]) => unknown
+    c.query = ((...args: unknown[]) => {
+      const first = args[0]
+      seen(typeof first === 'string' ? first : String((first as { text?: string }).text))
+      return query(...args)
+    }) as typeof c.query
+  })
+}
+
 export const unique = (label: string): string => `${label}_${randomBytes(4).toString('hex')}`
 
 export interface TestDb {

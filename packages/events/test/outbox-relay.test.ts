@@ -15,7 +15,7 @@ import {
   InvalidEventError, makeEvent, outboxChannel, outboxWaker, republishCli, startRelay, writeOutbox,
   type HoloEvent, type OutboxWaker, type Relay
 } from '../src/index.js'
-import { client, eventually, ownRedis, sharedRedis, sleep, streamEvents, testDb } from './helpers.js'
+import { client, eventually, ownRedis, sharedRedis, sleep, streamEvents, testDb, watchStatements } from './helpers.js'
 
 const db = await testDb(t)
 const pool = db.pool(10)
@@ -225,14 +225,7 @@ t.test('a pass commits its sent marks without waiting for the WAL flush, and onl
   // The relay's own pool (one connection LISTENs, one runs the passes): every statement seen is the relay's.
   const relayPool = db.pool(2)
   const seen: string[] = []
-  relayPool.on('connect', (c) => {
-    const query = c.query.bind(c) as (...args: unknown[]) => unknown
-    c.query = ((...args: unknown[]) => {
-      const first = args[0]
-      seen.push(typeof first === 'string' ? first : String((first as { text?: string }).text))
-      return query(...args)
-    }) as typeof c.query
-  })
+  watchStatements(relayPool, (text) => { seen.push(text) })
   const relay = await startRelay({ pool: relayPool, schema, redis, streamPrefix: prefix })
   relays(t, relay)
   await transaction(schema, [liked(randomUUID())])
