@@ -156,6 +156,72 @@ export function postgresApplied (pool: pg.Pool, options: EffectOnceOptions = {})
   }
 }
 
+export interface TransactionHooks<S> {
+  /** A fresh state, when a transaction's first effect runs. */
+  open: () => S
+  /** In the transaction, after its last effect and before COMMIT: writes the effects gathered (a throw rolls all back). */
+  beforeCommit?: (state: S, tx: pg.PoolClient) => Promise<void>
+  /** After the COMMIT: acts on what the transaction changed (publishing, counting). Not called after a rollback. */
+  committed?: (state: S) => void
+}
+
+/**
+ * postgresApplied (or any EffectOnce handing its transaction to the effects) with a state of the consumer's own
+ * per transaction: the effects of one transaction, a single event's or a batch's, share it (`stateOf(tx)` from a
+ * handler), so they can gather writes for one statement before the commit, carry what they read (a chain's head)
+ * from one event to the next, or collect what to publish once the commit is done. A rolled-back transaction's
+ * state is dropped with it.
+ */
+export function withTransactionState<S> (base: EffectOnce, hooks: TransactionHooks<S>):
+{ applied: EffectOnce, stateOf: (tx: pg.PoolClient | undefined) => S | undefined } {
+  // Keyed by the connection, which serves one transaction at a time: each effect sets its transaction's state.
+  const states = new WeakMap<pg.PoolClient, S>()
+  /** One transaction's effects: the state is made by the first and flushed by finish. */
+  const opened = (): { wrap: (effect: EffectFn) => EffectFn, finish: () => Promise<S | undefined> } => {
+    let state: S | undefined
+    let client: pg.PoolClient | undefined
+    return {
+      wrap: (effect) => async (tx) => {
+        if (tx !== undefined) {
+          state ??= hooks.open()
+          client = tx
+          states.set(tx, state)
+        }
+        await effect(tx)
+      },
+      finish: async () => {
+        if (state !== undefined && client !== undefined) await hooks.beforeCommit?.(state, client)
+        return state
+      }
+    }
+  }
+  const batch = base.batch
+  const applied: EffectOnce = {
+    run: async (group, eventId, effect) => {
+      const t = opened()
+      let state: S | undefined
+      const ran = await base.run(group, eventId, async (tx) => {
+        await t.wrap(effect)(tx)
+        state = await t.finish()
+      })
+      if (ran && state !== undefined) hooks.committed?.(state)
+      return ran
+    },
+    batch: batch === undefined ? undefined : async (group, fn) => {
+      const t = opened()
+      let state: S | undefined
+      const value = await batch(group, async (run, recordAhead) => {
+        const v = await fn(async (eventId, effect) => await run(eventId, t.wrap(effect)), recordAhead)
+        state = await t.finish()
+        return v
+      })
+      if (state !== undefined) hooks.committed?.(state)
+      return value
+    }
+  }
+  return { applied, stateOf: (tx) => tx === undefined ? undefined : states.get(tx) }
+}
+
 /**
  * A store of applied ids outside the effect's transaction (Redis, a file...):
  * checked before and recorded after the effect. A crash between the two

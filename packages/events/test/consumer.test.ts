@@ -13,7 +13,7 @@ import { Registry } from 'prom-client'
 import { testRedisUrl } from '@holo/infra/testing'
 import {
   eventsAdmin, InvalidEventError, makeEvent, postgresApplied, startConsumer, startRelay, withEffectOnce, withEffectsOnce,
-  writeOutbox,
+  withTransactionState, writeOutbox,
   type Consumer, type ConsumerOptions, type HoloEvent
 } from '../src/index.js'
 import { eventually, ownRedis, sharedRedis, testDb, watchStatements } from './helpers.js'
@@ -614,4 +614,46 @@ t.test('withEffectsOnce: one transaction for several events; a caught failure ca
   }, { schema }), /rolled back at COMMIT/, 'an error the effect caught: COMMIT refuses instead of rolling back quietly')
   t.equal((await effects(schema)).length, 2, 'nothing of that batch stayed')
   t.match(await withEffectOnce(pool, 'g', c.id, async () => 'c', { schema }), { applied: true }, 'c was not recorded')
+})
+
+t.test('withTransactionState: the effects of one transaction share a state, flushed before its commit and acted on '
+  + 'after it; a failed flush rolls the batch back and reports nothing', async (t) => {
+  const schema = await consumerSchema()
+  const committed: string[][] = []
+  let failFlush = false
+  const { applied, stateOf } = withTransactionState(postgresApplied(pool, { schema }), {
+    open: () => ({ ids: [] as string[] }),
+    beforeCommit: async (state, tx) => {
+      if (failFlush) throw new Error('flush failed')
+      // One statement for every effect gathered.
+      await tx.query(`INSERT INTO "${schema}".effects (event_id, consumer) SELECT unnest($1::uuid[]), 'flush'`, [state.ids])
+    },
+    committed: (state) => { committed.push(state.ids) }
+  })
+  const gather = async (e: HoloEvent, tx: import('pg').PoolClient | undefined): Promise<void> => {
+    const state = stateOf(tx)
+    if (tx === undefined || state === undefined) throw new Error('no state')
+    state.ids.push(e.id)
+  }
+  const [a, b, c, d] = [liked(), liked(), liked(), liked()]
+  const batch = applied.batch
+  if (batch === undefined) throw new Error('postgresApplied has batches')
+  const ran = await batch('g', async (run) => [
+    await run(a.id, async (tx) => { await gather(a, tx) }),
+    await run(b.id, async (tx) => { await gather(b, tx) }),
+    await run(a.id, async (tx) => { await gather(a, tx) })
+  ])
+  t.same(ran, [true, true, false], 'a repeated event is skipped and gathers nothing')
+  t.same(committed, [[a.id, b.id]], 'one state for the batch, reported once after its commit')
+  t.same((await effects(schema)).map((e) => e.event_id).sort(), [a.id, b.id].sort(), 'the flush wrote in the transaction')
+
+  t.ok(await applied.run('g', c.id, async (tx) => { await gather(c, tx) }), 'a single event has its own transaction')
+  t.same(committed.at(-1), [c.id], 'and its own state')
+
+  failFlush = true
+  await t.rejects(batch('g', async (run) => await run(d.id, async (tx) => { await gather(d, tx) })), /flush failed/)
+  t.equal(committed.length, 2, 'a rolled-back batch reports nothing')
+  failFlush = false
+  t.ok(await applied.run('g', d.id, async (tx) => { await gather(d, tx) }), 'its event was not recorded: it applies again')
+  t.same((await effects(schema)).map((e) => e.event_id).sort(), [a.id, b.id, c.id, d.id].sort(), 'each effect once')
 })

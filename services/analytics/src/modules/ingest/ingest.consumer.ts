@@ -5,11 +5,11 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
 import {
-  consumerSettings, postgresApplied, pruneAppliedEvents, startConsumer, type Consumer
+  consumerSettings, postgresApplied, pruneAppliedEvents, startConsumer, withTransactionState, type Consumer
 } from '@holo/events'
 import type { Config } from '../../config.js'
 import { applyEvent, INGESTED_TYPES } from './ingest.handler.js'
-import { IngestRepository } from './ingest.repository.js'
+import { IngestRepository, Tally } from './ingest.repository.js'
 
 export const CONSUMER_GROUP = 'analytics'
 export const PRODUCER_STREAMS = ['auth', 'card', 'file', 'billing'] as const
@@ -25,16 +25,22 @@ export interface IngestOptions {
 }
 
 export async function startIngest (o: IngestOptions): Promise<Consumer> {
+  // The counting of a transaction's events (one event's, or a batch's) is written once, just before its commit.
+  const { applied, stateOf: tallyOf } = withTransactionState(postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }), {
+    open: () => new Tally(),
+    beforeCommit: async (tally, tx) => { await new IngestRepository(tx).flush(tally) }
+  })
   return await startConsumer({
     redis: o.redis,
     group: CONSUMER_GROUP,
     consumerName: o.consumerName,
     streams: PRODUCER_STREAMS.map((p) => o.config.EVENTS_STREAM_PREFIX + p),
-    applied: postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }),
+    applied,
     types: INGESTED_TYPES,
     handle: async (event, tx) => {
-      if (tx === undefined) throw new Error('analytics effects need the applied_events transaction')
-      await applyEvent(event, new IngestRepository(tx))
+      const tally = tallyOf(tx)
+      if (tx === undefined || tally === undefined) throw new Error('analytics effects need the applied_events transaction')
+      await applyEvent(event, new IngestRepository(tx), tally)
     },
     log: o.log,
     metrics: o.metrics,

@@ -2,7 +2,7 @@
 // transaction that records the event (effect once).
 import { catalogue, type EventType, type HoloEvent } from '@holo/events'
 import { bucketOf, type Granularity } from '../../buckets.js'
-import type { Increment, IngestRepository, RollupMetric, Version } from './ingest.repository.js'
+import type { Increment, IngestRepository, RollupMetric, Tally, Version } from './ingest.repository.js'
 
 /**
  * The types the consumer reads: every type with an actor (any act makes its actor active that day), the
@@ -20,7 +20,8 @@ const both = (metric: RollupMetric, at: Date, by = 1): Increment[] =>
 
 const versionOf = (event: HoloEvent): Version => ({ seq: event.subjectseq ?? null, time: new Date(event.time) })
 
-export async function applyEvent (event: HoloEvent, repo: IngestRepository): Promise<void> {
+/** Applies one event: state updates through `repo` at once, its counting into the transaction's `tally`. */
+export async function applyEvent (event: HoloEvent, repo: IngestRepository, tally: Tally): Promise<void> {
   const at = new Date(event.time)
   const increments: Increment[] = []
   switch (event.type) {
@@ -48,23 +49,23 @@ export async function applyEvent (event: HoloEvent, repo: IngestRepository): Pro
       await repo.deleteCard(event.subject, event.data.ownerId)
       break
     case 'holo.card.updated.v1':
-      await repo.touchCard(event.subject, event.data.ownerId)
+      tally.touchCard(event.subject, event.data.ownerId)
       break
     case 'holo.card.liked.v1':
-      await repo.touchCard(event.subject, event.data.ownerId)
-      await repo.addCardHour(event.subject, bucketOf(at, 'hour'), { likes: 1 })
+      tally.touchCard(event.subject, event.data.ownerId)
+      tally.addCardHour(event.subject, bucketOf(at, 'hour'), { likes: 1 })
       increments.push(...both('likes', at))
       break
     case 'holo.card.unliked.v1':
-      await repo.touchCard(event.subject, event.data.ownerId)
-      await repo.addCardHour(event.subject, bucketOf(at, 'hour'), { unlikes: 1 })
+      tally.touchCard(event.subject, event.data.ownerId)
+      tally.addCardHour(event.subject, bucketOf(at, 'hour'), { unlikes: 1 })
       increments.push(...both('unlikes', at))
       break
     case 'holo.card.views_counted.v1': {
       // Counted in the bucket where the counting window ended.
       const to = new Date(event.data.to)
-      await repo.touchCard(event.subject, null)
-      await repo.addCardHour(event.subject, bucketOf(to, 'hour'), { views: event.data.views })
+      tally.touchCard(event.subject, null)
+      tally.addCardHour(event.subject, bucketOf(to, 'hour'), { views: event.data.views })
       increments.push(...both('views', to, event.data.views))
       break
     }
@@ -85,10 +86,7 @@ export async function applyEvent (event: HoloEvent, repo: IngestRepository): Pro
       break
   }
   if (event.actorid !== undefined) {
-    const buckets = GRANULARITIES.map((granularity) => ({ granularity, bucket: bucketOf(at, granularity) }))
-    for (const b of await repo.markActive(event.actorid, buckets)) {
-      increments.push({ granularity: b.granularity, metric: 'active_users', bucket: b.bucket, by: 1 })
-    }
+    tally.markActive(event.actorid, GRANULARITIES.map((granularity) => ({ granularity, bucket: bucketOf(at, granularity) })))
   }
-  await repo.increment(increments)
+  tally.add(increments)
 }

@@ -6,7 +6,8 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
 import {
-  consumerSettings, postgresApplied, pruneAppliedEvents, startConsumer, type Consumer, type EffectOnce, type HoloEvent
+  consumerSettings, postgresApplied, pruneAppliedEvents, startConsumer, withTransactionState, type Consumer,
+  type HoloEvent
 } from '@holo/events'
 import type { Config } from '../../config.js'
 import type { NotificationMetrics } from '../../metrics.js'
@@ -31,42 +32,17 @@ export interface IngestOptions {
   consumerName?: string
 }
 
-/**
- * postgresApplied, plus an EffectLog per transaction that is acted on only after that transaction committed
- * (a rolled-back batch publishes nothing; its events are applied again).
- */
-function committing (base: EffectOnce, logs: WeakMap<pg.PoolClient, EffectLog>, done: (log: EffectLog) => void):
-EffectOnce {
-  const batch = base.batch
-  return {
-    run: async (group, eventId, effect) => {
-      const log = new EffectLog()
-      const ran = await base.run(group, eventId, async (tx) => {
-        if (tx !== undefined) logs.set(tx, log)
-        await effect(tx)
-      })
-      if (ran) done(log)
-      return ran
-    },
-    batch: batch === undefined ? undefined : async (group, fn) => {
-      const log = new EffectLog()
-      const value = await batch(group, async (run, recordAhead) => await fn(async (eventId, effect) =>
-        await run(eventId, async (tx) => {
-          if (tx !== undefined) logs.set(tx, log)
-          await effect(tx)
-        }), recordAhead))
-      done(log)
-      return value
-    }
-  }
-}
-
 export async function startIngest (o: IngestOptions): Promise<Consumer> {
-  const logs = new WeakMap<pg.PoolClient, EffectLog>()
-  const applied = committing(postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }), logs, (log) => {
-    for (const type of log.created) o.counters.created.inc({ type })
-    if (log.mailDue) o.wakeMail()
-    void o.publisher.publish(log.changes)
+  // An EffectLog per transaction, acted on only after that transaction committed (a rolled-back batch publishes
+  // nothing; its events are applied again).
+  const base = postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA })
+  const { applied, stateOf: logOf } = withTransactionState(base, {
+    open: () => new EffectLog(),
+    committed: (log) => {
+      for (const type of log.created) o.counters.created.inc({ type })
+      if (log.mailDue) o.wakeMail()
+      void o.publisher.publish(log.changes)
+    }
   })
   const settings = {
     likeWindowSeconds: o.config.NOTIFICATIONS_LIKE_WINDOW_SECONDS,
@@ -81,7 +57,7 @@ export async function startIngest (o: IngestOptions): Promise<Consumer> {
     types: INGESTED_TYPES,
     orderKey: recipientKey,
     handle: async (event, tx) => {
-      const log = tx === undefined ? undefined : logs.get(tx)
+      const log = logOf(tx)
       if (tx === undefined || log === undefined) throw new Error('notification effects need their transaction')
       await applyEvent(event, new IngestRepository(tx), log, settings)
     },
