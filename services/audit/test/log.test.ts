@@ -86,6 +86,35 @@ t.test('a duplicated or redelivered event is logged once', async (t) => {
   t.match(verify.body, { ok: true, count: 2 })
 })
 
+t.test('an event logged before but forgotten by applied_events writes nothing; the events after it chain on', async (t) => {
+  const ta = await buildTestApp(t)
+  const hidden = (time?: string) => {
+    const e = makeEvent('holo.card.hidden.v1', {
+      subject: randomUUID(), actorId: randomUUID(), data: { ownerId: randomUUID(), reason: 'spam' }
+    })
+    return time === undefined ? e : { ...e, time }
+  }
+  const first = hidden()
+  await ta.publish('card', first)
+  t.ok(await eventually(async () => await ta.logCount() === 1), 'logged')
+  const su = await ta.superuser()
+  // As pruning would: the record of the delivery goes, the row stays.
+  await su.query('DELETE FROM audit.applied_events WHERE event_id = $1', [first.id])
+  // Finer than the log keeps: PostgreSQL's rounding is the one the hash covers.
+  const fine = hidden('2026-03-10T10:00:00.1236Z')
+  const after = hidden()
+  for (const e of [first, fine, after]) await ta.publish('card', e)
+  t.ok(await eventually(async () => await ta.logCount() === 3), 'the two new events logged')
+  await ta.publish('card', hidden())
+  t.ok(await eventually(async () => await ta.logCount() === 4))
+  const { rows } = await su.query<{ id: string, seq: string, time: Date }>('SELECT id, seq, time FROM audit.audit_log ORDER BY seq')
+  t.same(rows.map((r) => r.id).slice(0, 3), [first.id, fine.id, after.id], 'one row each, in order')
+  t.same(rows.map((r) => Number(r.seq)), [1, 2, 3, 4], 'no gap where the repeated event was refused')
+  t.equal(rows[1]?.time.toISOString(), '2026-03-10T10:00:00.124Z', 'the stored time')
+  const verify = await get(ta, '/api/v1/audit/verify', ta.user(['admin']))
+  t.match(verify.body, { ok: true, count: 4 }, 'the chain holds across the refused row and the rounded time')
+})
+
 t.test('an event that breaks its schema is dead-lettered, not logged', async (t) => {
   const ta = await buildTestApp(t)
   const good = makeEvent('holo.card.liked.v1', {

@@ -4,10 +4,11 @@ import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import type { Registry } from 'prom-client'
 import {
-  PRODUCERS, auditedTypes, consumerSettings, postgresApplied, startConsumer, type Consumer, type EventsLogger
+  PRODUCERS, auditedTypes, consumerSettings, postgresApplied, startConsumer, withTransactionState, type Consumer,
+  type EventsLogger
 } from '@holo/events'
 import type { Config } from '../../config.js'
-import { appendEvent } from './audit.appender.js'
+import { appendEvent, type ChainCursor } from './audit.appender.js'
 
 /** The audit service's consumer group. */
 export const AUDIT_GROUP = 'audit'
@@ -25,17 +26,21 @@ export interface AuditConsumerOptions {
 }
 
 export async function startAuditConsumer (o: AuditConsumerOptions): Promise<Consumer> {
+  // A chain cursor per transaction: its first append locks the chain and reads the head, the others carry it on.
+  const { applied, stateOf: cursorOf } = withTransactionState(
+    postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }), { open: (): ChainCursor => ({}) })
   return await startConsumer({
     redis: o.redis,
     group: AUDIT_GROUP,
     streams: auditStreams(o.config.EVENTS_STREAM_PREFIX),
     consumerName: o.consumerName,
-    applied: postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }),
+    applied,
     types: auditedTypes,
     handle: async (event, tx) => {
       // postgresApplied always hands over its transaction.
-      if (tx === undefined) throw new Error('the audit consumer needs the effect-once transaction')
-      await appendEvent(tx, event)
+      const cursor = cursorOf(tx)
+      if (tx === undefined || cursor === undefined) throw new Error('the audit consumer needs the effect-once transaction')
+      await appendEvent(tx, event, cursor)
     },
     log: o.log,
     metrics: o.metrics,
