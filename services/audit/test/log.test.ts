@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import pg from 'pg'
 import { makeEvent } from '@holo/events'
+import { ChainBatch } from '../src/modules/audit/audit.appender.js'
 import { buildTestApp, eventually, get } from './helper.js'
 
 const TRACE = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'
@@ -113,6 +114,41 @@ t.test('an event logged before but forgotten by applied_events writes nothing; t
   t.equal(rows[1]?.time.toISOString(), '2026-03-10T10:00:00.124Z', 'the stored time')
   const verify = await get(ta, '/api/v1/audit/verify', ta.user(['admin']))
   t.match(verify.body, { ok: true, count: 4 }, 'the chain holds across the refused row and the rounded time')
+})
+
+t.test('a transaction\'s events are chained and written at once: the lock, one read of the head, one INSERT', async (t) => {
+  const ta = await buildTestApp(t)
+  const su = await ta.superuser()
+  await su.query('SET search_path TO audit')
+  const hidden = () => makeEvent('holo.card.hidden.v1', {
+    subject: randomUUID(), actorId: randomUUID(), data: { ownerId: randomUUID(), reason: 'spam' }
+  })
+  const before = hidden()
+  await ta.publish('card', before)
+  t.ok(await eventually(async () => await ta.logCount() === 1), 'one event logged by the consumer')
+
+  const events = [hidden(), before, hidden(), hidden()]
+  const statements: string[] = []
+  const query = su.query.bind(su) as (...args: unknown[]) => unknown
+  await su.query('BEGIN')
+  ;(su as unknown as { query: unknown }).query = (config: { text?: string }, ...rest: unknown[]) => {
+    statements.push(config.text ?? String(config))
+    return query(config, ...rest)
+  }
+  const batch = new ChainBatch()
+  for (const e of events) await batch.add(su, e)
+  t.equal(statements.length, 0, 'gathering reads and writes nothing (times with milliseconds are exact)')
+  const appended = await batch.flush(su)
+  ;(su as unknown as { query: unknown }).query = query
+  await su.query('COMMIT')
+  t.equal(statements.length, 3, 'three statements for four events')
+  t.match(statements[0], /pg_advisory_xact_lock/, 'the chain\'s lock first')
+  t.same(appended.skipped, [before.id], 'the event logged already is skipped')
+  t.same(appended.rows.map((r) => [r.id, r.seq]), [[events[0]?.id, 2], [events[2]?.id, 3], [events[3]?.id, 4]],
+    'the others chain on from the head, in the order applied')
+  t.same(await batch.flush(su), { rows: [], skipped: [] }, 'a flushed batch is empty')
+  const verify = await get(ta, '/api/v1/audit/verify', ta.user(['admin']))
+  t.match(verify.body, { ok: true, count: 4, lastHash: appended.rows[2]?.hash }, 'the chain verifies')
 })
 
 t.test('an event that breaks its schema is dead-lettered, not logged', async (t) => {

@@ -8,7 +8,7 @@ import {
   type EventsLogger
 } from '@holo/events'
 import type { Config } from '../../config.js'
-import { appendEvent, type ChainCursor } from './audit.appender.js'
+import { ChainBatch } from './audit.appender.js'
 
 /** The audit service's consumer group. */
 export const AUDIT_GROUP = 'audit'
@@ -26,9 +26,13 @@ export interface AuditConsumerOptions {
 }
 
 export async function startAuditConsumer (o: AuditConsumerOptions): Promise<Consumer> {
-  // A chain cursor per transaction: its first append locks the chain and reads the head, the others carry it on.
-  const { applied, stateOf: cursorOf } = withTransactionState(
-    postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }), { open: (): ChainCursor => ({}) })
+  // A batch per transaction: its events are gathered as they are applied and chained and written before the
+  // commit (the chain's lock, one read of the head, one INSERT).
+  const { applied, stateOf: batchOf } = withTransactionState(
+    postgresApplied(o.pool, { schema: o.config.DATABASE_SCHEMA }), {
+      open: () => new ChainBatch(),
+      beforeCommit: async (batch, tx) => { await batch.flush(tx) }
+    })
   return await startConsumer({
     redis: o.redis,
     group: AUDIT_GROUP,
@@ -38,9 +42,9 @@ export async function startAuditConsumer (o: AuditConsumerOptions): Promise<Cons
     types: auditedTypes,
     handle: async (event, tx) => {
       // postgresApplied always hands over its transaction.
-      const cursor = cursorOf(tx)
-      if (tx === undefined || cursor === undefined) throw new Error('the audit consumer needs the effect-once transaction')
-      await appendEvent(tx, event, cursor)
+      const batch = batchOf(tx)
+      if (tx === undefined || batch === undefined) throw new Error('the audit consumer needs the effect-once transaction')
+      await batch.add(tx, event)
     },
     log: o.log,
     metrics: o.metrics,
