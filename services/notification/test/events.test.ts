@@ -249,3 +249,42 @@ t.test('likes collapse within the window, unlikes take likers out, ids grow, sin
   t.match((await ta.app.inject({ url: '/metrics' })).body,
     /^notifications_created_total\{[^}]*type="card.liked"[^}]*\} [1-9]\d*$/m)
 })
+
+t.test('an inbox head ahead of this clock (another instance\'s ran ahead): new notifications come after it', async (t) => {
+  const ta = await buildTestApp(t, { NOTIFICATIONS_LIKE_WINDOW_SECONDS: '600' })
+  const owner = ta.user()
+  const [ana, bo] = [ta.user(), ta.user()]
+  const card = randomUUID()
+  const at = (minutes: number): Date => new Date(Date.parse('2026-05-01T10:00:00Z') + minutes * 60_000)
+  const like = (u: TestUser, minutes: number) => makeEvent('holo.card.liked.v1', {
+    subject: card, actorId: u.id, time: at(minutes), data: { ownerId: owner.id, likeCount: 1 }
+  })
+  await ta.publish(registered(owner.id, 'Olga'), registered(ana.id, 'Ana'), registered(bo.id, 'Bo'),
+    withSeq(makeEvent('holo.card.created.v1', {
+      subject: card, actorId: owner.id,
+      data: { ownerId: owner.id, title: 'Nebula Dragon', visibility: 'public', rarity: 'rare', templateId: null,
+        artworkFileId: null }
+    }), 1))
+  await ta.drained()
+  // An id from an hour ahead, as another instance whose clock runs fast would have handed out.
+  const ms = (Date.now() + 3_600_000).toString(16).padStart(12, '0')
+  const ahead = `${ms.slice(0, 8)}-${ms.slice(8)}-7000-8000-000000000000`
+  await ta.deps.pool.query('UPDATE inbox_heads SET last_id = $2 WHERE user_id = $1', [owner.id, ahead])
+
+  // A like that starts a group: its notification takes the next id after the head, and the group links to it.
+  await ta.publish(like(ana, 0))
+  await ta.drained()
+  let items = await inbox(ta, owner)
+  const first = items[0] as NotificationItem
+  t.match(first, { title: 'Ana liked Nebula Dragon' })
+  t.ok(first.id > ahead, 'after the head')
+  const { rows: [head] } = await ta.deps.pool.query('SELECT last_id FROM inbox_heads WHERE user_id = $1', [owner.id])
+  t.equal(head?.last_id, first.id, 'the head moved to it')
+  // A second like in the window finds the group linked to that id: it replaces it.
+  await ta.publish(like(bo, 1))
+  await ta.drained()
+  items = await inbox(ta, owner)
+  t.equal(items.length, 2, 'the welcome and one like notification')
+  t.match(items[0], { title: 'Bo and Ana liked Nebula Dragon', data: { count: 2 } })
+  t.ok((items[0] as NotificationItem).id > first.id)
+})

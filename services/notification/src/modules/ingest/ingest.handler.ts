@@ -6,7 +6,7 @@ import type { InboxChange } from '../notifications/notifications.publisher.js'
 import type {
   Channels, NotificationContent, NotificationItem, NotificationType
 } from '../notifications/notifications.types.js'
-import type { CardEntry, IngestRepository, Inserted, LikeGroup, Likers } from './ingest.repository.js'
+import type { CardEntry, IngestRepository, Inserted, LikeGroup, Likers, UserEntry } from './ingest.repository.js'
 import {
   SECURITY_TEXTS, cardAddedText, cardName, hiddenText, likedText, mailOf, nameOf, reportResolvedText,
   templateArchivedText, warnedText, welcomeText
@@ -163,9 +163,14 @@ export async function applyEvent (
     }
     case 'holo.card.liked.v1':
     case 'holo.card.unliked.v1': {
-      const liked = await repo.likedCard(event.subject, event.data.ownerId, seqOf(event), 'card.liked')
-      if (event.actorid === event.data.ownerId) break
-      await applyLike(event, liked.card, liked.channels, repo, log, s)
+      const actorId = event.actorid
+      if (actorId === undefined) {
+        await repo.setCard(event.subject, event.data.ownerId, {}, seqOf(event))
+        break
+      }
+      const liked = await repo.likedCard(event.subject, event.data.ownerId, seqOf(event), 'card.liked', actorId)
+      if (actorId === event.data.ownerId) break
+      await applyLike(event, actorId, liked, repo, log, s)
       break
     }
     case 'holo.template.created.v1':
@@ -208,28 +213,39 @@ export async function applyEvent (
  * removes it.
  */
 async function applyLike (
-  event: HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>, card: CardEntry, channels: Channels,
+  event: HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>, actorId: string,
+  liked: { card: CardEntry, channels: Channels, actor: UserEntry | null },
   repo: IngestRepository, log: EffectLog, s: RuleSettings
 ): Promise<void> {
+  const { card, channels } = liked
   const owner = event.data.ownerId
   const cardId = event.subject
   const at = new Date(event.time)
-  const actorId = event.actorid
-  if (actorId === undefined) return
   if (!channels.inApp && !channels.email) return
+  const contentFor = (likers: Likers): NotificationContent => {
+    const names = likers.ids.slice(0, 2).map((id) => nameOf(likers.known.find((u) => u.userId === id) ?? null))
+    return likedText(names, likers.ids.length, cardName(card, owner), cardId, likers.ids.slice(0, 10))
+  }
+  // A like is mailed; a like taken back only corrects mail that has not gone yet.
+  const mail = event.type === 'holo.card.liked.v1' ? 'always' : 'if-pending'
   // The card's row, upserted by likedCard, stays locked until the commit: the likes of one card (one owner's,
   // whichever instance applies them) change its like groups one transaction at a time.
   let group: LikeGroup
   let likers: Likers
   if (event.type === 'holo.card.liked.v1') {
-    const found = await repo.likeGroupFor(owner, cardId, at, s.likeWindowSeconds, actorId)
-    group = found.group
-    if (found.made) likers = { ids: [actorId], known: found.liker === null ? [] : [found.liker] }
-    else {
-      const listed = await repo.addLiker(group.id, actorId, at)
-      if (listed === null) return
-      likers = listed
+    // A like that starts a group makes its notification in the same statement (written for its sole liker).
+    const sole = { ids: [actorId], known: liked.actor === null ? [] : [liked.actor] }
+    const first = channels.inApp ? { type: 'card.liked' as const, content: contentFor(sole) } : undefined
+    const found = await repo.likeGroupFor(owner, cardId, at, s.likeWindowSeconds, actorId, first)
+    if (found.made) {
+      await deliver(repo, log, s, owner, 'card.liked', first?.content ?? contentFor(sole), null, mail, channels,
+        found.group.id, found.inserted)
+      return
     }
+    group = found.group
+    const listed = await repo.addLiker(group.id, actorId, at)
+    if (listed === null) return
+    likers = listed
   } else {
     const current = await repo.likeGroupAt(owner, cardId, at, s.likeWindowSeconds)
     if (current === null || !await repo.removeLiker(current.id, actorId)) return
@@ -245,28 +261,27 @@ async function applyLike (
     }
     return
   }
-  const names = likers.ids.slice(0, 2).map((id) => nameOf(likers.known.find((u) => u.userId === id) ?? null))
-  const content = likedText(names, likers.ids.length, cardName(card, owner), cardId, likers.ids.slice(0, 10))
-  // A like is mailed; a like taken back only corrects mail that has not gone yet.
-  const mail = event.type === 'holo.card.liked.v1' ? 'always' : 'if-pending'
-  const item = await deliver(repo, log, s, owner, 'card.liked', content, group.notificationId, mail, channels, group.id)
+  const item = await deliver(repo, log, s, owner, 'card.liked', contentFor(likers), group.notificationId, mail,
+    channels, group.id)
   if (item === null) await repo.setGroupNotification(group.id, null)
 }
 
 /**
  * Makes a notification by the user's preferences: an inbox item (in place of `replaces` when given) and queued
- * mail. Returns the item, or null when in-app is off.
+ * mail. Returns the item, or null when in-app is off. `made`: the item was inserted already (null: in-app off).
  */
 async function deliver (
   repo: IngestRepository, log: EffectLog, s: RuleSettings, userId: string, type: NotificationType,
   content: NotificationContent, replaces: string | null, mail: 'always' | 'if-pending' = 'always',
-  known?: Channels, likeGroupId?: string
+  known?: Channels, likeGroupId?: string, made?: Inserted | null
 ): Promise<NotificationItem | null> {
   const channels = known ?? await repo.channels(userId, type)
   const old = replaces === null ? { deleted: false, mailPending: false } : await repo.deleteNotification(replaces)
   const removed = old.deleted && replaces !== null ? [replaces] : []
   // A like group is linked to its new notification by the same statement.
-  const inserted = channels.inApp ? await repo.insertNotification(userId, type, content, likeGroupId) : null
+  const inserted = made !== undefined
+    ? made
+    : channels.inApp ? await repo.insertNotification(userId, type, content, likeGroupId) : null
   const item = inserted?.item ?? null
   if (removed.length > 0 || inserted !== null) log.change(userId, removed, inserted === null ? [] : [inserted])
   if (channels.email && (mail === 'always' || old.mailPending)) {

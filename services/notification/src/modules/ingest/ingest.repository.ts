@@ -183,16 +183,26 @@ export class IngestRepository {
     return toCard(r.rows[0] as CardRow)
   }
 
-  /** The card's directory row after a like event (owner and sequence only), with its owner's channels for `type`. */
+  /**
+   * The card's directory row after a like event (owner and sequence only), with its owner's channels for `type`
+   * and the directory entry of the liker (`actorId`), in one statement.
+   */
   async likedCard (
-    cardId: string, ownerId: string, seq: number | null, type: NotificationType
-  ): Promise<{ card: CardEntry, channels: Channels }> {
-    const r = await this.query<CardRow & { in_app: boolean | null, email: boolean | null }>(
+    cardId: string, ownerId: string, seq: number | null, type: NotificationType, actorId: string
+  ): Promise<{ card: CardEntry, channels: Channels, actor: UserEntry | null }> {
+    // The preference's columns renamed: users has an email column too.
+    type Row = CardRow & { pref_in_app: boolean | null, pref_email: boolean | null }
+      & { [K in keyof UserRow]: UserRow[K] | null }
+    const r = await this.query<Row>(
       `WITH c AS (${UPSERT_CARD} RETURNING ${CARD_COLUMNS})
-       SELECT c.*, p.in_app, p.email FROM c LEFT JOIN preferences p ON p.user_id = $2 AND p.type = $8`,
-      [...cardParams(cardId, ownerId, {}, seq), type])
-    const row = r.rows[0] as CardRow & { in_app: boolean | null, email: boolean | null }
-    return { card: toCard(row), channels: channelsOf(type, row.in_app === null ? undefined : { inApp: row.in_app, email: row.email === true }) }
+       SELECT c.*, p.in_app AS pref_in_app, p.email AS pref_email,
+              ${USER_COLUMNS.split(', ').map((col) => `u.${col}`).join(', ')}
+         FROM c LEFT JOIN preferences p ON p.user_id = $2 AND p.type = $8
+         LEFT JOIN users u ON u.user_id = $9::uuid`,
+      [...cardParams(cardId, ownerId, {}, seq), type, actorId])
+    const row = r.rows[0] as Row
+    const chosen = row.pref_in_app === null ? undefined : { inApp: row.pref_in_app, email: row.pref_email === true }
+    return { card: toCard(row), channels: channelsOf(type, chosen), actor: row.user_id === null ? null : toUser(row as UserRow) }
   }
 
   /** Deleted is final: no later or earlier event brings a card back. */
@@ -295,14 +305,23 @@ export class IngestRepository {
     // previous_id: the head before this statement (its snapshot), the id handed out just before this one.
     const row = r.rows[0] as NotificationRow & { last_id: string, previous_id: string | null }
     if (row.id !== null) return { item: toItem(row), previousId: row.previous_id ?? ZERO_ID }
-    // The head is ahead of this clock: the next id after it, the head's row locked by the statement above.
-    const next = after(row.last_id)
+    return await this.insertAfterHead(userId, values, row.last_id, groupId)
+  }
+
+  /**
+   * When the head (`head`, its row locked by the statement that read it) is ahead of this clock: the notification
+   * gets the next id after it, and the like group `groupId` is linked to that id.
+   */
+  private async insertAfterHead (
+    userId: string, values: unknown[], head: string, groupId: string | undefined
+  ): Promise<Inserted> {
+    const next = after(head)
     await this.query('UPDATE inbox_heads SET last_id = $2 WHERE user_id = $1', [userId, next])
     const made = await this.query<NotificationRow>(
       `INSERT INTO notifications (id, user_id, type, title, body, data) VALUES ($1, $2, $3, $4, $5, $6)
        RETURNING id, type, title, body, data, created_at, read_at`, [next, ...values])
     if (groupId !== undefined) await this.setGroupNotification(groupId, next)
-    return { item: toItem(made.rows[0] as NotificationRow), previousId: row.last_id }
+    return { item: toItem(made.rows[0] as NotificationRow), previousId: head }
   }
 
   /** Deletes a notification and the mail it had queued (not sent yet). */
@@ -326,31 +345,55 @@ export class IngestRepository {
   }
 
   /**
-   * For a like: the group whose window holds `at`, or else a new one whose first liker is `actorId` (with that
-   * liker's directory entry), in one statement. Call after likedCard, in the same transaction: its statement
-   * reads like groups only after the card's row is locked.
+   * For a like: the group whose window holds `at`, or else a new one whose first liker is `actorId` together with
+   * its first notification (`first`, written for that sole liker; none when in-app is off), in one statement. The
+   * new notification takes its id as insertNotification does (the user's inbox head locked to the commit). Call
+   * after likedCard, in the same transaction: its statement reads like groups only after the card's row is locked.
    */
   async likeGroupFor (
-    userId: string, cardId: string, at: Date, windowSeconds: number, actorId: string
-  ): Promise<{ group: LikeGroup, made: true, liker: UserEntry | null } | { group: LikeGroup, made: false }> {
+    userId: string, cardId: string, at: Date, windowSeconds: number, actorId: string,
+    first?: { type: NotificationType, content: NotificationContent }
+  ): Promise<{ group: LikeGroup, made: true, inserted: Inserted | null } | { group: LikeGroup, made: false }> {
     const id = uuidv7()
-    const r = await this.query<{ id: string, started_at: Date, notification_id: string | null, made: boolean }
-      & Partial<UserRow>>(
+    const notificationId = first === undefined ? null : uuidv7()
+    const values = first === undefined
+      ? [null, null, null, null]
+      : [first.type, first.content.title, first.content.body, JSON.stringify(first.content.data)]
+    type Row = { id: string, started_at: Date, notification_id: string | null, made: boolean, head: string | null,
+      previous_id: string | null } & { [K in keyof NotificationRow]: NotificationRow[K] | null }
+    const r = await this.query<Row>(
       `WITH f AS (${GROUP_AT}),
-       g AS (INSERT INTO like_groups (id, user_id, card_id, started_at)
-             SELECT $5, $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM f) RETURNING id, started_at),
-       a AS (INSERT INTO like_group_actors (group_id, actor_id, liked_at) SELECT id, $6, $3 FROM g)
-       SELECT f.id, f.started_at, f.notification_id, false AS made,
-              NULL AS user_id, NULL AS email, NULL AS username, NULL AS display_name FROM f
+       g AS (INSERT INTO like_groups (id, user_id, card_id, started_at, notification_id)
+             SELECT $5, $1, $2, $3, $7::uuid WHERE NOT EXISTS (SELECT 1 FROM f) RETURNING id, started_at),
+       a AS (INSERT INTO like_group_actors (group_id, actor_id, liked_at) SELECT id, $6, $3 FROM g),
+       h AS (INSERT INTO inbox_heads (user_id, last_id) SELECT $1, $7::uuid FROM g WHERE $7::uuid IS NOT NULL
+             ON CONFLICT (user_id) DO UPDATE SET last_id = GREATEST(inbox_heads.last_id, EXCLUDED.last_id)
+             RETURNING last_id),
+       n AS (INSERT INTO notifications (id, user_id, type, title, body, data)
+             SELECT $7::uuid, $1, $8::text, $9::text, $10::text, $11::jsonb FROM h WHERE h.last_id = $7::uuid
+             RETURNING id, type, title, body, data, created_at, read_at)
+       SELECT f.id, f.started_at, f.notification_id, false AS made, NULL::uuid AS head, NULL::uuid AS previous_id,
+              NULL::uuid AS n_id, NULL::text AS type, NULL::text AS title, NULL::text AS body, NULL::jsonb AS data,
+              NULL::timestamptz AS created_at, NULL::timestamptz AS read_at FROM f
        UNION ALL
-       SELECT g.id, g.started_at, NULL, true, u.user_id, u.email, u.username, u.display_name
-         FROM g LEFT JOIN users u ON u.user_id = $6`,
-      [userId, cardId, at, windowSeconds, id, actorId])
-    const row = r.rows[0]
+       SELECT g.id, g.started_at, $7::uuid, true, h.last_id, (SELECT last_id FROM inbox_heads WHERE user_id = $1),
+              n.id, n.type, n.title, n.body, n.data, n.created_at, n.read_at
+         FROM g LEFT JOIN h ON true LEFT JOIN n ON true`,
+      [userId, cardId, at, windowSeconds, id, actorId, notificationId, ...values])
+    const row = r.rows[0] as (Row & { n_id: string | null }) | undefined
     if (row === undefined) throw new Error('likeGroupFor: no group found or made')
     const group = { id: row.id, startedAt: row.started_at, notificationId: row.notification_id }
     if (!row.made) return { group, made: false }
-    return { group, made: true, liker: row.user_id == null ? null : toUser(row as UserRow) }
+    if (first === undefined) return { group, made: true, inserted: null }
+    if (row.head === null) throw new Error('likeGroupFor: the inbox head was not read')
+    if (row.n_id !== null) {
+      // previous_id: the head before this statement (its snapshot), the id handed out just before this one.
+      const item = toItem({ ...row, id: row.n_id } as NotificationRow)
+      return { group, made: true, inserted: { item, previousId: row.previous_id ?? ZERO_ID } }
+    }
+    // The head is ahead of this clock (another instance's ran ahead).
+    const inserted = await this.insertAfterHead(userId, [userId, ...values], row.head, group.id)
+    return { group: { ...group, notificationId: inserted.item.id }, made: true, inserted }
   }
 
   /**
