@@ -1,28 +1,9 @@
-// UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, then 12 bits used as a counter within one millisecond
-// (method 1), then random bits. Ids made by one process only grow; inbox_heads extends that to every instance.
-import { randomBytes } from 'node:crypto'
+// Notification ids are UUIDv7 (RFC 9562): Unix milliseconds, then a sequence that keeps one process's ids
+// growing within a millisecond and across a clock step back (the uuid package's v7, its random bits drawn from a
+// pooled buffer), then random bits. inbox_heads extends the order to every instance.
+import { v7 } from 'uuid'
 
-let lastMs = 0
-let counter = 0
-
-export function uuidv7 (now = Date.now()): string {
-  if (now > lastMs) {
-    lastMs = now
-    counter = randomBytes(2).readUInt16BE(0) & 0x3ff
-  } else {
-    counter++
-    if (counter > 0xfff) {
-      lastMs++
-      counter = 0
-    }
-  }
-  const bytes = randomBytes(16)
-  bytes.writeUIntBE(lastMs, 0, 6)
-  bytes[6] = 0x70 | (counter >> 8)
-  bytes[7] = counter & 0xff
-  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f)
-  return format(bytes)
-}
+export const uuidv7 = (): string => v7()
 
 /** The smallest UUIDv7 greater than `id` (a v7 id made after `id` on a slower clock is bumped past it). */
 export function after (id: string): string {
