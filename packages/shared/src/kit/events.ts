@@ -19,7 +19,9 @@ const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
 
 /**
  * Remembers each request's id, trace context and client address for the
- * events made while it is handled (the kit registers it for every service).
+ * events made while it is handled. Producers only (relayOutbox registers it):
+ * on Node 20 an AsyncLocalStorage in use puts a hook on every promise of the
+ * process, a cost the consumers, which make no events, need not pay.
  */
 export function trackRequestOrigins (app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
@@ -149,7 +151,8 @@ type ProducerConfig = Static<TObject<ReturnType<typeof eventsProducerEnv>>> & {
 }
 
 /**
- * Runs the service's relay while the app runs: started when the app is ready
+ * Makes the app a producer: tracks each request's origin for its events
+ * (trackRequestOrigins) and runs the service's relay while the app runs: started when the app is ready
  * (so it logs and counts through the app), stopped when it closes, before the
  * Redis client it duplicates.
  *
@@ -162,6 +165,7 @@ type ProducerConfig = Static<TObject<ReturnType<typeof eventsProducerEnv>>> & {
 export function relayOutbox<C extends object> (
   app: FastifyInstance, config: ProducerConfig, redis: Redis, prisma: C
 ): C {
+  trackRequestOrigins(app)
   let relay: Relay | undefined
   app.addHook('onReady', async () => {
     relay = await startRelay({

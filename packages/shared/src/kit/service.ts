@@ -6,7 +6,6 @@ import { corePlugin, serviceFastifyOptions, type CoreOptions } from '../app.js'
 import { authPlugin, type AuthMode, type AuthPluginOptions } from '../auth/auth-plugin.js'
 import type { KeyResolver } from '../auth/key-store.js'
 import type { HealthCheck } from '../plugins/health.js'
-import { trackRequestOrigins } from './events.js'
 
 export interface ServiceDefinition {
   /** Short name: log field, metric label, trace service. */
@@ -59,7 +58,6 @@ export async function createService (d: ServiceDefinition): Promise<FastifyInsta
     bodyLimit: d.bodyLimit,
     trustProxy: trustProxyOf(d.config.TRUST_PROXY)
   })).withTypeProvider<TypeBoxTypeProvider>()
-  trackRequestOrigins(app)
 
   await app.register(corePlugin, {
     service: d.name,
