@@ -138,3 +138,59 @@ t.test('an address the mail server refuses for good: the mail is dropped, not re
   t.same(await left(), { items: 0, due: false }, 'nothing of it is left to send again (a retry keeps it due)')
   t.equal(await ta.app.notifications.emails.tick(), 0)
 })
+
+t.test('a like group re-made while its mail is gathered: the queue holds its newest text only', async (t) => {
+  const mail = await testMail(t)
+  const ta = await buildTestApp(t, {
+    SMTP_URL: `smtp://127.0.0.1:${mail.smtpPort}`,
+    PUBLIC_URL: 'https://holo.example',
+    NOTIFICATIONS_EMAIL_GATHER_SECONDS: '3600',
+    NOTIFICATIONS_LIKE_WINDOW_SECONDS: '600'
+  })
+  const owner = ta.user()
+  const [ana, bo, carl] = [ta.user(), ta.user(), ta.user()]
+  const registered = (id: string, username: string) => withSeq(makeEvent('holo.user.registered.v1', {
+    subject: id, actorId: id, data: { email: `${username}-${id.slice(0, 8)}@example.com`, username }
+  }), 1)
+  const card = randomUUID()
+  await ta.publish(registered(owner.id, 'olga'), registered(ana.id, 'Ana'), registered(bo.id, 'Bo'),
+    registered(carl.id, 'Carl'), withSeq(makeEvent('holo.card.created.v1', {
+      subject: card, actorId: owner.id,
+      data: { ownerId: owner.id, title: 'Nebula Dragon', visibility: 'public', rarity: 'rare', templateId: null,
+        artworkFileId: null }
+    }), 1))
+  await ta.drained()
+  const put = await ta.app.inject({
+    method: 'PUT', url: '/api/v1/notifications/preferences', headers: owner.headers,
+    payload: { types: { 'card.liked': { email: true } } }
+  })
+  t.equal(put.statusCode, 200)
+  const like = (u: { id: string }, c: string, type: 'liked' | 'unliked' = 'liked') => makeEvent(`holo.card.${type}.v1`, {
+    subject: c, actorId: u.id, data: { ownerId: owner.id, likeCount: 1 }
+  })
+  const queued = async (): Promise<Array<{ notification_id: string | null, text: string }>> =>
+    (await ta.deps.pool.query<{ notification_id: string | null, text: string }>(
+      'SELECT notification_id, text FROM email_items WHERE user_id = $1 ORDER BY created_at, id', [owner.id])).rows
+  // The first like mail goes at once and opens the gathering period: what follows waits in the queue.
+  await ta.publish(like(carl, randomUUID()))
+  await ta.drained()
+  await eventually(async () => (await queued()).length === 0, 'the first like mail sent')
+  await ta.publish(like(ana, card))
+  await ta.drained()
+  t.equal((await queued()).length, 1, 'the next like is gathered')
+  // A second liker re-makes the group's notification: its pending mail is replaced, not added to.
+  await ta.publish(like(bo, card))
+  await ta.drained()
+  const inbox = (await ta.app.inject({ url: '/api/v1/notifications', headers: owner.headers })).json().items
+  let items = await queued()
+  t.equal(items.length, 1, 'one mail queued for the group')
+  t.equal(items[0]?.notification_id, inbox[0].id, 'for its current notification')
+  t.match(items[0]?.text, /Bo and Ana liked Nebula Dragon/)
+  // A like taken back corrects the pending mail too.
+  await ta.publish(like(bo, card, 'unliked'))
+  await ta.drained()
+  items = await queued()
+  t.equal(items.length, 1)
+  t.match(items[0]?.text, /Ana liked Nebula Dragon/)
+  t.notMatch(items[0]?.text, /Bo/)
+})

@@ -276,12 +276,20 @@ async function deliver (
   known?: Channels, likeGroupId?: string, made?: Inserted | null
 ): Promise<NotificationItem | null> {
   const channels = known ?? await repo.channels(userId, type)
-  const old = replaces === null ? { deleted: false, mailPending: false } : await repo.deleteNotification(replaces)
+  let old = { deleted: false, mailPending: false }
+  let inserted: Inserted | null
+  if (made !== undefined) inserted = made
+  else if (replaces !== null && channels.inApp && likeGroupId !== undefined) {
+    // A like group's notification re-made: the old one goes in the same statement.
+    const replaced = await repo.replaceNotification(replaces, userId, type, content, likeGroupId)
+    old = { deleted: replaced.deleted, mailPending: replaced.mailPending }
+    inserted = replaced.inserted
+  } else {
+    if (replaces !== null) old = await repo.deleteNotification(replaces)
+    // A like group is linked to its new notification by the same statement.
+    inserted = channels.inApp ? await repo.insertNotification(userId, type, content, likeGroupId) : null
+  }
   const removed = old.deleted && replaces !== null ? [replaces] : []
-  // A like group is linked to its new notification by the same statement.
-  const inserted = made !== undefined
-    ? made
-    : channels.inApp ? await repo.insertNotification(userId, type, content, likeGroupId) : null
   const item = inserted?.item ?? null
   if (removed.length > 0 || inserted !== null) log.change(userId, removed, inserted === null ? [] : [inserted])
   if (channels.email && (mail === 'always' || old.mailPending)) {

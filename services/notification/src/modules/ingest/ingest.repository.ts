@@ -122,6 +122,23 @@ export const toItem = (r: NotificationRow): NotificationItem => ({
   readAt: r.read_at?.toISOString() ?? null
 })
 
+/**
+ * A new notification ($1 id, $2 user, $3–$6 type, title, body, data) under the user's inbox head: the head
+ * moves to $1 unless it is ahead already (then nothing is inserted: see insertAfterHead), and like group $7, if
+ * any, is linked to it. The CTEs h, n and g of one statement; HEAD_INSERT_COLUMNS is what it returns.
+ */
+const HEAD_INSERT = `h AS (
+         INSERT INTO inbox_heads (user_id, last_id) VALUES ($2, $1) ON CONFLICT (user_id) DO UPDATE
+         SET last_id = GREATEST(inbox_heads.last_id, EXCLUDED.last_id) RETURNING last_id),
+       n AS (
+         INSERT INTO notifications (id, user_id, type, title, body, data)
+         SELECT $1, $2, $3::text, $4::text, $5::text, $6::jsonb FROM h WHERE h.last_id = $1
+         RETURNING id, type, title, body, data, created_at, read_at),
+       g AS (UPDATE like_groups SET notification_id = n.id FROM n WHERE like_groups.id = $7::uuid)`
+/** previous_id: the head in the statement's snapshot, before it moved. */
+const HEAD_INSERT_COLUMNS = 'h.last_id, n.*, (SELECT last_id FROM inbox_heads WHERE user_id = $2) AS previous_id'
+type HeadInsertRow = NotificationRow & { last_id: string, previous_id: string | null }
+
 export class IngestRepository {
   constructor (private readonly tx: pg.PoolClient) {}
 
@@ -291,21 +308,39 @@ export class IngestRepository {
   ): Promise<Inserted> {
     const id = uuidv7()
     const values = [userId, type, content.title, content.body, JSON.stringify(content.data)]
-    const r = await this.query<NotificationRow & { last_id: string }>(
-      `WITH h AS (
-         INSERT INTO inbox_heads (user_id, last_id) VALUES ($2, $1) ON CONFLICT (user_id) DO UPDATE
-         SET last_id = GREATEST(inbox_heads.last_id, EXCLUDED.last_id) RETURNING last_id),
-       n AS (
-         INSERT INTO notifications (id, user_id, type, title, body, data)
-         SELECT $1, $2, $3::text, $4::text, $5::text, $6::jsonb FROM h WHERE h.last_id = $1
-         RETURNING id, type, title, body, data, created_at, read_at),
-       g AS (UPDATE like_groups SET notification_id = n.id FROM n WHERE like_groups.id = $7::uuid)
-       SELECT h.last_id, n.*, (SELECT last_id FROM inbox_heads WHERE user_id = $2) AS previous_id
-         FROM h LEFT JOIN n ON true`, [id, ...values, groupId ?? null])
-    // previous_id: the head before this statement (its snapshot), the id handed out just before this one.
-    const row = r.rows[0] as NotificationRow & { last_id: string, previous_id: string | null }
+    const r = await this.query<HeadInsertRow>(
+      `WITH ${HEAD_INSERT} SELECT ${HEAD_INSERT_COLUMNS} FROM h LEFT JOIN n ON true`, [id, ...values, groupId ?? null])
+    return await this.inserted(r.rows[0] as HeadInsertRow, userId, values, groupId)
+  }
+
+  /** The notification HEAD_INSERT made, or (the head ahead of this clock) the one made after the head. */
+  private async inserted (
+    row: HeadInsertRow, userId: string, values: unknown[], groupId: string | undefined
+  ): Promise<Inserted> {
+    // previous_id: the head before the statement (its snapshot), the id handed out just before this one.
     if (row.id !== null) return { item: toItem(row), previousId: row.previous_id ?? ZERO_ID }
     return await this.insertAfterHead(userId, values, row.last_id, groupId)
+  }
+
+  /**
+   * insertNotification in place of notification `replaces` (a like group's, re-made when its likers change): the
+   * old one and the mail it had queued (not sent yet) are deleted by the same statement.
+   */
+  async replaceNotification (
+    replaces: string, userId: string, type: NotificationType, content: NotificationContent, groupId: string
+  ): Promise<{ inserted: Inserted, deleted: boolean, mailPending: boolean }> {
+    const id = uuidv7()
+    const values = [userId, type, content.title, content.body, JSON.stringify(content.data)]
+    type Row = HeadInsertRow & { mail: number, deleted: number }
+    const r = await this.query<Row>(
+      `WITH m AS (DELETE FROM email_items WHERE notification_id = $8 RETURNING 1),
+       d AS (DELETE FROM notifications WHERE id = $8 RETURNING 1), ${HEAD_INSERT}
+       SELECT ${HEAD_INSERT_COLUMNS}, (SELECT count(*) FROM m)::int AS mail, (SELECT count(*) FROM d)::int AS deleted
+         FROM h LEFT JOIN n ON true`, [id, ...values, groupId, replaces])
+    const row = r.rows[0] as Row
+    return {
+      inserted: await this.inserted(row, userId, values, groupId), deleted: row.deleted > 0, mailPending: row.mail > 0
+    }
   }
 
   /**
