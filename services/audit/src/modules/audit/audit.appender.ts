@@ -51,8 +51,6 @@ const INSERT_ROWS = `INSERT INTO audit_log (seq, id, type, type_name, source, su
 export class ChainBatch {
   private staged: Staged[] = []
 
-  get size (): number { return this.staged.length }
-
   async add (tx: pg.ClientBase, event: HoloEvent): Promise<void> {
     this.staged.push({
       id: event.id.toLowerCase(),

@@ -234,12 +234,11 @@ async function applyLike (
   let likers: Likers
   if (event.type === 'holo.card.liked.v1') {
     // A like that starts a group makes its notification in the same statement (written for its sole liker).
-    const sole = { ids: [actorId], known: liked.actor === null ? [] : [liked.actor] }
-    const first = channels.inApp ? { type: 'card.liked' as const, content: contentFor(sole) } : undefined
+    const content = contentFor({ ids: [actorId], known: liked.actor === null ? [] : [liked.actor] })
+    const first = channels.inApp ? { type: 'card.liked' as const, content } : undefined
     const found = await repo.likeGroupFor(owner, cardId, at, s.likeWindowSeconds, actorId, first)
     if (found.made) {
-      await deliver(repo, log, s, owner, 'card.liked', first?.content ?? contentFor(sole), null, mail, channels,
-        found.group.id, found.inserted)
+      await deliver(repo, log, s, owner, 'card.liked', content, null, mail, channels, found.group.id, found.inserted)
       return
     }
     group = found.group

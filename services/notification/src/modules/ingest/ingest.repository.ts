@@ -139,6 +139,12 @@ const HEAD_INSERT = `h AS (
 const HEAD_INSERT_COLUMNS = 'h.last_id, n.*, (SELECT last_id FROM inbox_heads WHERE user_id = $2) AS previous_id'
 type HeadInsertRow = NotificationRow & { last_id: string, previous_id: string | null }
 
+/** The CTEs m and d deleting notification `param` and the mail it had queued; DELETED_COLUMNS counts them. */
+const deleteWithMail = (param: string): string =>
+  `m AS (DELETE FROM email_items WHERE notification_id = ${param} RETURNING 1),
+       d AS (DELETE FROM notifications WHERE id = ${param} RETURNING 1)`
+const DELETED_COLUMNS = '(SELECT count(*) FROM m)::int AS mail, (SELECT count(*) FROM d)::int AS deleted'
+
 export class IngestRepository {
   constructor (private readonly tx: pg.PoolClient) {}
 
@@ -333,10 +339,8 @@ export class IngestRepository {
     const values = [userId, type, content.title, content.body, JSON.stringify(content.data)]
     type Row = HeadInsertRow & { mail: number, deleted: number }
     const r = await this.query<Row>(
-      `WITH m AS (DELETE FROM email_items WHERE notification_id = $8 RETURNING 1),
-       d AS (DELETE FROM notifications WHERE id = $8 RETURNING 1), ${HEAD_INSERT}
-       SELECT ${HEAD_INSERT_COLUMNS}, (SELECT count(*) FROM m)::int AS mail, (SELECT count(*) FROM d)::int AS deleted
-         FROM h LEFT JOIN n ON true`, [id, ...values, groupId, replaces])
+      `WITH ${deleteWithMail('$8')}, ${HEAD_INSERT}
+       SELECT ${HEAD_INSERT_COLUMNS}, ${DELETED_COLUMNS} FROM h LEFT JOIN n ON true`, [id, ...values, groupId, replaces])
     const row = r.rows[0] as Row
     return {
       inserted: await this.inserted(row, userId, values, groupId), deleted: row.deleted > 0, mailPending: row.mail > 0
@@ -362,9 +366,7 @@ export class IngestRepository {
   /** Deletes a notification and the mail it had queued (not sent yet). */
   async deleteNotification (id: string): Promise<{ deleted: boolean, mailPending: boolean }> {
     const r = await this.query<{ mail: number, deleted: number }>(
-      `WITH m AS (DELETE FROM email_items WHERE notification_id = $1 RETURNING 1),
-       n AS (DELETE FROM notifications WHERE id = $1 RETURNING 1)
-       SELECT (SELECT count(*) FROM m)::int AS mail, (SELECT count(*) FROM n)::int AS deleted`, [id])
+      `WITH ${deleteWithMail('$1')} SELECT ${DELETED_COLUMNS}`, [id])
     const row = r.rows[0] as { mail: number, deleted: number }
     return { deleted: row.deleted > 0, mailPending: row.mail > 0 }
   }
@@ -421,13 +423,8 @@ export class IngestRepository {
     if (!row.made) return { group, made: false }
     if (first === undefined) return { group, made: true, inserted: null }
     if (row.head === null) throw new Error('likeGroupFor: the inbox head was not read')
-    if (row.n_id !== null) {
-      // previous_id: the head before this statement (its snapshot), the id handed out just before this one.
-      const item = toItem({ ...row, id: row.n_id } as NotificationRow)
-      return { group, made: true, inserted: { item, previousId: row.previous_id ?? ZERO_ID } }
-    }
-    // The head is ahead of this clock (another instance's ran ahead).
-    const inserted = await this.insertAfterHead(userId, [userId, ...values], row.head, group.id)
+    const inserted = await this.inserted({ ...row, id: row.n_id, last_id: row.head } as HeadInsertRow, userId,
+      [userId, ...values], group.id)
     return { group: { ...group, notificationId: inserted.item.id }, made: true, inserted }
   }
 
