@@ -57,10 +57,10 @@ t.test('card events', async (t) => {
     await like('PUT')
     await like('DELETE')
     const likes = (await about(card.id)).filter((e) => e.type.includes('liked'))
-    t.same(likes.map((e) => [e.type, e.actorid, e.data.likeCount]), [
-      ['holo.card.liked.v1', fan.id, 1],
-      ['holo.card.unliked.v1', fan.id, 0]
-    ])
+    t.same(likes.map((e) => [e.type, e.actorid, e.data.ownerId, e.data.likeCount]), [
+      ['holo.card.liked.v1', fan.id, owner.id, 1],
+      ['holo.card.unliked.v1', fan.id, owner.id, 0]
+    ], 'the owner as the like statement read it, beside the count it made')
   })
 
   t.test('twenty likes at once: twenty events, every count once, numbered in commit order', async (t) => {

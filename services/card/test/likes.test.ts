@@ -97,4 +97,28 @@ t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
     t.equal((await app.inject({ method: 'DELETE', url: `${goneUrl}/like`, headers: stranger.auth })).statusCode, 404,
       'a deleted card is 404 at once')
   })
+
+  t.test('a card never read is liked only by those who may see it (the like statement checks)', async (t) => {
+    const stranger = h.user()
+    const moderator = h.user(['moderator'])
+    const admin = h.user(['admin'])
+    const secret = await h.card(owner, { title: 'Never read, private', visibility: 'private' })
+    const hidden = await h.card(owner, { title: 'Never read, hidden' })
+    const hide = await app.inject({ method: 'POST', url: `/api/v1/cards/${hidden.id as string}/hide`, headers: moderator.auth })
+    t.equal(hide.statusCode, 200)
+    const like = async (c: Record<string, unknown>, who: { auth: Record<string, string> }, method = 'PUT') =>
+      (await app.inject({ method: method as 'PUT', url: `/api/v1/cards/${c.id as string}/like`, headers: who.auth })).statusCode
+    t.equal(await like(secret, stranger), 404, 'a private card: not for a stranger')
+    t.equal(await like(secret, stranger, 'DELETE'), 404, 'nor its unlike')
+    t.equal(await like(secret, moderator), 404, 'nor for a moderator (cards.hide shows hidden cards, not private ones)')
+    t.equal(await like(secret, admin), 204, 'cards.read_any sees it')
+    t.equal(await like(secret, owner), 204, 'its owner sees it')
+    t.equal(await like(hidden, stranger), 404, 'a hidden card: not for a stranger')
+    t.equal(await like(hidden, moderator), 204, 'a moderator sees it')
+    t.equal(await like(hidden, owner), 204, 'its owner sees it')
+    t.equal(await like(hidden, moderator, 'DELETE'), 204, 'and its unlike')
+    const read = await app.inject({ url: `/api/v1/cards/${secret.id as string}`, headers: owner.auth })
+    t.equal(read.json().likeCount, 2, 'the refused likes counted nothing')
+    t.equal((await app.inject({ url: `/api/v1/cards/${hidden.id as string}`, headers: owner.auth })).json().likeCount, 1)
+  })
 })

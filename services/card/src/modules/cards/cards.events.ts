@@ -54,10 +54,11 @@ export function cardEdited (before: CardRow, after: CardRow, actorId: string): H
 export const cardDeleted = (c: CardRow, actorId: string): HoloEvent<'holo.card.deleted.v1'> =>
   event('holo.card.deleted.v1', { subject: c.id, actorId, data: { ownerId: c.ownerId } })
 
-export const cardLiked = (c: Pick<CardRow, 'id' | 'ownerId'>, on: boolean, likerId: string) =>
-  (likeCount: number): HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'> =>
+/** A like's or an unlike's event, once the statement that made it knows the card's owner and new count. */
+export const cardLiked = (cardId: string, on: boolean, likerId: string) =>
+  (card: { ownerId: string, likeCount: number }): HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'> =>
     event(on ? 'holo.card.liked.v1' : 'holo.card.unliked.v1', {
-      subject: c.id, actorId: likerId, data: { ownerId: c.ownerId, likeCount }
+      subject: cardId, actorId: likerId, data: { ownerId: card.ownerId, likeCount: card.likeCount }
     })
 
 /**

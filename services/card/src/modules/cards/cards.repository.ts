@@ -42,8 +42,18 @@ export interface NewCard {
 /** A create waiting for its batch: the card and the events its insert publishes. */
 interface PendingInsert { card: NewCard, events: readonly HoloEvent[] }
 
-/** A like's or an unlike's event, given the card's new like count. */
-export type LikeEvent = (likeCount: number) => HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>
+/** A like's or an unlike's event, given the card's owner and new like count. */
+export type LikeEvent = (card: { ownerId: string, likeCount: number }) =>
+HoloEvent<'holo.card.liked.v1' | 'holo.card.unliked.v1'>
+
+/**
+ * Who reads a card, as SQL checks it (the rule of the service's canReadCard): its owner always; others a
+ * private card only with `private`, a hidden one only with `hidden`.
+ */
+export interface Reader { id: string, private: boolean, hidden: boolean }
+
+/** What a like or unlike did: the card is not there for this reader, nothing changed (idempotent), or changed. */
+export type LikeOutcome = 'not_found' | 'unchanged' | 'changed'
 
 /** A transaction of the card service's client, handed between repositories that write in the same one. */
 export type CardTx = Prisma.TransactionClient
@@ -197,13 +207,10 @@ export class CardRepository {
   }
 
   /**
-   * Applies changes when the card exists and, if given, still has `expectedVersion`.
-   * Returns the new row, null when there is no such card, or 'stale'.
-   */
-  /**
    * Applies changes when the card exists and, if given, still has `expectedVersion`. The row is
    * locked first, so `eventsOf` compares the state this change really replaced with the new one
    * (a concurrent edit cannot make the events describe another change than the one committed).
+   * Returns the new row, null when there is no such card, or 'stale'.
    */
   async update (
     id: string,
@@ -265,18 +272,15 @@ export class CardRepository {
   }
 
   /**
-   * Adds a like; the insert and the count change are one statement, so likeCount stays exact.
-   * The card row itself is not written (see migration 20261126180000_card_like_counts). True when it was new.
+   * Adds a like to a card the reader may see, with its event when it is new: one statement (the like is the
+   * hottest write). The visibility check, the insert, the count change and the outbox row run together, so a
+   * like costs one round trip whether or not the card is cached; the card row itself is not written (see
+   * migration 20261126180000_card_like_counts).
    */
-  /**
-   * Adds a like and, when it is new, its event: one statement (the like is the hottest write).
-   * The insert, the count change and the outbox row commit together; the card row itself is not
-   * written (see migration 20261126180000_card_like_counts). True when it was new.
-   */
-  async like (userId: string, cardId: string, eventOf: LikeEvent): Promise<boolean> {
-    return await this.likeChange(Prisma.sql`
+  async like (reader: Reader, cardId: string, eventOf: LikeEvent): Promise<LikeOutcome> {
+    return await this.likeChange(reader, cardId, Prisma.sql`
       changed AS (
-        INSERT INTO likes (user_id, card_id) VALUES (${userId}::uuid, ${cardId}::uuid)
+        INSERT INTO likes (user_id, card_id) SELECT ${reader.id}::uuid, card.id FROM card
         ON CONFLICT DO NOTHING RETURNING card_id
       ), counted AS (
         UPDATE card_like_counts n SET like_count = n.like_count + 1
@@ -284,10 +288,11 @@ export class CardRepository {
       )`, eventOf)
   }
 
-  async unlike (userId: string, cardId: string, eventOf: LikeEvent): Promise<boolean> {
-    return await this.likeChange(Prisma.sql`
+  async unlike (reader: Reader, cardId: string, eventOf: LikeEvent): Promise<LikeOutcome> {
+    return await this.likeChange(reader, cardId, Prisma.sql`
       changed AS (
-        DELETE FROM likes WHERE user_id = ${userId}::uuid AND card_id = ${cardId}::uuid RETURNING card_id
+        DELETE FROM likes USING card WHERE likes.user_id = ${reader.id}::uuid AND likes.card_id = card.id
+        RETURNING likes.card_id
       ), counted AS (
         UPDATE card_like_counts n SET like_count = n.like_count - 1
         FROM changed WHERE n.card_id = changed.card_id RETURNING n.like_count
@@ -295,26 +300,35 @@ export class CardRepository {
   }
 
   /**
-   * Runs a like change (CTEs `changed` and `counted`) and, in the same statement, writes its
-   * event to the outbox as writeEvents would (next subject sequence number, the row in
-   * `outbox`), with the new count filled in by the statement that made it. No change, no event.
+   * Runs a like change (CTEs `changed` and `counted`, over the CTE `card`: the card when `reader` may see it)
+   * and, in the same statement, writes its event to the outbox as writeEvents would (next subject sequence
+   * number, the row in `outbox`), with the owner and the new count filled in by the statement. No change, no
+   * event.
    */
-  private async likeChange (change: Prisma.Sql, eventOf: LikeEvent): Promise<boolean> {
-    const event = eventOf(0)
-    const rows = await this.prisma.$queryRaw<Array<{ likeCount: number }>>`
-      WITH ${change}, numbered AS (
+  private async likeChange (reader: Reader, cardId: string, change: Prisma.Sql, eventOf: LikeEvent): Promise<LikeOutcome> {
+    const event = eventOf({ ownerId: reader.id, likeCount: 0 })
+    const rows = await this.prisma.$queryRaw<Array<{ likeCount: number | null }>>`
+      WITH card AS (
+        SELECT id, owner_id FROM cards
+        WHERE id = ${cardId}::uuid AND deleted_at IS NULL AND (owner_id = ${reader.id}::uuid OR (
+          (visibility <> 'private' OR ${reader.private}::boolean) AND (hidden_at IS NULL OR ${reader.hidden}::boolean)))
+      ), ${change}, numbered AS (
         INSERT INTO outbox_subjects AS s (subject, seq) SELECT ${event.subject}, 1 FROM counted
         ON CONFLICT (subject) DO UPDATE SET seq = s.seq + 1 RETURNING s.seq
       ), written AS (
         INSERT INTO outbox (id, stream, type, subject, payload)
         SELECT ${event.id}::uuid, 'card', ${event.type}, ${event.subject},
-          jsonb_set(jsonb_set(${JSON.stringify(event)}::jsonb, '{data,likeCount}', to_jsonb(counted.like_count)),
+          jsonb_set(jsonb_set(jsonb_set(${JSON.stringify(event)}::jsonb,
+            '{data,likeCount}', to_jsonb(counted.like_count)),
+            '{data,ownerId}', to_jsonb(card.owner_id::text)),
             '{subjectseq}', to_jsonb(numbered.seq))
-        FROM counted, numbered
+        FROM card, counted, numbered
       )
-      SELECT like_count AS "likeCount" FROM counted`
-    if (rows.length === 1) eventsCommitted(this.prisma)
-    return rows.length === 1
+      SELECT (SELECT like_count FROM counted) AS "likeCount" FROM card`
+    if (rows.length === 0) return 'not_found'
+    if (rows[0]?.likeCount === null) return 'unchanged'
+    eventsCommitted(this.prisma)
+    return 'changed'
   }
 
   /** Writes events that go with no change of a row (counted views). */

@@ -17,7 +17,7 @@ import {
 import type { ViewCounter } from './view-counter.js'
 import { cardCreated, cardDeleted, cardEdited, cardLiked, cardModerated } from './cards.events.js'
 import type {
-  CardChanges, CardListFilter, CardListRow, CardRepository, CardRow, CardTx, NewCard, SortKey
+  CardChanges, CardListFilter, CardListRow, CardRepository, CardRow, CardTx, NewCard, Reader, SortKey
 } from './cards.repository.js'
 import type { Card, CreateCard, ListCardsQuery, UpdateCard } from './cards.schemas.js'
 
@@ -26,10 +26,20 @@ export type Viewer = AuthUser | null
 /** Who may read a card: the rule every read, list and collection applies. */
 export function canReadCard (card: { ownerId: string, visibility: string, hidden: boolean }, viewer: Viewer): boolean {
   if (viewer !== null && viewer.id === card.ownerId) return true
-  if (card.visibility === 'private' && !can(viewer, 'cards.read_any')) return false
-  // Whoever may unhide a card must see it.
-  if (card.hidden && !can(viewer, 'cards.read_any') && !can(viewer, 'cards.hide')) return false
-  return true
+  const reader = readerOf(viewer)
+  return (card.visibility !== 'private' || reader.private) && (!card.hidden || reader.hidden)
+}
+
+/**
+ * What a viewer may read besides their own cards: private cards with cards.read_any, hidden ones with
+ * cards.read_any or cards.hide (whoever may unhide a card must see it). The like statement applies the same
+ * rule in SQL.
+ */
+function readerOf (viewer: AuthUser): Reader
+function readerOf (viewer: Viewer): Omit<Reader, 'id'> & { id: string | null }
+function readerOf (viewer: Viewer): Omit<Reader, 'id'> & { id: string | null } {
+  const readAny = can(viewer, 'cards.read_any')
+  return { id: viewer?.id ?? null, private: readAny, hidden: readAny || can(viewer, 'cards.hide') }
 }
 
 const isListed = (c: { visibility: string, hiddenAt: Date | null }): boolean =>
@@ -246,25 +256,17 @@ export class CardService {
     return { card: change.after, committed: async () => { await this.changed(change.before, change.after) } }
   }
 
-  /**
-   * The owner of a card the viewer may see (404 as for a missing one otherwise): what a like needs, read from
-   * the card's cache entry when there is one (every change to the card, a delete too, invalidates it first).
-   */
-  private async visibleOwner (id: string, viewer: AuthUser): Promise<string> {
-    const cached = await this.d.cache.getCard(id)
-    if (cached.hit === undefined) return (await this.visible(id, viewer)).ownerId
-    if (!canReadCard(cached.hit, viewer)) throw errors.CARD_NOT_FOUND()
-    return cached.hit.ownerId
-  }
-
   async like (id: string, user: AuthUser, on: boolean): Promise<void> {
-    const row = { id, ownerId: await this.visibleOwner(id, user) }
-    const events = cardLiked(row, on, user.id)
-    const changed = on ? await this.d.cards.like(user.id, id, events) : await this.d.cards.unlike(user.id, id, events)
-    if (!changed) return
+    // Visibility is checked by the like's own statement (readerOf: canReadCard's rule), not from the cache.
+    const events = cardLiked(id, on, user.id)
+    const outcome = on
+      ? await this.d.cards.like(readerOf(user), id, events)
+      : await this.d.cards.unlike(readerOf(user), id, events)
+    if (outcome === 'not_found') throw errors.CARD_NOT_FOUND()
+    if (outcome === 'unchanged') return
     this.likes.inc({ action: on ? 'like' : 'unlike' })
     // The card's own entry carries its count; list pages keep theirs until they refresh (at most the list TTL).
-    await this.d.cache.invalidateCard(row.id)
+    await this.d.cache.invalidateCard(id)
   }
 
   async list (query: ListCardsQuery, viewer: Viewer): Promise<JsonView> {
