@@ -26,10 +26,11 @@ export class ObservablePrismaPg extends PrismaPg {
 }
 
 /**
- * A write (INSERT, UPDATE, DELETE, or a WITH whose first part is one): its plan does not depend on its values,
- * so it can be prepared once per connection. Reads stay unnamed: a list or a search is planned for its values.
+ * A write (INSERT, UPDATE, DELETE, or a WITH with a part that is one: a like whose first part finds the card, an
+ * outbox insert whose first part unpacks its rows): its plan does not depend on its values, so it can be
+ * prepared once per connection. Reads stay unnamed: a list or a search is planned for its values.
  */
-const WRITE = /^\s*(?:INSERT|UPDATE|DELETE)\b|^\s*WITH\s+\w+\s+AS\s*(?:(?:NOT\s+)?MATERIALIZED\s*)?\(\s*(?:INSERT|UPDATE|DELETE)\b/i
+const WRITE = /^\s*(?:INSERT|UPDATE|DELETE)\b|^\s*WITH\b[\s\S]*?\bAS\s*(?:(?:NOT\s+)?MATERIALIZED\s*)?\(\s*(?:INSERT|UPDATE|DELETE)\b/i
 export const isWriteStatement = (sql: string): boolean => WRITE.test(sql)
 
 /**

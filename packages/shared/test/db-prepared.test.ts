@@ -11,11 +11,14 @@ t.test('which statements count as writes', async (t) => {
     '  update "auth"."sessions" SET revoked_at = now() WHERE id = $1',
     'DELETE FROM outbox WHERE id = $1',
     'WITH changed AS (\n INSERT INTO likes VALUES ($1) RETURNING card_id) SELECT * FROM changed',
-    'WITH c AS MATERIALIZED (UPDATE cards SET title = $1 RETURNING id) SELECT id FROM c'
+    'WITH c AS MATERIALIZED (UPDATE cards SET title = $1 RETURNING id) SELECT id FROM c',
+    'WITH card AS (SELECT id FROM cards WHERE id = $1), changed AS (\n  INSERT INTO likes SELECT $2, id FROM card) SELECT 1',
+    'WITH input AS (SELECT * FROM unnest($1::text[]) i), bumped AS NOT MATERIALIZED (UPDATE s SET n = n + 1) SELECT 1'
   ]) t.ok(isWriteStatement(sql), sql)
   for (const sql of [
     'SELECT id FROM cards WHERE search @@ to_tsquery($1) ORDER BY created_at DESC LIMIT $2',
     'WITH page AS (SELECT id FROM cards LIMIT $1) SELECT * FROM page',
+    'WITH g AS (SELECT card_id FROM reports), c AS (SELECT id FROM cards) SELECT * FROM g JOIN c ON c.id = g.card_id',
     'SELECT 1 -- INSERT INTO x',
     'COPY cards TO STDOUT'
   ]) t.notOk(isWriteStatement(sql), sql)
