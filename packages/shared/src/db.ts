@@ -1,6 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg'
-import { statementName } from '@holo/events'
-import type { PoolStats } from './observability/instruments.js'
+import { preparedQuery, statementName } from '@holo/events'
+import pg from 'pg'
 
 export interface DbSettings {
   DATABASE_URL: string
@@ -9,19 +9,14 @@ export interface DbSettings {
 }
 
 /**
- * The Prisma pg adapter, keeping a handle on the pool Prisma creates when it
- * connects, so metrics can report pool usage (`observePgPool(app.metrics, adapter)`).
+ * The Prisma pg adapter over a pool it is handed, kept in reach: metrics report its usage
+ * (`observePgPool(app.metrics, adapter)`), and the few hottest statements, raw SQL that gains nothing from
+ * Prisma's query path, are sent to it directly (a card like: `preparedQuery(adapter.pool, ...)`). Prisma ends the
+ * pool when it disconnects.
  */
 export class ObservablePrismaPg extends PrismaPg {
-  #pool: PoolStats | undefined
-
-  /** The live pg pool; undefined until Prisma's first connection. */
-  get pool (): PoolStats | undefined { return this.#pool }
-
-  override async connect (): ReturnType<PrismaPg['connect']> {
-    const adapter = await super.connect()
-    this.#pool = adapter.underlyingDriver()
-    return adapter
+  constructor (readonly pool: pg.Pool, options: NonNullable<ConstructorParameters<typeof PrismaPg>[1]>) {
+    super(pool, { ...options, disposeExternalPool: true })
   }
 }
 
@@ -42,16 +37,42 @@ export const isWriteStatement = (sql: string): boolean => WRITE.test(sql)
  */
 export function pgAdapter (db: DbSettings): ObservablePrismaPg {
   return new ObservablePrismaPg(
-    {
+    new pg.Pool({
       connectionString: db.DATABASE_URL,
       max: db.DATABASE_POOL_SIZE,
       connectionTimeoutMillis: 2000,
       idleTimeoutMillis: 30_000
-    },
+    }),
     {
       schema: db.DATABASE_SCHEMA,
       // Typed as a string, passed to pg as is: undefined runs the statement unnamed.
       statementNameGenerator: (query) => (isWriteStatement(query.sql) ? statementName(query.sql) : undefined) as string
     }
   )
+}
+
+/** SQLSTATE classes of an unreachable or unavailable server: connection exceptions, insufficient resources, operator intervention. */
+const UNAVAILABLE_SQLSTATE = /^(?:08|53|57P)/
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT'])
+const UNREACHABLE = /timeout exceeded when trying to connect|Connection terminated/i
+
+/**
+ * Runs a prepared statement on the pool under Prisma (`adapter.pool`), for the few hottest raw statements.
+ * Prisma would tag a failure to reach PostgreSQL as its adapter's error; here such a failure is tagged
+ * `dependency: 'postgres'` instead, so it is still a 503 naming the database, while a statement's own error
+ * (a constraint, a bad value) stays what it is.
+ */
+export async function directQuery<R extends pg.QueryResultRow> (
+  pool: pg.Pool, text: string, values: readonly unknown[]
+): Promise<pg.QueryResult<R>> {
+  try {
+    return await preparedQuery<R>(pool, text, values)
+  } catch (err) {
+    const e = err as { code?: unknown, message?: unknown }
+    const code = typeof e.code === 'string' ? e.code : ''
+    if (UNAVAILABLE_SQLSTATE.test(code) || NETWORK_CODES.has(code) || UNREACHABLE.test(String(e.message))) {
+      Object.assign(err as object, { dependency: 'postgres' })
+    }
+    throw err
+  }
 }

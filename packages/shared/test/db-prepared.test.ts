@@ -1,7 +1,9 @@
 // Writes through the Prisma adapter run as named prepared statements (parsed and planned once per connection);
 // reads stay unnamed, so a search is planned for its own values.
 import t from 'tap'
-import { isWriteStatement, pgAdapter } from '../src/index.js'
+import net from 'node:net'
+import pg from 'pg'
+import { dependencyOf, directQuery, isWriteStatement, pgAdapter } from '../src/index.js'
 
 const PG_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 
@@ -43,4 +45,24 @@ t.test('the adapter prepares writes once per connection and leaves reads unnamed
   // One connection: the session's prepared statements are the ones the calls above made.
   const prepared = (await run('SELECT statement FROM pg_prepared_statements', [])).map((r) => String(r[0]))
   t.same(prepared, [upsert], 'only the write is prepared, once')
+})
+
+t.test('directQuery: PostgreSQL out of reach is its fault (503), a statement\'s own error is not', async (t) => {
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 1 })
+  t.teardown(async () => { await pool.end() })
+  t.same((await directQuery<{ n: number }>(pool, 'SELECT $1::int + 1 AS n', [1])).rows, [{ n: 2 }])
+  const own = await directQuery(pool, 'SELECT 1 / $1::int', [0]).then(() => undefined, (e: unknown) => e)
+  t.equal((own as { code?: string }).code, '22012', 'division by zero')
+  t.equal(dependencyOf(own), undefined, 'not the database being down')
+
+  const port = await new Promise<number>((resolve) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+  const dead = new pg.Pool({ connectionString: `postgresql://postgres@127.0.0.1:${port}/postgres`, max: 1 })
+  t.teardown(async () => { await dead.end() })
+  const down = await directQuery(dead, 'SELECT 1', []).then(() => undefined, (e: unknown) => e)
+  t.equal(dependencyOf(down), 'postgres', 'refused: the database is down')
 })

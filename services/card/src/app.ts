@@ -48,7 +48,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     modules: async (app) => {
       // Transactions of this client that write events wake the relays after their commit.
       const prisma = relayOutbox(app, config, deps.redis, deps.prisma)
-      const cards = new CardRepository(prisma, config.DATABASE_SCHEMA, app.metrics)
+      const cards = new CardRepository(prisma, config.DATABASE_SCHEMA, app.metrics, deps.adapter.pool)
       const templates = new TemplateRepository(prisma, config.DATABASE_SCHEMA)
       const cache = new CardCache({
         redis: deps.redis,

@@ -9,7 +9,7 @@ import type { Config } from './config.js'
 
 export interface Deps {
   prisma: PrismaClient
-  /** Prisma's adapter, kept so its pg pool can be observed. */
+  /** Prisma's adapter: its pg pool is observed, and takes the like statements directly. */
   adapter: ObservablePrismaPg
   redis: Redis
   keys: JwksKeyStore
@@ -36,5 +36,11 @@ export async function createDeps (config: Config): Promise<Deps> {
 
 export async function closeDeps (deps: Deps): Promise<void> {
   deps.keys.stop()
-  await Promise.allSettled([deps.prisma.$disconnect(), deps.pool.end(), closeRedis(deps.redis)])
+  // Prisma ends its adapter's pool when it had connected; likes use that pool directly, perhaps before Prisma did.
+  const prismaPool = deps.adapter.pool
+  await Promise.allSettled([
+    deps.prisma.$disconnect().then(async () => { if (!prismaPool.ended) await prismaPool.end() }),
+    deps.pool.end(),
+    closeRedis(deps.redis)
+  ])
 }

@@ -62,7 +62,7 @@ t.test('creates arriving together share one INSERT; each caller gets its own car
 
 t.test('a row the database refuses fails alone; the rest of its batch commits', async (t) => {
   const h = await buildTestApp(t)
-  const repo = new CardRepository(h.deps.prisma, h.config.DATABASE_SCHEMA, new Registry())
+  const repo = new CardRepository(h.deps.prisma, h.config.DATABASE_SCHEMA, new Registry(), h.deps.adapter.pool)
   const owner = h.user().id
   // Past the HTTP schema, so only the table's CHECK constraint can refuse it.
   const titles = ['First', 'x'.repeat(200), 'Third', 'Fourth']

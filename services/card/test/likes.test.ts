@@ -1,4 +1,10 @@
 import t from 'tap'
+import pg from 'pg'
+import { Registry } from 'prom-client'
+import { dependencyOf } from '@holo/shared'
+import { freePort } from '@holo/infra/testing'
+import { CardRepository } from '../src/modules/cards/cards.repository.js'
+import { cardLiked } from '../src/modules/cards/cards.events.js'
 import { buildTestApp } from './helper.js'
 
 t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
@@ -121,4 +127,21 @@ t.test('likes: idempotent, exact under concurrency, likedByMe', async (t) => {
     t.equal(read.json().likeCount, 2, 'the refused likes counted nothing')
     t.equal((await app.inject({ url: `/api/v1/cards/${hidden.id as string}`, headers: owner.auth })).json().likeCount, 1)
   })
+})
+
+t.test('a like when PostgreSQL cannot be reached fails as the database being down (a 503 naming postgres)', async (t) => {
+  const h = await buildTestApp(t)
+  const port = await freePort()
+  // The statement goes to the pool under Prisma directly: its errors must still read as the database's fault.
+  const dead = new pg.Pool({ connectionString: `postgresql://postgres@127.0.0.1:${port}/postgres`, connectionTimeoutMillis: 500 })
+  t.teardown(async () => { await dead.end() })
+  const repo = new CardRepository(h.deps.prisma, h.config.DATABASE_SCHEMA, new Registry(), dead)
+  const card = await h.card(h.user())
+  const liker = h.user().id
+  const err = await repo.like({ id: liker, private: false, hidden: false }, card.id, cardLiked(card.id, true, liker))
+    .then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof Error, 'the like fails')
+  t.equal(dependencyOf(err), 'postgres', 'classified as PostgreSQL unavailable: the problem handler answers 503')
+  const read = await h.app.inject({ url: `/api/v1/cards/${card.id as string}` })
+  t.equal(read.json().likeCount, 0, 'nothing was written')
 })

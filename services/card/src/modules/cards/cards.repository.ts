@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader'
 import { outboxCtes, outboxParam, type HoloEvent } from '@holo/events'
-import { type Changed, eventsCommitted, type EventsOf, writeEvents } from '@holo/shared'
+import { type Changed, directQuery, eventsCommitted, type EventsOf, writeEvents } from '@holo/shared'
+import type pg from 'pg'
 import { Histogram, type Registry } from 'prom-client'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 import type { Holo } from './cards.schemas.js'
@@ -57,6 +58,49 @@ export type LikeOutcome = 'not_found' | 'unchanged' | 'changed'
 
 /** A transaction of the card service's client, handed between repositories that write in the same one. */
 export type CardTx = Prisma.TransactionClient
+
+/**
+ * A like or an unlike in one statement ($1 card, $2 reader, $3 may read private cards, $4 may read hidden ones;
+ * $5–$8 the event's id, type, subject and JSON). CTE `card` is the card when the reader may see it (the rule of
+ * the service's canReadCard); `change` is the like's insert or delete (CTE `changed`) and the count's update
+ * (`counted`). The event goes to the outbox as writeEvents would write it (next subject sequence number), with the
+ * owner and the new count filled in from the statement's own rows. No change, no event. One row when the card
+ * is there for the reader: its new count, or null when nothing changed.
+ */
+const likeStatement = (change: string): string => `
+  WITH card AS (
+    SELECT id, owner_id FROM cards
+    WHERE id = $1::uuid AND deleted_at IS NULL AND (owner_id = $2::uuid OR (
+      (visibility <> 'private' OR $3::boolean) AND (hidden_at IS NULL OR $4::boolean)))
+  ), ${change}, numbered AS (
+    INSERT INTO outbox_subjects AS s (subject, seq) SELECT $7, 1 FROM counted
+    ON CONFLICT (subject) DO UPDATE SET seq = s.seq + 1 RETURNING s.seq
+  ), written AS (
+    INSERT INTO outbox (id, stream, type, subject, payload)
+    SELECT $5::uuid, 'card', $6, $7,
+      jsonb_set(jsonb_set(jsonb_set($8::jsonb,
+        '{data,likeCount}', to_jsonb(counted.like_count)),
+        '{data,ownerId}', to_jsonb(card.owner_id::text)),
+        '{subjectseq}', to_jsonb(numbered.seq))
+    FROM card, counted, numbered
+  )
+  SELECT (SELECT like_count FROM counted) AS "likeCount" FROM card`
+
+const LIKE = likeStatement(`changed AS (
+    INSERT INTO likes (user_id, card_id) SELECT $2::uuid, card.id FROM card
+    ON CONFLICT DO NOTHING RETURNING card_id
+  ), counted AS (
+    UPDATE card_like_counts n SET like_count = n.like_count + 1
+    FROM changed WHERE n.card_id = changed.card_id RETURNING n.like_count
+  )`)
+
+const UNLIKE = likeStatement(`changed AS (
+    DELETE FROM likes USING card WHERE likes.user_id = $2::uuid AND likes.card_id = card.id
+    RETURNING likes.card_id
+  ), counted AS (
+    UPDATE card_like_counts n SET like_count = n.like_count - 1
+    FROM changed WHERE n.card_id = changed.card_id RETURNING n.like_count
+  )`)
 
 /** The client or a transaction's: what reads by id run on. */
 type Db = Pick<PrismaClient, '$queryRaw'>
@@ -143,7 +187,13 @@ export class CardRepository {
 
   private readonly batchSizes: Histogram
 
-  constructor (private readonly prisma: PrismaClient, private readonly schema: string, metrics: Registry) {
+  constructor (
+    private readonly prisma: PrismaClient,
+    private readonly schema: string,
+    metrics: Registry,
+    /** The pool under `prisma` (its adapter's): the like statements go to it directly. */
+    private readonly pool: pg.Pool
+  ) {
     this.batchSizes = new Histogram({
       name: 'card_insert_batch_size',
       help: 'Cards written by one INSERT (creates arriving together share one)',
@@ -278,53 +328,23 @@ export class CardRepository {
    * migration 20261126180000_card_like_counts).
    */
   async like (reader: Reader, cardId: string, eventOf: LikeEvent): Promise<LikeOutcome> {
-    return await this.likeChange(reader, cardId, Prisma.sql`
-      changed AS (
-        INSERT INTO likes (user_id, card_id) SELECT ${reader.id}::uuid, card.id FROM card
-        ON CONFLICT DO NOTHING RETURNING card_id
-      ), counted AS (
-        UPDATE card_like_counts n SET like_count = n.like_count + 1
-        FROM changed WHERE n.card_id = changed.card_id RETURNING n.like_count
-      )`, eventOf)
+    return await this.likeChange(LIKE, reader, cardId, eventOf)
   }
 
   async unlike (reader: Reader, cardId: string, eventOf: LikeEvent): Promise<LikeOutcome> {
-    return await this.likeChange(reader, cardId, Prisma.sql`
-      changed AS (
-        DELETE FROM likes USING card WHERE likes.user_id = ${reader.id}::uuid AND likes.card_id = card.id
-        RETURNING likes.card_id
-      ), counted AS (
-        UPDATE card_like_counts n SET like_count = n.like_count - 1
-        FROM changed WHERE n.card_id = changed.card_id RETURNING n.like_count
-      )`, eventOf)
+    return await this.likeChange(UNLIKE, reader, cardId, eventOf)
   }
 
   /**
-   * Runs a like change (CTEs `changed` and `counted`, over the CTE `card`: the card when `reader` may see it)
-   * and, in the same statement, writes its event to the outbox as writeEvents would (next subject sequence
-   * number, the row in `outbox`), with the owner and the new count filled in by the statement. No change, no
-   * event.
+   * Runs a like statement (LIKE or UNLIKE) and tells what it did. It goes to the pool under Prisma directly,
+   * prepared once per connection: raw SQL gains nothing from Prisma's query path, which cost a sixth of the card
+   * service's CPU per like (perf, 2026-12-02).
    */
-  private async likeChange (reader: Reader, cardId: string, change: Prisma.Sql, eventOf: LikeEvent): Promise<LikeOutcome> {
+  private async likeChange (statement: string, reader: Reader, cardId: string, eventOf: LikeEvent): Promise<LikeOutcome> {
     const event = eventOf({ ownerId: reader.id, likeCount: 0 })
-    const rows = await this.prisma.$queryRaw<Array<{ likeCount: number | null }>>`
-      WITH card AS (
-        SELECT id, owner_id FROM cards
-        WHERE id = ${cardId}::uuid AND deleted_at IS NULL AND (owner_id = ${reader.id}::uuid OR (
-          (visibility <> 'private' OR ${reader.private}::boolean) AND (hidden_at IS NULL OR ${reader.hidden}::boolean)))
-      ), ${change}, numbered AS (
-        INSERT INTO outbox_subjects AS s (subject, seq) SELECT ${event.subject}, 1 FROM counted
-        ON CONFLICT (subject) DO UPDATE SET seq = s.seq + 1 RETURNING s.seq
-      ), written AS (
-        INSERT INTO outbox (id, stream, type, subject, payload)
-        SELECT ${event.id}::uuid, 'card', ${event.type}, ${event.subject},
-          jsonb_set(jsonb_set(jsonb_set(${JSON.stringify(event)}::jsonb,
-            '{data,likeCount}', to_jsonb(counted.like_count)),
-            '{data,ownerId}', to_jsonb(card.owner_id::text)),
-            '{subjectseq}', to_jsonb(numbered.seq))
-        FROM card, counted, numbered
-      )
-      SELECT (SELECT like_count FROM counted) AS "likeCount" FROM card`
+    const { rows } = await directQuery<{ likeCount: number | null }>(this.pool, statement, [
+      cardId, reader.id, reader.private, reader.hidden, event.id, event.type, event.subject, JSON.stringify(event)
+    ])
     if (rows.length === 0) return 'not_found'
     if (rows[0]?.likeCount === null) return 'unchanged'
     eventsCommitted(this.prisma)
