@@ -35,7 +35,9 @@ export function eventsConsumerEnv () {
     /** Workers: order keys (subjects) applied side by side, each key's events in order. */
     EVENTS_CONCURRENCY: Type.Integer({ default: 1, minimum: 1, maximum: 64 }),
     /** A worker's transaction takes no further chain once it applied this many events (0: no limit). */
-    EVENTS_TRANSACTION_EVENTS: Type.Integer({ default: 0, minimum: 0, maximum: 10_000 })
+    EVENTS_TRANSACTION_EVENTS: Type.Integer({ default: 0, minimum: 0, maximum: 10_000 }),
+    /** After a read that did not fill the batch, wait this long before the next (0: at once); see lingerMs. */
+    EVENTS_LINGER_MS: Type.Integer({ default: 0, minimum: 0, maximum: 10_000 })
   }
 }
 
@@ -54,7 +56,8 @@ export function relaySettings (config: Static<typeof producerSchema>): Pick<
 }
 
 export function consumerSettings (config: Static<typeof consumerSchema>): Pick<
-  ConsumerOptions, 'streamPrefix' | 'maxAttempts' | 'claimIdleMs' | 'batchSize' | 'concurrency' | 'transactionEvents'
+  ConsumerOptions,
+  'streamPrefix' | 'maxAttempts' | 'claimIdleMs' | 'batchSize' | 'concurrency' | 'transactionEvents' | 'lingerMs'
 > {
   return {
     streamPrefix: config.EVENTS_STREAM_PREFIX,
@@ -62,6 +65,7 @@ export function consumerSettings (config: Static<typeof consumerSchema>): Pick<
     claimIdleMs: config.EVENTS_CLAIM_IDLE_MS,
     batchSize: config.EVENTS_BATCH_SIZE,
     concurrency: config.EVENTS_CONCURRENCY,
-    transactionEvents: config.EVENTS_TRANSACTION_EVENTS === 0 ? undefined : config.EVENTS_TRANSACTION_EVENTS
+    transactionEvents: config.EVENTS_TRANSACTION_EVENTS === 0 ? undefined : config.EVENTS_TRANSACTION_EVENTS,
+    lingerMs: config.EVENTS_LINGER_MS
   }
 }

@@ -211,6 +211,6 @@ t.test('the bus\'s environment variables have safe defaults and map onto the opt
   })
   const consumer = Value.Parse(Type.Object(eventsConsumerEnv()), Value.Default(Type.Object(eventsConsumerEnv()), {}))
   t.same(consumerSettings(consumer), {
-    streamPrefix: 'events.', maxAttempts: 5, claimIdleMs: 30_000, batchSize: 100, concurrency: 1
+    streamPrefix: 'events.', maxAttempts: 5, claimIdleMs: 30_000, batchSize: 100, concurrency: 1, lingerMs: 0
   })
 })

@@ -277,6 +277,29 @@ t.test('transactionEvents: a transaction closes after whole chains of at least t
   t.ok(inOrder(rows), 'each subject\'s events in order')
 })
 
+t.test('lingerMs: after a short read the consumer waits, and what arrived meanwhile is applied in one transaction',
+  async (t) => {
+    const schema = await orderedSchema()
+    const { redis, prefix } = await sharedRedis(t)
+    const stream = `${prefix}card`
+    const first = interleaved(1, 1)
+    const later = interleaved(10, 1)
+    await consume(t, {
+      redis, streams: [stream], streamPrefix: prefix, group: 'linger', concurrency: 1, lingerMs: 1500,
+      applied: postgresApplied(pool, { schema }), handle: orderedEffect(schema, new Map([...first.seqs, ...later.seqs]))
+    })
+    await publish(redis, stream, first.events)
+    t.ok(await eventually(async () => (await ordered(schema)).length === 1), 'the first event applied at once')
+    // Published one by one while the consumer lingers after its read of one entry.
+    for (const e of later.events) {
+      await publish(redis, stream, [e])
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.ok(await eventually(async () => (await ordered(schema)).length === 11), 'all applied')
+    const txids = new Set((await ordered(schema)).slice(1).map((r) => r.txid))
+    t.equal(txids.size, 1, 'the ten that arrived during the wait share one transaction')
+  })
+
 t.test('orderKey: events of one key in order across subjects; null-keyed events applied before the keyed chains', async (t) => {
   const schema = await orderedSchema()
   const { redis, prefix } = await sharedRedis(t)
