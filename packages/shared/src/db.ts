@@ -11,7 +11,7 @@ export interface DbSettings {
 /**
  * The Prisma pg adapter over a pool it is handed, kept in reach: metrics report its usage
  * (`observePgPool(app.metrics, adapter)`), and the few hottest statements, raw SQL that gains nothing from
- * Prisma's query path, are sent to it directly (a card like: `preparedQuery(adapter.pool, ...)`). Prisma ends the
+ * Prisma's query path, are sent to it directly (a card like: `directQuery(adapter.pool, ...)`). Prisma ends the
  * pool when it disconnects.
  */
 export class ObservablePrismaPg extends PrismaPg {

@@ -341,6 +341,7 @@ export class CardRepository {
    * service's CPU per like (perf, 2026-12-02).
    */
   private async likeChange (statement: string, reader: Reader, cardId: string, eventOf: LikeEvent): Promise<LikeOutcome> {
+    // The owner and the count are placeholders here: the statement writes the ones it read and made.
     const event = eventOf({ ownerId: reader.id, likeCount: 0 })
     const { rows } = await directQuery<{ likeCount: number | null }>(this.pool, statement, [
       cardId, reader.id, reader.private, reader.hidden, event.id, event.type, event.subject, JSON.stringify(event)
