@@ -26,8 +26,8 @@ export type Viewer = AuthUser | null
 /** Who may read a card: the rule every read, list and collection applies. */
 export function canReadCard (card: { ownerId: string, visibility: string, hidden: boolean }, viewer: Viewer): boolean {
   if (viewer !== null && viewer.id === card.ownerId) return true
-  const reader = readerOf(viewer)
-  return (card.visibility !== 'private' || reader.private) && (!card.hidden || reader.hidden)
+  const g = grants(viewer)
+  return (card.visibility !== 'private' || g.private) && (!card.hidden || g.hidden)
 }
 
 /**
@@ -35,11 +35,9 @@ export function canReadCard (card: { ownerId: string, visibility: string, hidden
  * cards.read_any or cards.hide (whoever may unhide a card must see it). The like statement applies the same
  * rule in SQL.
  */
-function readerOf (viewer: AuthUser): Reader
-function readerOf (viewer: Viewer): Omit<Reader, 'id'> & { id: string | null }
-function readerOf (viewer: Viewer): Omit<Reader, 'id'> & { id: string | null } {
+function grants (viewer: Viewer): Omit<Reader, 'id'> {
   const readAny = can(viewer, 'cards.read_any')
-  return { id: viewer?.id ?? null, private: readAny, hidden: readAny || can(viewer, 'cards.hide') }
+  return { private: readAny, hidden: readAny || can(viewer, 'cards.hide') }
 }
 
 const isListed = (c: { visibility: string, hiddenAt: Date | null }): boolean =>
@@ -257,11 +255,10 @@ export class CardService {
   }
 
   async like (id: string, user: AuthUser, on: boolean): Promise<void> {
-    // Visibility is checked by the like's own statement (readerOf: canReadCard's rule), not from the cache.
+    // Visibility is checked by the like's own statement (grants: canReadCard's rule), not from the cache.
+    const reader = { id: user.id, ...grants(user) }
     const events = cardLiked(id, on, user.id)
-    const outcome = on
-      ? await this.d.cards.like(readerOf(user), id, events)
-      : await this.d.cards.unlike(readerOf(user), id, events)
+    const outcome = on ? await this.d.cards.like(reader, id, events) : await this.d.cards.unlike(reader, id, events)
     if (outcome === 'not_found') throw errors.CARD_NOT_FOUND()
     if (outcome === 'unchanged') return
     this.likes.inc({ action: on ? 'like' : 'unlike' })
