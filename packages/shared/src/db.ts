@@ -51,6 +51,15 @@ export function pgAdapter (db: DbSettings): ObservablePrismaPg {
   )
 }
 
+/**
+ * Disconnects Prisma and makes sure its adapter's pool is ended: Prisma ends it only when it had connected, and
+ * direct statements may have used the pool before Prisma ever did.
+ */
+export async function disconnectPrisma (prisma: { $disconnect: () => Promise<void> }, adapter: ObservablePrismaPg): Promise<void> {
+  await prisma.$disconnect()
+  if (!adapter.pool.ended) await adapter.pool.end()
+}
+
 /** SQLSTATE classes of an unreachable or unavailable server: connection exceptions, insufficient resources, operator intervention. */
 const UNAVAILABLE_SQLSTATE = /^(?:08|53|57P)/
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT'])

@@ -3,7 +3,7 @@
 import t from 'tap'
 import net from 'node:net'
 import pg from 'pg'
-import { dependencyOf, directQuery, isWriteStatement, pgAdapter } from '../src/index.js'
+import { dependencyOf, directQuery, disconnectPrisma, isWriteStatement, pgAdapter } from '../src/index.js'
 
 const PG_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
 
@@ -65,4 +65,19 @@ t.test('directQuery: PostgreSQL out of reach is its fault (503), a statement\'s 
   t.teardown(async () => { await dead.end() })
   const down = await directQuery(dead, 'SELECT 1', []).then(() => undefined, (e: unknown) => e)
   t.equal(dependencyOf(down), 'postgres', 'refused: the database is down')
+})
+
+t.test('disconnectPrisma ends the adapter\'s pool whether or not Prisma ever connected', async (t) => {
+  for (const prismaConnected of [false, true]) {
+    const adapter = pgAdapter({ DATABASE_URL: PG_URL, DATABASE_SCHEMA: 'public', DATABASE_POOL_SIZE: 1 })
+    // A direct statement is the pool's first use; Prisma (here its stand-in, the adapter's own driver) may never connect.
+    t.same((await directQuery<{ n: number }>(adapter.pool, 'SELECT 1 AS n', [])).rows, [{ n: 1 }])
+    const driver = prismaConnected ? await adapter.connect() : undefined
+    let disconnected = 0
+    await disconnectPrisma({
+      $disconnect: async () => { disconnected++; await driver?.dispose() }
+    }, adapter)
+    t.equal(disconnected, 1, 'Prisma is disconnected')
+    t.ok(adapter.pool.ended, `the pool is ended (Prisma ${prismaConnected ? 'connected' : 'never connected'})`)
+  }
 })

@@ -2,7 +2,7 @@ import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import { consumerPool } from '@holo/events'
 import {
-  closeRedis, createRedis, fileReferenceCheck, JwksKeyStore, pgAdapter, type FileReferenceCheck, type ObservablePrismaPg
+  closeRedis, createRedis, disconnectPrisma, fileReferenceCheck, JwksKeyStore, pgAdapter, type FileReferenceCheck, type ObservablePrismaPg
 } from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
@@ -36,10 +36,8 @@ export async function createDeps (config: Config): Promise<Deps> {
 
 export async function closeDeps (deps: Deps): Promise<void> {
   deps.keys.stop()
-  // Prisma ends its adapter's pool when it had connected; likes use that pool directly, perhaps before Prisma did.
-  const prismaPool = deps.adapter.pool
   await Promise.allSettled([
-    deps.prisma.$disconnect().then(async () => { if (!prismaPool.ended) await prismaPool.end() }),
+    disconnectPrisma(deps.prisma, deps.adapter),
     deps.pool.end(),
     closeRedis(deps.redis)
   ])

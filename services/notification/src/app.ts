@@ -60,7 +60,7 @@ export async function buildApp (config: Config, deps: Deps, options: AppOptions 
     },
     modules: async (app) => {
       const counters = notificationMetrics(app.metrics)
-      const repository = new NotificationsRepository(deps.prisma)
+      const repository = new NotificationsRepository(deps.prisma, deps.adapter.pool)
       const cache = new InboxCache({
         redis: deps.redis,
         prefix: `${config.NOTIFICATIONS_CHANNEL_PREFIX}inbox:`,

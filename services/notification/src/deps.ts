@@ -2,7 +2,7 @@ import type pg from 'pg'
 import { consumerPool } from '@holo/events'
 import type { Redis } from 'ioredis'
 import {
-  JwksKeyStore, closeRedis, createRedis, pgAdapter, type KeyResolver, type ObservablePrismaPg
+  JwksKeyStore, closeRedis, createRedis, disconnectPrisma, pgAdapter, type KeyResolver, type ObservablePrismaPg
 } from '@holo/shared'
 import { PrismaClient } from './generated/prisma/client.js'
 import type { Config } from './config.js'
@@ -10,7 +10,7 @@ import { createMailer, type Mailer } from './modules/emails/emails.mailer.js'
 
 export interface Deps {
   prisma: PrismaClient
-  /** Prisma's adapter, kept so its pg pool can be observed. */
+  /** Prisma's adapter: its pg pool is observed, and takes the unread counts after each change directly. */
   adapter: ObservablePrismaPg
   redis: Redis
   /** The consumer's and the jobs' pool: each effect runs in one of its transactions, with its applied_events record. */
@@ -36,5 +36,5 @@ export async function createDeps (config: Config): Promise<Deps> {
 export async function closeDeps (deps: Deps): Promise<void> {
   deps.keys.stop?.()
   deps.mailer.close()
-  await Promise.allSettled([deps.prisma.$disconnect(), deps.pool.end(), closeRedis(deps.redis)])
+  await Promise.allSettled([disconnectPrisma(deps.prisma, deps.adapter), deps.pool.end(), closeRedis(deps.redis)])
 }

@@ -1,5 +1,7 @@
 // The inbox as the API and live delivery read it. Ids are UUIDv7 that grow per user in commit order, so
 // "newer than X" is "id > X".
+import type pg from 'pg'
+import { directQuery } from '@holo/shared'
 import type { PrismaClient, Notification as NotificationRow } from '../../generated/prisma/client.js'
 import type { NotificationItem, NotificationType } from './notifications.types.js'
 
@@ -14,7 +16,11 @@ export const toNotification = (r: NotificationRow): NotificationItem => ({
 })
 
 export class NotificationsRepository {
-  constructor (private readonly prisma: PrismaClient) {}
+  constructor (
+    private readonly prisma: PrismaClient,
+    /** The pool under Prisma (`adapter.pool`), for the unread counts read after every change. */
+    private readonly pool: pg.Pool
+  ) {}
 
   /** Newest first, ids below `before` when given; `limit` rows. */
   async list (
@@ -52,12 +58,13 @@ export class NotificationsRepository {
 
   /**
    * The unread counts of several users (0 for those with none), in one query: after every consumer commit, so
-   * written as SQL (a groupBy goes through Prisma's query compiler and result mapping on every call).
+   * a prepared statement sent to the pool directly (through Prisma, even as raw SQL, this one query was 7 % of
+   * the service's CPU while it delivered 200 likes/s: `perf record`, 2026-12-02).
    */
   async unreadCounts (userIds: string[]): Promise<Map<string, number>> {
-    const rows = await this.prisma.$queryRaw<Array<{ userId: string, n: number }>>`
-      SELECT user_id::text AS "userId", count(*)::int AS n FROM notifications
-       WHERE user_id = ANY(${userIds}::uuid[]) AND read_at IS NULL GROUP BY user_id`
+    const { rows } = await directQuery<{ userId: string, n: number }>(this.pool,
+      `SELECT user_id::text AS "userId", count(*)::int AS n FROM notifications
+        WHERE user_id = ANY($1::uuid[]) AND read_at IS NULL GROUP BY user_id`, [userIds])
     const counts = new Map(userIds.map((u) => [u, 0]))
     for (const r of rows) counts.set(r.userId, r.n)
     return counts
